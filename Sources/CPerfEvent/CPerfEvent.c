@@ -1,0 +1,164 @@
+#define _GNU_SOURCE
+#include "CPerfEvent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t cpe_attr_size(void) { return sizeof(struct perf_event_attr); }
+
+static void fill_attr(const struct cpe_attr *a, struct perf_event_attr *pe) {
+    memset(pe, 0, sizeof(*pe));
+    pe->size = sizeof(*pe);
+    pe->type = a->type;
+    pe->config = a->config;
+    pe->config1 = a->config1;
+    pe->config2 = a->config2;
+    pe->sample_period = a->sample_period_or_freq;
+    pe->sample_type = a->sample_type;
+    pe->read_format = a->read_format;
+    pe->wakeup_events = a->wakeup_events;
+    pe->sample_max_stack = a->sample_max_stack;
+    uint64_t f = a->flags;
+    pe->disabled = !!(f & CPE_DISABLED);
+    pe->inherit = !!(f & CPE_INHERIT);
+    pe->pinned = !!(f & CPE_PINNED);
+    pe->exclusive = !!(f & CPE_EXCLUSIVE);
+    pe->exclude_user = !!(f & CPE_EXCLUDE_USER);
+    pe->exclude_kernel = !!(f & CPE_EXCLUDE_KERNEL);
+    pe->exclude_hv = !!(f & CPE_EXCLUDE_HV);
+    pe->exclude_idle = !!(f & CPE_EXCLUDE_IDLE);
+    pe->mmap = !!(f & CPE_MMAP);
+    pe->comm = !!(f & CPE_COMM);
+    pe->freq = !!(f & CPE_FREQ);
+    pe->enable_on_exec = !!(f & CPE_ENABLE_ON_EXEC);
+    pe->task = !!(f & CPE_TASK);
+    pe->sample_id_all = !!(f & CPE_SAMPLE_ID_ALL);
+    pe->mmap2 = !!(f & CPE_MMAP2);
+    pe->comm_exec = !!(f & CPE_COMM_EXEC);
+    pe->exclude_guest = !!(f & CPE_EXCLUDE_GUEST);
+    pe->exclude_callchain_kernel = !!(f & CPE_EXCLUDE_CALLCHAIN_KERNEL);
+    pe->watermark = !!(f & CPE_WATERMARK);
+}
+
+void cpe_attr_bytes(const struct cpe_attr *a, void *out) {
+    fill_attr(a, (struct perf_event_attr *)out);
+}
+
+int cpe_open(const struct cpe_attr *a, pid_t pid, int cpu, int group_fd, unsigned long flags) {
+    struct perf_event_attr pe;
+    fill_attr(a, &pe);
+    long fd = syscall(SYS_perf_event_open, &pe, pid, cpu, group_fd, flags | PERF_FLAG_FD_CLOEXEC);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+static int do_ioctl(int fd, unsigned long req, int whole_group) {
+    int r = ioctl(fd, req, whole_group ? PERF_IOC_FLAG_GROUP : 0);
+    return r < 0 ? -errno : 0;
+}
+int cpe_enable(int fd, int g) { return do_ioctl(fd, PERF_EVENT_IOC_ENABLE, g); }
+int cpe_disable(int fd, int g) { return do_ioctl(fd, PERF_EVENT_IOC_DISABLE, g); }
+int cpe_reset(int fd, int g) { return do_ioctl(fd, PERF_EVENT_IOC_RESET, g); }
+int cpe_id(int fd, uint64_t *id) {
+    int r = ioctl(fd, PERF_EVENT_IOC_ID, id);
+    return r < 0 ? -errno : 0;
+}
+
+ssize_t cpe_read(int fd, void *buf, size_t len) {
+    ssize_t n;
+    do { n = read(fd, buf, len); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+static void stop_signal_set(sigset_t *s) {
+    sigemptyset(s);
+    sigaddset(s, SIGINT);
+    sigaddset(s, SIGTERM);
+    sigaddset(s, SIGCHLD);
+    sigaddset(s, SIGHUP);
+}
+
+int cpe_block_stop_signals(void) {
+    sigset_t s;
+    stop_signal_set(&s);
+    int r = pthread_sigmask(SIG_BLOCK, &s, NULL);
+    return r == 0 ? 0 : -r;
+}
+
+int cpe_wait_signal(int64_t timeout_ns) {
+    sigset_t s;
+    stop_signal_set(&s);
+    siginfo_t info;
+    int r;
+    if (timeout_ns < 0) {
+        do { r = sigwaitinfo(&s, &info); } while (r < 0 && errno == EINTR);
+    } else {
+        struct timespec ts = { .tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL };
+        do { r = sigtimedwait(&s, &info, &ts); } while (r < 0 && errno == EINTR);
+        if (r < 0 && errno == EAGAIN) return 0;
+    }
+    return r < 0 ? -errno : r;
+}
+
+int cpe_spawn_paused(const char *file, char *const argv[], struct cpe_child *child) {
+    int gate[2], err[2];
+    if (pipe2(gate, O_CLOEXEC) < 0) return -errno;
+    if (pipe2(err, O_CLOEXEC) < 0) { int e = errno; close(gate[0]); close(gate[1]); return -e; }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(gate[0]); close(gate[1]); close(err[0]); close(err[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        // Child: only async-signal-safe calls from here to exec.
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        close(gate[1]);
+        close(err[0]);
+        char c;
+        ssize_t n;
+        do { n = read(gate[0], &c, 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(127);   // parent gave up before arming counters
+        execvp(file, argv);
+        int e = errno;
+        ssize_t w = write(err[1], &e, sizeof e);
+        (void)w;
+        _exit(127);
+    }
+    close(gate[0]);
+    close(err[1]);
+    child->pid = pid;
+    child->release_fd = gate[1];
+    child->error_fd = err[0];
+    return 0;
+}
+
+int cpe_release_child(struct cpe_child *child) {
+    char c = 1;
+    ssize_t w;
+    do { w = write(child->release_fd, &c, 1); } while (w < 0 && errno == EINTR);
+    int werr = w == 1 ? 0 : errno;
+    close(child->release_fd);
+    child->release_fd = -1;
+    if (werr) { close(child->error_fd); child->error_fd = -1; return -werr; }
+    int e = 0;
+    ssize_t n;
+    do { n = read(child->error_fd, &e, sizeof e); } while (n < 0 && errno == EINTR);
+    close(child->error_fd);
+    child->error_fd = -1;
+    return n == (ssize_t)sizeof e ? e : 0;
+}
+
+uint64_t cpe_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,84 @@
+// A thin C layer over perf_event_open(2). Swift never sees <linux/perf_event.h>'s
+// bitfields: it fills the plain struct cpe_attr and the C side builds the real attr.
+#ifndef CPERFEVENT_H
+#define CPERFEVENT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+// Bits of cpe_attr.flags, one per perf_event_attr bitfield we use.
+enum {
+    CPE_DISABLED        = 1u << 0,
+    CPE_INHERIT         = 1u << 1,
+    CPE_PINNED          = 1u << 2,
+    CPE_EXCLUSIVE       = 1u << 3,
+    CPE_EXCLUDE_USER    = 1u << 4,
+    CPE_EXCLUDE_KERNEL  = 1u << 5,
+    CPE_EXCLUDE_HV      = 1u << 6,
+    CPE_EXCLUDE_IDLE    = 1u << 7,
+    CPE_MMAP            = 1u << 8,
+    CPE_COMM            = 1u << 9,
+    CPE_FREQ            = 1u << 10,
+    CPE_ENABLE_ON_EXEC  = 1u << 11,
+    CPE_TASK            = 1u << 12,
+    CPE_SAMPLE_ID_ALL   = 1u << 13,
+    CPE_MMAP2           = 1u << 14,
+    CPE_COMM_EXEC       = 1u << 15,
+    CPE_EXCLUDE_GUEST   = 1u << 16,
+    CPE_EXCLUDE_CALLCHAIN_KERNEL = 1u << 17,
+    CPE_WATERMARK       = 1u << 18,
+};
+
+struct cpe_attr {
+    uint32_t type;
+    uint64_t config;
+    uint64_t config1;
+    uint64_t config2;
+    uint64_t sample_period_or_freq;
+    uint64_t sample_type;
+    uint64_t read_format;
+    uint64_t flags;
+    uint32_t wakeup_events;
+    uint16_t sample_max_stack;
+};
+
+// Size of the kernel's struct perf_event_attr as compiled here.
+size_t cpe_attr_size(void);
+// Writes the kernel attr bytes (cpe_attr_size() of them) for `a` into `out`.
+void cpe_attr_bytes(const struct cpe_attr *a, void *out);
+
+// Returns the fd, or -errno.
+int cpe_open(const struct cpe_attr *a, pid_t pid, int cpu, int group_fd, unsigned long flags);
+int cpe_enable(int fd, int whole_group);
+int cpe_disable(int fd, int whole_group);
+int cpe_reset(int fd, int whole_group);
+// Kernel id of the event (PERF_EVENT_IOC_ID); -errno on failure.
+int cpe_id(int fd, uint64_t *id);
+// read(2) retried on EINTR; returns bytes or -errno.
+ssize_t cpe_read(int fd, void *buf, size_t len);
+
+// Blocks SIGINT, SIGTERM, SIGCHLD, SIGHUP in the calling thread so that they are
+// taken synchronously by cpe_wait_signal. Call before any thread starts.
+int cpe_block_stop_signals(void);
+// Waits up to timeout_ns (negative: forever) for one of the blocked signals.
+// Returns the signal number, 0 on timeout, or -errno.
+int cpe_wait_signal(int64_t timeout_ns);
+
+// A child forked and held before exec until cpe_release_child, so counters can be
+// armed on its pid first (enable_on_exec makes counting start at exec).
+struct cpe_child {
+    pid_t pid;
+    int release_fd;   // write end: one byte releases the child
+    int error_fd;     // read end: receives errno if exec fails (closed on exec)
+};
+// argv is NULL-terminated. Returns 0 or -errno.
+int cpe_spawn_paused(const char *file, char *const argv[], struct cpe_child *child);
+// Lets the child exec. Returns 0 when exec succeeded, else the exec errno (>0),
+// or -errno if the handshake itself failed.
+int cpe_release_child(struct cpe_child *child);
+
+// Monotonic clock in nanoseconds.
+uint64_t cpe_monotonic_ns(void);
+
+#endif

@@ -1,0 +1,93 @@
+/// A figure derived from one counter and its neighbours, printed after `#` in text
+/// and in perf's metric-value / metric-unit columns.
+public struct DerivedMetric: Equatable, Sendable {
+    public var value: Double
+    public var unit: String
+    /// Digits after the point in CSV (perf's own print formats differ per metric).
+    public var csvPrecision: Int
+}
+
+/// The shadow metrics perf stat prints (tools/perf/util/stat-shadow.c): rates are per
+/// second of task-clock/cpu-clock time, ratios use the matching counter of the same
+/// window (and the same CPU in per-CPU output).
+public enum PerfShadowMetrics {
+    public static func metric(for result: CounterResult, in window: StatWindow) -> DerivedMetric? {
+        guard result.status == .counted else { return nil }
+        let peers = window.results.filter { $0.cpu == result.cpu && $0.status == .counted }
+        let kind = GenericKind(name: result.name)
+        if result.isClock {
+            guard window.elapsedNs > 0 else { return nil }
+            return DerivedMetric(value: result.value / window.elapsedNs, unit: "CPUs utilized", csvPrecision: 3)
+        }
+        if let pressure = KernelSignalKind(name: result.name), pressure.isPressure {
+            guard window.elapsedNs > 0 else { return nil }
+            return DerivedMetric(value: 100 * result.value * 1000 / window.elapsedNs, unit: "% of time stalled", csvPrecision: 2)
+        }
+        let cycles = peers.first { GenericKind(name: $0.name) == .cycles }?.value
+        switch kind {
+        case .instructions:
+            if let cycles, cycles > 0 { return DerivedMetric(value: result.value / cycles, unit: "insn per cycle", csvPrecision: 2) }
+        case .stalledFrontend:
+            if let cycles, cycles > 0 { return DerivedMetric(value: 100 * result.value / cycles, unit: "frontend cycles idle", csvPrecision: 2) }
+        case .stalledBackend:
+            if let cycles, cycles > 0 { return DerivedMetric(value: 100 * result.value / cycles, unit: "backend cycles idle", csvPrecision: 2) }
+        case .branchMisses:
+            if let branches = peers.first(where: { GenericKind(name: $0.name) == .branches })?.value, branches > 0 {
+                return DerivedMetric(value: 100 * result.value / branches, unit: "of all branches", csvPrecision: 2)
+            }
+        default: break
+        }
+        guard let nsecs = peers.first(where: { $0.isClock })?.value, nsecs > 0 else { return nil }
+        if kind == .cycles { return DerivedMetric(value: result.value / nsecs, unit: "GHz", csvPrecision: 3) }
+        let rate = rateWithPrefix(1e9 * result.value / nsecs)
+        return DerivedMetric(value: rate.value, unit: rate.unit, csvPrecision: 3)
+    }
+}
+
+/// The comment simpleperf prints after `#` ("count / runtime"): rates over each
+/// counter's own running time summed over CPUs, which is why a 20 s system-wide run
+/// on 8 CPUs shows cycles as 0.157 GHz.
+public enum SimpleperfComments {
+    public static func comment(for result: CounterResult, in window: StatWindow) -> String {
+        guard result.status == .counted else { return "" }
+        if result.isClock {
+            guard window.elapsedNs > 0 else { return "" }
+            return cFormat("%f cpus used", result.value / window.elapsedNs)
+        }
+        if let signal = KernelSignalKind(name: result.name) {
+            guard window.elapsedNs > 0 else { return "" }
+            if signal.isPressure { return cFormat("%.2f%% of wall time stalled", 100 * result.value * 1000 / window.elapsedNs) }
+            let rate = rateWithPrefix(result.value * 1e9 / window.elapsedNs)
+            return cFormat("%.3f ", rate.value) + rate.unit
+        }
+        let kind = GenericKind(name: result.name)
+        if kind == .instructions,
+           let cycles = window.results.first(where: { $0.cpu == result.cpu && $0.status == .counted && GenericKind(name: $0.name) == .cycles }),
+           result.value > 0 {
+            return cFormat("%f cycles per instruction", cycles.value / result.value)
+        }
+        guard result.timeRunningNs > 0 else { return "" }
+        if kind == .cycles { return cFormat("%f GHz", result.value / result.timeRunningNs) }
+        let rate = rateWithPrefix(result.value * 1e9 / result.timeRunningNs)
+        return cFormat("%.3f ", rate.value) + rate.unit
+    }
+}
+
+/// Which generic counter a printed name stands for, across perf's and simpleperf's
+/// spellings (modifiers ignored).
+public enum GenericKind: Equatable, Sendable {
+    case cycles, instructions, stalledFrontend, stalledBackend, branches, branchMisses, other
+
+    public init(name: String) {
+        let base = (EventModifiers.split(name)?.base ?? name).lowercased()
+        switch base {
+        case "cycles", "cpu-cycles", "cpu_cycles", "raw-cpu-cycles", "r11": self = .cycles
+        case "instructions", "inst_retired", "raw-inst-retired", "r8", "r08": self = .instructions
+        case "stalled-cycles-frontend", "idle-cycles-frontend": self = .stalledFrontend
+        case "stalled-cycles-backend", "idle-cycles-backend": self = .stalledBackend
+        case "branches", "branch-instructions": self = .branches
+        case "branch-misses": self = .branchMisses
+        default: self = .other
+        }
+    }
+}

@@ -1,0 +1,128 @@
+/// Parsed /proc/pressure/{memory,cpu,io}: cumulative stall time in microseconds.
+public struct PressureStall: Equatable, Sendable {
+    public struct Line: Equatable, Sendable {
+        public var avg10: Double
+        public var avg60: Double
+        public var avg300: Double
+        public var totalMicroseconds: UInt64
+    }
+    public var some: Line?
+    public var full: Line?
+
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case malformed(line: Int, text: String)
+        public var description: String {
+            switch self {
+            case .malformed(let line, let text): return "line \(line): cannot read a PSI line from '\(text)'"
+            }
+        }
+    }
+
+    public static func parse(_ text: String) throws -> PressureStall {
+        var result = PressureStall()
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            let fields = raw.split(separator: " ")
+            guard let kind = fields.first else { continue }
+            var values: [Substring: Substring] = [:]
+            for f in fields.dropFirst() {
+                let kv = f.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { values[kv[0]] = kv[1] }
+            }
+            guard let a10 = values["avg10"].flatMap({ Double($0) }), let a60 = values["avg60"].flatMap({ Double($0) }),
+                  let a300 = values["avg300"].flatMap({ Double($0) }), let total = values["total"].flatMap({ UInt64($0) })
+            else { throw ParseError.malformed(line: n + 1, text: String(raw)) }
+            let line = Line(avg10: a10, avg60: a60, avg300: a300, totalMicroseconds: total)
+            switch kind {
+            case "some": result.some = line
+            case "full": result.full = line
+            default: throw ParseError.malformed(line: n + 1, text: String(raw))
+            }
+        }
+        if result.some == nil && result.full == nil { throw ParseError.malformed(line: 1, text: text) }
+        return result
+    }
+}
+
+/// Parsed /proc/vmstat: `name value` per line.
+public struct VMStat: Equatable, Sendable {
+    public var counters: [String: UInt64]
+
+    public init(counters: [String: UInt64]) { self.counters = counters }
+
+    /// Lines that cannot be read are returned with their numbers rather than dropped
+    /// silently; the rest is kept.
+    public static func parse(_ text: String) -> (VMStat, malformedLines: [Int]) {
+        var counters: [String: UInt64] = [:]
+        var bad: [Int] = []
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.isEmpty { continue }
+            let f = line.split(separator: " ")
+            if f.count == 2, let v = UInt64(f[1]) { counters[String(f[0])] = v } else { bad.append(n + 1) }
+        }
+        return (VMStat(counters: counters), bad)
+    }
+
+    /// A counter, or the sum of a family (`allocstall` = allocstall_dma + _normal + ...).
+    public func value(_ name: String) -> UInt64? {
+        if let v = counters[name] { return v }
+        let family = counters.filter { $0.key.hasPrefix(name + "_") }
+        return family.isEmpty ? nil : family.values.reduce(0, &+)
+    }
+}
+
+/// Kernel-visible stall signals that need no PMU, named `pressure:RESOURCE-some|full`
+/// (µs of stall) and `vmstat:COUNTER`; read at the start and end of each window.
+public enum KernelSignalKind: Equatable, Hashable, Sendable {
+    case pressure(resource: String, full: Bool)
+    case vmstat(counter: String)
+
+    public init?(name: String) {
+        if name.hasPrefix("pressure:") {
+            let spec = name.dropFirst("pressure:".count)
+            let parts = spec.split(separator: "-")
+            guard parts.count == 2, ["memory", "cpu", "io", "irq"].contains(String(parts[0])),
+                  parts[1] == "some" || parts[1] == "full" else { return nil }
+            self = .pressure(resource: String(parts[0]), full: parts[1] == "full")
+        } else if name.hasPrefix("vmstat:") {
+            let counter = String(name.dropFirst("vmstat:".count))
+            guard !counter.isEmpty, counter.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+            self = .vmstat(counter: counter)
+        } else {
+            return nil
+        }
+    }
+
+    public var isPressure: Bool { if case .pressure = self { return true } else { return false } }
+    public var unit: String { isPressure ? "us" : "" }
+    public var name: String {
+        switch self {
+        case .pressure(let r, let full): return "pressure:\(r)-\(full ? "full" : "some")"
+        case .vmstat(let c): return "vmstat:\(c)"
+        }
+    }
+    public var procFile: String {
+        switch self {
+        case .pressure(let r, _): return "/proc/pressure/\(r)"
+        case .vmstat: return "/proc/vmstat"
+        }
+    }
+
+    /// Reads this signal's cumulative value from parsed sources.
+    public func value(pressure: [String: PressureStall], vmstat: VMStat?) -> UInt64? {
+        switch self {
+        case .pressure(let r, let full):
+            guard let p = pressure[r] else { return nil }
+            return (full ? p.full : p.some)?.totalMicroseconds
+        case .vmstat(let c):
+            return vmstat?.value(c)
+        }
+    }
+
+    /// The kernel signals counted by default, on any machine.
+    public static let defaultSet: [KernelSignalKind] = [
+        .pressure(resource: "memory", full: false), .pressure(resource: "memory", full: true),
+        .pressure(resource: "cpu", full: false),
+        .pressure(resource: "io", full: false), .pressure(resource: "io", full: true),
+        .vmstat(counter: "compact_stall"), .vmstat(counter: "allocstall"), .vmstat(counter: "thp_fault_fallback"),
+    ]
+}

@@ -1,0 +1,62 @@
+/// Why perf_event_open refused an event, turned into what the user can do about it.
+public struct OpenFailure: Equatable, Sendable {
+    public enum Cause: Equatable, Sendable {
+        case noHardwarePMU             // ENOENT/EOPNOTSUPP on a hardware event, no core PMU in sysfs
+        case notSupportedByPMU         // ENOENT/EOPNOTSUPP/EINVAL with a PMU present
+        case permission(paranoid: Int?, systemWide: Bool)
+        case noSuchProcess(pid: Int32)
+        case tooManyOpenFiles
+        case busy
+        case other(errno: Int32, text: String)
+    }
+
+    public var event: String
+    public var cause: Cause
+
+    public init(event: String, cause: Cause) {
+        self.event = event
+        self.cause = cause
+    }
+
+    /// Maps an errno from perf_event_open.
+    public static func classify(errno: Int32, event: String, needsHardwarePMU: Bool, hasHardwarePMU: Bool,
+                                paranoid: Int?, systemWide: Bool, pid: Int32?, errnoText: String) -> OpenFailure {
+        let ENOENT: Int32 = 2, ESRCH: Int32 = 3, EACCES: Int32 = 13, EBUSY: Int32 = 16, EINVAL: Int32 = 22,
+            EMFILE: Int32 = 24, EOPNOTSUPP: Int32 = 95, EPERM: Int32 = 1, ENODEV: Int32 = 19
+        switch errno {
+        case EACCES, EPERM: return OpenFailure(event: event, cause: .permission(paranoid: paranoid, systemWide: systemWide))
+        case ESRCH: return OpenFailure(event: event, cause: .noSuchProcess(pid: pid ?? -1))
+        case EMFILE: return OpenFailure(event: event, cause: .tooManyOpenFiles)
+        case EBUSY: return OpenFailure(event: event, cause: .busy)
+        case ENOENT, EOPNOTSUPP, EINVAL, ENODEV:
+            if needsHardwarePMU && !hasHardwarePMU { return OpenFailure(event: event, cause: .noHardwarePMU) }
+            if errno == EINVAL && !needsHardwarePMU { return OpenFailure(event: event, cause: .other(errno: errno, text: errnoText)) }
+            return OpenFailure(event: event, cause: .notSupportedByPMU)
+        default: return OpenFailure(event: event, cause: .other(errno: errno, text: errnoText))
+        }
+    }
+
+    /// One line for stderr.
+    public var message: String {
+        switch cause {
+        case .noHardwarePMU:
+            return "\(event): <not supported>: this machine exposes no hardware PMU (no cpu PMU under /sys/bus/event_source/devices: a virtual machine or container without a virtual PMU). Software events, tracepoints and the kernel stall signals (pressure:*, vmstat:*) still work."
+        case .notSupportedByPMU:
+            return "\(event): <not supported>: the CPU's PMU does not implement this event (`stallstat list` shows what it has)."
+        case .permission(let paranoid, let systemWide):
+            let level = paranoid.map { "kernel.perf_event_paranoid is \($0)" } ?? "kernel.perf_event_paranoid could not be read"
+            let need = systemWide
+                ? "system-wide counting (-a, -C) needs perf_event_paranoid <= 0, CAP_PERFMON or root"
+                : "counting kernel activity needs perf_event_paranoid <= 1, CAP_PERFMON or root"
+            return "\(event): permission denied: \(level); \(need). Try: sudo sysctl kernel.perf_event_paranoid=\(systemWide ? 0 : 1), run as root, or count user space only with '\(event):u'."
+        case .noSuchProcess(let pid):
+            return "\(event): process \(pid) does not exist (it may have exited)."
+        case .tooManyOpenFiles:
+            return "\(event): too many open files: one counter is opened per event per CPU or thread; raise the limit with `ulimit -n` or count fewer events/CPUs."
+        case .busy:
+            return "\(event): the PMU is busy (another tool holds it exclusively); stop that tool and try again."
+        case .other(let errno, let text):
+            return "\(event): cannot open (errno \(errno): \(text))."
+        }
+    }
+}

@@ -1,0 +1,110 @@
+/// `rNNNN` raw codes and `pmu/term=value,.../` terms encoded with a PMU's sysfs `format/`.
+public enum RawEventSyntax {
+    /// `r4005` → 0x4005. perf and simpleperf both take hex digits after `r`.
+    public static func rawCode(_ name: String) -> UInt64? {
+        guard name.count > 1, name.first == "r" || name.first == "R" else { return nil }
+        let digits = name.dropFirst()
+        guard digits.allSatisfy(\.isHexDigit) else { return nil }
+        return UInt64(digits, radix: 16)
+    }
+
+    /// Splits `pmu/a=1,b=0x2,flag/` into the PMU name and its terms (a bare term means 1).
+    public static func pmuTerms(_ name: String) -> (pmu: String, terms: [(String, UInt64)])? {
+        guard name.hasSuffix("/"), let slash = name.firstIndex(of: "/") else { return nil }
+        let pmu = String(name[..<slash])
+        let body = name[name.index(after: slash)..<name.index(before: name.endIndex)]
+        guard !pmu.isEmpty else { return nil }
+        var terms: [(String, UInt64)] = []
+        for part in body.split(separator: ",", omittingEmptySubsequences: true) {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            let key = kv[0].trimmingWhitespace()
+            if kv.count == 1 { terms.append((key, 1)); continue }
+            guard let value = parseNumber(kv[1].trimmingWhitespace()) else { return nil }
+            terms.append((key, value))
+        }
+        return (pmu, terms)
+    }
+
+    public static func parseNumber(_ s: String) -> UInt64? {
+        if s.hasPrefix("0x") || s.hasPrefix("0X") { return UInt64(s.dropFirst(2), radix: 16) }
+        return UInt64(s)
+    }
+}
+
+/// A sysfs format field such as `config:0-7,32-35`: which attr word and which bits
+/// hold a term's value, low bits first.
+public struct PMUFormatField: Equatable, Sendable {
+    public enum Word: String, Sendable { case config, config1, config2, config3 }
+    public var word: Word
+    public var bitRanges: [ClosedRange<Int>]
+
+    public init(word: Word, bitRanges: [ClosedRange<Int>]) {
+        self.word = word
+        self.bitRanges = bitRanges
+    }
+
+    public static func parse(_ text: String) -> PMUFormatField? {
+        let parts = text.trimmingWhitespace().split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let word = Word(rawValue: String(parts[0])) else { return nil }
+        var ranges: [ClosedRange<Int>] = []
+        for r in parts[1].split(separator: ",") {
+            let ends = r.split(separator: "-")
+            guard let lo = Int(ends[0]), lo >= 0, lo < 64 else { return nil }
+            let hi = ends.count > 1 ? Int(ends[1]) : lo
+            guard let hi, hi >= lo, hi < 64 else { return nil }
+            ranges.append(lo...hi)
+        }
+        return ranges.isEmpty ? nil : PMUFormatField(word: word, bitRanges: ranges)
+    }
+
+    public var width: Int { bitRanges.reduce(0) { $0 + $1.count } }
+
+    /// Scatters `value` into the field's bits. Fails when the value does not fit.
+    public func place(_ value: UInt64) -> UInt64? {
+        if width < 64, value >> UInt64(width) != 0 { return nil }
+        var result: UInt64 = 0
+        var remaining = value
+        for range in bitRanges {
+            let n = range.count
+            let mask: UInt64 = n == 64 ? ~0 : (1 << UInt64(n)) - 1
+            result |= (remaining & mask) << UInt64(range.lowerBound)
+            remaining = n == 64 ? 0 : remaining >> UInt64(n)
+        }
+        return result
+    }
+}
+
+public enum PMUTermError: Error, Equatable, CustomStringConvertible {
+    case unknownTerm(pmu: String, term: String, known: [String])
+    case valueTooLarge(pmu: String, term: String, value: UInt64, bits: Int)
+
+    public var description: String {
+        switch self {
+        case .unknownTerm(let pmu, let term, let known):
+            return "PMU '\(pmu)' has no format term '\(term)'; it has: \(known.sorted().joined(separator: ", "))"
+        case .valueTooLarge(let pmu, let term, let value, let bits):
+            return "value 0x\(String(value, radix: 16)) does not fit term '\(term)' of PMU '\(pmu)' (\(bits) bits)"
+        }
+    }
+}
+
+/// Encodes terms into config words using the PMU's `format/` files.
+public func encodePMUTerms(pmu: String, type: UInt32, terms: [(String, UInt64)],
+                           formats: [String: PMUFormatField]) throws -> EventAttr {
+    var attr = EventAttr(type: type, config: 0)
+    for (key, value) in terms {
+        guard let field = formats[key] else {
+            throw PMUTermError.unknownTerm(pmu: pmu, term: key, known: Array(formats.keys))
+        }
+        guard let bits = field.place(value) else {
+            throw PMUTermError.valueTooLarge(pmu: pmu, term: key, value: value, bits: field.width)
+        }
+        switch field.word {
+        case .config: attr.config |= bits
+        case .config1: attr.config1 |= bits
+        case .config2: attr.config2 |= bits
+        case .config3: break   // no field in our attr yet; never produced by the cores we know
+        }
+    }
+    return attr
+}

@@ -1,0 +1,152 @@
+/// `perf stat -x SEP` layout, field for field (tools/perf/util/stat-display.c):
+/// `[time SEP][CPUn SEP]count SEP unit SEP event SEP [variance% SEP]runtime SEP pcnt SEP metric SEP metric-unit`.
+public struct PerfCSVWriter {
+    public var separator: String
+
+    public init(separator: String = ",") { self.separator = separator }
+
+    public func lines(for window: StatWindow) -> [String] {
+        window.results.map { line(for: $0, in: window) }
+    }
+
+    public func line(for r: CounterResult, in window: StatWindow) -> String {
+        var fields: [String] = []
+        if let t = window.timestampSeconds { fields.append(cFormat("%16.9f", t)) }
+        if let cpu = r.cpu { fields.append("CPU\(cpu)") }
+        switch r.status {
+        case .counted: fields.append(r.isClock ? cFormat("%.2f", r.printedValue) : cFormat("%.0f", r.printedValue))
+        case .notCounted: fields.append("<not counted>")
+        case .notSupported: fields.append("<not supported>")
+        }
+        fields.append(r.unit)
+        fields.append(r.name)
+        if let v = r.variancePercent { fields.append(cFormat("%.2f%%", v)) }
+        fields.append(cFormat("%.0f", r.status == .notSupported(reason: "") || isUnsupported(r) ? 0 : r.timeRunningNs))
+        fields.append(cFormat("%.2f", r.percentRunning))
+        if let m = PerfShadowMetrics.metric(for: r, in: window) {
+            fields.append(cFormat("%.*f", Int32(m.csvPrecision), m.value))
+            fields.append(m.unit)
+        } else {
+            fields.append("")
+            fields.append("")
+        }
+        return fields.joined(separator: separator)
+    }
+}
+
+func isUnsupported(_ r: CounterResult) -> Bool {
+    if case .notSupported = r.status { return true }
+    return false
+}
+
+/// `perf stat -j` layout: one JSON object per line (JSON Lines), keys in perf's order.
+/// perf prints `"metric-unit" : "(null)"` for a count with no metric; we print "".
+public struct PerfJSONWriter {
+    public init() {}
+
+    public func lines(for window: StatWindow) -> [String] {
+        window.results.map { line(for: $0, in: window) }
+    }
+
+    public func line(for r: CounterResult, in window: StatWindow) -> String {
+        var parts: [String] = []
+        if let t = window.timestampSeconds { parts.append(cFormat("\"interval\" : %.9f", t)) }
+        if let cpu = r.cpu { parts.append("\"cpu\" : \"\(cpu)\"") }
+        let value: String
+        switch r.status {
+        case .counted: value = cFormat("%f", r.printedValue)
+        case .notCounted: value = "<not counted>"
+        case .notSupported: value = "<not supported>"
+        }
+        parts.append("\"counter-value\" : \"\(value)\"")
+        parts.append("\"unit\" : \"\(jsonEscape(r.unit))\"")
+        parts.append("\"event\" : \"\(jsonEscape(r.name))\"")
+        if let v = r.variancePercent { parts.append(cFormat("\"variance\" : %.2f", v)) }
+        parts.append(cFormat("\"event-runtime\" : %.0f", isUnsupported(r) ? 0 : r.timeRunningNs))
+        parts.append(cFormat("\"pcnt-running\" : %.2f", r.percentRunning))
+        let m = PerfShadowMetrics.metric(for: r, in: window)
+        parts.append(cFormat("\"metric-value\" : %f", m?.value ?? 0))
+        parts.append("\"metric-unit\" : \"\(jsonEscape(m?.unit ?? ""))\"")
+        return "{" + parts.joined(separator: ", ") + "}"
+    }
+}
+
+/// simpleperf's `stat` text layout:
+/// ```
+/// Performance counter statistics:
+///
+/// #          count  event_name                    # count / runtime
+///   25,118,448,822  cpu-cycles                    # 0.156965 GHz
+///
+/// Total test time: 20.000292 seconds.
+/// ```
+/// with perf's `(62.50%)` running share when a counter was multiplexed and
+/// `( +- x.xx% )` after repeated runs.
+public struct SimpleperfTextWriter {
+    public init() {}
+
+    public func render(_ windows: [StatWindow], totalSeconds: Double?, repeats: Int = 1) -> String {
+        var out = ""
+        let interval = windows.contains { $0.timestampSeconds != nil }
+        let perCPU = windows.contains { $0.results.contains { $0.cpu != nil } }
+        let rows = windows.map { w in w.results.map { r in (w, r) } }.flatMap { $0 }
+        let counts = rows.map { countText($0.1) }
+        let countWidth = max(5, counts.map(\.count).max() ?? 0)
+        let nameWidth = max(30, (rows.map { $0.1.name.count }.max() ?? 0) + 2)
+        out += repeats > 1 ? "Performance counter statistics (\(repeats) runs):\n\n" : "Performance counter statistics:\n\n"
+        var header = ""
+        if interval { header += padLeft("time", 14) + "  " }
+        if perCPU { header += padLeft("cpu", 4) + "  " }
+        header += padLeft("count", countWidth)
+        out += "#" + (interval || perCPU ? String(header.dropFirst()) : padLeft("count", countWidth + 1))
+        out += "  " + padRight("event_name", nameWidth) + "# count / runtime\n"
+        for (i, (window, r)) in rows.enumerated() {
+            var line = ""
+            if interval { line += cFormat("%14.6f", window.timestampSeconds ?? 0) + "  " }
+            if perCPU { line += padLeft(r.cpu.map(String.init) ?? "-", 4) + "  " }
+            else if !interval { line += "  " }
+            line += padLeft(counts[i], countWidth) + "  " + padRight(r.name, nameWidth)
+            let comment = SimpleperfComments.comment(for: r, in: window)
+            line += "# " + comment
+            if r.isMultiplexed { line += cFormat("  (%.2f%%)", r.percentRunning) }
+            if let v = r.variancePercent { line += cFormat("  ( +- %.2f%% )", v) }
+            out += trimTrailing(line) + "\n"
+        }
+        if let totalSeconds { out += "\n" + cFormat("Total test time: %f seconds.", totalSeconds) + "\n" }
+        return out
+    }
+
+    /// Rows of one -I window, with a fixed layout so successive windows line up.
+    public func intervalRows(_ window: StatWindow, includeHeader: Bool, nameWidth: Int) -> String {
+        var out = ""
+        let countWidth = 20
+        let perCPU = window.results.contains { $0.cpu != nil }
+        if includeHeader {
+            out += "#" + padLeft("time", 13) + "  " + (perCPU ? padLeft("cpu", 4) + "  " : "")
+            out += padLeft("count", countWidth) + "  " + padRight("event_name", nameWidth) + "# count / runtime\n"
+        }
+        for r in window.results {
+            var line = cFormat("%14.6f", window.timestampSeconds ?? 0) + "  "
+            if perCPU { line += padLeft(r.cpu.map(String.init) ?? "-", 4) + "  " }
+            line += padLeft(countText(r), countWidth) + "  " + padRight(r.name, nameWidth)
+            line += "# " + SimpleperfComments.comment(for: r, in: window)
+            if r.isMultiplexed { line += cFormat("  (%.2f%%)", r.percentRunning) }
+            out += trimTrailing(line) + "\n"
+        }
+        return out
+    }
+
+    func countText(_ r: CounterResult) -> String {
+        switch r.status {
+        case .counted: return r.isClock ? cFormat("%f(ms)", r.printedValue) : groupThousands(r.printedValue)
+        case .notCounted: return "<not counted>"
+        case .notSupported: return "<not supported>"
+        }
+    }
+
+    func trimTrailing(_ s: String) -> String {
+        var t = Substring(s)
+        while t.last == " " || t.last == "#" { t.removeLast() }
+        return String(t)
+    }
+}

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPerfEvent
+
+/// A command forked and held before exec, so counters can be armed on its pid first.
+public final class PausedChild {
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case spawn(String)
+        case exec(command: String, errno: Int32)
+
+        public var description: String {
+            switch self {
+            case .spawn(let why): return "cannot start the command: \(why)"
+            case .exec(let command, let e):
+                return "cannot run '\(command)': \(String(cString: strerror(e)))"
+            }
+        }
+
+        /// Shell conventions: 127 not found, 126 found but not executable.
+        public var exitCode: Int32 {
+            if case .exec(_, let e) = self { return e == ENOENT ? 127 : 126 }
+            return 1
+        }
+    }
+
+    public let pid: pid_t
+    private var child: cpe_child
+    public private(set) var exitStatus: Int32?   // raw wait status once reaped
+
+    public init(arguments: [String]) throws {
+        precondition(!arguments.isEmpty)
+        var c = cpe_child()
+        var cStrings = arguments.map { strdup($0) }
+        cStrings.append(nil)
+        defer { for p in cStrings { free(p) } }
+        let rc = cStrings.withUnsafeMutableBufferPointer { buf in
+            cpe_spawn_paused(buf[0], buf.baseAddress, &c)
+        }
+        if rc < 0 { throw Failure.spawn(String(cString: strerror(-rc))) }
+        child = c
+        pid = c.pid
+        self.arguments = arguments
+    }
+
+    public let arguments: [String]
+
+    /// Lets the child exec; throws if exec failed.
+    public func release() throws {
+        let rc = cpe_release_child(&child)
+        if rc > 0 {
+            _ = waitNonBlocking()
+            throw Failure.exec(command: arguments[0], errno: rc)
+        }
+        if rc < 0 { throw Failure.spawn(String(cString: strerror(-rc))) }
+    }
+
+    /// Reaps the child if it has exited. Returns true once reaped.
+    @discardableResult
+    public func waitNonBlocking() -> Bool {
+        if exitStatus != nil { return true }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { exitStatus = status; return true }
+        return false
+    }
+
+    public func waitBlocking() {
+        if exitStatus != nil { return }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        exitStatus = status
+    }
+
+    public func signal(_ sig: Int32) { if exitStatus == nil { kill(pid, sig) } }
+
+    /// The shell-style exit code: the status, or 128 + signal.
+    public var exitCode: Int32? {
+        guard let s = exitStatus else { return nil }
+        if s & 0x7f == 0 { return (s >> 8) & 0xff }
+        return 128 + (s & 0x7f)
+    }
+}

@@ -1,0 +1,32 @@
+import StallCore
+
+/// Reads the cumulative /proc values behind `pressure:*` and `vmstat:*` events.
+public struct KernelSignalReader {
+    public var kinds: [KernelSignalKind]
+    public var procRoot: String
+
+    public init(kinds: [KernelSignalKind], procRoot: String = "/proc") {
+        self.kinds = kinds
+        self.procRoot = procRoot
+    }
+
+    /// Values per kind; a kind whose file is missing (no PSI in this kernel) is absent.
+    public func read() -> [KernelSignalKind: UInt64] {
+        guard !kinds.isEmpty else { return [:] }
+        var pressure: [String: PressureStall] = [:]
+        var vmstat: VMStat? = nil
+        for kind in kinds {
+            switch kind {
+            case .pressure(let resource, _) where pressure[resource] == nil:
+                if let text = try? SystemFiles.readText("\(procRoot)/pressure/\(resource)"),
+                   let parsed = try? PressureStall.parse(text) { pressure[resource] = parsed }
+            case .vmstat where vmstat == nil:
+                if let text = try? SystemFiles.readText("\(procRoot)/vmstat") { vmstat = VMStat.parse(text).0 }
+            default: break
+            }
+        }
+        var values: [KernelSignalKind: UInt64] = [:]
+        for kind in kinds { values[kind] = kind.value(pressure: pressure, vmstat: vmstat) }
+        return values
+    }
+}

@@ -1,0 +1,149 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPerfEvent
+import StallCore
+
+/// Where a set of counters is attached: one task (and, with inherit, its children) on
+/// any CPU, or every task on one CPU.
+public struct CounterTarget: Hashable, Sendable {
+    public var pid: Int32   // -1: every task
+    public var cpu: Int32   // -1: any CPU
+
+    public static func task(_ pid: Int32) -> CounterTarget { CounterTarget(pid: pid, cpu: -1) }
+    public static func cpu(_ cpu: Int) -> CounterTarget { CounterTarget(pid: -1, cpu: Int32(cpu)) }
+    public var isSystemWide: Bool { pid == -1 }
+}
+
+/// How counters are armed.
+public struct CountingOptions: Sendable {
+    /// Counting starts when the (paused) target execs.
+    public var enableOnExec = false
+    /// Children the target forks are counted too (perf's default; not with -a).
+    public var inherit = true
+    public init(enableOnExec: Bool = false, inherit: Bool = true) {
+        self.enableOnExec = enableOnExec
+        self.inherit = inherit
+    }
+}
+
+/// Counter groups opened on a set of targets. Each `{...}` group becomes one kernel
+/// group per target, read in one read(2) so its ratios come from one moment.
+public final class CounterSession {
+    struct OpenedGroup {
+        var target: Int
+        var leaderFD: Int32
+        var fds: [Int32]
+        /// kernel id → index into `events`
+        var eventByID: [UInt64: Int]
+    }
+
+    public let events: [ResolvedEvent]
+    public let groups: [[Int]]
+    public let targets: [CounterTarget]
+    private var opened: [OpenedGroup] = []
+    /// First failure per event, when it failed on every target.
+    public private(set) var failures: [Int: OpenFailure] = [:]
+    /// Events that opened on at least one target.
+    public private(set) var openedEvents = Set<Int>()
+
+    /// `groups` holds indices into `events`; kernel signals (attr == nil) are skipped.
+    public init(events: [ResolvedEvent], groups: [[Int]], targets: [CounterTarget]) {
+        self.events = events
+        self.groups = groups
+        self.targets = targets
+    }
+
+    deinit { close() }
+
+    public func open(options: CountingOptions, hasHardwarePMU: Bool, paranoid: Int?) {
+        var firstFailure: [Int: OpenFailure] = [:]
+        for (t, target) in targets.enumerated() {
+            for group in groups {
+                var leader: Int32 = -1
+                var fds: [Int32] = []
+                var byID: [UInt64: Int] = [:]
+                for index in group {
+                    let event = events[index]
+                    guard let attr = event.attr else { continue }
+                    var a = cpe_attr()
+                    a.type = attr.type
+                    a.config = attr.config
+                    a.config1 = attr.config1
+                    a.config2 = attr.config2
+                    a.read_format = ReadFormat.counting
+                    var flags: UInt64 = 0
+                    if attr.excludeUser { flags |= UInt64(CPE_EXCLUDE_USER) }
+                    if attr.excludeKernel { flags |= UInt64(CPE_EXCLUDE_KERNEL) }
+                    if attr.excludeHypervisor { flags |= UInt64(CPE_EXCLUDE_HV) }
+                    if leader < 0 {
+                        flags |= UInt64(CPE_DISABLED)
+                        if options.enableOnExec { flags |= UInt64(CPE_ENABLE_ON_EXEC) }
+                    }
+                    if options.inherit && !target.isSystemWide { flags |= UInt64(CPE_INHERIT) }
+                    a.flags = flags
+                    let fd = cpe_open(&a, target.pid, target.cpu, leader, 0)
+                    if fd < 0 {
+                        if firstFailure[index] == nil {
+                            firstFailure[index] = OpenFailure.classify(
+                                errno: -fd, event: event.name, needsHardwarePMU: event.needsHardwarePMU,
+                                hasHardwarePMU: hasHardwarePMU, paranoid: paranoid, systemWide: target.isSystemWide,
+                                pid: target.isSystemWide ? nil : target.pid, errnoText: String(cString: strerror(-fd)))
+                        }
+                        continue
+                    }
+                    var id: UInt64 = 0
+                    if cpe_id(fd, &id) < 0 { Glibc.close(fd); continue }
+                    if leader < 0 { leader = fd }
+                    fds.append(fd)
+                    byID[id] = index
+                    openedEvents.insert(index)
+                }
+                if leader >= 0 { opened.append(OpenedGroup(target: t, leaderFD: leader, fds: fds, eventByID: byID)) }
+            }
+        }
+        failures = firstFailure.filter { !openedEvents.contains($0.key) }
+    }
+
+    public var isEmpty: Bool { opened.isEmpty }
+
+    public func enable() { for g in opened { _ = cpe_enable(g.leaderFD, 1) } }
+    public func disable() { for g in opened { _ = cpe_disable(g.leaderFD, 1) } }
+
+    /// Cumulative readings: [event index: [target index: reading]].
+    public func read() -> [Int: [Int: CounterReading]] {
+        var result: [Int: [Int: CounterReading]] = [:]
+        for g in opened {
+            var buffer = [UInt8](repeating: 0, count: 24 + 16 * g.fds.count)
+            let n = buffer.withUnsafeMutableBytes { cpe_read(g.leaderFD, $0.baseAddress, $0.count) }
+            guard n > 0, let decoded = try? GroupRead.decode(Array(buffer[0..<n])) else { continue }
+            for (k, entry) in decoded.values.enumerated() {
+                guard let index = g.eventByID[entry.id] else { continue }
+                result[index, default: [:]][g.target] = decoded.reading(at: k)
+            }
+        }
+        return result
+    }
+
+    public func close() {
+        for g in opened { for fd in g.fds { Glibc.close(fd) } }
+        opened.removeAll()
+    }
+}
+
+/// Tries to open an event on this process to learn whether the machine supports it.
+public struct EventProbe {
+    public init() {}
+    public func canOpen(_ attr: EventAttr) -> Bool {
+        var a = cpe_attr()
+        a.type = attr.type
+        a.config = attr.config
+        a.config1 = attr.config1
+        a.config2 = attr.config2
+        a.flags = UInt64(CPE_DISABLED)
+        let fd = cpe_open(&a, 0, -1, -1, 0)
+        if fd < 0 { return false }
+        Glibc.close(fd)
+        return true
+    }
+}

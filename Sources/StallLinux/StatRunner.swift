@@ -1,0 +1,237 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPerfEvent
+import StallCore
+
+/// What to count, where, and for how long.
+public struct StatPlan {
+    public enum Scope: Equatable {
+        /// The launched command and its children (counting starts at exec).
+        case command
+        /// Every task on these CPUs.
+        case systemWide(cpus: [Int])
+        /// These existing threads (from -p, expanded to their tasks, or -t).
+        case threads([Int32])
+    }
+
+    public var events: [ResolvedEvent]
+    public var groups: [[Int]]
+    public var scope: Scope
+    /// The workload to run; with `.systemWide` or `.threads` it only sets the duration.
+    public var command: [String]
+    public var perCPU: Bool
+    public var durationSeconds: Double?
+    public var intervalMilliseconds: Int?
+    public var inherit: Bool
+
+    public init(events: [ResolvedEvent], groups: [[Int]], scope: Scope, command: [String], perCPU: Bool,
+                durationSeconds: Double?, intervalMilliseconds: Int?, inherit: Bool = true) {
+        self.events = events
+        self.groups = groups
+        self.scope = scope
+        self.command = command
+        self.perCPU = perCPU
+        self.durationSeconds = durationSeconds
+        self.intervalMilliseconds = intervalMilliseconds
+        self.inherit = inherit
+    }
+}
+
+public struct StatOutcome {
+    public var summary: StatWindow
+    public var elapsedSeconds: Double
+    /// The workload's shell-style exit code (status, or 128 + signal).
+    public var commandExitCode: Int32?
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that ended the run early.
+    public var interruptedBy: Int32?
+    /// The attached processes all exited before the end.
+    public var targetsExited: Bool
+    public var failures: [OpenFailure]
+    public var anyCounted: Bool
+}
+
+public enum StatRunError: Error, CustomStringConvertible {
+    case nothingOpened([OpenFailure])
+    case noSuchProcess(Int32)
+    case child(PausedChild.Failure)
+
+    public var description: String {
+        switch self {
+        case .nothingOpened(let failures):
+            let lines = failures.map { "  " + $0.message }.joined(separator: "\n")
+            return "no event could be opened:\n\(lines)"
+        case .noSuchProcess(let pid): return "process \(pid) does not exist (check the pid; it may have exited)"
+        case .child(let f): return f.description
+        }
+    }
+}
+
+/// Runs one counting session: arms counters, starts or attaches to the workload, waits
+/// for the end (workload exit, --duration, Ctrl-C/SIGTERM/SIGHUP, attached processes
+/// gone), emitting interval windows on the way, and returns the summary.
+public final class StatRunner {
+    public let plan: StatPlan
+    public let hasHardwarePMU: Bool
+    public let paranoid: Int?
+
+    public init(plan: StatPlan, hasHardwarePMU: Bool, paranoid: Int?) {
+        self.plan = plan
+        self.hasHardwarePMU = hasHardwarePMU
+        self.paranoid = paranoid
+    }
+
+    /// Expands -p pids into their threads (/proc/PID/task), as perf does.
+    public static func threads(ofProcesses pids: [Int32]) throws -> [Int32] {
+        var tids: [Int32] = []
+        for pid in pids {
+            let tasks = SystemFiles.listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
+            if tasks.isEmpty { throw StatRunError.noSuchProcess(pid) }
+            tids.append(contentsOf: tasks)
+        }
+        return tids
+    }
+
+    public func run(onInterval: (StatWindow) -> Void) throws -> StatOutcome {
+        var child: PausedChild? = nil
+        if !plan.command.isEmpty {
+            do { child = try PausedChild(arguments: plan.command) } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
+        }
+        let targets: [CounterTarget]
+        switch plan.scope {
+        case .command: targets = [.task(child!.pid)]
+        case .systemWide(let cpus): targets = cpus.map { .cpu($0) }
+        case .threads(let tids):
+            for tid in tids where kill(tid, 0) != 0 && errno == ESRCH { throw StatRunError.noSuchProcess(tid) }
+            targets = tids.map { .task($0) }
+        }
+        let session = CounterSession(events: plan.events, groups: plan.groups, targets: targets)
+        let enableOnExec = plan.scope == .command
+        session.open(options: CountingOptions(enableOnExec: enableOnExec, inherit: plan.inherit),
+                     hasHardwarePMU: hasHardwarePMU, paranoid: paranoid)
+        let failures = session.failures.sorted { $0.key < $1.key }.map(\.value)
+        let signalKinds = plan.events.compactMap { $0.attr == nil ? KernelSignalKind(name: $0.name) : nil }
+        let signalReader = KernelSignalReader(kinds: signalKinds)
+        if session.isEmpty && signalKinds.isEmpty {
+            child?.signal(SIGKILL)
+            child?.waitBlocking()
+            throw StatRunError.nothingOpened(failures)
+        }
+        if let pidFailure = failures.first(where: { if case .noSuchProcess = $0.cause { return true }; return false }),
+           case .noSuchProcess(let pid) = pidFailure.cause, session.isEmpty {
+            throw StatRunError.noSuchProcess(pid)
+        }
+
+        let builder = WindowBuilder(
+            events: plan.events, targetCPUs: targets.map { $0.cpu >= 0 ? Int($0.cpu) : nil }, perCPU: plan.perCPU,
+            unsupported: Dictionary(uniqueKeysWithValues: session.failures.map { ($0.key, $0.value.message) }))
+
+        var baselineSignals = signalReader.read()
+        let start = cpe_monotonic_ns()
+        if let child {
+            do { try child.release() } catch let f as PausedChild.Failure {
+                session.close()
+                throw StatRunError.child(f)
+            }
+        } else {
+            session.enable()
+        }
+
+        let intervalNs = plan.intervalMilliseconds.map { UInt64($0) * 1_000_000 }
+        let deadline = plan.durationSeconds.map { start + UInt64($0 * 1e9) }
+        var nextTick = intervalNs.map { start + $0 }
+        var previousReadings: [Int: [Int: CounterReading]] = [:]
+        var previousSignals = baselineSignals
+        var lastTick = start
+        var interrupted: Int32? = nil
+        var targetsExited = false
+        let pollNs: UInt64 = 100_000_000   // attached processes are checked at 10 Hz
+
+        func emitInterval(now: UInt64) {
+            let readings = session.read()
+            let signals = signalReader.read()
+            let window = builder.window(readings: readings, previous: previousReadings, signals: signals,
+                                        previousSignals: previousSignals,
+                                        timestampSeconds: Double(now - start) / 1e9, elapsedNs: Double(now - lastTick))
+            previousReadings = readings
+            previousSignals = signals
+            lastTick = now
+            onInterval(window)
+        }
+
+        loop: while true {
+            let now = cpe_monotonic_ns()
+            if let d = deadline, now >= d { break }
+            if let t = nextTick, now >= t {
+                emitInterval(now: now)
+                nextTick = t + intervalNs!
+                while let tick = nextTick, tick <= cpe_monotonic_ns() { nextTick = tick + intervalNs! }
+                continue
+            }
+            var wake = UInt64.max
+            if let d = deadline { wake = min(wake, d) }
+            if let t = nextTick { wake = min(wake, t) }
+            if case .threads = plan.scope, child == nil { wake = min(wake, now + pollNs) }
+            let timeout: Int64 = wake == .max ? -1 : Int64(wake - now)
+            let sig = cpe_wait_signal(timeout)
+            switch sig {
+            case SIGCHLD:
+                if let child, child.waitNonBlocking() { break loop }
+            case SIGINT, SIGTERM, SIGHUP:
+                interrupted = sig
+                // Ctrl-C reaches the whole foreground group; a SIGTERM aimed at us is passed on.
+                if sig != SIGINT { child?.signal(sig) }
+                break loop
+            default:
+                if case .threads(let tids) = plan.scope, child == nil,
+                   tids.allSatisfy({ kill($0, 0) != 0 && errno == ESRCH }) {
+                    targetsExited = true
+                    break loop
+                }
+            }
+        }
+
+        let end = cpe_monotonic_ns()
+        if child != nil { /* counters stop with the task; reading after exit is still valid */ } else { session.disable() }
+        if let child, child.exitStatus == nil {
+            if interrupted == nil {
+                // --duration elapsed before the command finished: end it, as perf --timeout does.
+                child.signal(SIGTERM)
+            }
+            child.waitBlocking()
+        }
+        let finalReadings = session.read()
+        let finalSignals = signalReader.read()
+        if intervalNs != nil, end > lastTick + 1_000_000 {
+            let window = builder.window(readings: finalReadings, previous: previousReadings, signals: finalSignals,
+                                        previousSignals: previousSignals,
+                                        timestampSeconds: Double(end - start) / 1e9, elapsedNs: Double(end - lastTick))
+            onInterval(window)
+        }
+        if baselineSignals.isEmpty { baselineSignals = finalSignals }
+        let summary = builder.window(readings: finalReadings, previous: [:], signals: finalSignals,
+                                     previousSignals: baselineSignals, timestampSeconds: nil,
+                                     elapsedNs: Double(end - start))
+        session.close()
+        return StatOutcome(summary: summary, elapsedSeconds: Double(end - start) / 1e9,
+                           commandExitCode: child?.exitCode, interruptedBy: interrupted,
+                           targetsExited: targetsExited, failures: failures,
+                           anyCounted: summary.results.contains { $0.status == .counted })
+    }
+}
+
+/// Facts about the machine the CLI reports on.
+public enum MachineFacts {
+    public static func perfEventParanoid() -> Int? {
+        SystemFiles.readTrimmed("/proc/sys/kernel/perf_event_paranoid").flatMap { Int($0) }
+    }
+
+    public static func onlineCPUs() -> [Int] {
+        if let text = SystemFiles.readTrimmed("/sys/devices/system/cpu/online"), let cpus = try? CPUList.parse(text) {
+            return cpus
+        }
+        return Array(0..<Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    public static func blockStopSignals() { _ = cpe_block_stop_signals() }
+}

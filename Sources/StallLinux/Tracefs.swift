@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StallCore
+
+/// Finds tracepoint ids in tracefs, mounting it at /sys/kernel/tracing when it is
+/// missing and we are root.
+public enum Tracefs {
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case notMounted(mountError: String?)
+        case noSuchTracepoint(String, suggestions: [String])
+
+        public var description: String {
+            switch self {
+            case .notMounted(let err):
+                let why = err.map { " (mount failed: \($0))" } ?? ""
+                return "tracefs is not mounted\(why); as root run: mount -t tracefs nodev /sys/kernel/tracing"
+            case .noSuchTracepoint(let name, let suggestions):
+                let hint = suggestions.isEmpty ? "" : "; did you mean: \(suggestions.joined(separator: ", "))"
+                return "unknown tracepoint '\(name)' (see `stallstat list tracepoint`)\(hint)"
+            }
+        }
+    }
+
+    static let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+
+    /// The `events` directory of a mounted tracefs; mounts one if needed and possible.
+    public static func eventsDirectory(mountIfNeeded: Bool = true) throws -> String {
+        for base in candidates where SystemFiles.isDirectory("\(base)/events") { return "\(base)/events" }
+        guard mountIfNeeded else { throw Failure.notMounted(mountError: nil) }
+        if geteuid() != 0 { throw Failure.notMounted(mountError: "not root") }
+        if mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nil) != 0 {
+            throw Failure.notMounted(mountError: String(cString: strerror(errno)))
+        }
+        guard SystemFiles.isDirectory("/sys/kernel/tracing/events") else { throw Failure.notMounted(mountError: nil) }
+        return "/sys/kernel/tracing/events"
+    }
+
+    /// True when the text has tracepoint shape `subsystem:event`.
+    public static func looksLikeTracepoint(_ name: String) -> Bool {
+        let parts = name.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return false }
+        let ok: (Character) -> Bool = { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+        return parts[0].allSatisfy(ok) && parts[1].allSatisfy(ok)
+    }
+
+    public static func tracepointID(_ name: String) throws -> (id: UInt64, path: String) {
+        let events = try eventsDirectory()
+        let parts = name.split(separator: ":")
+        let path = "\(events)/\(parts[0])/\(parts[1])/id"
+        if let text = SystemFiles.readTrimmed(path), let id = UInt64(text) { return (id, path) }
+        let subsystem = String(parts[0])
+        let siblings = SystemFiles.listDirectory("\(events)/\(subsystem)").map { "\(subsystem):\($0)" }
+        throw Failure.noSuchTracepoint(name, suggestions: Suggestions.closest(to: name, among: siblings))
+    }
+
+    public static func allTracepoints() -> [String] {
+        guard let events = try? eventsDirectory() else { return [] }
+        var names: [String] = []
+        for sub in SystemFiles.listDirectory(events) where SystemFiles.isDirectory("\(events)/\(sub)") {
+            for ev in SystemFiles.listDirectory("\(events)/\(sub)") where SystemFiles.isDirectory("\(events)/\(sub)/\(ev)") {
+                names.append("\(sub):\(ev)")
+            }
+        }
+        return names
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import StallCore
+import StallLinux
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the events usable here, grouped, marking which ones this machine can open.")
+
+    @Argument(help: "Only this group: hw, cache, sw, tracepoint, pmu, signal.")
+    var group: String?
+
+    func run() throws {
+        let pmus = SysfsPMUs()
+        let groups = ["hw", "cache", "sw", "tracepoint", "pmu", "signal"]
+        if let group, !groups.contains(group) {
+            throw ValidationError("unknown group '\(group)'; choose one of \(groups.joined(separator: ", "))")
+        }
+        let wanted = group.map { [$0] } ?? groups
+        var out = ""
+        let probe = EventProbe()
+        func section(_ title: String, _ rows: [(String, String, Bool?)]) {
+            out += "\(title):\n"
+            let width = max(32, (rows.map(\.0.count).max() ?? 0) + 2)
+            for (name, detail, ok) in rows {
+                let mark = ok.map { $0 ? "[supported]" : "[not supported here]" } ?? ""
+                var line = "  " + name + String(repeating: " ", count: max(1, width - name.count)) + mark
+                if !detail.isEmpty { line += "  " + detail }
+                out += line + "\n"
+            }
+            out += "\n"
+        }
+        if wanted.contains("hw") {
+            section("Hardware events (PERF_TYPE_HARDWARE)", GenericEvents.hardware.map { entry in
+                let e = GenericEvents.lookup(entry.names[0])!
+                return (entry.names.joined(separator: ", "), "", probe.canOpen(e.attr!))
+            })
+        }
+        if wanted.contains("cache") {
+            section("Cache events (PERF_TYPE_HW_CACHE)", GenericEvents.cache.map { ($0.name, "", probe.canOpen(EventAttr(type: PerfType.hardwareCache, config: $0.config))) })
+        }
+        if wanted.contains("sw") {
+            section("Software events (PERF_TYPE_SOFTWARE)", GenericEvents.software.map { entry in
+                (entry.names.joined(separator: ", "), "", probe.canOpen(EventAttr(type: PerfType.software, config: entry.config)))
+            })
+        }
+        if wanted.contains("signal") {
+            section("Kernel stall signals (read from /proc at the start and end of each window)",
+                    KernelSignalKind.defaultSet.map { ($0.name, $0.procFile, SystemFiles.exists($0.procFile)) }
+                        + [("vmstat:<counter>", "any /proc/vmstat counter, or a family such as allocstall", nil)])
+        }
+        if wanted.contains("tracepoint") {
+            let names = Tracefs.allTracepoints()
+            if names.isEmpty {
+                out += "Tracepoints: none found (\((try? Tracefs.eventsDirectory()).map { _ in "tracefs is empty" } ?? "tracefs is not mounted and could not be mounted; as root: mount -t tracefs nodev /sys/kernel/tracing"))\n\n"
+            } else {
+                section("Tracepoints (\(names.count); openable as root)", names.map { ($0, "", nil) })
+            }
+        }
+        if wanted.contains("pmu") {
+            var rows: [(String, String, Bool?)] = []
+            for p in pmus.pmus { rows.append(("\(p.name)/.../", "sysfs PMU type \(p.type), terms: \(p.formats.keys.sorted().joined(separator: ","))", nil)) }
+            section("Kernel PMUs (pmu/term=value/ syntax)", rows)
+            for pmu in LibPfm.presentPMUs() where pmu.isCore {
+                let events = LibPfm.events(ofPMU: pmu.name)
+                section("libpfm4 \(pmu.name) (\(pmu.description)), \(events.count) events", events.map { ev in
+                    let attr = try? LibPfm.encode("\(pmu.name)::\(ev.name)").attr
+                    return ("\(pmu.name)::\(ev.name)", String(ev.description.prefix(70)), attr.map { probe.canOpen($0) } ?? false)
+                })
+            }
+        }
+        StandardOutput.write(out)
+    }
+}

@@ -1,0 +1,323 @@
+import ArgumentParser
+import StallCore
+import StallLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Stat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Count events for a command, processes, or the whole system.",
+        discussion: """
+        Examples:
+          stallstat -a --duration 20                  default stall set, system-wide, 20 s
+          stallstat stat -e '{cycles,instructions}' -- ./app
+          stallstat stat -x, -I 1000 -a -e task-clock,page-faults --duration 10
+        Exit status: 0 when at least one event counted (or the workload's own non-zero
+        status), 2 target error, 3 nothing could be counted, 64 usage error,
+        126/127 the command could not be run, 128+N interrupted by signal N.
+        """)
+
+    @Option(name: [.customShort("e"), .customLong("event")], parsing: .singleValue,
+            help: "Event(s) to count: comma lists, {a,b} groups, perf/simpleperf/libpfm4 names, rNNNN, pmu/terms/, subsys:tracepoint, pressure:memory-some, vmstat:NAME.")
+    var events: [String] = []
+
+    @Flag(name: [.customShort("a"), .customLong("all-cpus")], help: "Count every task on every CPU.")
+    var allCPUs = false
+
+    @Option(name: [.customShort("C"), .customLong("cpu")], help: "CPUs to count on (e.g. 0-3,6); implies -a.")
+    var cpuList: String?
+
+    @Option(name: [.customShort("p"), .customLong("pid")], help: "Existing process ids (comma list); all their threads are counted.")
+    var pids: String?
+
+    @Option(name: [.customShort("t"), .customLong("tid")], help: "Existing thread ids (comma list).")
+    var tids: String?
+
+    @Flag(name: [.customShort("A"), .customLong("per-cpu")], help: "With -a/-C: one row per CPU instead of the sum.")
+    var perCPU = false
+
+    @Option(name: .customLong("duration"), help: "Stop after this many seconds (a launched command is sent SIGTERM).")
+    var durationSeconds: Double?
+
+    @Option(name: [.customShort("I"), .customLong("interval")], help: "Print deltas every N milliseconds (>= 10).")
+    var intervalMilliseconds: Int?
+
+    @Option(name: [.customShort("r"), .customLong("repeat")], help: "Run the command N times; print means and ( +- SEM% ).")
+    var repeatCount: Int = 1
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write results to FILE instead of standard output.")
+    var outputFile: String?
+
+    @Option(name: [.customShort("x", allowingJoined: true), .customLong("field-separator")],
+            help: "perf stat -x layout with this separator.")
+    var fieldSeparator: String?
+
+    @Flag(name: .customLong("csv"), help: "Same as -x, (perf's CSV layout).")
+    var csv = false
+
+    @Flag(name: [.customShort("j"), .customLong("json")], help: "perf stat -j layout: one JSON object per line.")
+    var json = false
+
+    @Flag(name: .customLong("no-inherit"), help: "Do not count children the workload forks.")
+    var noInherit = false
+
+    @Argument(parsing: .captureForPassthrough, help: "Command to run (counting starts at its exec).")
+    var command: [String] = []
+
+    func validate() throws {
+        if let i = intervalMilliseconds, i < 10 { throw ValidationError("-I/--interval must be at least 10 ms (got \(i))") }
+        if let d = durationSeconds, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        if repeatCount < 1 { throw ValidationError("-r/--repeat must be at least 1") }
+        if repeatCount > 1 && workload.isEmpty { throw ValidationError("-r/--repeat needs a command to run") }
+        if repeatCount > 1 && intervalMilliseconds != nil { throw ValidationError("-r and -I cannot be combined") }
+        if json && (fieldSeparator != nil || csv) { throw ValidationError("choose one of -j/--json and -x/--csv") }
+        if pids != nil && tids != nil { throw ValidationError("choose one of -p and -t") }
+        if (pids != nil || tids != nil) && (allCPUs || cpuList != nil) {
+            throw ValidationError("-p/-t count those tasks on any CPU; they cannot be combined with -a or -C")
+        }
+        if perCPU && !(allCPUs || cpuList != nil || (pids == nil && tids == nil && workload.isEmpty)) {
+            throw ValidationError("--per-cpu needs system-wide counting (-a or -C)")
+        }
+        if let f = fieldSeparator, f.isEmpty { throw ValidationError("-x needs a separator") }
+    }
+
+    var workload: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    enum OutputFormat { case text, csv(String), json }
+    var format: OutputFormat {
+        if json { return .json }
+        if let f = fieldSeparator { return .csv(f) }
+        if csv { return .csv(",") }
+        return .text
+    }
+
+    func run() throws {
+        let pmus = SysfsPMUs()
+        let resolver = EventResolver(pmus: pmus)
+        let (resolved, groups) = try resolveEvents(resolver: resolver, hasHardwarePMU: pmus.hasHardwarePMU)
+
+        let scope: StatPlan.Scope
+        if let cpuList {
+            do { scope = .systemWide(cpus: try CPUList.parse(cpuList)) } catch let e as CPUList.ParseError {
+                throw ValidationError(e.description)
+            }
+        } else if let pids {
+            let list = try parseIDs(pids, option: "-p")
+            do { scope = .threads(try StatRunner.threads(ofProcesses: list)) } catch let e as StatRunError {
+                StandardError.write("stallstat: \(e)")
+                throw ExitCode(ExitCodes.targetError)
+            }
+        } else if let tids {
+            scope = .threads(try parseIDs(tids, option: "-t"))
+        } else if allCPUs || workload.isEmpty {
+            scope = .systemWide(cpus: MachineFacts.onlineCPUs())
+        } else {
+            scope = .command
+        }
+
+        let plan = StatPlan(events: resolved, groups: groups, scope: scope, command: workload, perCPU: perCPU,
+                            durationSeconds: durationSeconds, intervalMilliseconds: intervalMilliseconds,
+                            inherit: !noInherit)
+        let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())
+        let sink = try OutputSink(path: outputFile)
+        let intervalPrinter = IntervalPrinter(format: format, events: resolved, sink: sink)
+
+        var summaries: [StatWindow] = []
+        var last: StatOutcome? = nil
+        var reportedFailures = false
+        for run in 0..<repeatCount {
+            let outcome: StatOutcome
+            do {
+                outcome = try runner.run { window in intervalPrinter.print(window) }
+            } catch let e as StatRunError {
+                StandardError.write("stallstat: \(e)")
+                if summaries.isEmpty {
+                    switch e {
+                    case .nothingOpened: throw ExitCode(ExitCodes.nothingCounted)
+                    case .noSuchProcess: throw ExitCode(ExitCodes.targetError)
+                    case .child(let f): throw ExitCode(f.exitCode)
+                    }
+                }
+                break
+            }
+            if !reportedFailures { reportFailures(outcome.failures); reportedFailures = true }
+            summaries.append(outcome.summary)
+            last = outcome
+            if outcome.interruptedBy != nil {
+                if repeatCount > 1 { StandardError.write("stallstat: interrupted during run \(run + 1) of \(repeatCount); showing the runs that completed") }
+                break
+            }
+        }
+        guard let last else { throw ExitCode(ExitCodes.nothingCounted) }
+        var summary = last.summary
+        let completed = last.interruptedBy != nil && summaries.count > 1 ? Array(summaries.dropLast()) : summaries
+        if repeatCount > 1, let combined = RepeatAggregator.combine(completed) { summary = combined }
+
+        if let sig = last.interruptedBy {
+            StandardError.write("stallstat: stopped by \(signalName(sig)) after \(cFormat("%.3f", last.elapsedSeconds)) s; printing what was counted so far")
+        }
+        if last.targetsExited { StandardError.write("stallstat: the attached process(es) exited; counting stopped") }
+        warnAboutMultiplexing(summary)
+
+        if intervalMilliseconds == nil {
+            switch format {
+            case .text:
+                sink.write(SimpleperfTextWriter().render([summary], totalSeconds: last.elapsedSeconds,
+                                                         repeats: completed.count))
+            case .csv(let sep):
+                sink.write(PerfCSVWriter(separator: sep).lines(for: summary).map { $0 + "\n" }.joined())
+            case .json:
+                sink.write(PerfJSONWriter().lines(for: summary).map { $0 + "\n" }.joined())
+            }
+        } else if case .text = format {
+            sink.write("\n" + SimpleperfTextWriter().render([summary], totalSeconds: last.elapsedSeconds))
+        }
+
+        if !summary.results.contains(where: { $0.status == .counted }) {
+            StandardError.write("stallstat: no event was counted")
+            throw ExitCode(ExitCodes.nothingCounted)
+        }
+        if let sig = last.interruptedBy { throw ExitCode(128 + sig) }
+        if let code = last.commandExitCode, code != 0 {
+            StandardError.write("stallstat: the command '\(workload.joined(separator: " "))' exited with status \(code)")
+            throw ExitCode(code)
+        }
+    }
+
+    /// The events to count and their groups (indices into the event list).
+    func resolveEvents(resolver: EventResolver, hasHardwarePMU: Bool) throws -> ([ResolvedEvent], [[Int]]) {
+        var requests: [EventGroupRequest] = []
+        if events.isEmpty {
+            requests = DefaultEvents.requests(hasHardwarePMU: hasHardwarePMU)
+        } else {
+            for text in events {
+                do { requests += try EventListParser.parse(text) } catch let e as EventListError {
+                    throw ValidationError(e.description)
+                }
+            }
+        }
+        var resolved: [ResolvedEvent] = []
+        var groups: [[Int]] = []
+        for request in requests {
+            var group: [Int] = []
+            for name in request.members {
+                do {
+                    resolved.append(try resolver.resolve(name))
+                } catch let e as EventResolver.Failure {
+                    throw ValidationError(e.description)
+                }
+                group.append(resolved.count - 1)
+            }
+            groups.append(group)
+        }
+        return (resolved, groups)
+    }
+
+    func parseIDs(_ text: String, option: String) throws -> [Int32] {
+        var ids: [Int32] = []
+        for part in text.split(separator: ",") {
+            guard let id = Int32(part.trimmingCharacters()), id > 0 else {
+                throw ValidationError("\(option) takes positive ids separated by commas, got '\(text)'")
+            }
+            ids.append(id)
+        }
+        if ids.isEmpty { throw ValidationError("\(option) needs at least one id") }
+        return ids
+    }
+
+    /// One stderr line for everything the missing PMU took away, one per other failure.
+    func reportFailures(_ failures: [OpenFailure]) {
+        let noPMU = failures.filter { $0.cause == .noHardwarePMU }
+        if !noPMU.isEmpty {
+            StandardError.write("stallstat: \(noPMU.map(\.event).joined(separator: ", ")): <not supported>: this machine exposes no hardware PMU (no cpu PMU under /sys/bus/event_source/devices: a virtual machine or container without a virtual PMU). Software events, tracepoints and the kernel stall signals (pressure:*, vmstat:*) still work.")
+        }
+        for f in failures where f.cause != .noHardwarePMU { StandardError.write("stallstat: \(f.message)") }
+    }
+
+    func warnAboutMultiplexing(_ window: StatWindow) {
+        let muxed = window.results.filter(\.isMultiplexed)
+        guard !muxed.isEmpty else { return }
+        let list = muxed.map { "\($0.name) (\(cFormat("%.2f", $0.percentRunning))%)" }.joined(separator: ", ")
+        StandardError.write("stallstat: warning: more events were asked for than the PMU has counters, so these were multiplexed (counted part of the time, scaled by enabled/running): \(list). Count fewer events, or put the ones a ratio needs in one {group}.")
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
+
+func signalName(_ sig: Int32) -> String {
+    switch sig {
+    case SIGINT: return "SIGINT"
+    case SIGTERM: return "SIGTERM"
+    case SIGHUP: return "SIGHUP"
+    default: return "signal \(sig)"
+    }
+}
+
+/// The default stall set: the kernel-visible stall signals on every machine, and the
+/// hardware counters the stall hierarchy needs where a PMU exists.
+enum DefaultEvents {
+    static func requests(hasHardwarePMU: Bool) -> [EventGroupRequest] {
+        var r: [EventGroupRequest] = ["task-clock", "context-switches", "cpu-migrations", "page-faults", "major-faults"]
+            .map { EventGroupRequest(members: [$0], isExplicitGroup: false) }
+        // One group, so instructions-per-cycle and stall shares come from one moment. On a
+        // machine without a PMU they print <not supported> with one line saying why.
+        r.append(EventGroupRequest(members: ["cycles", "instructions", "stalled-cycles-frontend", "stalled-cycles-backend"],
+                                   isExplicitGroup: true))
+        r += KernelSignalKind.defaultSet.map { EventGroupRequest(members: [$0.name], isExplicitGroup: false) }
+        return r
+    }
+}
+
+/// Where results go: standard output, or -o FILE.
+final class OutputSink {
+    let path: String?
+    init(path: String?) throws {
+        self.path = path
+        if let path {
+            do { try SystemFiles.writeText("", to: path) } catch let e as SystemError {
+                throw ValidationError("cannot write -o \(path): \(e)")
+            }
+        }
+    }
+    func write(_ text: String) {
+        if let path {
+            do { try SystemFiles.writeText(text, to: path, append: true) } catch {
+                StandardError.write("stallstat: cannot write \(path): \(error)")
+            }
+        } else {
+            StandardOutput.write(text)
+        }
+    }
+}
+
+/// Prints each -I window as it arrives, so a pipe reader sees it at once.
+final class IntervalPrinter {
+    let format: Stat.OutputFormat
+    let sink: OutputSink
+    var printedHeader = false
+    let nameWidth: Int
+
+    init(format: Stat.OutputFormat, events: [ResolvedEvent], sink: OutputSink) {
+        self.format = format
+        self.sink = sink
+        nameWidth = max(30, (events.map(\.name.count).max() ?? 0) + 2)
+    }
+
+    func print(_ window: StatWindow) {
+        switch format {
+        case .csv(let sep): sink.write(PerfCSVWriter(separator: sep).lines(for: window).map { $0 + "\n" }.joined())
+        case .json: sink.write(PerfJSONWriter().lines(for: window).map { $0 + "\n" }.joined())
+        case .text:
+            sink.write(SimpleperfTextWriter().intervalRows(window, includeHeader: !printedHeader, nameWidth: nameWidth))
+            printedHeader = true
+        }
+    }
+}
