@@ -1,0 +1,76 @@
+import XCTest
+@testable import StallCore
+
+final class ScalingTests: XCTestCase {
+    func testMultiplexedCountIsScaledByEnabledOverRunning() {
+        // Ran 5/8 of the time: perf shows (62.50%) and extrapolates 1000 → 1600.
+        let r = CounterReading(value: 1000, timeEnabledNs: 8_000, timeRunningNs: 5_000)
+        XCTAssertEqual(r.scaledValue, 1600)
+        let event = ResolvedEvent(name: "cycles", attr: EventAttr(type: 0, config: 0), source: .generic)
+        let result = CounterResult.aggregate(event: event, readings: [r])
+        XCTAssertEqual(result.percentRunning, 62.5)
+        XCTAssertTrue(result.isMultiplexed)
+    }
+
+    func testACounterThatNeverRanIsNotCountedRatherThanZero() {
+        let r = CounterReading(value: 0, timeEnabledNs: 8_000, timeRunningNs: 0)
+        XCTAssertNil(r.scaledValue)
+        let event = ResolvedEvent(name: "cycles", attr: EventAttr(type: 0, config: 0), source: .generic)
+        XCTAssertEqual(CounterResult.aggregate(event: event, readings: [r]).status, .notCounted)
+    }
+
+    func testPerCPUReadingsAreScaledEachThenSummed() {
+        // CPU0 ran fully (100), CPU1 half the time (50 → 100): perf sums scaled values.
+        let a = CounterReading(value: 100, timeEnabledNs: 10, timeRunningNs: 10)
+        let b = CounterReading(value: 50, timeEnabledNs: 10, timeRunningNs: 5)
+        let event = ResolvedEvent(name: "instructions", attr: EventAttr(type: 0, config: 1), source: .generic)
+        let sum = CounterResult.aggregate(event: event, readings: [a, b])
+        XCTAssertEqual(sum.value, 200)
+        XCTAssertEqual(sum.percentRunning, 75)
+    }
+
+    func testIntervalDeltasSubtractCumulativeReads() {
+        let first = CounterReading(value: 100, timeEnabledNs: 1000, timeRunningNs: 500)
+        let second = CounterReading(value: 250, timeEnabledNs: 2000, timeRunningNs: 1500)
+        XCTAssertEqual(second.delta(since: first), CounterReading(value: 150, timeEnabledNs: 1000, timeRunningNs: 1000))
+    }
+
+    func testGroupReadDecodesTheKernelLayout() throws {
+        // nr=2, enabled=1000, running=600, {value 7, id 11}, {value 9, id 12}
+        var bytes: [UInt8] = []
+        for w: UInt64 in [2, 1000, 600, 7, 11, 9, 12] { for i in 0..<8 { bytes.append(UInt8((w >> (8 * UInt64(i))) & 0xff)) } }
+        let g = try GroupRead.decode(bytes)
+        XCTAssertEqual(g.timeEnabledNs, 1000)
+        XCTAssertEqual(g.timeRunningNs, 600)
+        XCTAssertEqual(g.values.map(\.value), [7, 9])
+        XCTAssertEqual(g.values.map(\.id), [11, 12])
+        XCTAssertEqual(g.reading(at: 1), CounterReading(value: 9, timeEnabledNs: 1000, timeRunningNs: 600))
+        XCTAssertThrowsError(try GroupRead.decode(Array(bytes.prefix(40)))) {
+            XCTAssertEqual($0 as? GroupRead.DecodeError, .truncated(bytes: 40, needed: 56))
+        }
+    }
+}
+
+final class RunStatisticsTests: XCTestCase {
+    // Hand-computed: values 1,2,3,4 → mean 2.5, s² = 5/3, SEM = sqrt(5/12) = 0.645497,
+    // perf's ( +- ) = 100·SEM/mean = 25.8199 %.
+    func testRelativeStandardErrorMatchesPerfDefinition() {
+        let s = RunStatistics([1, 2, 3, 4])
+        XCTAssertEqual(s.mean, 2.5)
+        XCTAssertEqual(s.variance, 5.0 / 3.0, accuracy: 1e-12)
+        XCTAssertEqual(s.standardErrorOfMean, 0.6454972243679028, accuracy: 1e-12)
+        XCTAssertEqual(s.relativeStandardErrorPercent, 25.81988897471611, accuracy: 1e-9)
+        XCTAssertEqual(RunStatistics([5]).relativeStandardErrorPercent, 0)
+    }
+
+    func testRepeatedRunsAverageCountsAndCarryTheVariance() throws {
+        func run(_ v: Double) -> StatWindow {
+            StatWindow(timestampSeconds: nil, elapsedNs: 1e9,
+                       results: [CounterResult(name: "page-faults", status: .counted, value: v, timeEnabledNs: 1e9, timeRunningNs: 1e9)])
+        }
+        let combined = try XCTUnwrap(RepeatAggregator.combine([run(100), run(110), run(120)]))
+        XCTAssertEqual(combined.results[0].value, 110)
+        // s = 10, SEM = 10/sqrt(3) = 5.7735, 100·SEM/110 = 5.2486 %
+        XCTAssertEqual(try XCTUnwrap(combined.results[0].variancePercent), 5.248639, accuracy: 1e-5)
+    }
+}
