@@ -1,0 +1,139 @@
+import Foundation
+import XCTest
+@testable import StallLinux
+import StallCore
+
+/// Every failure a user can cause gives a message that says what happened and what
+/// to do, and partial results are kept.
+final class StatErrorTests: XCTestCase {
+    func testUnknownEventIsAUsageErrorWithSuggestions() {
+        let r = Harness.stallstat(["stat", "-e", "page-fault", "--", "/bin/true"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("unknown event 'page-fault'"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("did you mean: page-faults"), r.stderr)
+    }
+
+    func testMissingHardwareIsNotSupportedWithOneLineAndTheRunGoesOn() throws {
+        try XCTSkipIf(SysfsPMUs().hasHardwarePMU, "this machine has a hardware PMU")
+        let r = Harness.stallstat(["stat", "-x,", "-e", "cycles,instructions,page-faults", "--", "/bin/true"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("<not supported>,,cycles,0,100.00,,"), r.stdout)
+        XCTAssertTrue(r.stdout.contains(",,page-faults,"), r.stdout)
+        let lines = r.stderr.split(separator: "\n").filter { $0.contains("no hardware PMU") }
+        XCTAssertEqual(lines.count, 1, r.stderr)
+        XCTAssertTrue(lines[0].contains("cycles, instructions"), r.stderr)
+    }
+
+    func testCommandNotFoundAndWorkloadFailure() {
+        let missing = Harness.stallstat(["stat", "-e", "task-clock", "--", "/no/such/program"])
+        XCTAssertEqual(missing.status, 127)
+        XCTAssertTrue(missing.stderr.contains("cannot run '/no/such/program'"), missing.stderr)
+        let failing = Harness.stallstat(["stat", "-x,", "-e", "task-clock", "--", "/bin/sh", "-c", "exit 7"])
+        XCTAssertEqual(failing.status, 7)
+        XCTAssertTrue(failing.stdout.contains("task-clock"), "counts are still printed")
+        XCTAssertTrue(failing.stderr.contains("exited with status 7"), failing.stderr)
+    }
+
+    func testNonexistentPidIsATargetError() {
+        let r = Harness.stallstat(["stat", "-e", "task-clock", "-p", "999999999"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("process 999999999 does not exist"), r.stderr)
+    }
+
+    func testInterruptPrintsWhatWasCountedSoFar() {
+        let r = Harness.run([Harness.stallstat, "stat", "-x,", "-a", "-e", "task-clock,context-switches"]) { p in
+            usleep(600_000)
+            kill(p.processIdentifier, SIGINT)
+        }
+        XCTAssertEqual(r.status, 128 + SIGINT)
+        let counts = Harness.csvCounts(r.stdout)
+        XCTAssertGreaterThan(counts["task-clock"] ?? 0, 500, "about 0.6 s × 2 CPUs of task-clock: \(r.stdout)")
+        XCTAssertTrue(r.stderr.contains("stopped by SIGINT"), r.stderr)
+    }
+
+    func testSIGTERMIsPassedToTheWorkloadAndCountsAreKept() {
+        let r = Harness.run([Harness.stallstat, "stat", "-x,", "-e", "task-clock", "--", "/bin/sleep", "10"]) { p in
+            usleep(400_000)
+            kill(p.processIdentifier, SIGTERM)
+        }
+        XCTAssertEqual(r.status, 128 + SIGTERM)
+        XCTAssertNotNil(Harness.csvCounts(r.stdout)["task-clock"], r.stdout)
+    }
+
+    func testAttachedProcessExitingEndsTheRunCleanly() {
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["0.5"]
+        try! sleeper.run()
+        let start = Date()
+        let r = Harness.stallstat(["stat", "-x,", "-e", "task-clock,context-switches", "-p", String(sleeper.processIdentifier)])
+        sleeper.waitUntilExit()
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 3)
+        XCTAssertTrue(r.stderr.contains("exited; counting stopped"), r.stderr)
+        XCTAssertNotNil(Harness.csvCounts(r.stdout)["context-switches"], r.stdout)
+    }
+
+    func testDurationStopsALongCommand() {
+        let start = Date()
+        let r = Harness.stallstat(["stat", "-x,", "--duration", "0.3", "-e", "task-clock", "--", "/bin/sleep", "10"])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 3)
+        XCTAssertNotNil(Harness.csvCounts(r.stdout)["task-clock"], r.stdout + r.stderr)
+    }
+
+    func testPermissionDeniedNamesTheSetting() throws {
+        let paranoid = MachineFacts.perfEventParanoid() ?? -1
+        try XCTSkipUnless(paranoid >= 1 && geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+                          "needs root (to drop to nobody) and perf_event_paranoid >= 1")
+        let r = Harness.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             Harness.stallstat, "stat", "-a", "-e", "task-clock", "--duration", "0.1"])
+        XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains("kernel.perf_event_paranoid is \(paranoid)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("CAP_PERFMON"), r.stderr)
+    }
+}
+
+/// Name resolution through libpfm4, sysfs and tracefs on this machine.
+final class ResolverTests: XCTestCase {
+    func testLibpfmPerfNamesResolveToTheKernelsSoftwareEvent() throws {
+        let e = try EventResolver().resolve("perf::page-faults")
+        XCTAssertEqual(e.attr?.type, PerfType.software)
+        XCTAssertEqual(e.attr?.config, 2)
+        guard case .libpfm4 = e.source else { return XCTFail("expected libpfm4, got \(e.source)") }
+    }
+
+    func testLibpfmCountsTheSameAsTheGenericName() {
+        let r = Harness.stallstat(["stat", "-x,", "-e", "{page-faults,perf::page-faults}", "--", Harness.workloads + "/touch_pages", "8"])
+        let counts = Harness.csvCounts(r.stdout)
+        XCTAssertEqual(counts["page-faults"], counts["perf::page-faults"], r.stdout)
+    }
+
+    func testSysfsTermsUseThePMUsFormatFiles() throws {
+        let pmus = SysfsPMUs()
+        let msr = try XCTUnwrap(pmus.named("msr"), "no msr PMU here")
+        let e = try EventResolver(pmus: pmus).resolve("msr/event=0x0/")
+        XCTAssertEqual(e.attr?.type, msr.type)
+        XCTAssertEqual(e.attr?.config, 0)
+        XCTAssertThrowsError(try EventResolver(pmus: pmus).resolve("msr/umask=1/")) {
+            XCTAssertTrue("\($0)".contains("has no format term 'umask'"), "\($0)")
+        }
+    }
+
+    func testTracepointsResolveThroughTracefs() throws {
+        let e = try EventResolver().resolve("kmem:mm_page_alloc")
+        XCTAssertEqual(e.attr?.type, PerfType.tracepoint)
+        let id = try SystemFiles.readText(try Tracefs.eventsDirectory() + "/kmem/mm_page_alloc/id").trimmingWhitespace()
+        XCTAssertEqual(e.attr?.config, UInt64(id))
+        XCTAssertThrowsError(try EventResolver().resolve("kmem:mm_page_aloc")) {
+            XCTAssertTrue("\($0)".contains("kmem:mm_page_alloc"), "suggests the right name: \($0)")
+        }
+    }
+
+    func testRawCodesAndModifiers() throws {
+        let raw = try EventResolver().resolve("r4005")
+        XCTAssertEqual(raw.attr, EventAttr(type: PerfType.raw, config: 0x4005))
+        let user = try EventResolver().resolve("page-faults:u")
+        XCTAssertEqual(user.attr?.excludeKernel, true)
+        XCTAssertEqual(user.name, "page-faults:u")
+    }
+}

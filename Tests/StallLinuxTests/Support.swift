@@ -1,0 +1,68 @@
+import Foundation
+import XCTest
+
+/// Runs commands and finds the built binary and workloads.
+enum Harness {
+    static let packageRoot: String = {
+        "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+    }()
+
+    static var stallstat: String { packageRoot + "/.build/debug/stallstat" }
+
+    static let workloads: String = {
+        let r = run(["/bin/bash", packageRoot + "/Examples/workloads/build.sh", packageRoot + "/.build/workloads"])
+        precondition(r.status == 0, "building the workloads failed: \(r.stderr)")
+        return packageRoot + "/.build/workloads"
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    static func run(_ argv: [String], after: ((Process) -> Void)? = nil) -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try! p.run()
+        after?(p)
+        // Read both pipes before waiting so a full pipe cannot block the child.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let outBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let outData = outBox.data
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    static func perf(_ args: [String]) -> Result { run(["/usr/bin/perf"] + args) }
+    static func stallstat(_ args: [String]) -> Result { run([stallstat] + args) }
+
+    /// Parses `-x,` lines into event → value (the count column), skipping unsupported.
+    static func csvCounts(_ text: String) -> [String: Double] {
+        var counts: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 3, let v = Double(f[0]) else { continue }
+            counts[f[2]] = v
+        }
+        return counts
+    }
+
+    static var perfAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/perf") }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
