@@ -78,7 +78,16 @@ public enum SimpleperfComments {
 public enum GenericKind: Equatable, Sendable {
     case cycles, instructions, stalledFrontend, stalledBackend, branches, branchMisses, other
 
+    /// Printed names repeat every interval; classify each once.
+    nonisolated(unsafe) private static var cache: [String: GenericKind] = [:]
+
     public init(name: String) {
+        if let known = GenericKind.cache[name] { self = known; return }
+        self = GenericKind(classifying: name)
+        GenericKind.cache[name] = self
+    }
+
+    private init(classifying name: String) {
         let base = (EventModifiers.split(name)?.base ?? name).lowercased()
         switch base {
         case "cycles", "cpu-cycles", "cpu_cycles", "raw-cpu-cycles", "r11": self = .cycles

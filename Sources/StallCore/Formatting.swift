@@ -22,9 +22,21 @@ public func cFormat(_ format: String, _ args: CVarArg...) -> String {
     }
 }
 
+/// "%.0f" without the C library when the value is a whole number that fits: exact,
+/// and a hot path in interval output.
+public func formatWhole(_ value: Double) -> String {
+    if value >= 0, value < 9.0e15, value == value.rounded(.toNearestOrEven) { return String(UInt64(value)) }
+    return cFormat("%.0f", value)
+}
+
+/// "%.2f" of a percentage, with the common 100.00 spelled out.
+public func formatPercent(_ value: Double) -> String {
+    value == 100 ? "100.00" : cFormat("%.2f", value)
+}
+
 /// 25118448822 → "25,118,448,822" (simpleperf and perf's -B style).
 public func groupThousands(_ value: Double) -> String {
-    let rounded = cFormat("%.0f", value)
+    let rounded = formatWhole(value)
     var digits = Substring(rounded)
     var sign = ""
     if digits.first == "-" { sign = "-"; digits = digits.dropFirst() }

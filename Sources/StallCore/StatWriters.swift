@@ -14,15 +14,15 @@ public struct PerfCSVWriter {
         if let t = window.timestampSeconds { fields.append(cFormat("%16.9f", t)) }
         if let cpu = r.cpu { fields.append("CPU\(cpu)") }
         switch r.status {
-        case .counted: fields.append(r.isClock ? cFormat("%.2f", r.printedValue) : cFormat("%.0f", r.printedValue))
+        case .counted: fields.append(r.isClock ? cFormat("%.2f", r.printedValue) : formatWhole(r.printedValue))
         case .notCounted: fields.append("<not counted>")
         case .notSupported: fields.append("<not supported>")
         }
         fields.append(r.unit)
         fields.append(r.name)
         if let v = r.variancePercent { fields.append(cFormat("%.2f%%", v)) }
-        fields.append(cFormat("%.0f", r.status == .notSupported(reason: "") || isUnsupported(r) ? 0 : r.timeRunningNs))
-        fields.append(cFormat("%.2f", r.percentRunning))
+        fields.append(formatWhole(isUnsupported(r) ? 0 : r.timeRunningNs))
+        fields.append(formatPercent(r.percentRunning))
         if let m = PerfShadowMetrics.metric(for: r, in: window) {
             fields.append(cFormat("%.*f", Int32(m.csvPrecision), m.value))
             fields.append(m.unit)
@@ -62,8 +62,8 @@ public struct PerfJSONWriter {
         parts.append("\"unit\" : \"\(jsonEscape(r.unit))\"")
         parts.append("\"event\" : \"\(jsonEscape(r.name))\"")
         if let v = r.variancePercent { parts.append(cFormat("\"variance\" : %.2f", v)) }
-        parts.append(cFormat("\"event-runtime\" : %.0f", isUnsupported(r) ? 0 : r.timeRunningNs))
-        parts.append(cFormat("\"pcnt-running\" : %.2f", r.percentRunning))
+        parts.append("\"event-runtime\" : " + formatWhole(isUnsupported(r) ? 0 : r.timeRunningNs))
+        parts.append("\"pcnt-running\" : " + formatPercent(r.percentRunning))
         let m = PerfShadowMetrics.metric(for: r, in: window)
         parts.append(cFormat("\"metric-value\" : %f", m?.value ?? 0))
         parts.append("\"metric-unit\" : \"\(jsonEscape(m?.unit ?? ""))\"")

@@ -5,9 +5,12 @@ public struct KernelSignalReader {
     public var kinds: [KernelSignalKind]
     public var procRoot: String
 
+    let vmstatNames: [String]
+
     public init(kinds: [KernelSignalKind], procRoot: String = "/proc") {
         self.kinds = kinds
         self.procRoot = procRoot
+        vmstatNames = kinds.compactMap { if case .vmstat(let c) = $0 { return c } else { return nil } }
     }
 
     /// Values per kind; a kind whose file is missing (no PSI in this kernel) is absent.
@@ -21,7 +24,7 @@ public struct KernelSignalReader {
                 if let text = try? SystemFiles.readText("\(procRoot)/pressure/\(resource)"),
                    let parsed = try? PressureStall.parse(text) { pressure[resource] = parsed }
             case .vmstat where vmstat == nil:
-                if let text = try? SystemFiles.readText("\(procRoot)/vmstat") { vmstat = VMStat.parse(text).0 }
+                if let bytes = try? SystemFiles.readBytes("\(procRoot)/vmstat") { vmstat = VMStat.scan(bytes, wanted: vmstatNames) }
             default: break
             }
         }

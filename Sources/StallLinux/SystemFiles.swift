@@ -18,21 +18,27 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
 /// Small, Foundation-free file access (start-up time matters: `stat -- true` must beat perf).
 public enum SystemFiles {
     public static func readText(_ path: String) throws -> String {
+        String(decoding: try readBytes(path), as: UTF8.self)
+    }
+
+    public static func readBytes(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw SystemError(errno: errno, operation: "open \(path)") }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        var bytes = [UInt8](repeating: 0, count: 16384)
+        var used = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if used == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError(errno: errno, operation: "read \(path)")
             }
             if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+            used += n
         }
-        return String(decoding: bytes, as: UTF8.self)
+        bytes.removeSubrange(used...)
+        return bytes
     }
 
     public static func readTrimmed(_ path: String) -> String? {

@@ -116,7 +116,7 @@ struct Stat: ParsableCommand {
             scope = .command
         }
 
-        let plan = StatPlan(events: resolved, groups: groups, scope: scope, command: workload, perCPU: perCPU,
+        let plan = StatPlan(events: resolved, groups: CounterGrouping.kernelGroups(events: resolved, requested: groups), scope: scope, command: workload, perCPU: perCPU,
                             durationSeconds: durationSeconds, intervalMilliseconds: intervalMilliseconds,
                             inherit: !noInherit)
         let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())

@@ -74,3 +74,16 @@ final class RunStatisticsTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(combined.results[0].variancePercent), 5.248639, accuracy: 1e-5)
     }
 }
+
+final class CounterGroupingTests: XCTestCase {
+    func testStandaloneSoftwareEventsShareOneKernelGroupAndUserGroupsStay() {
+        let events = [
+            GenericEvents.lookup("task-clock")!, GenericEvents.lookup("cycles")!, GenericEvents.lookup("page-faults")!,
+            GenericEvents.lookup("instructions")!, GenericEvents.lookup("context-switches")!,
+            ResolvedEvent(name: "pressure:memory-some", attr: nil, source: .kernelSignal(file: "/proc/pressure/memory")),
+        ]
+        let groups = CounterGrouping.kernelGroups(events: events, requested: [[0], [1], [2], [3, 4], [5]])
+        // software singletons merged; hardware alone; the user's {instructions,context-switches} kept; /proc signal untouched
+        XCTAssertEqual(groups, [[0, 2], [1], [3, 4], [5]])
+    }
+}

@@ -71,3 +71,18 @@ final class OpenFailureTests: XCTestCase {
         XCTAssertTrue(classify(16).message.contains("busy"))
     }
 }
+
+final class VMStatScanTests: XCTestCase {
+    func testScanAgreesWithTheFullParser() {
+        let text = "nr_free_pages 123456\nallocstall_dma 1\nallocstall_normal 4\ncompact_stall 7\ncompact_stall_extra 9\nthp_fault_fallback 2\nthp_fault_fallback_charge 5\n"
+        let full = VMStat.parse(text).0
+        let scanned = VMStat.scan(Array(text.utf8), wanted: ["compact_stall", "allocstall", "thp_fault_fallback", "nr_free_pages"])
+        XCTAssertEqual(scanned.value("allocstall"), full.value("allocstall"))
+        XCTAssertEqual(scanned.value("nr_free_pages"), 123456)
+        // an exact counter wins over `name_*` lines, exactly like VMStat.value
+        XCTAssertEqual(scanned.value("compact_stall"), full.value("compact_stall"))
+        XCTAssertEqual(scanned.value("compact_stall"), 7)
+        XCTAssertEqual(scanned.value("thp_fault_fallback"), 2)
+        XCTAssertNil(VMStat.scan(Array("garbage\n".utf8), wanted: ["garbage"]).value("garbage"))
+    }
+}
