@@ -52,6 +52,8 @@ def main():
 
     bare, perf, ours = hyperfine([workload, f"perf stat -e {EVENTS} -- {workload}",
                                   f"{STALLSTAT} stat -e {EVENTS} -- {workload}"], a.runs)
+    spin = f"{work}/touch_pages 1 300"
+    sbare, sperf, sours = hyperfine([spin, f"perf stat -e {EVENTS} -- {spin}", f"{STALLSTAT} stat -e {EVENTS} -- {spin}"], a.runs)
     s_ours, s_perf = hyperfine([f"{STALLSTAT} stat -e task-clock -- true", "perf stat -e task-clock -- true"], a.runs * 3)
 
     sleep = ["sleep", str(a.interval_seconds)]
@@ -68,6 +70,9 @@ def main():
         f"| overhead: `cpu_faults {a.rounds}` wall time, 6 software events, mean of {a.runs} "
         f"| {bare[0]*1e3:.1f} ms ± {bare[1]*1e3:.1f} | {perf[0]*1e3:.1f} ms ({pct(perf[0], bare[0]):+.2f}% over bare) "
         f"| {ours[0]*1e3:.1f} ms ({pct(ours[0], bare[0]):+.2f}% over bare) | {ours[0]/perf[0]:.3f} |",
+        f"| overhead: CPU-bound `touch_pages 1 300` (300 ms spin), same events, mean of {a.runs} "
+        f"| {sbare[0]*1e3:.1f} ms ± {sbare[1]*1e3:.1f} | {sperf[0]*1e3:.1f} ms ({pct(sperf[0], sbare[0]):+.2f}%) "
+        f"| {sours[0]*1e3:.1f} ms ({pct(sours[0], sbare[0]):+.2f}%) | {sours[0]/sperf[0]:.3f} |",
         f"| start-up: `stat -e task-clock -- true`, mean of {a.runs*3} | – | {s_perf[0]*1e3:.2f} ms ± {s_perf[1]*1e3:.2f} "
         f"| {s_ours[0]*1e3:.2f} ms ± {s_ours[1]*1e3:.2f} | {s_ours[0]/s_perf[0]:.3f} |",
         f"| `-a -I 100` for {a.interval_seconds:g} s, tool's own CPU time, the same 6 software events "
