@@ -25,3 +25,19 @@ public enum CPUList {
         return cpus.filter { seen.insert($0).inserted }
     }
 }
+
+extension CPUList {
+    /// [0,1,2,3,5] → "0-3,5"
+    public static func format(_ cpus: [Int]) -> String {
+        let s = Array(Set(cpus)).sorted()
+        var parts: [String] = []
+        var i = 0
+        while i < s.count {
+            var j = i
+            while j + 1 < s.count, s[j + 1] == s[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(s[i])" : "\(s[i])-\(s[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
+    }
+}

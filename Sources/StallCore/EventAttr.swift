@@ -75,6 +75,9 @@ public struct ResolvedEvent: Hashable, Sendable {
     public var unit: String
     /// Multiplier from the raw kernel count to the printed value (clock events: ns → ms).
     public var scale: Double
+    /// On heterogeneous (big.LITTLE) systems: each CPU's own encoding (its core's event
+    /// number, its cluster's PMU type). A CPU missing here does not implement the event.
+    public var cpuAttrs: [Int: EventAttr]? = nil
 
     public init(name: String, attr: EventAttr?, source: EventSource, unit: String = "", scale: Double = 1) {
         self.name = name
@@ -95,4 +98,10 @@ public struct ResolvedEvent: Hashable, Sendable {
     }
 
     public var isClock: Bool { unit == "msec" }
+
+    /// The encoding to open on `cpu` (-1: a task on any CPU).
+    public func attr(forCPU cpu: Int) -> EventAttr? {
+        guard let cpuAttrs else { return attr }
+        return cpu >= 0 ? cpuAttrs[cpu] : nil
+    }
 }

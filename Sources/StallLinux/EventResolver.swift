@@ -2,12 +2,15 @@ import StallCore
 
 /// Turns the names users type into events the engine can open, trying in order:
 /// kernel signals (`pressure:`, `vmstat:`), perf's generic names, `rNNNN`,
-/// `pmu/terms/` via sysfs, tracepoints via tracefs, then libpfm4. A trailing perf
-/// modifier (`:u`, `:k`) is honoured on all of them.
-public struct EventResolver {
+/// `pmu/terms/` via sysfs, tracepoints via tracefs, the EventTables of the detected
+/// (or `--cpu`) core, then libpfm4. A trailing perf modifier (`:u`, `:k`) is honoured.
+public final class EventResolver {
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case unknownEvent(String, suggestions: [String], details: [String])
         case badTerms(String, reason: String)
+        case notImplemented(String, core: String, available: [String])
+        case noTableForCPU(String, knownOn: [String], cpu: String)
+        case foreignLibpfmPMU(String, pmu: String, present: [String])
 
         public var description: String {
             switch self {
@@ -18,14 +21,52 @@ public struct EventResolver {
                 for d in details { s += "\n  (\(d))" }
                 return s
             case .badTerms(let name, let reason): return "cannot encode '\(name)': \(reason)"
+            case .notImplemented(let name, let core, let available):
+                return "\(core) does not implement '\(name)'. Its stall and TLB events are: \(available.joined(separator: ", ")). (A raw code such as r4005 is opened as given.)"
+            case .noTableForCPU(let name, let known, let cpu):
+                return "'\(name)' is an event of \(known.joined(separator: ", ")), but this machine's CPU is \(cpu), for which EventTables has no entry. Give --cpu-model MODEL (stat) or --cpu MODEL (encode, list) to encode it for another core, or use a raw rNNNN code."
+            case .foreignLibpfmPMU(let name, let pmu, let present):
+                return "libpfm4 encodes '\(name)' for its PMU '\(pmu)', which is not this machine's (libpfm4 detected: \(present.isEmpty ? "no core PMU" : present.joined(separator: ", "))). Counting it here would program the wrong event; `stallstat encode` shows the encoding."
             }
         }
     }
 
-    public var pmus: SysfsPMUs
+    public let pmus: SysfsPMUs
+    private let tablesDirectory: String?
+    private let modelOverride: String?
+    private let topologyOverride: CPUTopology?
+    /// `encode` may show encodings for PMUs this machine does not have; `stat` may not.
+    public var allowForeignPMUs = false
 
-    public init(pmus: SysfsPMUs = SysfsPMUs()) {
+    public init(pmus: SysfsPMUs = SysfsPMUs(), tablesDirectory: String? = nil, cpuModel: String? = nil,
+                topology: CPUTopology? = nil) {
         self.pmus = pmus
+        self.tablesDirectory = tablesDirectory
+        self.modelOverride = cpuModel
+        self.topologyOverride = topology
+    }
+
+    /// Loaded on first use: perf's own names never need the tables.
+    public private(set) lazy var tables: EventTableSet = EventTableLoader.load(explicitDirectory: tablesDirectory)
+    public private(set) lazy var topology: CPUTopology = topologyOverride ?? CPUTopology.detect(pmus: pmus)
+
+    public enum ModelError: Error, CustomStringConvertible {
+        case unknownModel(String, known: [String])
+        public var description: String {
+            switch self {
+            case .unknownModel(let m, let known): return "unknown CPU model '\(m)'; EventTables knows: \(known.joined(separator: ", "))"
+            }
+        }
+    }
+
+    /// The core model of each CPU: the `--cpu` override for all, or detection.
+    public func cpuModels() throws -> [Int: CPUModel] {
+        if let name = modelOverride {
+            guard let m = tables.model(named: name) else { throw ModelError.unknownModel(name, known: tables.cpus.map(\.name)) }
+            let cpus = topology.identities.keys.isEmpty ? [0] : Array(topology.identities.keys)
+            return Dictionary(uniqueKeysWithValues: cpus.map { ($0, m) })
+        }
+        return topology.models(in: tables)
     }
 
     public func resolve(_ name: String) throws -> ResolvedEvent {
@@ -37,11 +78,15 @@ public struct EventResolver {
             }
             modifiers.apply(to: &attr)
             event.attr = attr
+            event.cpuAttrs = event.cpuAttrs?.mapValues { var a = $0; modifiers.apply(to: &a); return a }
             event.name = name
             return event
         }
         var candidates = GenericEvents.allNames + KernelSignalKind.defaultSet.map(\.name)
         if Tracefs.looksLikeTracepoint(name) { candidates += Tracefs.allTracepoints() }
+        if let models = try? cpuModels() {
+            for m in Set(models.values.map(\.name)).compactMap({ tables.model(named: $0) }) { candidates += tables.catalog(for: m).allNames }
+        }
         throw Failure.unknownEvent(name, suggestions: Suggestions.closest(to: name, among: candidates), details: details)
     }
 
@@ -51,7 +96,6 @@ public struct EventResolver {
         }
         if let generic = GenericEvents.lookup(name) { return generic }
         if let code = RawEventSyntax.rawCode(name) {
-            // On Arm big.LITTLE the engine re-types this per CPU with that cluster's PMU.
             return ResolvedEvent(name: name, attr: EventAttr(type: PerfType.raw, config: code), source: .raw)
         }
         if let (pmuName, terms) = RawEventSyntax.pmuTerms(name) {
@@ -73,14 +117,80 @@ public struct EventResolver {
                 details.append(e.description)
             }
         }
+        if let event = try resolveFromTables(name) { return event }
         if allowLibpfm {
             do {
                 let (attr, pmu, full) = try LibPfm.encode(name)
+                if !allowForeignPMUs && !["perf", "perf_raw"].contains(pmu) {
+                    let present = LibPfm.presentPMUs().map(\.name)
+                    if !present.contains(pmu) { throw Failure.foreignLibpfmPMU(name, pmu: pmu, present: present.filter { $0 != "perf" && $0 != "perf_raw" }) }
+                }
                 return ResolvedEvent(name: name, attr: attr, source: .libpfm4(pmu: pmu, fullName: full))
             } catch let e as LibPfm.Failure {
                 details.append(e.description)
             }
         }
         return nil
+    }
+
+    /// A table name on the CPUs' own core models, with per-CPU encodings where the cores differ.
+    func resolveFromTables(_ name: String) throws -> ResolvedEvent? {
+        let models = try cpuModels()
+        let distinct = Dictionary(grouping: models.keys.sorted(), by: { models[$0]!.name })
+        if distinct.isEmpty {
+            // No table for this CPU: say so if the name belongs to some other core.
+            let known = tables.cpus.filter { m in
+                if case .found = tables.catalog(for: m).lookup(name) { return true }
+                return false
+            }.map(\.name)
+            if known.isEmpty { return nil }
+            let id = topology.identities.values.first.map { "\($0)" } ?? "unknown"
+            throw Failure.noTableForCPU(name, knownOn: known.count > 4 ? Array(known.prefix(4)) + ["..."] : known, cpu: id)
+        }
+        var perCPU: [Int: EventAttr] = [:]
+        var found: TableEvent? = nil
+        var refusals: [(String, [String])] = []
+        for (modelName, cpus) in distinct.sorted(by: { $0.key < $1.key }) {
+            let model = tables.model(named: modelName)!
+            let catalog = tables.catalog(for: model)
+            switch catalog.lookup(name) {
+            case .found(let e):
+                found = found ?? e
+                for cpu in cpus {
+                    perCPU[cpu] = try encode(e, pmu: modelOverride == nil ? topology.corePMU[cpu] : nil)
+                }
+            case .notImplemented:
+                refusals.append((model.name, catalog.stallAndTLBEvents.compactMap { catalog.simpleperfName($0) ?? $0.name }))
+            case .unknown:
+                continue
+            }
+        }
+        guard let event = found else {
+            if let (core, available) = refusals.first { throw Failure.notImplemented(name, core: core, available: available) }
+            return nil
+        }
+        let attrs = Set(perCPU.values)
+        let source = EventSource.table(file: "\(event.file):\(event.name)")
+        if attrs.count == 1 && perCPU.count == models.count {
+            return ResolvedEvent(name: name, attr: attrs.first!, source: source)
+        }
+        var resolved = ResolvedEvent(name: name, attr: perCPU[perCPU.keys.min()!]!, source: source)
+        resolved.cpuAttrs = perCPU
+        return resolved
+    }
+
+    func encode(_ e: TableEvent, pmu: SysfsPMU?) throws -> EventAttr {
+        switch e.encoding {
+        case .armEvent(let code):
+            return EventAttr(type: pmu?.type ?? PerfType.raw, config: code)
+        case .x86Raw(let config):
+            return EventAttr(type: pmu?.type ?? PerfType.raw, config: config)
+        case .libpfm4(let pfmName):
+            do {
+                return try LibPfm.encode(pfmName).attr
+            } catch let f as LibPfm.Failure {
+                throw Failure.badTerms(e.name, reason: "\(f.description) (table \(e.file):\(e.line))")
+            }
+        }
     }
 }

@@ -1,4 +1,7 @@
 import CPfm
+#if canImport(Glibc)
+import Glibc
+#endif
 import StallCore
 
 /// libpfm4 through the CPfm facade. Initialised lazily: `pfm_initialize` probes every
@@ -12,7 +15,16 @@ public enum LibPfm {
         }
     }
 
+    /// Tables name events of every x86 model with a `pmu::` prefix; libpfm4 encodes
+    /// those for PMUs it did not detect only with LIBPFM_ENCODE_INACTIVE set, which must
+    /// happen before pfm_initialize. Unprefixed names still search detected PMUs only.
+    static let prepared: Bool = {
+        setenv("LIBPFM_ENCODE_INACTIVE", "1", 0)
+        return true
+    }()
+
     public static func encode(_ name: String) throws -> (attr: EventAttr, pmu: String, fullName: String) {
+        _ = prepared
         var out = cpfm_encoding()
         let rc = cpfm_encode(name, &out)
         guard rc == 0 else { throw Failure(code: rc, event: name) }
@@ -32,6 +44,7 @@ public enum LibPfm {
     }
 
     public static func presentPMUs() -> [PMUInfo] {
+        _ = prepared
         var result: [PMUInfo] = []
         var n: Int32 = 0
         var name = [CChar](repeating: 0, count: 128)

@@ -65,7 +65,8 @@ public final class CounterSession {
                 var byID: [UInt64: Int] = [:]
                 for index in group {
                     let event = events[index]
-                    guard let attr = event.attr else { continue }
+                    // Heterogeneous systems: this CPU's own encoding, or nothing if its core lacks the event.
+                    guard let attr = event.attr(forCPU: Int(target.cpu)) else { continue }
                     var a = cpe_attr()
                     a.type = attr.type
                     a.config = attr.config
@@ -103,6 +104,9 @@ public final class CounterSession {
             }
         }
         failures = firstFailure.filter { !openedEvents.contains($0.key) }
+        for (index, event) in events.enumerated() where event.cpuAttrs != nil && !openedEvents.contains(index) && failures[index] == nil {
+            failures[index] = OpenFailure(event: event.name, cause: .notSupportedByPMU)
+        }
     }
 
     public var isEmpty: Bool { opened.isEmpty }

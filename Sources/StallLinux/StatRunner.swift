@@ -97,13 +97,19 @@ public final class StatRunner {
         if !plan.command.isEmpty {
             do { child = try PausedChild(arguments: plan.command) } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
         }
-        let targets: [CounterTarget]
+        var targets: [CounterTarget]
         switch plan.scope {
         case .command: targets = [.task(child!.pid)]
         case .systemWide(let cpus): targets = cpus.map { .cpu($0) }
         case .threads(let tids):
             for tid in tids where kill(tid, 0) != 0 && errno == ESRCH { throw StatRunError.noSuchProcess(tid) }
             targets = tids.map { .task($0) }
+        }
+        if plan.events.contains(where: { $0.cpuAttrs != nil }) && !targets.contains(where: \.isSystemWide) {
+            // Cores with different events: a task is followed on every CPU with that CPU's
+            // encoding (one counter per task and CPU), as simpleperf does on big.LITTLE.
+            let cpus = MachineFacts.onlineCPUs()
+            targets = targets.flatMap { t in cpus.map { CounterTarget(pid: t.pid, cpu: Int32($0)) } }
         }
         let session = CounterSession(events: plan.events, groups: plan.groups, targets: targets)
         let enableOnExec = plan.scope == .command

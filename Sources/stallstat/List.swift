@@ -6,12 +6,18 @@ struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the events usable here, grouped, marking which ones this machine can open.")
 
-    @Argument(help: "Only this group: hw, cache, sw, tracepoint, pmu, signal.")
+    @Argument(help: "Only this group: hw, cache, sw, tracepoint, pmu, signal, table.")
     var group: String?
 
+    @OptionGroup var tableOptions: TableOptions
+
     func run() throws {
+        if tableOptions.cpuModel != nil || group == "table" {
+            try listTable()
+            return
+        }
         let pmus = SysfsPMUs()
-        let groups = ["hw", "cache", "sw", "tracepoint", "pmu", "signal"]
+        let groups = ["hw", "cache", "sw", "tracepoint", "pmu", "signal", "table"]
         if let group, !groups.contains(group) {
             throw ValidationError("unknown group '\(group)'; choose one of \(groups.joined(separator: ", "))")
         }
@@ -70,4 +76,45 @@ struct List: ParsableCommand {
         }
         StandardOutput.write(out)
     }
+
+    /// `list --cpu MODEL`: that core's stall and TLB events with codes and descriptions.
+    func listTable() throws {
+        let resolver = tableOptions.resolver()
+        let models: [Int: CPUModel]
+        do { models = try resolver.cpuModels() } catch { throw ValidationError("\(error)") }
+        tableOptions.reportDiagnostics(resolver.tables)
+        let distinct = Set(models.values.map(\.name)).sorted()
+        if distinct.isEmpty {
+            let id = resolver.topology.identities.values.first.map { "\($0)" } ?? "unknown"
+            throw ValidationError("EventTables has no entry for this CPU (\(id)); name one with --cpu: \(resolver.tables.cpus.map(\.name).joined(separator: ", "))")
+        }
+        var out = ""
+        for name in distinct {
+            let model = resolver.tables.model(named: name)!
+            let catalog = resolver.tables.catalog(for: model)
+            let cpus = models.filter { $0.value.name == name }.map(\.key)
+            out += "\(model.name) (\(model.vendor.rawValue)\(model.slots.map { ", \($0) slots" } ?? "")\(tableOptions.cpuModel == nil ? ", CPUs \(CPUList.format(cpus))" : "")): stall and TLB events\n"
+            let rows = catalog.stallAndTLBEvents.map { e -> (String, String, String, String) in
+                let code: String
+                switch e.encoding {
+                case .armEvent(let c): code = "0x" + String(c, radix: 16)
+                case .x86Raw(let c): code = "raw 0x" + String(c, radix: 16)
+                case .libpfm4(let pfm): code = pfm
+                }
+                let names = ([catalog.simpleperfName(e)].compactMap { $0 } + e.portable).joined(separator: ", ")
+                return (e.name, code, names, e.brief)
+            }
+            let w0 = (rows.map(\.0.count).max() ?? 0) + 2
+            let w1 = (rows.map(\.1.count).max() ?? 0) + 2
+            for (n, c, aliases, brief) in rows {
+                out += "  " + n.padding(w0) + c.padding(w1) + brief + (aliases.isEmpty ? "" : "  [\(aliases)]") + "\n"
+            }
+            out += "\n"
+        }
+        StandardOutput.write(out)
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
 }

@@ -62,6 +62,12 @@ struct Stat: ParsableCommand {
     @Flag(name: .customLong("no-inherit"), help: "Do not count children the workload forks.")
     var noInherit = false
 
+    @Option(name: .customLong("cpu-model"), help: "Use this core's EventTables instead of the detected one (e.g. cortex-a520, zen4).")
+    var cpuModel: String?
+
+    @Option(name: .customLong("event-tables"), help: "Load EventTables from DIR (default: $STALLSTAT_EVENT_TABLES, next to the binary, or embedded).")
+    var eventTables: String?
+
     @Argument(parsing: .captureForPassthrough, help: "Command to run (counting starts at its exec).")
     var command: [String] = []
 
@@ -94,7 +100,8 @@ struct Stat: ParsableCommand {
 
     func run() throws {
         let pmus = SysfsPMUs()
-        let resolver = EventResolver(pmus: pmus)
+        let resolver = EventResolver(pmus: pmus, tablesDirectory: eventTables, cpuModel: cpuModel)
+        try refuseForeignModel(resolver)
         let (resolved, groups) = try resolveEvents(resolver: resolver, hasHardwarePMU: pmus.hasHardwarePMU)
 
         let scope: StatPlan.Scope
@@ -185,6 +192,26 @@ struct Stat: ParsableCommand {
         }
     }
 
+    /// `--cpu-model` picks tables for counting; a model of another vendor would program
+    /// another vendor's event codes into this PMU.
+    func refuseForeignModel(_ resolver: EventResolver) throws {
+        guard let cpuModel else { return }
+        guard let model = resolver.tables.model(named: cpuModel) else {
+            throw ValidationError("unknown CPU model '\(cpuModel)'; EventTables knows: \(resolver.tables.cpus.map(\.name).joined(separator: ", "))")
+        }
+        for id in Set(resolver.topology.identities.values) {
+            let vendor: CPUVendor?
+            switch id {
+            case .arm: vendor = .arm
+            case .x86(let v, _, _): vendor = v
+            case .unknown: vendor = nil
+            }
+            if let vendor, vendor != model.vendor {
+                throw ValidationError("--cpu-model \(model.name) is a \(model.vendor.rawValue) core but this CPU is \(id); counting would program the wrong events. Use `stallstat encode --cpu \(model.name)` to see encodings offline.")
+            }
+        }
+    }
+
     /// The events to count and their groups (indices into the event list).
     func resolveEvents(resolver: EventResolver, hasHardwarePMU: Bool) throws -> ([ResolvedEvent], [[Int]]) {
         var requests: [EventGroupRequest] = []
@@ -205,6 +232,8 @@ struct Stat: ParsableCommand {
                 do {
                     resolved.append(try resolver.resolve(name))
                 } catch let e as EventResolver.Failure {
+                    throw ValidationError(e.description)
+                } catch let e as EventResolver.ModelError {
                     throw ValidationError(e.description)
                 }
                 group.append(resolved.count - 1)

@@ -1,0 +1,362 @@
+/// A problem in one table file: it is reported, and the other tables are still used.
+public struct TableDiagnostic: Error, Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var field: String?
+    public var message: String
+    public init(file: String, line: Int, field: String?, message: String) {
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+    }
+    public var description: String {
+        "\(file):\(line): " + (field.map { "field \($0): " } ?? "") + message
+    }
+}
+
+public enum CPUVendor: String, Sendable { case arm, intel, amd }
+
+/// A core model from `EventTables/cpus.json`.
+public struct CPUModel: Equatable, Sendable {
+    public var name: String
+    public var vendor: CPUVendor
+    public var implementer: UInt32?
+    public var parts: [UInt32]
+    public var family: Int?
+    public var models: [ClosedRange<Int>]
+    public var libpfmPMU: String?
+    public var directory: String
+    public var aliases: [String]
+    /// Pipeline slot width where published (Arm: caps/slots overrides it at run time).
+    public var slots: Int?
+
+    public func matches(name: String) -> Bool {
+        let n = name.lowercased()
+        return self.name == n || aliases.contains(n) || (libpfmPMU?.lowercased() == n)
+    }
+}
+
+/// One event in a table, after ArchStdEvent references are resolved.
+public struct TableEvent: Equatable, Sendable {
+    public enum Encoding: Equatable, Sendable {
+        /// Arm: PERF_TYPE_RAW (or the core PMU's type) with config = event number.
+        case armEvent(UInt64)
+        /// x86 encoded by libpfm4 from this fully qualified name.
+        case libpfm4(String)
+        /// x86 raw config composed from EventCode/UMask/CounterMask/Invert/EdgeDetect.
+        case x86Raw(UInt64)
+    }
+    public var name: String
+    public var encoding: Encoding
+    public var brief: String
+    public var portable: [String]
+    public var isImplementationDefined: Bool
+    /// x86 kernel-style raw config, kept to cross-check libpfm4 where both exist.
+    public var kernelConfig: UInt64?
+    public var file: String
+    public var line: Int
+    public var source: String?
+
+    public var armCode: UInt64? { if case .armEvent(let c) = encoding { return c }; return nil }
+}
+
+/// A metric in the kernel's schema (used by the stall tree).
+public struct TableMetric: Equatable, Sendable {
+    public var name: String
+    public var expression: String
+    public var groups: [String]
+    public var brief: String
+    public var scaleUnit: String?
+    public var threshold: String?
+    public var parent: String?
+    public var guidance: String?
+    public var file: String
+    public var line: Int
+}
+
+/// Every table file, parsed. Built from (path, text) pairs so it is tested without a disk.
+public struct EventTableSet: Sendable {
+    public private(set) var cpus: [CPUModel] = []
+    public private(set) var armCommon: [String: TableEvent] = [:]
+    /// Events per core name, in file order.
+    public private(set) var coreEvents: [String: [TableEvent]] = [:]
+    public private(set) var coreMetrics: [String: [TableMetric]] = [:]
+    public private(set) var diagnostics: [TableDiagnostic] = []
+    /// Where the tables came from (a directory, or "embedded").
+    public var origin: String = ""
+
+    public init(files: [(path: String, text: String)], origin: String = "") {
+        self.origin = origin
+        var parsed: [(String, JSONValue)] = []
+        for (path, text) in files.sorted(by: { $0.path < $1.path }) where path.hasSuffix(".json") {
+            do { parsed.append((path, try JSONReader.parse(text))) } catch let e as JSONSyntaxError {
+                diagnostics.append(TableDiagnostic(file: path, line: e.line, field: nil, message: e.message))
+            } catch {
+                diagnostics.append(TableDiagnostic(file: path, line: 1, field: nil, message: "\(error)"))
+            }
+        }
+        if let cpusFile = parsed.first(where: { $0.0 == "cpus.json" }) { loadCPUs(cpusFile.1, file: cpusFile.0) }
+        else { diagnostics.append(TableDiagnostic(file: "cpus.json", line: 1, field: nil, message: "missing: no CPU models are known")) }
+        if let common = parsed.first(where: { $0.0 == "arm/common.json" }) {
+            for e in events(in: common.1, file: common.0, isArm: true, common: [:]) { armCommon[e.name] = e }
+        }
+        for (path, json) in parsed where path != "cpus.json" && path != "arm/common.json" {
+            let dir = path.split(separator: "/").dropLast().joined(separator: "/")
+            guard let model = cpus.first(where: { $0.directory == dir }) else {
+                diagnostics.append(TableDiagnostic(file: path, line: 1, field: nil,
+                                                   message: "not in the directory of a CPU listed in cpus.json; ignored"))
+                continue
+            }
+            coreEvents[model.name, default: []] += events(in: json, file: path, isArm: model.vendor == .arm, common: armCommon)
+            coreMetrics[model.name, default: []] += metrics(in: json, file: path)
+        }
+    }
+
+    public func model(named name: String) -> CPUModel? { cpus.first { $0.matches(name: name) } }
+
+    public func model(armImplementer: UInt32, part: UInt32) -> CPUModel? {
+        cpus.first { $0.vendor == .arm && $0.implementer == armImplementer && $0.parts.contains(part) }
+    }
+
+    public func model(x86Vendor: CPUVendor, family: Int, model: Int) -> CPUModel? {
+        cpus.first { $0.vendor == x86Vendor && $0.family == family && $0.models.contains { $0.contains(model) } }
+    }
+
+    public func catalog(for model: CPUModel) -> CoreCatalog {
+        CoreCatalog(model: model, events: coreEvents[model.name] ?? [], armCommon: model.vendor == .arm ? armCommon : [:],
+                    metrics: coreMetrics[model.name] ?? [])
+    }
+
+    // MARK: loading
+
+    private mutating func loadCPUs(_ json: JSONValue, file: String) {
+        guard let items = json.arrayValue else {
+            diagnostics.append(TableDiagnostic(file: file, line: json.line, field: nil, message: "expected an array of CPU models"))
+            return
+        }
+        for item in items {
+            func str(_ k: String) -> String? { item[k]?.stringValue }
+            guard let name = str("Name"), let vendorText = str("Vendor"), let vendor = CPUVendor(rawValue: vendorText),
+                  let dir = str("Directory") else {
+                diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "Name/Vendor/Directory",
+                                                   message: "each CPU needs Name, Vendor (arm, intel, amd) and Directory"))
+                continue
+            }
+            var m = CPUModel(name: name.lowercased(), vendor: vendor, implementer: nil, parts: [], family: nil, models: [],
+                             libpfmPMU: str("Libpfm4Pmu"), directory: dir,
+                             aliases: (item["Aliases"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() },
+                             slots: item["Slots"]?.numberValue.map { Int($0) })
+            if vendor == .arm {
+                guard let imp = str("Implementer").flatMap(parseHex) else {
+                    diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "Implementer", message: "\(name): expected a hex MIDR implementer such as 0x41"))
+                    continue
+                }
+                m.implementer = UInt32(imp)
+                for p in item["Parts"]?.arrayValue ?? [] {
+                    if let v = p.stringValue.flatMap(parseHex) { m.parts.append(UInt32(v)) } else {
+                        diagnostics.append(TableDiagnostic(file: file, line: p.line, field: "Parts", message: "\(name): expected hex part numbers"))
+                    }
+                }
+            } else {
+                m.family = item["Family"]?.numberValue.map { Int($0) }
+                for r in item["Models"]?.arrayValue ?? [] {
+                    let text = r.stringValue ?? ""
+                    let ends = text.split(separator: "-").map { parseHex(String($0)) }
+                    if ends.count == 1, let a = ends[0] { m.models.append(Int(a)...Int(a)) }
+                    else if ends.count == 2, let a = ends[0], let b = ends[1], a <= b { m.models.append(Int(a)...Int(b)) }
+                    else { diagnostics.append(TableDiagnostic(file: file, line: r.line, field: "Models", message: "\(name): '\(text)' is not a model or range such as 0x10-0x1f")) }
+                }
+            }
+            cpus.append(m)
+        }
+    }
+
+    private mutating func events(in json: JSONValue, file: String, isArm: Bool, common: [String: TableEvent]) -> [TableEvent] {
+        guard let items = json.arrayValue else {
+            diagnostics.append(TableDiagnostic(file: file, line: json.line, field: nil, message: "expected an array of events"))
+            return []
+        }
+        var result: [TableEvent] = []
+        for item in items {
+            guard case .object = item else {
+                diagnostics.append(TableDiagnostic(file: file, line: item.line, field: nil, message: "expected an object"))
+                continue
+            }
+            if item["MetricName"] != nil { continue }
+            if let std = item["ArchStdEvent"] {
+                guard let name = std.stringValue else {
+                    diagnostics.append(TableDiagnostic(file: file, line: std.line, field: "ArchStdEvent", message: "expected a string"))
+                    continue
+                }
+                guard var e = common[name.uppercased()] else {
+                    diagnostics.append(TableDiagnostic(file: file, line: std.line, field: "ArchStdEvent",
+                                                       message: "'\(name)' is not in arm/common.json"))
+                    continue
+                }
+                // A kernel per-core file may refine the description.
+                if let b = item["BriefDescription"]?.stringValue { e.brief = b }
+                result.append(e)
+                continue
+            }
+            guard let name = item["EventName"]?.stringValue, !name.isEmpty else {
+                diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "EventName", message: "missing or not a string"))
+                continue
+            }
+            let brief = item["BriefDescription"]?.stringValue ?? item["PublicDescription"]?.stringValue ?? ""
+            let portable = (item["Portable"]?.arrayValue ?? []).compactMap { $0.stringValue }
+            func hexField(_ key: String) -> (UInt64?, TableDiagnostic?) {
+                guard let v = item[key] else { return (nil, nil) }
+                if let s = v.stringValue, let n = parseHex(s) { return (n, nil) }
+                if let d = v.numberValue, d >= 0, d == d.rounded() { return (UInt64(d), nil) }
+                return (nil, TableDiagnostic(file: file, line: v.line, field: key, message: "\(name): '\(v.stringValue ?? "?")' is not a number"))
+            }
+            let (code, codeError) = hexField("EventCode")
+            if let codeError { diagnostics.append(codeError); continue }
+            var event = TableEvent(name: name, encoding: .armEvent(0), brief: brief, portable: portable,
+                                   isImplementationDefined: isArm && !file.hasSuffix("common.json"),
+                                   kernelConfig: nil, file: file, line: item.line, source: item["Source"]?.stringValue)
+            if isArm {
+                guard let code else {
+                    diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "EventCode", message: "\(name): missing"))
+                    continue
+                }
+                guard code <= 0xFFFF else {
+                    diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "EventCode", message: "\(name): 0x\(String(code, radix: 16)) does not fit Arm's 16-bit event number"))
+                    continue
+                }
+                event.encoding = .armEvent(code)
+            } else {
+                var raw: UInt64? = nil
+                if let code {
+                    var fields: [String: UInt64] = [:]
+                    var failed = false
+                    for k in ["UMask", "CounterMask", "Invert", "EdgeDetect"] {
+                        let (v, err) = hexField(k)
+                        if let err { diagnostics.append(err); failed = true }
+                        if let v { fields[k] = v }
+                    }
+                    if failed { continue }
+                    // Intel/AMD layout: event 0-7 (AMD: 8-11 → 32-35), umask 8-15, edge 18, inv 23, cmask 24-31.
+                    raw = (code & 0xFF) | (fields["UMask", default: 0] & 0xFF) << 8 | (fields["EdgeDetect", default: 0] & 1) << 18
+                        | (fields["Invert", default: 0] & 1) << 23 | (fields["CounterMask", default: 0] & 0xFF) << 24
+                        | ((code >> 8) & 0xF) << 32
+                }
+                event.kernelConfig = raw
+                if let pfm = item["Libpfm4"]?.stringValue { event.encoding = .libpfm4(pfm) }
+                else if let raw { event.encoding = .x86Raw(raw) }
+                else {
+                    diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "EventCode", message: "\(name): needs EventCode or Libpfm4"))
+                    continue
+                }
+            }
+            result.append(event)
+        }
+        return result
+    }
+
+    private mutating func metrics(in json: JSONValue, file: String) -> [TableMetric] {
+        guard let items = json.arrayValue else { return [] }
+        var result: [TableMetric] = []
+        for item in items where item["MetricName"] != nil {
+            guard let name = item["MetricName"]?.stringValue, let expr = item["MetricExpr"]?.stringValue else {
+                diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "MetricExpr", message: "a metric needs MetricName and MetricExpr strings"))
+                continue
+            }
+            result.append(TableMetric(name: name, expression: expr,
+                                      groups: (item["MetricGroup"]?.stringValue ?? "").split(separator: ";").map(String.init),
+                                      brief: item["BriefDescription"]?.stringValue ?? "", scaleUnit: item["ScaleUnit"]?.stringValue,
+                                      threshold: item["MetricThreshold"]?.stringValue, parent: item["Parent"]?.stringValue,
+                                      guidance: item["Guidance"]?.stringValue, file: file, line: item.line))
+        }
+        return result
+    }
+}
+
+func parseHex(_ s: String) -> UInt64? {
+    let t = s.trimmingWhitespace().lowercased()
+    if t.hasPrefix("0x") { return UInt64(t.dropFirst(2), radix: 16) }
+    return UInt64(t)
+}
+
+/// The events one core implements, and every name they answer to.
+public struct CoreCatalog: Sendable {
+    public var model: CPUModel
+    public var events: [TableEvent]
+    public var armCommon: [String: TableEvent]
+    public var metrics: [TableMetric]
+
+    public enum Lookup: Equatable {
+        case found(TableEvent)
+        /// A known Arm common event this core does not implement.
+        case notImplemented(TableEvent)
+        case unknown
+    }
+
+    /// simpleperf's name: `raw-` + lower case with dashes; implementation-defined events
+    /// carry the core name (`raw-cortex-a55-stall-backend-ld`).
+    public func simpleperfName(_ e: TableEvent) -> String? {
+        guard model.vendor == .arm else { return nil }
+        let base = e.isImplementationDefined ? "raw-\(model.name)-\(e.name)" : "raw-\(e.name)"
+        return base.lowercased().replacingUnderscores()
+    }
+
+    /// Every name an event answers to on this core.
+    public func names(of e: TableEvent) -> [String] {
+        var n = [e.name]
+        if let s = simpleperfName(e) { n.append(s) }
+        if case .libpfm4(let pfm) = e.encoding {
+            n.append(pfm)
+            if let bare = pfm.components(separatedByDoubleColon: ()).last, bare != pfm { n.append(bare) }
+        }
+        n.append(contentsOf: e.portable)
+        return n
+    }
+
+    public func lookup(_ name: String) -> Lookup {
+        let key = name.lowercased()
+        for e in events where names(of: e).contains(where: { $0.lowercased() == key }) { return .found(e) }
+        if model.vendor == .arm {
+            for e in armCommon.values.sorted(by: { $0.name < $1.name })
+            where ([e.name, "raw-" + e.name.lowercased().replacingUnderscores()] + e.portable).contains(where: { $0.lowercased() == key }) {
+                return .notImplemented(e)
+            }
+        }
+        return .unknown
+    }
+
+    /// The stall and TLB events, for `list --cpu` and for refusals.
+    public var stallAndTLBEvents: [TableEvent] {
+        events.filter { e in
+            let n = e.name.uppercased()
+            return n.contains("STALL") || n.contains("TLB") || n.contains("WALK") || !e.portable.isEmpty
+                || n.contains("CYCLE_ACTIVITY") || n.contains("MEMORY_ACTIVITY") || n.contains("NO_RETIRE") || n.contains("DISPATCH")
+        }
+    }
+
+    public var allNames: [String] { events.flatMap(names(of:)) }
+}
+
+extension String {
+    /// "pmu::EVENT:UMASK" → ["pmu", "EVENT:UMASK"].
+    func components(separatedByDoubleColon: ()) -> [String] {
+        let chars = Array(self)
+        var parts: [String] = []
+        var current = ""
+        var i = 0
+        while i < chars.count {
+            if chars[i] == ":", i + 1 < chars.count, chars[i + 1] == ":" {
+                parts.append(current)
+                current = ""
+                i += 2
+                continue
+            }
+            current.append(chars[i])
+            i += 1
+        }
+        parts.append(current)
+        return parts
+    }
+
+    func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
+}

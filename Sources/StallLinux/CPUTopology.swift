@@ -1,0 +1,88 @@
+import StallCore
+
+/// Each online CPU's identity and core PMU, so `-a` on a big.LITTLE phone opens each
+/// CPU's events with that CPU's codes and its cluster's PMU type.
+public struct CPUTopology: Sendable {
+    public var identities: [Int: CPUIdentity]
+    /// The core PMU covering each CPU (from the PMU's sysfs `cpus` list), if any.
+    public var corePMU: [Int: SysfsPMU]
+
+    /// sysRoot is "/sys" normally; tests hand a fake tree.
+    public static func detect(sysRoot: String = "/sys", procRoot: String = "/proc", pmus: SysfsPMUs? = nil) -> CPUTopology {
+        let cpuDir = "\(sysRoot)/devices/system/cpu"
+        let online = SystemFiles.readTrimmed("\(cpuDir)/online").flatMap { try? CPUList.parse($0) }
+            ?? SystemFiles.listDirectory(cpuDir).compactMap { $0.hasPrefix("cpu") ? Int($0.dropFirst(3)) : nil }
+        var ids: [Int: CPUIdentity] = [:]
+        for cpu in online {
+            if let text = SystemFiles.readTrimmed("\(cpuDir)/cpu\(cpu)/regs/identification/midr_el1"),
+               let midr = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text) {
+                ids[cpu] = .fromMIDR(midr)
+            }
+        }
+        if ids.count < online.count, let info = try? SystemFiles.readText("\(procRoot)/cpuinfo") {
+            let parsed = CPUInfoParser.parse(info)
+            for cpu in online where ids[cpu] == nil { ids[cpu] = parsed[cpu] ?? .unknown("not in /proc/cpuinfo") }
+        }
+        let sysfs = pmus ?? SysfsPMUs(root: "\(sysRoot)/bus/event_source/devices")
+        var pmuFor: [Int: SysfsPMU] = [:]
+        let cores = sysfs.corePMUs
+        for cpu in online {
+            if let p = cores.first(where: { $0.cpus.contains(cpu) }) { pmuFor[cpu] = p }
+            else if cores.count == 1 { pmuFor[cpu] = cores[0] }
+        }
+        return CPUTopology(identities: ids, corePMU: pmuFor)
+    }
+
+    /// The table model of each CPU (nil where the tables do not know the core).
+    public func models(in tables: EventTableSet) -> [Int: CPUModel] {
+        var result: [Int: CPUModel] = [:]
+        for (cpu, id) in identities {
+            switch id {
+            case .arm(let imp, let part): result[cpu] = tables.model(armImplementer: imp, part: part)
+            case .x86(let v, let f, let m): result[cpu] = tables.model(x86Vendor: v, family: f, model: m)
+            case .unknown: break
+            }
+        }
+        return result
+    }
+}
+
+/// Finds and loads EventTables: `--event-tables DIR`, then $STALLSTAT_EVENT_TABLES,
+/// then EventTables/ next to the binary (or up to three levels above, for a build
+/// tree), then the copy embedded in the binary.
+public enum EventTableLoader {
+    public static func load(explicitDirectory: String? = nil) -> EventTableSet {
+        if let dir = explicitDirectory ?? environment("STALLSTAT_EVENT_TABLES") { return load(directory: dir) }
+        if let dir = besideExecutable() { return load(directory: dir) }
+        return EventTableSet(files: EmbeddedEventTables.files, origin: "embedded")
+    }
+
+    public static func load(directory: String) -> EventTableSet {
+        var files: [(String, String)] = []
+        func walk(_ rel: String) {
+            let path = rel.isEmpty ? directory : "\(directory)/\(rel)"
+            for name in SystemFiles.listDirectory(path) {
+                let child = rel.isEmpty ? name : "\(rel)/\(name)"
+                if SystemFiles.isDirectory("\(directory)/\(child)") { walk(child) }
+                else if name.hasSuffix(".json"), let text = try? SystemFiles.readText("\(directory)/\(child)") { files.append((child, text)) }
+            }
+        }
+        walk("")
+        var set = EventTableSet(files: files, origin: directory)
+        if files.isEmpty {
+            set = EventTableSet(files: EmbeddedEventTables.files, origin: "embedded (no tables in \(directory))")
+        }
+        return set
+    }
+
+    static func besideExecutable() -> String? {
+        guard var dir = executablePath()?.split(separator: "/").dropLast().map(String.init) else { return nil }
+        for _ in 0..<4 {
+            let candidate = "/" + dir.joined(separator: "/") + "/EventTables"
+            if SystemFiles.exists(candidate + "/cpus.json") { return candidate }
+            if dir.isEmpty { break }
+            dir.removeLast()
+        }
+        return nil
+    }
+}

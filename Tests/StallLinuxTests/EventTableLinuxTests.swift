@@ -1,0 +1,176 @@
+import Foundation
+import XCTest
+@testable import StallLinux
+import StallCore
+
+final class EventTableLinuxTests: XCTestCase {
+    /// A separate C program asks libpfm4 itself, with LIBPFM_FORCE_PMU set to the
+    /// model (the Intel tables on this AMD machine) and the event name without its
+    /// `pmu::` prefix: a path independent of stallstat's resolver.
+    static let oracle: String = {
+        let dir = NSTemporaryDirectory() + "stallstat-pfm-oracle-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let src = dir + "/oracle.c"
+        try! """
+        #include <perfmon/pfmlib_perf_event.h>
+        #include <stdio.h>
+        #include <string.h>
+        int main(int argc, char **argv) {
+          if (pfm_initialize() != PFM_SUCCESS) return 2;
+          for (int i = 1; i < argc; i++) {
+            struct perf_event_attr a; memset(&a, 0, sizeof a);
+            pfm_perf_encode_arg_t arg; memset(&arg, 0, sizeof arg); arg.attr = &a; arg.size = sizeof arg;
+            int r = pfm_get_os_event_encoding(argv[i], PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT, &arg);
+            if (r != PFM_SUCCESS) printf("ERR %s\\n", pfm_strerror(r));
+            else printf("type=%u config=0x%llx config1=0x%llx config2=0x%llx\\n", a.type,
+                        (unsigned long long)a.config, (unsigned long long)a.config1, (unsigned long long)a.config2);
+          }
+          return 0;
+        }
+        """.write(toFile: src, atomically: true, encoding: .utf8)
+        let r = Harness.run(["/usr/bin/cc", "-o", dir + "/oracle", src, "-lpfm"])
+        precondition(r.status == 0, r.stderr)
+        return dir + "/oracle"
+    }()
+
+    func testEveryX86EntryEncodesToLibpfm4sOwnEncoding() throws {
+        let tables = EventTableSet(files: EmbeddedEventTables.files)
+        var checked = 0
+        for model in tables.cpus where model.vendor != .arm {
+            let entries = tables.coreEvents[model.name]!.compactMap { e -> (TableEvent, String)? in
+                if case .libpfm4(let pfm) = e.encoding { return (e, pfm) } else { return nil }
+            }
+            let bare = entries.map { $0.1.components(separatedBy: "::").last! }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Self.oracle)
+            p.arguments = bare
+            p.environment = ["LIBPFM_FORCE_PMU": model.libpfmPMU!]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let oracleLines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+            p.waitUntilExit()
+            XCTAssertEqual(oracleLines.count, entries.count, model.name)
+
+            let ours = Harness.stallstat(["encode", "--cpu", model.name] + entries.map(\.1))
+            XCTAssertEqual(ours.status, 0, ours.stderr)
+            let ourLines = ours.stdout.split(separator: "\n")
+            for (k, (event, pfm)) in entries.enumerated() {
+                let expected = String(oracleLines[k])
+                XCTAssertFalse(expected.hasPrefix("ERR"), "\(model.name) \(pfm): libpfm4 says \(expected)")
+                XCTAssertTrue(ourLines[k].contains(expected), "\(model.name) \(pfm): ours \(ourLines[k]) vs libpfm4 \(expected)")
+                // And the kernel's EventCode/UMask/CounterMask composition agrees.
+                if let kc = event.kernelConfig {
+                    XCTAssertTrue(expected.contains("config=0x\(String(kc, radix: 16)) "), "\(model.name) \(event.name): kernel 0x\(String(kc, radix: 16)) vs libpfm4 \(expected)")
+                }
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 100)
+    }
+
+    func testEncodeCommandForTheIssuesExamples() {
+        let a520 = Harness.stallstat(["encode", "--cpu", "cortex-a520", "raw-stall-backend-mem"])
+        XCTAssertEqual(a520.status, 0, a520.stderr)
+        XCTAssertTrue(a520.stdout.hasPrefix("raw-stall-backend-mem type=4 config=0x4005 config1=0x0 config2=0x0"), a520.stdout)
+        let expected = ["zen4": "config=0xf045 ", "sapphirerapids": "config=0xe12 ", "neoverse-v2": "config=0x34 "]
+        for (cpu, config) in expected {
+            let r = Harness.stallstat(["encode", "--cpu", cpu, "dtlb-walk"])
+            XCTAssertTrue(r.stdout.contains(config), "\(cpu): \(r.stdout) \(r.stderr)")
+        }
+        let refused = Harness.stallstat(["encode", "--cpu", "cortex-a55", "raw-stall-backend-mem", "r4005"])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.stderr.contains("cortex-a55 does not implement 'raw-stall-backend-mem'"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("raw-cortex-a55-stall-backend-ld"), "lists what the core has")
+        XCTAssertTrue(refused.stdout.contains("r4005 type=4 config=0x4005"), "a raw code still goes through")
+        let typo = Harness.stallstat(["encode", "--cpu", "cortex-a520", "raw-stall-backend-mme"])
+        XCTAssertTrue(typo.stderr.contains("did you mean: raw-stall-backend-mem"), typo.stderr)
+    }
+
+    func testListForACoreShowsItsStallAndTLBEvents() {
+        let r = Harness.stallstat(["list", "--cpu", "cortex-a55"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("STALL_BACKEND_LD_TLB") && r.stdout.contains("0xea"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("STALL_BACKEND_MEM "), "A55 has no STALL_BACKEND_MEM")
+        let zen = Harness.stallstat(["list", "--cpu", "zen4"])
+        XCTAssertTrue(zen.stdout.contains("amd64_fam19h_zen4::DISPATCH_STALLS_1:BE_STALLS"), zen.stdout)
+    }
+
+    /// A phone: CPUs 0-3 Cortex-A55 on PMU type 10, CPUs 4-7 Cortex-A78 on type 11.
+    func testFakeSysfsWithTwoClustersResolvesEachCPUToItsOwnCoreAndPMU() throws {
+        let root = NSTemporaryDirectory() + "stallstat-fake-sys-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func write(_ path: String, _ text: String) throws {
+            let full = root + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: full, atomically: true, encoding: .utf8)
+        }
+        try write("devices/system/cpu/online", "0-7\n")
+        for cpu in 0..<8 {
+            try write("devices/system/cpu/cpu\(cpu)/regs/identification/midr_el1", cpu < 4 ? "0x00000000411fd050\n" : "0x00000000411fd410\n")
+        }
+        for (name, type, cpus, slots) in [("armv8_cortex_a55", 10, "0-3", "0x2"), ("armv8_cortex_a78", 11, "4-7", "0x4")] {
+            try write("bus/event_source/devices/\(name)/type", "\(type)\n")
+            try write("bus/event_source/devices/\(name)/cpus", cpus + "\n")
+            try write("bus/event_source/devices/\(name)/format/event", "config:0-15\n")
+            try write("bus/event_source/devices/\(name)/caps/slots", slots + "\n")
+        }
+        let pmus = SysfsPMUs(root: root + "/bus/event_source/devices")
+        let topology = CPUTopology.detect(sysRoot: root, procRoot: root + "/no-proc", pmus: pmus)
+        XCTAssertEqual(topology.identities[0], .arm(implementer: 0x41, part: 0xD05))
+        XCTAssertEqual(topology.identities[7], .arm(implementer: 0x41, part: 0xD41))
+        XCTAssertEqual(topology.corePMU[2]?.type, 10)
+        XCTAssertEqual(topology.corePMU[5]?.type, 11)
+        XCTAssertEqual(topology.corePMU[5]?.slots, 4)
+        let resolver = EventResolver(pmus: pmus, topology: topology)
+        let models = try resolver.cpuModels()
+        XCTAssertEqual(models[1]?.name, "cortex-a55")
+        XCTAssertEqual(models[6]?.name, "cortex-a78")
+
+        let backend = try resolver.resolve("raw-stall-backend")
+        XCTAssertEqual(backend.cpuAttrs?[0], EventAttr(type: 10, config: 0x24))
+        XCTAssertEqual(backend.cpuAttrs?[4], EventAttr(type: 11, config: 0x24))
+
+        let mem = try resolver.resolve("raw-stall-backend-mem")   // only the A78s have it
+        XCTAssertEqual(mem.cpuAttrs?.keys.sorted(), [4, 5, 6, 7])
+        XCTAssertEqual(mem.attr(forCPU: 5), EventAttr(type: 11, config: 0x4005))
+        XCTAssertNil(mem.attr(forCPU: 1))
+        XCTAssertEqual(EncodeFormatter.lines(for: mem), ["raw-stall-backend-mem cpus=4-7 type=11 config=0x4005 config1=0x0 config2=0x0 (table:arm/common.json:STALL_BACKEND_MEM)"])
+
+        let ld = try resolver.resolve("raw-cortex-a55-stall-backend-ld")   // the A55s' own code
+        XCTAssertEqual(ld.cpuAttrs, [0: EventAttr(type: 10, config: 0xE7), 1: EventAttr(type: 10, config: 0xE7),
+                                     2: EventAttr(type: 10, config: 0xE7), 3: EventAttr(type: 10, config: 0xE7)])
+    }
+
+    func testTablesLoadFromADirectoryAndMalformedFilesAreReported() throws {
+        let dir = NSTemporaryDirectory() + "stallstat-tables-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: Harness.packageRoot + "/EventTables", toPath: dir)
+        try "[\n {\"ArchStdEvent\": \"STALL\"},\n {\"EventName\": 7}\n]".write(toFile: dir + "/arm/cortex-a520/events.json", atomically: true, encoding: .utf8)
+        let r = Harness.stallstat(["encode", "--event-tables", dir, "--cpu", "neoverse-v2", "raw-stall-backend-mem"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("config=0x4005"), "the other tables still work: \(r.stdout)")
+        XCTAssertTrue(r.stderr.contains("arm/cortex-a520/events.json:3: field EventName: missing or not a string"), r.stderr)
+
+        let env = Harness.run(["/usr/bin/env", "STALLSTAT_EVENT_TABLES=\(dir)", Harness.stallstat, "encode", "--cpu", "cortex-a520", "raw-stall"])
+        XCTAssertTrue(env.stdout.contains("config=0x3c"), env.stdout + env.stderr)
+        XCTAssertTrue(env.stderr.contains(dir), "diagnostics name the directory in use: \(env.stderr)")
+    }
+
+    func testEmbeddedTablesEqualTheFilesOnDisk() throws {
+        let onDisk = EventTableLoader.load(directory: Harness.packageRoot + "/EventTables")
+        XCTAssertEqual(onDisk.origin, Harness.packageRoot + "/EventTables")
+        for (path, text) in EmbeddedEventTables.files {
+            let disk = try String(contentsOfFile: Harness.packageRoot + "/EventTables/" + path, encoding: .utf8)
+            XCTAssertEqual(text + "\n", disk, "\(path) changed: run EventTables/embed.py")
+        }
+        let count = try FileManager.default.subpathsOfDirectory(atPath: Harness.packageRoot + "/EventTables").filter { $0.hasSuffix(".json") }.count
+        XCTAssertEqual(EmbeddedEventTables.files.count, count, "run EventTables/embed.py")
+    }
+
+    func testCountingRefusesAnotherVendorsModelAndForeignLibpfmPMUs() {
+        let r = Harness.stallstat(["stat", "-e", "skl::DTLB_LOAD_MISSES:WALK_ACTIVE", "--", "/bin/true"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("skylake") || r.stderr.contains("not this machine's"), r.stderr)
+    }
+}
