@@ -62,7 +62,7 @@ int cpfm_encode(const char *event, struct cpfm_encoding *out) {
 const char *cpfm_strerror(int code) { return pfm_strerror(code); }
 
 int cpfm_present_pmu(int n, char *name, size_t name_len, char *desc, size_t desc_len,
-                     int *is_core, int *num_events) {
+                     int *is_core, int *num_events, int *num_counters) {
     if (cpfm_init() != PFM_SUCCESS) return -1;
     int seen = 0;
     pfm_pmu_t p;
@@ -76,6 +76,7 @@ int cpfm_present_pmu(int n, char *name, size_t name_len, char *desc, size_t desc
         copy_str(desc, desc_len, info.desc);
         *is_core = info.type == PFM_PMU_TYPE_CORE;
         *num_events = info.nevents;
+        *num_counters = info.num_cntrs;
         return 0;
     }
     return -1;

@@ -643,6 +643,90 @@ public enum EmbeddedEventTables {
     }
 ]
 """###),
+        ("arm/cortex-a510/metrics.json", ###"""
+[
+    {
+        "MetricName": "frontend_l1i",
+        "MetricExpr": "STALL_FRONTEND_CACHE",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Instruction queue empty with an instruction cache miss in progress",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend",
+        "Guidance": "L1I misses: shrink the hot code path, improve code locality with PGO/BOLT.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "frontend_itlb",
+        "MetricExpr": "STALL_FRONTEND_TLB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Instruction queue empty with an L1 instruction TLB miss in progress",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend",
+        "Guidance": "iTLB misses: map the text segment with huge pages.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_load",
+        "MetricExpr": "STALL_BACKEND_LD",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Writeback stalled because of a load",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend",
+        "Guidance": "Loads dominate the backend: see cache versus TLB below.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "backend_load_cache",
+        "MetricExpr": "STALL_BACKEND_LD_CACHE",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Load waiting on data from a cache miss",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_load",
+        "Guidance": "Data locality, prefetching, smaller working sets.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_load_dtlb",
+        "MetricExpr": "STALL_BACKEND_LD_TLB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Load missed the L1 TLB",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_load",
+        "Guidance": "dTLB misses: huge pages for the data (MADV_HUGEPAGE).",
+        "MetricThreshold": "share_of_total > 0.03"
+    },
+    {
+        "MetricName": "backend_store",
+        "MetricExpr": "STALL_BACKEND_ST",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Writeback stalled because of a store",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend",
+        "Guidance": "Store pressure: see store buffer and TLB below.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_store_buffer",
+        "MetricExpr": "STALL_BACKEND_ST_STB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Store buffer full",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_store",
+        "Guidance": "Bursts of stores: spread them out, use wider stores.",
+        "MetricThreshold": "share_of_total > 0.03"
+    },
+    {
+        "MetricName": "backend_store_dtlb",
+        "MetricExpr": "STALL_BACKEND_ST_TLB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Store missed the L1 TLB",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_store",
+        "Guidance": "dTLB misses on stores: huge pages for written data.",
+        "MetricThreshold": "share_of_total > 0.03"
+    }
+]
+"""###),
         ("arm/cortex-a520/events.json", ###"""
 [
     {
@@ -939,6 +1023,90 @@ public enum EmbeddedEventTables {
         "EventCode": "0xd5",
         "EventName": "L2D_S2_TLB_REFILL",
         "BriefDescription": "Stage-2 TLB refill"
+    }
+]
+"""###),
+        ("arm/cortex-a55/metrics.json", ###"""
+[
+    {
+        "MetricName": "frontend_l1i",
+        "MetricExpr": "STALL_FRONTEND_CACHE",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Instruction queue empty with an instruction cache miss in progress",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend",
+        "Guidance": "L1I misses: shrink the hot code path, improve code locality with PGO/BOLT.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "frontend_itlb",
+        "MetricExpr": "STALL_FRONTEND_TLB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Instruction queue empty with an L1 instruction TLB miss in progress",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend",
+        "Guidance": "iTLB misses: map the text segment with huge pages.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_load",
+        "MetricExpr": "STALL_BACKEND_LD",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Writeback stalled because of a load",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend",
+        "Guidance": "Loads dominate the backend: see cache versus TLB below.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "backend_load_cache",
+        "MetricExpr": "STALL_BACKEND_LD_CACHE",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Load waiting on data from a cache miss",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_load",
+        "Guidance": "Data locality, prefetching, smaller working sets.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_load_dtlb",
+        "MetricExpr": "STALL_BACKEND_LD_TLB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Load missed the L1 TLB",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_load",
+        "Guidance": "dTLB misses: huge pages for the data (MADV_HUGEPAGE).",
+        "MetricThreshold": "share_of_total > 0.03"
+    },
+    {
+        "MetricName": "backend_store",
+        "MetricExpr": "STALL_BACKEND_ST",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Writeback stalled because of a store",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend",
+        "Guidance": "Store pressure: see store buffer and TLB below.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_store_buffer",
+        "MetricExpr": "STALL_BACKEND_ST_STB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Store buffer full",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_store",
+        "Guidance": "Bursts of stores: spread them out, use wider stores.",
+        "MetricThreshold": "share_of_total > 0.03"
+    },
+    {
+        "MetricName": "backend_store_dtlb",
+        "MetricExpr": "STALL_BACKEND_ST_TLB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Store missed the L1 TLB",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_store",
+        "Guidance": "dTLB misses on stores: huge pages for written data.",
+        "MetricThreshold": "share_of_total > 0.03"
     }
 ]
 """###),
@@ -1765,6 +1933,289 @@ public enum EmbeddedEventTables {
     }
 ]
 """###),
+        ("arm/metrics.json", ###"""
+[
+    {
+        "MetricName": "cycles",
+        "MetricExpr": "CPU_CYCLES",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Core cycles",
+        "ScaleUnit": "1cycles"
+    },
+    {
+        "MetricName": "stalls",
+        "MetricExpr": "STALL",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Cycles in which no operation was sent for execution",
+        "ScaleUnit": "1cycles",
+        "Parent": "cycles",
+        "Guidance": "Over half the cycles issue nothing: read the frontend/backend split below.",
+        "MetricThreshold": "share > 0.5",
+        "Alternatives": [
+            "STALL_FRONTEND + STALL_BACKEND"
+        ]
+    },
+    {
+        "MetricName": "frontend",
+        "MetricExpr": "STALL_FRONTEND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Stalled because the frontend delivered no operations",
+        "ScaleUnit": "1cycles",
+        "Parent": "stalls",
+        "Guidance": "Instruction supply: code layout, instruction cache and iTLB misses, branch resteers.",
+        "MetricThreshold": "share_of_total > 0.2"
+    },
+    {
+        "MetricName": "frontend_memory_bound",
+        "MetricExpr": "STALL_FRONTEND_MEMBOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend stalled waiting on the memory system for instructions",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend",
+        "Guidance": "Code does not fit the instruction caches/TLB: reduce code size, improve layout (PGO, BOLT, hot/cold splitting), map text with huge pages.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "frontend_l1i",
+        "MetricExpr": "STALL_FRONTEND_L1I",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend memory-bound with an L1 instruction cache miss",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend_memory_bound",
+        "Guidance": "L1I misses: shrink the hot code path, improve code locality with PGO/BOLT, avoid excessive inlining and unrolling.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "frontend_memory",
+        "MetricExpr": "STALL_FRONTEND_MEM",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend memory-bound with a miss in the last cache level inside the core",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend_memory_bound",
+        "Guidance": "Instruction fetch goes beyond the core's caches: code footprint is large; PGO/BOLT and huge pages for text help.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "frontend_itlb",
+        "MetricExpr": "STALL_FRONTEND_TLB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend memory-bound with an instruction TLB miss",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend_memory_bound",
+        "Guidance": "iTLB misses: map the text segment with huge pages (e.g. CONFIG_READ_ONLY_THP_FOR_FS, hugetlbfs remap), reduce code spread across pages.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "frontend_cpu_bound",
+        "MetricExpr": "STALL_FRONTEND_CPUBOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend stalled on a resource other than memory",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend",
+        "Guidance": "Branch prediction and resteers dominate the frontend: see flow and flush.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "frontend_flow",
+        "MetricExpr": "STALL_FRONTEND_FLOW",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend waiting on branch-prediction or flow resources",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend_cpu_bound",
+        "Guidance": "Many taken branches or indirect calls: straighten hot paths, reduce indirect calls, help the predictor with simpler control flow.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "frontend_flush",
+        "MetricExpr": "STALL_FRONTEND_FLUSH",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend recovering from a pipeline flush or resteer",
+        "ScaleUnit": "1cycles",
+        "Parent": "frontend_cpu_bound",
+        "Guidance": "Flushes come from mispredicted branches: make branches predictable (branchless code, sorted data, likely/unlikely, PGO).",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend",
+        "MetricExpr": "STALL_BACKEND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Stalled because the backend could not accept operations",
+        "ScaleUnit": "1cycles",
+        "Parent": "stalls",
+        "Guidance": "Execution cannot keep up: read memory-bound versus core-bound below.",
+        "MetricThreshold": "share_of_total > 0.2"
+    },
+    {
+        "MetricName": "backend_memory_bound",
+        "MetricExpr": "STALL_BACKEND_MEMBOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend stalled waiting for memory accesses",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend",
+        "Guidance": "Data access dominates: improve data locality, avoid pointer chasing, prefetch, shrink working sets, back hot data with huge pages.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "backend_l1d",
+        "MetricExpr": "STALL_BACKEND_L1D",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend memory-bound with an L1 data cache miss",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_memory_bound",
+        "Guidance": "L1D misses: pack hot fields together, use smaller types, block loops for cache reuse.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_l2d",
+        "MetricExpr": "STALL_BACKEND_L2D",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend memory-bound with an L2 data cache miss",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_memory_bound",
+        "Guidance": "L2 misses: the working set exceeds L2; tile or block the computation.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_memory",
+        "MetricExpr": "STALL_BACKEND_MEM",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend stalled with a miss in the last cache level inside the core (memory)",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_memory_bound|backend",
+        "Guidance": "Memory latency: data locality, pointer chasing, prefetching; with TLB walks present, huge pages for the data.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_dtlb",
+        "MetricExpr": "STALL_BACKEND_TLB",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend memory-bound with a data TLB miss",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_memory_bound",
+        "Guidance": "dTLB misses: back large, randomly accessed data with huge pages (THP: madvise(MADV_HUGEPAGE)), and check that huge pages are available (stallstat frag).",
+        "MetricThreshold": "share_of_total > 0.03"
+    },
+    {
+        "MetricName": "backend_store",
+        "MetricExpr": "STALL_BACKEND_ST",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend memory-bound waiting on stores",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_memory_bound",
+        "Guidance": "Store pressure: avoid write streams to uncached lines, use non-temporal stores for large copies, reduce false sharing.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_cpu_bound",
+        "MetricExpr": "STALL_BACKEND_CPUBOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend stalled on a core resource other than memory",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend",
+        "Guidance": "Execution resources are the limit: see rename, busy and interlock.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "backend_rename",
+        "MetricExpr": "STALL_BACKEND_RENAME",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend stalled with no free rename register",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend_cpu_bound",
+        "Guidance": "Too many operations in flight: shorten dependency chains, reduce register pressure.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_interlock",
+        "MetricExpr": "STALL_BACKEND_ILOCK",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend stalled on an input dependency (interlock)",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend",
+        "Guidance": "Long dependency chains: interleave independent work, break reductions into several accumulators, move loads earlier.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "backend_busy",
+        "MetricExpr": "STALL_BACKEND_BUSY",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend stalled because an execution unit or issue queue was full",
+        "ScaleUnit": "1cycles",
+        "Parent": "backend",
+        "Guidance": "One kind of execution unit is saturated: vectorise, or rebalance the instruction mix.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "ipc",
+        "MetricExpr": "INST_RETIRED / CPU_CYCLES",
+        "MetricGroup": "Info",
+        "BriefDescription": "Instructions per cycle",
+        "ScaleUnit": "1instructions per cycle"
+    },
+    {
+        "MetricName": "cpi",
+        "MetricExpr": "CPU_CYCLES / INST_RETIRED",
+        "MetricGroup": "Info",
+        "BriefDescription": "Cycles per instruction",
+        "ScaleUnit": "1cycles per instruction"
+    },
+    {
+        "MetricName": "empty_slots_per_cycle",
+        "MetricExpr": "STALL_SLOT / CPU_CYCLES",
+        "MetricGroup": "Info",
+        "BriefDescription": "Empty issue slots per cycle (STALL_SLOT / CPU_CYCLES)",
+        "ScaleUnit": "1slots per cycle"
+    },
+    {
+        "MetricName": "empty_slot_share",
+        "MetricExpr": "STALL_SLOT / (#slots * CPU_CYCLES)",
+        "MetricGroup": "Info",
+        "BriefDescription": "Share of issue slots left empty (needs the slot width)",
+        "ScaleUnit": "100%"
+    },
+    {
+        "MetricName": "dtlb_walk_cycle_share",
+        "MetricExpr": "DTLB_WALK_PERCYC / CPU_CYCLES",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Data page-walk cycles per cycle (walks in progress each cycle)",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.05",
+        "Guidance": "Page walks cost over 5% of cycles: back the data with huge pages and check fragmentation (stallstat frag)."
+    },
+    {
+        "MetricName": "itlb_walk_cycle_share",
+        "MetricExpr": "ITLB_WALK_PERCYC / CPU_CYCLES",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Instruction page-walk cycles per cycle",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.02",
+        "Guidance": "Instruction page walks: map hot text with huge pages."
+    },
+    {
+        "MetricName": "dtlb_walks_pki",
+        "MetricExpr": "1000 * DTLB_WALK / INST_RETIRED",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Data TLB walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions",
+        "MetricThreshold": "value > 1",
+        "Guidance": "More than one data page walk per 1000 instructions: huge pages for the data."
+    },
+    {
+        "MetricName": "itlb_walks_pki",
+        "MetricExpr": "1000 * ITLB_WALK / INST_RETIRED",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Instruction TLB walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "dtlb_walk_large_share",
+        "MetricExpr": "DTLB_WALK_LARGE / (DTLB_WALK_LARGE + DTLB_WALK_SMALL)",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Share of data walks that ended in a large page",
+        "ScaleUnit": "100%"
+    }
+]
+"""###),
         ("arm/neoverse-n1/events.json", ###"""
 [
     {
@@ -1884,6 +2335,38 @@ public enum EmbeddedEventTables {
     }
 ]
 """###),
+        ("arm/neoverse-n2/metrics.json", ###"""
+[
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "100 * ((STALL_SLOT_FRONTEND - CPU_CYCLES) / (5 * CPU_CYCLES) - BR_MIS_PRED / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the frontend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "100 * (STALL_SLOT_BACKEND / (5 * CPU_CYCLES) - 3 * BR_MIS_PRED / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the backend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "100 * (OP_RETIRED / OP_SPEC) * (1 - (STALL_SLOT - CPU_CYCLES) / (5 * CPU_CYCLES))",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots that retired useful work",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "100 * ((1 - OP_RETIRED / OP_SPEC) * (1 - (STALL_SLOT - CPU_CYCLES) / (5 * CPU_CYCLES)) + 4 * BR_MIS_PRED / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots wasted on mis-speculation",
+        "ScaleUnit": "1%"
+    }
+]
+"""###),
         ("arm/neoverse-n3/events.json", ###"""
 [
     {
@@ -1996,6 +2479,38 @@ public enum EmbeddedEventTables {
     }
 ]
 """###),
+        ("arm/neoverse-n3/metrics.json", ###"""
+[
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "100 * (STALL_SLOT_FRONTEND / (5 * CPU_CYCLES) - STALL_FRONTEND_FLUSH / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the frontend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "100 * STALL_SLOT_BACKEND / (5 * CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the backend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "100 * (1 - STALL_SLOT / (5 * CPU_CYCLES)) * (OP_RETIRED / OP_SPEC)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots that retired useful work",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "100 * (1 - STALL_SLOT / (5 * CPU_CYCLES)) * (1 - OP_RETIRED / OP_SPEC) + 100 * STALL_FRONTEND_FLUSH / CPU_CYCLES",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots wasted on mis-speculation",
+        "ScaleUnit": "1%"
+    }
+]
+"""###),
         ("arm/neoverse-v1/events.json", ###"""
 [
     {
@@ -2066,6 +2581,38 @@ public enum EmbeddedEventTables {
     }
 ]
 """###),
+        ("arm/neoverse-v1/metrics.json", ###"""
+[
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "100 * (STALL_SLOT_FRONTEND / (8 * CPU_CYCLES) - 4 * BR_MIS_PRED / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the frontend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "100 * STALL_SLOT_BACKEND / (8 * CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the backend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "100 * (1 - STALL_SLOT / (8 * CPU_CYCLES)) * (OP_RETIRED / OP_SPEC)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots that retired useful work",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "100 * ((1 - OP_RETIRED / OP_SPEC) * (1 - STALL_SLOT / (8 * CPU_CYCLES)) + 4 * BR_MIS_PRED / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots wasted on mis-speculation",
+        "ScaleUnit": "1%"
+    }
+]
+"""###),
         ("arm/neoverse-v2/events.json", ###"""
 [
     {
@@ -2133,6 +2680,38 @@ public enum EmbeddedEventTables {
     },
     {
         "ArchStdEvent": "STALL_BACKEND_MEM"
+    }
+]
+"""###),
+        ("arm/neoverse-v2/metrics.json", ###"""
+[
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "100 * (STALL_SLOT_FRONTEND / (8 * CPU_CYCLES) - BR_MIS_PRED / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the frontend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "100 * (STALL_SLOT_BACKEND / (8 * CPU_CYCLES) - 3 * BR_MIS_PRED / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the backend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "100 * (OP_RETIRED / OP_SPEC) * (1 - STALL_SLOT / (8 * CPU_CYCLES))",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots that retired useful work",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "100 * ((1 - OP_RETIRED / OP_SPEC) * (1 - STALL_SLOT / (8 * CPU_CYCLES)) + 4 * BR_MIS_PRED / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots wasted on mis-speculation",
+        "ScaleUnit": "1%"
     }
 ]
 """###),
@@ -2251,6 +2830,38 @@ public enum EmbeddedEventTables {
     },
     {
         "ArchStdEvent": "STALL_BACKEND_RENAME"
+    }
+]
+"""###),
+        ("arm/neoverse-v3/metrics.json", ###"""
+[
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "100 * (STALL_SLOT_FRONTEND / (10 * CPU_CYCLES) - STALL_FRONTEND_FLUSH / CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the frontend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "100 * STALL_SLOT_BACKEND / (10 * CPU_CYCLES)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots lost to the backend",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "100 * (1 - STALL_SLOT / (10 * CPU_CYCLES)) * (OP_RETIRED / OP_SPEC)",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots that retired useful work",
+        "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "100 * (1 - STALL_SLOT / (10 * CPU_CYCLES)) * (1 - OP_RETIRED / OP_SPEC) + 100 * STALL_FRONTEND_FLUSH / CPU_CYCLES",
+        "MetricGroup": "TopdownL1",
+        "BriefDescription": "Top-down level 1: slots wasted on mis-speculation",
+        "ScaleUnit": "1%"
     }
 ]
 """###),
@@ -2783,6 +3394,138 @@ public enum EmbeddedEventTables {
     }
 ]
 """###),
+        ("x86/icelake/metrics.json", ###"""
+[
+    {
+        "MetricName": "cycles",
+        "MetricExpr": "cycles",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Core cycles",
+        "ScaleUnit": "1cycles"
+    },
+    {
+        "MetricName": "execution_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_TOTAL",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Cycles in which no micro-op was executed",
+        "ScaleUnit": "1cycles",
+        "Parent": "cycles",
+        "Guidance": "Execution is idle most of the time: see the memory stalls below.",
+        "MetricThreshold": "share > 0.5"
+    },
+    {
+        "MetricName": "memory_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_MEM_ANY",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while a demand load miss is outstanding",
+        "ScaleUnit": "1cycles",
+        "Parent": "execution_stalls",
+        "Guidance": "Memory-bound: data locality, prefetching, smaller working sets; huge pages where walks show up.",
+        "MetricThreshold": "share_of_total > 0.2"
+    },
+    {
+        "MetricName": "l2_miss_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_L2_MISS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while an L2 miss is outstanding",
+        "ScaleUnit": "1cycles",
+        "Parent": "memory_stalls",
+        "Guidance": "Working set exceeds L2: block or tile the computation.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "l3_miss_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_L3_MISS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while an L3 miss is outstanding (DRAM)",
+        "ScaleUnit": "1cycles",
+        "Parent": "l2_miss_stalls",
+        "Guidance": "DRAM latency: pointer chasing and random access; prefetch, restructure data, huge pages.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "store_bound",
+        "MetricExpr": "EXE_ACTIVITY.BOUND_ON_STORES",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Cycles the store buffer was full",
+        "ScaleUnit": "1cycles",
+        "Parent": "execution_stalls",
+        "Guidance": "Store-bound: reduce store traffic, avoid false sharing.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "dtlb_load_walk_cycle_share",
+        "MetricExpr": "DTLB_LOAD_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a load page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.05",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "dtlb_store_walk_cycle_share",
+        "MetricExpr": "DTLB_STORE_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a store page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.05",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "itlb_walk_cycle_share",
+        "MetricExpr": "ITLB_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a code page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.02",
+        "Guidance": "Code page walks: map hot text with huge pages."
+    },
+    {
+        "MetricName": "dtlb_walks_pki",
+        "MetricExpr": "1000 * DTLB_LOAD_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed load page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions",
+        "MetricThreshold": "value > 1",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "dtlb_store_walks_pki",
+        "MetricExpr": "1000 * DTLB_STORE_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed store page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "itlb_walks_pki",
+        "MetricExpr": "1000 * ITLB_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed code page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "dtlb_walk_large_share",
+        "MetricExpr": "DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M / (DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_4K)",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Share of load walks that ended in a 2M/4M page",
+        "ScaleUnit": "100%"
+    },
+    {
+        "MetricName": "ipc",
+        "MetricExpr": "instructions / cycles",
+        "MetricGroup": "Info",
+        "BriefDescription": "Instructions per cycle",
+        "ScaleUnit": "1instructions per cycle"
+    },
+    {
+        "MetricName": "cpi",
+        "MetricExpr": "cycles / instructions",
+        "MetricGroup": "Info",
+        "BriefDescription": "Cycles per instruction",
+        "ScaleUnit": "1cycles per instruction"
+    }
+]
+"""###),
         ("x86/sapphirerapids/events.json", ###"""
 [
     {
@@ -2986,6 +3729,138 @@ public enum EmbeddedEventTables {
     }
 ]
 """###),
+        ("x86/sapphirerapids/metrics.json", ###"""
+[
+    {
+        "MetricName": "cycles",
+        "MetricExpr": "cycles",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Core cycles",
+        "ScaleUnit": "1cycles"
+    },
+    {
+        "MetricName": "execution_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_TOTAL",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Cycles in which no micro-op was executed",
+        "ScaleUnit": "1cycles",
+        "Parent": "cycles",
+        "Guidance": "Execution is idle most of the time: see the memory stalls below.",
+        "MetricThreshold": "share > 0.5"
+    },
+    {
+        "MetricName": "memory_stalls",
+        "MetricExpr": "MEMORY_ACTIVITY.STALLS_L1D_MISS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while a demand load miss is outstanding",
+        "ScaleUnit": "1cycles",
+        "Parent": "execution_stalls",
+        "Guidance": "Memory-bound: data locality, prefetching, smaller working sets; huge pages where walks show up.",
+        "MetricThreshold": "share_of_total > 0.2"
+    },
+    {
+        "MetricName": "l2_miss_stalls",
+        "MetricExpr": "MEMORY_ACTIVITY.STALLS_L2_MISS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while an L2 miss is outstanding",
+        "ScaleUnit": "1cycles",
+        "Parent": "memory_stalls",
+        "Guidance": "Working set exceeds L2: block or tile the computation.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "l3_miss_stalls",
+        "MetricExpr": "MEMORY_ACTIVITY.STALLS_L3_MISS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while an L3 miss is outstanding (DRAM)",
+        "ScaleUnit": "1cycles",
+        "Parent": "l2_miss_stalls",
+        "Guidance": "DRAM latency: pointer chasing and random access; prefetch, restructure data, huge pages.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "store_bound",
+        "MetricExpr": "EXE_ACTIVITY.BOUND_ON_STORES",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Cycles the store buffer was full",
+        "ScaleUnit": "1cycles",
+        "Parent": "execution_stalls",
+        "Guidance": "Store-bound: reduce store traffic, avoid false sharing.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "dtlb_load_walk_cycle_share",
+        "MetricExpr": "DTLB_LOAD_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a load page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.05",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "dtlb_store_walk_cycle_share",
+        "MetricExpr": "DTLB_STORE_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a store page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.05",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "itlb_walk_cycle_share",
+        "MetricExpr": "ITLB_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a code page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.02",
+        "Guidance": "Code page walks: map hot text with huge pages."
+    },
+    {
+        "MetricName": "dtlb_walks_pki",
+        "MetricExpr": "1000 * DTLB_LOAD_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed load page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions",
+        "MetricThreshold": "value > 1",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "dtlb_store_walks_pki",
+        "MetricExpr": "1000 * DTLB_STORE_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed store page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "itlb_walks_pki",
+        "MetricExpr": "1000 * ITLB_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed code page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "dtlb_walk_large_share",
+        "MetricExpr": "DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M / (DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_4K)",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Share of load walks that ended in a 2M/4M page",
+        "ScaleUnit": "100%"
+    },
+    {
+        "MetricName": "ipc",
+        "MetricExpr": "instructions / cycles",
+        "MetricGroup": "Info",
+        "BriefDescription": "Instructions per cycle",
+        "ScaleUnit": "1instructions per cycle"
+    },
+    {
+        "MetricName": "cpi",
+        "MetricExpr": "cycles / instructions",
+        "MetricGroup": "Info",
+        "BriefDescription": "Cycles per instruction",
+        "ScaleUnit": "1cycles per instruction"
+    }
+]
+"""###),
         ("x86/skylake/events.json", ###"""
 [
     {
@@ -3169,6 +4044,245 @@ public enum EmbeddedEventTables {
         "Portable": [
             "stall-backend-store"
         ]
+    },
+    {
+        "EventName": "IDQ_UOPS_NOT_DELIVERED.CORE",
+        "EventCode": "0x9c",
+        "UMask": "0x01",
+        "BriefDescription": "Issue slots the frontend did not fill while the backend was not stalled",
+        "Libpfm4": "skl::IDQ_UOPS_NOT_DELIVERED:CORE"
+    },
+    {
+        "EventName": "UOPS_ISSUED.ANY",
+        "EventCode": "0x0e",
+        "UMask": "0x01",
+        "BriefDescription": "Micro-ops issued by the RAT to the reservation station",
+        "Libpfm4": "skl::UOPS_ISSUED:ANY"
+    },
+    {
+        "EventName": "UOPS_RETIRED.RETIRE_SLOTS",
+        "EventCode": "0xc2",
+        "UMask": "0x02",
+        "BriefDescription": "Retirement slots used",
+        "Libpfm4": "skl::UOPS_RETIRED:RETIRE_SLOTS"
+    },
+    {
+        "EventName": "INT_MISC.RECOVERY_CYCLES",
+        "EventCode": "0x0d",
+        "UMask": "0x01",
+        "BriefDescription": "Cycles the allocator is stalled recovering from a clear or mispredict",
+        "Libpfm4": "skl::INT_MISC:RECOVERY_CYCLES"
+    },
+    {
+        "EventName": "EXE_ACTIVITY.1_PORTS_UTIL",
+        "EventCode": "0xa6",
+        "UMask": "0x02",
+        "BriefDescription": "Cycles with one micro-op executed on all ports",
+        "Libpfm4": "skl::EXE_ACTIVITY:1_PORTS_UTIL"
+    },
+    {
+        "EventName": "EXE_ACTIVITY.2_PORTS_UTIL",
+        "EventCode": "0xa6",
+        "UMask": "0x04",
+        "BriefDescription": "Cycles with two micro-ops executed on all ports",
+        "Libpfm4": "skl::EXE_ACTIVITY:2_PORTS_UTIL"
+    }
+]
+"""###),
+        ("x86/skylake/metrics.json", ###"""
+[
+    {
+        "MetricName": "slots",
+        "MetricExpr": "4 * cycles",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Issue slots: 4 per core cycle (no-SMT formula)",
+        "ScaleUnit": "1slots"
+    },
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "IDQ_UOPS_NOT_DELIVERED.CORE",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots the frontend left empty",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Instruction supply: code layout (PGO, BOLT), iTLB and icache misses.",
+        "MetricThreshold": "share > 0.2"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "UOPS_ISSUED.ANY - UOPS_RETIRED.RETIRE_SLOTS + 4 * INT_MISC.RECOVERY_CYCLES",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots wasted on mis-speculated work",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Mispredicted branches: make branches predictable, branchless code.",
+        "MetricThreshold": "share > 0.1"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "4 * cycles - IDQ_UOPS_NOT_DELIVERED.CORE - (UOPS_ISSUED.ANY + 4 * INT_MISC.RECOVERY_CYCLES)",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots the backend could not accept",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Execution cannot keep up: memory-bound versus core-bound below.",
+        "MetricThreshold": "share > 0.2"
+    },
+    {
+        "MetricName": "memory_bound",
+        "MetricExpr": "backend_bound * (CYCLE_ACTIVITY.STALLS_MEM_ANY + EXE_ACTIVITY.BOUND_ON_STORES) / (CYCLE_ACTIVITY.STALLS_TOTAL + (EXE_ACTIVITY.1_PORTS_UTIL + UOPS_RETIRED.RETIRE_SLOTS / (4 * cycles) * EXE_ACTIVITY.2_PORTS_UTIL) + EXE_ACTIVITY.BOUND_ON_STORES)",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend slots lost waiting on memory",
+        "ScaleUnit": "1slots",
+        "Parent": "backend_bound",
+        "Guidance": "Data locality, pointer chasing, prefetching; huge pages where page walks are high.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "core_bound",
+        "MetricExpr": "backend_bound - memory_bound",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend slots lost to execution resources",
+        "ScaleUnit": "1slots",
+        "Parent": "backend_bound",
+        "Guidance": "Dependency chains or port pressure: more independent work, vectorisation.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "UOPS_RETIRED.RETIRE_SLOTS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots that retired useful work",
+        "ScaleUnit": "1slots",
+        "Parent": "slots"
+    },
+    {
+        "MetricName": "cycles",
+        "MetricExpr": "cycles",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Core cycles",
+        "ScaleUnit": "1cycles"
+    },
+    {
+        "MetricName": "execution_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_TOTAL",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Cycles in which no micro-op was executed",
+        "ScaleUnit": "1cycles",
+        "Parent": "cycles",
+        "Guidance": "Execution is idle most of the time: see the memory stalls below.",
+        "MetricThreshold": "share > 0.5"
+    },
+    {
+        "MetricName": "memory_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_MEM_ANY",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while a demand load miss is outstanding",
+        "ScaleUnit": "1cycles",
+        "Parent": "execution_stalls",
+        "Guidance": "Memory-bound: data locality, prefetching, smaller working sets; huge pages where walks show up.",
+        "MetricThreshold": "share_of_total > 0.2"
+    },
+    {
+        "MetricName": "l2_miss_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_L2_MISS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while an L2 miss is outstanding",
+        "ScaleUnit": "1cycles",
+        "Parent": "memory_stalls",
+        "Guidance": "Working set exceeds L2: block or tile the computation.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "l3_miss_stalls",
+        "MetricExpr": "CYCLE_ACTIVITY.STALLS_L3_MISS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Execution stalls while an L3 miss is outstanding (DRAM)",
+        "ScaleUnit": "1cycles",
+        "Parent": "l2_miss_stalls",
+        "Guidance": "DRAM latency: pointer chasing and random access; prefetch, restructure data, huge pages.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "store_bound",
+        "MetricExpr": "EXE_ACTIVITY.BOUND_ON_STORES",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Cycles the store buffer was full",
+        "ScaleUnit": "1cycles",
+        "Parent": "execution_stalls",
+        "Guidance": "Store-bound: reduce store traffic, avoid false sharing.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "dtlb_load_walk_cycle_share",
+        "MetricExpr": "DTLB_LOAD_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a load page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.05",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "dtlb_store_walk_cycle_share",
+        "MetricExpr": "DTLB_STORE_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a store page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.05",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "itlb_walk_cycle_share",
+        "MetricExpr": "ITLB_MISSES.WALK_ACTIVE / cycles",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Cycles with a code page walk in progress",
+        "ScaleUnit": "100%",
+        "MetricThreshold": "value > 0.02",
+        "Guidance": "Code page walks: map hot text with huge pages."
+    },
+    {
+        "MetricName": "dtlb_walks_pki",
+        "MetricExpr": "1000 * DTLB_LOAD_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed load page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions",
+        "MetricThreshold": "value > 1",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "dtlb_store_walks_pki",
+        "MetricExpr": "1000 * DTLB_STORE_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed store page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "itlb_walks_pki",
+        "MetricExpr": "1000 * ITLB_MISSES.WALK_COMPLETED / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Completed code page walks per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "dtlb_walk_large_share",
+        "MetricExpr": "DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M / (DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_4K)",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Share of load walks that ended in a 2M/4M page",
+        "ScaleUnit": "100%"
+    },
+    {
+        "MetricName": "ipc",
+        "MetricExpr": "instructions / cycles",
+        "MetricGroup": "Info",
+        "BriefDescription": "Instructions per cycle",
+        "ScaleUnit": "1instructions per cycle"
+    },
+    {
+        "MetricName": "cpi",
+        "MetricExpr": "cycles / instructions",
+        "MetricGroup": "Info",
+        "BriefDescription": "Cycles per instruction",
+        "ScaleUnit": "1cycles per instruction"
     }
 ]
 """###),
@@ -3314,6 +4428,47 @@ public enum EmbeddedEventTables {
     }
 ]
 """###),
+        ("x86/zen2/metrics.json", ###"""
+[
+    {
+        "MetricName": "dtlb_walks_pki",
+        "MetricExpr": "1000 * ls_l1_d_tlb_miss.all_l2_miss / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Data page walks (L2 DTLB misses) per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions",
+        "MetricThreshold": "value > 1",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "itlb_walks_pki",
+        "MetricExpr": "1000 * bp_l1_tlb_miss_l2_tlb_miss.all / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Code page walks (L2 ITLB misses) per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "dtlb_walk_large_share",
+        "MetricExpr": "ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss)",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Share of data walks that ended in a 2M page",
+        "ScaleUnit": "100%"
+    },
+    {
+        "MetricName": "ipc",
+        "MetricExpr": "instructions / cycles",
+        "MetricGroup": "Info",
+        "BriefDescription": "Instructions per cycle",
+        "ScaleUnit": "1instructions per cycle"
+    },
+    {
+        "MetricName": "cpi",
+        "MetricExpr": "cycles / instructions",
+        "MetricGroup": "Info",
+        "BriefDescription": "Cycles per instruction",
+        "ScaleUnit": "1cycles per instruction"
+    }
+]
+"""###),
         ("x86/zen3/events.json", ###"""
 [
     {
@@ -3453,6 +4608,47 @@ public enum EmbeddedEventTables {
         "UMask": "0x0c",
         "BriefDescription": "Instruction-side page table walks (ic_type0 + ic_type1)",
         "Source": "Linux tools/perf/pmu-events/arch/x86/amdzen3/memory.json; not in libpfm4's amd64_fam19h_zen3 table"
+    }
+]
+"""###),
+        ("x86/zen3/metrics.json", ###"""
+[
+    {
+        "MetricName": "dtlb_walks_pki",
+        "MetricExpr": "1000 * ls_l1_d_tlb_miss.all_l2_miss / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Data page walks (L2 DTLB misses) per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions",
+        "MetricThreshold": "value > 1",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "itlb_walks_pki",
+        "MetricExpr": "1000 * bp_l1_tlb_miss_l2_tlb_miss.all / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Code page walks (L2 ITLB misses) per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "dtlb_walk_large_share",
+        "MetricExpr": "ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss)",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Share of data walks that ended in a 2M page",
+        "ScaleUnit": "100%"
+    },
+    {
+        "MetricName": "ipc",
+        "MetricExpr": "instructions / cycles",
+        "MetricGroup": "Info",
+        "BriefDescription": "Instructions per cycle",
+        "ScaleUnit": "1instructions per cycle"
+    },
+    {
+        "MetricName": "cpi",
+        "MetricExpr": "cycles / instructions",
+        "MetricGroup": "Info",
+        "BriefDescription": "Cycles per instruction",
+        "ScaleUnit": "1cycles per instruction"
     }
 ]
 """###),
@@ -3632,6 +4828,120 @@ public enum EmbeddedEventTables {
         "Portable": [
             "stall-backend-memory"
         ]
+    }
+]
+"""###),
+        ("x86/zen4/metrics.json", ###"""
+[
+    {
+        "MetricName": "dispatch_slots",
+        "MetricExpr": "#slots * ls_not_halted_cyc",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Dispatch slots: 6 per non-halted cycle",
+        "ScaleUnit": "1slots"
+    },
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "de_no_dispatch_per_slot.no_ops_from_frontend",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots the frontend left empty",
+        "ScaleUnit": "1slots",
+        "Parent": "dispatch_slots",
+        "Guidance": "Instruction supply: code layout (PGO, BOLT), op-cache and iTLB misses.",
+        "MetricThreshold": "share > 0.2"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "de_src_op_disp.all - ex_ret_ops",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots spent on ops that did not retire",
+        "ScaleUnit": "1slots",
+        "Parent": "dispatch_slots",
+        "Guidance": "Mispredicted branches and pipeline restarts: predictable branches, branchless code.",
+        "MetricThreshold": "share > 0.1"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "de_no_dispatch_per_slot.backend_stalls",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots the backend could not accept",
+        "ScaleUnit": "1slots",
+        "Parent": "dispatch_slots",
+        "Guidance": "Execution cannot keep up: memory versus CPU below.",
+        "MetricThreshold": "share > 0.2"
+    },
+    {
+        "MetricName": "backend_memory",
+        "MetricExpr": "backend_bound * ex_no_retire.load_not_complete / ex_no_retire.not_complete",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend slots lost waiting on loads",
+        "ScaleUnit": "1slots",
+        "Parent": "backend_bound",
+        "Guidance": "Data locality, pointer chasing, prefetching; huge pages where page walks are high.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "backend_cpu",
+        "MetricExpr": "backend_bound * (1 - ex_no_retire.load_not_complete / ex_no_retire.not_complete)",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend slots lost to execution resources",
+        "ScaleUnit": "1slots",
+        "Parent": "backend_bound",
+        "Guidance": "Dependency chains or execution-unit pressure.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "smt_contention",
+        "MetricExpr": "de_no_dispatch_per_slot.smt_contention",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots given to the other SMT thread",
+        "ScaleUnit": "1slots",
+        "Parent": "dispatch_slots"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "ex_ret_ops",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots that retired ops",
+        "ScaleUnit": "1slots",
+        "Parent": "dispatch_slots"
+    },
+    {
+        "MetricName": "dtlb_walks_pki",
+        "MetricExpr": "1000 * ls_l1_d_tlb_miss.all_l2_miss / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Data page walks (L2 DTLB misses) per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions",
+        "MetricThreshold": "value > 1",
+        "Guidance": "Page walks cost a large share of cycles: back the hot data with huge pages (MADV_HUGEPAGE) and check that the kernel can supply them (stallstat frag)."
+    },
+    {
+        "MetricName": "itlb_walks_pki",
+        "MetricExpr": "1000 * bp_l1_tlb_miss_l2_tlb_miss.all / instructions",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Code page walks (L2 ITLB misses) per 1000 instructions",
+        "ScaleUnit": "1per 1000 instructions"
+    },
+    {
+        "MetricName": "dtlb_walk_large_share",
+        "MetricExpr": "ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss)",
+        "MetricGroup": "TLB",
+        "BriefDescription": "Share of data walks that ended in a 2M page",
+        "ScaleUnit": "100%"
+    },
+    {
+        "MetricName": "ipc",
+        "MetricExpr": "instructions / cycles",
+        "MetricGroup": "Info",
+        "BriefDescription": "Instructions per cycle",
+        "ScaleUnit": "1instructions per cycle"
+    },
+    {
+        "MetricName": "cpi",
+        "MetricExpr": "cycles / instructions",
+        "MetricGroup": "Info",
+        "BriefDescription": "Cycles per instruction",
+        "ScaleUnit": "1cycles per instruction"
     }
 ]
 """###),

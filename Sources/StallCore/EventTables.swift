@@ -71,8 +71,13 @@ public struct TableMetric: Equatable, Sendable {
     public var threshold: String?
     public var parent: String?
     public var guidance: String?
+    /// Expressions tried in order when MetricExpr reads an event that was not counted
+    /// (e.g. STALL_FRONTEND + STALL_BACKEND where a core has no STALL).
+    public var alternatives: [String] = []
     public var file: String
     public var line: Int
+
+    public var isTreeNode: Bool { groups.contains("StallTree") }
 }
 
 /// Every table file, parsed. Built from (path, text) pairs so it is tested without a disk.
@@ -82,6 +87,8 @@ public struct EventTableSet: Sendable {
     /// Events per core name, in file order.
     public private(set) var coreEvents: [String: [TableEvent]] = [:]
     public private(set) var coreMetrics: [String: [TableMetric]] = [:]
+    /// `arm/metrics.json`: the cycle-accounting tree every Arm core shares.
+    public private(set) var armCommonMetrics: [TableMetric] = []
     public private(set) var diagnostics: [TableDiagnostic] = []
     /// Where the tables came from (a directory, or "embedded").
     public var origin: String = ""
@@ -101,7 +108,8 @@ public struct EventTableSet: Sendable {
         if let common = parsed.first(where: { $0.0 == "arm/common.json" }) {
             for e in events(in: common.1, file: common.0, isArm: true, common: [:]) { armCommon[e.name] = e }
         }
-        for (path, json) in parsed where path != "cpus.json" && path != "arm/common.json" {
+        if let m = parsed.first(where: { $0.0 == "arm/metrics.json" }) { armCommonMetrics = metrics(in: m.1, file: m.0) }
+        for (path, json) in parsed where !["cpus.json", "arm/common.json", "arm/metrics.json"].contains(path) {
             let dir = path.split(separator: "/").dropLast().joined(separator: "/")
             guard let model = cpus.first(where: { $0.directory == dir }) else {
                 diagnostics.append(TableDiagnostic(file: path, line: 1, field: nil,
@@ -124,8 +132,11 @@ public struct EventTableSet: Sendable {
     }
 
     public func catalog(for model: CPUModel) -> CoreCatalog {
-        CoreCatalog(model: model, events: coreEvents[model.name] ?? [], armCommon: model.vendor == .arm ? armCommon : [:],
-                    metrics: coreMetrics[model.name] ?? [])
+        // A core's own metric replaces the shared one of the same name.
+        let own = coreMetrics[model.name] ?? []
+        let shared = model.vendor == .arm ? armCommonMetrics.filter { m in !own.contains { $0.name == m.name } } : []
+        return CoreCatalog(model: model, events: coreEvents[model.name] ?? [], armCommon: model.vendor == .arm ? armCommon : [:],
+                           metrics: shared + own)
     }
 
     // MARK: loading
@@ -267,7 +278,9 @@ public struct EventTableSet: Sendable {
                                       groups: (item["MetricGroup"]?.stringValue ?? "").split(separator: ";").map(String.init),
                                       brief: item["BriefDescription"]?.stringValue ?? "", scaleUnit: item["ScaleUnit"]?.stringValue,
                                       threshold: item["MetricThreshold"]?.stringValue, parent: item["Parent"]?.stringValue,
-                                      guidance: item["Guidance"]?.stringValue, file: file, line: item.line))
+                                      guidance: item["Guidance"]?.stringValue,
+                                      alternatives: (item["Alternatives"]?.arrayValue ?? []).compactMap { $0.stringValue },
+                                      file: file, line: item.line))
         }
         return result
     }

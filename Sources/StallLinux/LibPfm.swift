@@ -41,6 +41,8 @@ public enum LibPfm {
         public var description: String
         public var isCore: Bool
         public var eventCount: Int
+        /// Generic (programmable) counters, as libpfm4 knows them.
+        public var counters: Int
     }
 
     public static func presentPMUs() -> [PMUInfo] {
@@ -51,9 +53,10 @@ public enum LibPfm {
         var desc = [CChar](repeating: 0, count: 256)
         var isCore: Int32 = 0
         var count: Int32 = 0
-        while cpfm_present_pmu(n, &name, name.count, &desc, desc.count, &isCore, &count) == 0 {
+        var counters: Int32 = 0
+        while cpfm_present_pmu(n, &name, name.count, &desc, desc.count, &isCore, &count, &counters) == 0 {
             result.append(PMUInfo(name: String(cString: name), description: String(cString: desc),
-                                  isCore: isCore != 0, eventCount: Int(count)))
+                                  isCore: isCore != 0, eventCount: Int(count), counters: Int(counters)))
             n += 1
         }
         return result

@@ -62,6 +62,15 @@ struct Stat: ParsableCommand {
     @Flag(name: .customLong("no-inherit"), help: "Do not count children the workload forks.")
     var noInherit = false
 
+    @Flag(name: .customLong("tree"), help: "Print the stall tree after the counts (default when stall events were counted; text output).")
+    var tree = false
+
+    @Flag(name: .customLong("no-multiplex"), help: "Run the command once per group of events that fits the PMU, instead of multiplexing.")
+    var noMultiplex = false
+
+    @Option(name: .customLong("pmu-counters"), help: "Programmable counters the PMU has (default: libpfm4's figure for the detected PMU, else 6).")
+    var pmuCounters: Int?
+
     @Option(name: .customLong("cpu-model"), help: "Use this core's EventTables instead of the detected one (e.g. cortex-a520, zen4).")
     var cpuModel: String?
 
@@ -86,6 +95,9 @@ struct Stat: ParsableCommand {
             throw ValidationError("--per-cpu needs system-wide counting (-a or -C)")
         }
         if let f = fieldSeparator, f.isEmpty { throw ValidationError("-x needs a separator") }
+        if noMultiplex && workload.isEmpty { throw ValidationError("--no-multiplex re-runs the workload once per group: it needs a command") }
+        if noMultiplex && intervalMilliseconds != nil { throw ValidationError("--no-multiplex and -I cannot be combined") }
+        if let n = pmuCounters, n < 1 { throw ValidationError("--pmu-counters must be at least 1") }
     }
 
     var workload: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
@@ -123,7 +135,13 @@ struct Stat: ParsableCommand {
             scope = .command
         }
 
-        let plan = StatPlan(events: resolved, groups: CounterGrouping.kernelGroups(events: resolved, requested: groups), scope: scope, command: workload, perCPU: perCPU,
+        let kernelGroups = CounterGrouping.kernelGroups(events: resolved, requested: groups)
+        var runGroups = [kernelGroups]
+        if noMultiplex {
+            runGroups = RunPartitioner.runs(groups: kernelGroups, hardwareCount: { g in g.filter { resolved[$0].needsHardwarePMU }.count },
+                                            budget: counterBudget)
+        }
+        let plan = StatPlan(events: resolved, groups: kernelGroups, scope: scope, command: workload, perCPU: perCPU,
                             durationSeconds: durationSeconds, intervalMilliseconds: intervalMilliseconds,
                             inherit: !noInherit)
         let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())
@@ -134,9 +152,13 @@ struct Stat: ParsableCommand {
         var last: StatOutcome? = nil
         var reportedFailures = false
         for run in 0..<repeatCount {
-            let outcome: StatOutcome
+            var outcome: StatOutcome
             do {
-                outcome = try runner.run { window in intervalPrinter.print(window) }
+                if runGroups.count > 1 {
+                    outcome = try runOncePerGroup(plan: plan, runGroups: runGroups, hasHardwarePMU: pmus.hasHardwarePMU)
+                } else {
+                    outcome = try runner.run { window in intervalPrinter.print(window) }
+                }
             } catch let e as StatRunError {
                 StandardError.write("stallstat: \(e)")
                 if summaries.isEmpty {
@@ -181,6 +203,13 @@ struct Stat: ParsableCommand {
             sink.write("\n" + SimpleperfTextWriter().render([summary], totalSeconds: last.elapsedSeconds))
         }
 
+        if case .text = format, tree || (events.isEmpty && pmus.hasHardwarePMU) || summary.results.contains(where: { $0.needsHardwarePMU && $0.status == .counted }) {
+            sink.write(stallTree(summary, resolver: resolver, pmus: pmus))
+        } else if tree {
+            StandardError.write("stallstat: --tree is printed with the text output; save the -j output and run `stallstat analyze` on it")
+        }
+        if runGroups.count > 1 { StandardError.write("stallstat: --no-multiplex: measured in \(runGroups.count) runs of the command, each group of events counted alone") }
+
         if !summary.results.contains(where: { $0.status == .counted }) {
             StandardError.write("stallstat: no event was counted")
             throw ExitCode(ExitCodes.nothingCounted)
@@ -190,6 +219,62 @@ struct Stat: ParsableCommand {
             StandardError.write("stallstat: the command '\(workload.joined(separator: " "))' exited with status \(code)")
             throw ExitCode(code)
         }
+    }
+
+    /// Counters available for one group: --pmu-counters, libpfm4's figure, else 6
+    /// (Arm PMUv3 cores commonly have 6 programmable counters besides the cycle counter).
+    var counterBudget: Int {
+        if let pmuCounters { return pmuCounters }
+        if let n = LibPfm.presentPMUs().first(where: { $0.isCore && $0.counters > 0 })?.counters { return n }
+        return 6
+    }
+
+    /// `--no-multiplex`: one run of the command per set of groups that fits the PMU;
+    /// each event's count comes from the run that scheduled it.
+    func runOncePerGroup(plan: StatPlan, runGroups: [[[Int]]], hasHardwarePMU: Bool) throws -> StatOutcome {
+        var merged: StatOutcome? = nil
+        for (k, groups) in runGroups.enumerated() {
+            var p = plan
+            p.groups = groups
+            let outcome: StatOutcome
+            do {
+                outcome = try StatRunner(plan: p, hasHardwarePMU: hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid()).run { _ in }
+            } catch StatRunError.nothingOpened(let failures) where merged != nil {
+                // This run's events could not be opened: record why, keep the other runs.
+                for f in failures {
+                    if let i = merged!.summary.results.firstIndex(where: { $0.name == f.event }) {
+                        merged!.summary.results[i].status = .notSupported(reason: f.message)
+                    }
+                }
+                merged!.failures += failures
+                continue
+            }
+            let mine = Set(groups.flatMap { $0 })
+            guard var m = merged else { merged = outcome; continue }
+            for (i, r) in outcome.summary.results.enumerated() where i < m.summary.results.count {
+                let event = plan.events.firstIndex { $0.name == r.name }
+                if let event, mine.contains(event) { m.summary.results[i] = r }
+            }
+            m.elapsedSeconds += outcome.elapsedSeconds
+            m.failures += outcome.failures
+            if outcome.interruptedBy != nil { m.interruptedBy = outcome.interruptedBy; merged = m; StandardError.write("stallstat: interrupted in run \(k + 1) of \(runGroups.count)"); break }
+            if (outcome.commandExitCode ?? 0) != 0 { m.commandExitCode = outcome.commandExitCode }
+            merged = m
+        }
+        return merged!
+    }
+
+    /// The stall tree for what was counted, after the counts (text output).
+    func stallTree(_ summary: StatWindow, resolver: EventResolver, pmus: SysfsPMUs) -> String {
+        let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil }
+            .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning) }
+        guard let model = (try? resolver.cpuModels())?.values.first else {
+            let why = pmus.hasHardwarePMU ? "EventTables has no entry for this CPU (give --cpu-model)" : "this machine exposes no hardware PMU, so no cycle or stall counts exist"
+            return "\nStall tree: not available: \(why).\n"
+        }
+        let slots = pmus.corePMUs.compactMap(\.slots).first
+        let report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots).build(counted)
+        return "\n" + StallTreeRenderer(color: outputFile == nil && isatty(1) != 0).text(report)
     }
 
     /// `--cpu-model` picks tables for counting; a model of another vendor would program
@@ -217,6 +302,13 @@ struct Stat: ParsableCommand {
         var requests: [EventGroupRequest] = []
         if events.isEmpty {
             requests = DefaultEvents.requests(hasHardwarePMU: hasHardwarePMU)
+            if hasHardwarePMU, let model = try? resolver.cpuModels().values.first {
+                // The stall tree's events, one group per metric that fits the PMU.
+                let catalog = resolver.tables.catalog(for: model)
+                let treeGroups = MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog), budget: counterBudget)
+                requests.removeAll { $0.isExplicitGroup }
+                requests += treeGroups.map { EventGroupRequest(members: $0, isExplicitGroup: true) }
+            }
         } else {
             for text in events {
                 do { requests += try EventListParser.parse(text) } catch let e as EventListError {

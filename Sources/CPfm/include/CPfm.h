@@ -28,7 +28,7 @@ const char *cpfm_strerror(int code);
 // Iteration over the PMUs libpfm4 detected as present (core and uncore alike).
 // Fills name/desc of the n-th present PMU; returns 0, or -1 past the end.
 int cpfm_present_pmu(int n, char *name, size_t name_len, char *desc, size_t desc_len,
-                     int *is_core, int *num_events);
+                     int *is_core, int *num_events, int *num_counters);
 // Events of the present PMU named `pmu`: call with idx = -1 for the first.
 // Returns the next event index, or -1 at the end.
 int cpfm_next_event(const char *pmu, int idx);

@@ -1,0 +1,267 @@
+/// perf's metric expression language (tools/perf/util/expr.y), as used in pmu-events
+/// `MetricExpr`: numbers, event and metric names, `#constants`, + - * / %, unary -,
+/// comparisons, `&` and `|`, `a if cond else b`, and min, max, abs, d_ratio.
+public indirect enum MetricExpression: Equatable, Sendable {
+    case number(Double)
+    case name(String)
+    case constant(String)              // #slots, #SMT_on, ...
+    case unary(String, MetricExpression)
+    case binary(String, MetricExpression, MetricExpression)
+    case call(String, [MetricExpression])
+    case conditional(then: MetricExpression, condition: MetricExpression, otherwise: MetricExpression)
+
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public var expression: String
+        public var position: Int
+        public var message: String
+        public var description: String { "cannot read metric expression '\(expression)' at character \(position + 1): \(message)" }
+    }
+
+    public static func parse(_ text: String) throws -> MetricExpression {
+        var p = ExpressionParser(text: text)
+        let e = try p.parseConditional()
+        p.skipSpace()
+        if p.i < p.chars.count { throw p.error("unexpected '\(p.chars[p.i])'") }
+        return e
+    }
+
+    /// Every event or metric name the expression reads.
+    public var names: [String] {
+        switch self {
+        case .number, .constant: return []
+        case .name(let n): return [n]
+        case .unary(_, let a): return a.names
+        case .binary(_, let a, let b): return a.names + b.names
+        case .call(_, let args): return args.flatMap(\.names)
+        case .conditional(let t, let c, let o): return t.names + c.names + o.names
+        }
+    }
+}
+
+/// The result of evaluating a metric: a number, or why there is none.
+public enum MetricValue: Equatable, Sendable {
+    case value(Double)
+    /// A marked missing value: division by zero, or an input that was not counted.
+    case missing(String)
+
+    public var number: Double? { if case .value(let v) = self { return v }; return nil }
+}
+
+public struct MetricEvaluationError: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// What a name stands for when evaluating.
+public enum NameValue: Equatable, Sendable {
+    case value(Double)
+    /// A known event that was not counted (or never ran).
+    case notCounted
+    /// Neither an event the core knows nor a metric: an error in the expression.
+    case unknown
+}
+
+extension MetricExpression {
+    public func evaluate(names: (String) -> NameValue, constants: [String: Double] = [:]) throws -> MetricValue {
+        switch self {
+        case .number(let d): return .value(d)
+        case .constant(let c):
+            guard let v = constants[c] ?? constants[c.lowercased()] else { return .missing("#\(c) is not known for this CPU") }
+            return .value(v)
+        case .name(let n):
+            switch names(n) {
+            case .value(let v): return .value(v)
+            case .notCounted: return .missing("\(n) was not counted")
+            case .unknown: throw MetricEvaluationError(message: "unknown event or metric '\(n)'")
+            }
+        case .unary(let op, let a):
+            let v = try a.evaluate(names: names, constants: constants)
+            guard case .value(let x) = v else { return v }
+            return .value(op == "-" ? -x : (x == 0 ? 1 : 0))
+        case .binary(let op, let a, let b):
+            let l = try a.evaluate(names: names, constants: constants)
+            let r = try b.evaluate(names: names, constants: constants)
+            guard case .value(let x) = l else { return l }
+            guard case .value(let y) = r else { return r }
+            switch op {
+            case "+": return .value(x + y)
+            case "-": return .value(x - y)
+            case "*": return .value(x * y)
+            case "/": return y == 0 ? .missing("division by zero") : .value(x / y)
+            case "%": return y == 0 ? .missing("division by zero") : .value(x.truncatingRemainder(dividingBy: y))
+            case "<": return .value(x < y ? 1 : 0)
+            case ">": return .value(x > y ? 1 : 0)
+            case "<=": return .value(x <= y ? 1 : 0)
+            case ">=": return .value(x >= y ? 1 : 0)
+            case "==": return .value(x == y ? 1 : 0)
+            case "&": return .value(x != 0 && y != 0 ? 1 : 0)
+            case "|": return .value(x != 0 || y != 0 ? 1 : 0)
+            default: throw MetricEvaluationError(message: "unknown operator \(op)")
+            }
+        case .call(let f, let args):
+            let values = try args.map { try $0.evaluate(names: names, constants: constants) }
+            if let missing = values.first(where: { $0.number == nil }), f != "d_ratio" { return missing }
+            let xs = values.compactMap(\.number)
+            switch (f, xs.count) {
+            case ("min", 2...): return .value(xs.min()!)
+            case ("max", 2...): return .value(xs.max()!)
+            case ("abs", 1): return .value(abs(xs[0]))
+            case ("d_ratio", _):
+                // perf: d_ratio(a, b) is a / b, and 0 when b is 0.
+                guard values.count == 2 else { throw MetricEvaluationError(message: "d_ratio takes two arguments") }
+                guard let a = values[0].number, let b = values[1].number else { return values.first { $0.number == nil }! }
+                return .value(b == 0 ? 0 : a / b)
+            default: throw MetricEvaluationError(message: "unknown function \(f) with \(xs.count) arguments")
+            }
+        case .conditional(let t, let c, let o):
+            let cond = try c.evaluate(names: names, constants: constants)
+            guard case .value(let x) = cond else { return cond }
+            return try (x != 0 ? t : o).evaluate(names: names, constants: constants)
+        }
+    }
+}
+
+struct ExpressionParser {
+    let text: String
+    let chars: [Character]
+    var i = 0
+
+    init(text: String) {
+        self.text = text
+        chars = Array(text)
+    }
+
+    func error(_ message: String) -> MetricExpression.ParseError {
+        MetricExpression.ParseError(expression: text, position: i, message: message)
+    }
+
+    mutating func skipSpace() { while i < chars.count, chars[i].isWhitespace { i += 1 } }
+
+    mutating func peekWord() -> String? {
+        skipSpace()
+        var j = i
+        var w = ""
+        while j < chars.count, chars[j].isLetter { w.append(chars[j]); j += 1 }
+        return w.isEmpty ? nil : w
+    }
+
+    mutating func consumeWord(_ w: String) -> Bool {
+        skipSpace()
+        let end = i + w.count
+        guard end <= chars.count, String(chars[i..<end]) == w, end == chars.count || !isNameChar(chars[end]) else { return false }
+        i = end
+        return true
+    }
+
+    mutating func consume(_ s: String) -> Bool {
+        skipSpace()
+        let end = i + s.count
+        guard end <= chars.count, String(chars[i..<end]) == s else { return false }
+        i = end
+        return true
+    }
+
+    // cond := or ('if' or 'else' cond)?
+    mutating func parseConditional() throws -> MetricExpression {
+        let value = try parseOr()
+        if consumeWord("if") {
+            let condition = try parseOr()
+            guard consumeWord("else") else { throw error("expected 'else'") }
+            let otherwise = try parseConditional()
+            return .conditional(then: value, condition: condition, otherwise: otherwise)
+        }
+        return value
+    }
+
+    mutating func parseOr() throws -> MetricExpression {
+        var l = try parseAnd()
+        while consume("|") { l = .binary("|", l, try parseAnd()) }
+        return l
+    }
+
+    mutating func parseAnd() throws -> MetricExpression {
+        var l = try parseComparison()
+        while consume("&") { l = .binary("&", l, try parseComparison()) }
+        return l
+    }
+
+    mutating func parseComparison() throws -> MetricExpression {
+        let l = try parseSum()
+        for op in ["<=", ">=", "==", "<", ">"] where consume(op) { return .binary(op, l, try parseSum()) }
+        return l
+    }
+
+    mutating func parseSum() throws -> MetricExpression {
+        var l = try parseProduct()
+        while true {
+            if consume("+") { l = .binary("+", l, try parseProduct()) }
+            else if consume("-") { l = .binary("-", l, try parseProduct()) }
+            else { return l }
+        }
+    }
+
+    mutating func parseProduct() throws -> MetricExpression {
+        var l = try parseUnary()
+        while true {
+            if consume("*") { l = .binary("*", l, try parseUnary()) }
+            else if consume("/") { l = .binary("/", l, try parseUnary()) }
+            else if consume("%") { l = .binary("%", l, try parseUnary()) }
+            else { return l }
+        }
+    }
+
+    mutating func parseUnary() throws -> MetricExpression {
+        if consume("-") { return .unary("-", try parseUnary()) }
+        if consume("!") { return .unary("!", try parseUnary()) }
+        return try parsePrimary()
+    }
+
+    func isNameChar(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" || c == "." || c == "@" || c == ":" || c == "\\" }
+
+    mutating func parsePrimary() throws -> MetricExpression {
+        skipSpace()
+        guard i < chars.count else { throw error("unexpected end of expression") }
+        let c = chars[i]
+        if c == "(" {
+            i += 1
+            let e = try parseConditional()
+            guard consume(")") else { throw error("expected ')'") }
+            return e
+        }
+        if c.isNumber || (c == "." && i + 1 < chars.count && chars[i + 1].isNumber) {
+            var s = ""
+            while i < chars.count, chars[i].isNumber || chars[i] == "." || chars[i] == "e" || chars[i] == "E"
+                    || ((chars[i] == "-" || chars[i] == "+") && (s.last == "e" || s.last == "E")) {
+                s.append(chars[i]); i += 1
+            }
+            guard let d = Double(s) else { throw error("bad number '\(s)'") }
+            return .number(d)
+        }
+        if c == "#" {
+            i += 1
+            var s = ""
+            while i < chars.count, isNameChar(chars[i]) { s.append(chars[i]); i += 1 }
+            guard !s.isEmpty else { throw error("expected a constant name after '#'") }
+            return .constant(s)
+        }
+        if isNameChar(c) {
+            var s = ""
+            while i < chars.count, isNameChar(chars[i]) {
+                // perf escapes '-' and ',' in event names with a backslash.
+                if chars[i] == "\\", i + 1 < chars.count { s.append(chars[i + 1]); i += 2; continue }
+                s.append(chars[i]); i += 1
+            }
+            if ["if", "else"].contains(s) { throw error("unexpected '\(s)'") }
+            if consume("(") {
+                var args: [MetricExpression] = []
+                if !consume(")") {
+                    repeat { args.append(try parseConditional()) } while consume(",")
+                    guard consume(")") else { throw error("expected ')' after the arguments of \(s)") }
+                }
+                return .call(s, args)
+            }
+            return .name(s)
+        }
+        throw error("unexpected '\(c)'")
+    }
+}

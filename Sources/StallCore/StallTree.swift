@@ -1,0 +1,293 @@
+/// A counted value with the share of time its counter ran.
+public struct CountValue: Equatable, Sendable {
+    public var value: Double
+    public var percentRunning: Double
+    public init(value: Double, percentRunning: Double = 100) {
+        self.value = value
+        self.percentRunning = percentRunning
+    }
+}
+
+/// A count as imported or measured, under the name it was printed with.
+public struct NamedCount: Equatable, Sendable {
+    public var name: String
+    public var value: Double
+    public var percentRunning: Double
+    public init(name: String, value: Double, percentRunning: Double = 100) {
+        self.name = name
+        self.value = value
+        self.percentRunning = percentRunning
+    }
+}
+
+/// Maps printed names (simpleperf's, perf's, Arm's, raw codes) to the one name the
+/// metrics use, so an event counted twice under two names is counted once.
+public struct CanonicalCounts: Equatable, Sendable {
+    public var counts: [String: CountValue] = [:]
+    /// Which printed name supplied each canonical name.
+    public var sources: [String: String] = [:]
+    public var notes: [String] = []
+    /// Names that are not events of this core (software events, tracepoints, ...).
+    public var unmatched: [String] = []
+
+    public init(_ counted: [NamedCount], catalog: CoreCatalog) {
+        var aliases: [(String, NamedCount)] = []
+        for c in counted {
+            guard let (canonical, isGenericAlias) = CanonicalCounts.canonicalName(c.name, catalog: catalog) else {
+                unmatched.append(c.name)
+                continue
+            }
+            if isGenericAlias { aliases.append((canonical, c)); continue }
+            insert(canonical, c, catalog: catalog)
+        }
+        // perf's generic names last: a raw or table name for the same event wins.
+        for (canonical, c) in aliases { insert(canonical, c, catalog: catalog) }
+    }
+
+    mutating func insert(_ canonical: String, _ c: NamedCount, catalog: CoreCatalog) {
+        guard let existing = counts[canonical], let first = sources[canonical] else {
+            counts[canonical] = CountValue(value: c.value, percentRunning: c.percentRunning)
+            sources[canonical] = c.name
+            return
+        }
+        let diff = existing.value == 0 ? (c.value == 0 ? 0 : 1) : abs(c.value - existing.value) / existing.value
+        let why = GenericKind(name: c.name) == .other ? "both count \(canonical)"
+            : "on \(catalog.model.vendor == .arm ? "Arm" : "this CPU") the kernel maps \(c.name) to \(canonical)"
+        notes.append("\(c.name) (\(groupThousands(c.value))) and \(first) (\(groupThousands(existing.value))) differ by "
+            + cFormat("%.3f%%", 100 * diff) + ": \(why); counted once, as \(first).")
+    }
+
+    /// The canonical name, and whether the printed name is one of perf's generic aliases.
+    static func canonicalName(_ printed: String, catalog: CoreCatalog) -> (String, Bool)? {
+        let base = EventModifiers.split(printed)?.base ?? printed
+        let arm = catalog.model.vendor == .arm
+        let generic = GenericEvents.lookup(base) != nil
+        switch GenericKind(name: base) {
+        case .cycles: return (arm ? "CPU_CYCLES" : "cycles", generic)
+        case .instructions: return (arm ? "INST_RETIRED" : "instructions", generic)
+        case .stalledFrontend where arm: return ("STALL_FRONTEND", true)
+        case .stalledBackend where arm: return ("STALL_BACKEND", true)
+        default: break
+        }
+        if let code = RawEventSyntax.rawCode(base), arm {
+            if let e = catalog.events.first(where: { $0.armCode == code }) { return (e.name, false) }
+            if let e = catalog.armCommon.values.first(where: { $0.armCode == code }) { return (e.name, false) }
+            return nil
+        }
+        switch catalog.lookup(base) {
+        case .found(let e), .notImplemented(let e): return (e.name, false)
+        case .unknown: return nil
+        }
+    }
+}
+
+/// One node of the stall tree.
+public struct StallTreeNode: Equatable, Sendable {
+    public var name: String
+    public var brief: String
+    public var parent: String?
+    public var depth: Int
+    public var count: Double
+    public var shareOfParent: Double?
+    public var shareOfRoot: Double
+    public var root: String
+    /// The lowest running share among the counters the node reads.
+    public var percentRunning: Double
+    public var flags: [String]
+    /// Shown when the node's threshold (a table expression) holds.
+    public var guidance: String?
+    public var unit: String
+}
+
+/// A derived figure outside the tree (IPC, TLB walks per 1000 instructions, top-down %).
+public struct InfoMetric: Equatable, Sendable {
+    public var name: String
+    public var brief: String
+    public var value: Double
+    public var unit: String
+    public var group: String
+    public var guidance: String?
+}
+
+public struct StallReport: Equatable, Sendable {
+    public var cpu: String
+    public var nodes: [StallTreeNode]
+    public var info: [InfoMetric]
+    public var notes: [String]
+    /// Tree nodes that could not be computed, and why.
+    public var missing: [(name: String, reason: String)]
+
+    public static func == (a: StallReport, b: StallReport) -> Bool {
+        a.cpu == b.cpu && a.nodes == b.nodes && a.info == b.info && a.notes == b.notes
+            && a.missing.map(\.name) == b.missing.map(\.name)
+    }
+
+    public func node(_ name: String) -> StallTreeNode? { nodes.first { $0.name == name } }
+    public func info(_ name: String) -> InfoMetric? { info.first { $0.name == name } }
+}
+
+/// Evaluates a core's metrics over canonical counts and arranges the tree.
+public struct StallTreeBuilder {
+    public var catalog: CoreCatalog
+    /// Slot width: the PMU's caps/slots at run time, else the table's.
+    public var slots: Int?
+
+    public init(catalog: CoreCatalog, slots: Int? = nil) {
+        self.catalog = catalog
+        self.slots = slots ?? catalog.model.slots
+    }
+
+    public func build(_ counted: [NamedCount]) -> StallReport {
+        let canonical = CanonicalCounts(counted, catalog: catalog)
+        var notes = canonical.notes
+        notes += consistencyNotes(canonical.counts)
+        var cache: [String: MetricValue] = [:]
+        var problems: [String] = []
+        let metricsByName = Dictionary(catalog.metrics.map { ($0.name, $0) }, uniquingKeysWith: { _, b in b })
+        let constants: [String: Double] = slots.map { ["slots": Double($0)] } ?? [:]
+
+        func nameValue(_ n: String, visiting: Set<String>) -> NameValue {
+            if let c = canonical.counts[n] { return .value(c.value) }
+            if metricsByName[n] != nil, !visiting.contains(n) {
+                if case .value(let v) = evaluate(n, visiting: visiting.union([n])) { return .value(v) }
+                return .notCounted
+            }
+            if ["cycles", "instructions"].contains(n) || CanonicalCounts.canonicalName(n, catalog: catalog) != nil { return .notCounted }
+            return .unknown
+        }
+
+        func evaluate(_ name: String, visiting: Set<String> = []) -> MetricValue {
+            if let v = cache[name] { return v }
+            guard let m = metricsByName[name] else { return .missing("no metric \(name)") }
+            var result: MetricValue = .missing("not evaluated")
+            for text in [m.expression] + m.alternatives {
+                do {
+                    let expr = try MetricExpression.parse(text)
+                    result = try expr.evaluate(names: { nameValue($0, visiting: visiting.union([name])) }, constants: constants)
+                } catch {
+                    problems.append("metric \(name) (\(m.file):\(m.line)): \(error)")
+                    result = .missing("\(error)")
+                }
+                if case .value = result { break }
+            }
+            cache[name] = result
+            return result
+        }
+
+        func runningShare(_ m: TableMetric) -> Double {
+            var names = (try? MetricExpression.parse(m.expression).names) ?? []
+            var seen = Set<String>()
+            var lowest = 100.0
+            while let n = names.popLast() {
+                guard seen.insert(n).inserted else { continue }
+                if let c = canonical.counts[n] { lowest = min(lowest, c.percentRunning) }
+                else if let sub = metricsByName[n] { names += (try? MetricExpression.parse(sub.expression).names) ?? [] }
+            }
+            return lowest
+        }
+
+        // Tree nodes present, and their effective parents.
+        let treeMetrics = catalog.metrics.filter(\.isTreeNode)
+        var present: [String: Double] = [:]
+        var missing: [(String, String)] = []
+        for m in treeMetrics {
+            switch evaluate(m.name) {
+            case .value(let v): present[m.name] = v
+            case .missing(let why): missing.append((m.name, why))
+            }
+        }
+        func effectiveParent(_ m: TableMetric) -> String? {
+            var candidates = (m.parent ?? "").split(separator: "|").map(String.init)
+            var guardCount = 0
+            while !candidates.isEmpty, guardCount < 32 {
+                guardCount += 1
+                if let hit = candidates.first(where: { present[$0] != nil }) { return hit }
+                // None present: try the parents of the first candidate (walk up the tree).
+                guard let up = metricsByName[candidates[0]]?.parent else { return nil }
+                candidates = up.split(separator: "|").map(String.init)
+            }
+            return nil
+        }
+        var parentOf: [String: String] = [:]
+        for m in treeMetrics where present[m.name] != nil {
+            if let p = effectiveParent(m) { parentOf[m.name] = p }
+        }
+        let roots = treeMetrics.filter { present[$0.name] != nil && parentOf[$0.name] == nil && $0.parent == nil }
+        var nodes: [StallTreeNode] = []
+        func visit(_ m: TableMetric, depth: Int, root: String) {
+            let count = present[m.name]!
+            let parent = parentOf[m.name]
+            let parentCount = parent.flatMap { present[$0] }
+            let rootCount = present[root] ?? count
+            var flags: [String] = []
+            if let pc = parentCount, count > pc * 1.001 {
+                flags.append("larger than its parent " + (parent ?? "") + cFormat(" (%.1f%%)", 100 * count / pc))
+            }
+            let children = treeMetrics.filter { parentOf[$0.name] == m.name }
+            let childSum = children.reduce(0.0) { $0 + (present[$1.name] ?? 0) }
+            if children.count > 1, count > 0, childSum > count * 1.01 {
+                flags.append("its parts sum to " + cFormat("%.1f%%", 100 * childSum / count) + " of it: they overlap, or were not counted at one moment")
+            }
+            let running = runningShare(m)
+            if running < 99.995 { flags.append(cFormat("counters ran %.2f%% of the time (multiplexed, scaled)", running)) }
+            let shareOfParent = parentCount.map { $0 > 0 ? count / $0 : 0 }
+            let shareOfRoot = rootCount > 0 ? count / rootCount : 0
+            var guidance: String? = nil
+            if let t = m.threshold, let g = m.guidance, let expr = try? MetricExpression.parse(t) {
+                let vars: [String: Double] = ["share": shareOfParent ?? 1, "share_of_total": shareOfRoot, "value": count]
+                if case .value(let hit)? = try? expr.evaluate(names: { vars[$0].map(NameValue.value) ?? .unknown }), hit != 0 {
+                    guidance = g
+                }
+            }
+            let unit = (m.scaleUnit ?? "").drop(while: { $0.isNumber || $0 == "." })
+            nodes.append(StallTreeNode(name: m.name, brief: m.brief, parent: parent, depth: depth, count: count,
+                                       shareOfParent: shareOfParent, shareOfRoot: shareOfRoot, root: root,
+                                       percentRunning: running, flags: flags, guidance: guidance, unit: String(unit)))
+            for c in children { visit(c, depth: depth + 1, root: root) }
+        }
+        for r in roots { visit(r, depth: 0, root: r.name) }
+
+        var info: [InfoMetric] = []
+        for m in catalog.metrics where !m.isTreeNode {
+            guard case .value(var v) = evaluate(m.name) else { continue }
+            var unit = m.scaleUnit ?? ""
+            if unit.hasPrefix("100%") { v *= 100; unit = "%" }
+            else if unit.hasPrefix("1") { unit = String(unit.dropFirst()) }
+            var guidance: String? = nil
+            if let t = m.threshold, let g = m.guidance, let expr = try? MetricExpression.parse(t),
+               case .value(let hit)? = try? expr.evaluate(names: { $0 == "value" ? .value(unit == "%" ? v / 100 : v) : .unknown }), hit != 0 {
+                guidance = g
+            }
+            info.append(InfoMetric(name: m.name, brief: m.brief, value: v, unit: unit, group: m.groups.first ?? "", guidance: guidance))
+        }
+        notes += problems
+        return StallReport(cpu: catalog.model.name, nodes: nodes, info: info, notes: notes,
+                           missing: missing.filter { !$0.1.hasPrefix("no metric") })
+    }
+
+    /// What a careful reader notices in the counts themselves.
+    func consistencyNotes(_ c: [String: CountValue]) -> [String] {
+        var notes: [String] = []
+        func near(_ a: Double, _ b: Double) -> Double { a == 0 ? (b == 0 ? 0 : 1) : abs(a - b) / a }
+        if let stall = c["STALL"]?.value, let fe = c["STALL_FRONTEND"]?.value, let be = c["STALL_BACKEND"]?.value {
+            let d = near(stall, fe + be)
+            if d < 0.01 {
+                notes.append("STALL (\(groupThousands(stall))) ≈ STALL_FRONTEND + STALL_BACKEND (\(groupThousands(fe + be)), " + cFormat("%.3f%%", 100 * d)
+                    + " apart): frontend and backend partition the stalled cycles on this core, so their shares of STALL add up to 100%.")
+            } else if fe + be > stall {
+                notes.append("STALL_FRONTEND + STALL_BACKEND exceed STALL by " + cFormat("%.1f%%", 100 * d)
+                    + ": some cycles count as both frontend and backend stalls.")
+            } else {
+                notes.append("STALL exceeds STALL_FRONTEND + STALL_BACKEND by " + cFormat("%.1f%%", 100 * d) + ": part of the stalled cycles is attributed to neither.")
+            }
+        }
+        if let mem = c["STALL_BACKEND_MEM"]?.value, let membound = c["STALL_BACKEND_MEMBOUND"]?.value, near(membound, mem) < 0.01 {
+            notes.append("STALL_BACKEND_MEM (\(groupThousands(mem))) ≈ STALL_BACKEND_MEMBOUND (\(groupThousands(membound))): every memory-bound backend stall here missed the core's last cache level.")
+        }
+        if let slot = c["STALL_SLOT"]?.value, let cycles = c["CPU_CYCLES"]?.value, cycles > 0 {
+            notes.append("STALL_SLOT / CPU_CYCLES = " + cFormat("%.2f", slot / cycles) + " empty issue slots per cycle"
+                + (slots.map { " of \($0)" } ?? " (slot width not known for this core: the PMU's caps/slots gives it at run time)") + ".")
+        }
+        return notes
+    }
+}
