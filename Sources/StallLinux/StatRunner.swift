@@ -240,4 +240,11 @@ public enum MachineFacts {
     }
 
     public static func blockStopSignals() { _ = cpe_block_stop_signals() }
+
+    /// Sleeps up to `seconds`, returning early with the signal number on Ctrl-C,
+    /// SIGTERM, SIGHUP or SIGCHLD (0 on timeout).
+    public static func waitForStopSignal(seconds: Double) -> Int32 {
+        let r = cpe_wait_signal(Int64(seconds * 1e9))
+        return r > 0 ? r : 0
+    }
 }

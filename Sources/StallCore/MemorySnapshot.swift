@@ -1,0 +1,134 @@
+/// One moment of the kernel's memory state: free lists, watermarks, migrate types,
+/// the vmstat counters of compaction, THP and reclaim, and pressure stall totals.
+public struct MemorySnapshot: Equatable, Sendable {
+    public var timestampSeconds: Double
+    public var hugePageOrder: Int
+    public var zones: [ZoneFreeLists]
+    public var watermarks: [ZoneWatermarks]
+    public var pageTypes: PageTypeInfo?
+    public var vmstat: [String: UInt64]
+    public var pressure: [String: PressureStall]
+    /// Sources that could not be read, and why (pagetypeinfo is root-only).
+    public var unavailable: [String: String]
+
+    public init(timestampSeconds: Double, hugePageOrder: Int = 9, zones: [ZoneFreeLists], watermarks: [ZoneWatermarks] = [],
+                pageTypes: PageTypeInfo? = nil, vmstat: [String: UInt64] = [:], pressure: [String: PressureStall] = [:],
+                unavailable: [String: String] = [:]) {
+        self.timestampSeconds = timestampSeconds
+        self.hugePageOrder = hugePageOrder
+        self.zones = zones
+        self.watermarks = watermarks
+        self.pageTypes = pageTypes
+        self.vmstat = vmstat
+        self.pressure = pressure
+        self.unavailable = unavailable
+    }
+
+    /// The vmstat counters kept in a snapshot (prefixes and names).
+    public static let vmstatPrefixes = ["compact_", "pgmigrate_", "thp_", "allocstall_", "pgscan_", "pgsteal_"]
+    public static let vmstatNames = ["nr_free_pages"]
+
+    public static func keepVMStat(_ all: [String: UInt64]) -> [String: UInt64] {
+        all.filter { kv in vmstatNames.contains(kv.key) || vmstatPrefixes.contains { kv.key.hasPrefix($0) } }
+    }
+
+    /// All zones' free lists added together: the system-wide picture.
+    public var combined: ZoneFreeLists {
+        let width = zones.map(\.freeBlocks.count).max() ?? 0
+        var sums = [UInt64](repeating: 0, count: width)
+        for z in zones { for (k, v) in z.freeBlocks.enumerated() { sums[k] += v } }
+        return ZoneFreeLists(node: -1, zone: "all", freeBlocks: sums)
+    }
+
+    public func indices(_ zone: ZoneFreeLists) -> FragmentationIndex { FragmentationIndex(zone: zone, hugePageOrder: hugePageOrder) }
+
+    /// System-wide unusable free space index at the THP order, in [0, 1].
+    public var unusableAtHugePageOrder: Double { Double(indices(combined).unusableIndexMilli(order: hugePageOrder)) / 1000 }
+    /// THP-sized blocks free right now, all zones.
+    public var hugePageBlocksFree: UInt64 { indices(combined).hugePageAllocationsPossible }
+}
+
+extension MemorySnapshot {
+    // MARK: JSON (for `frag --json` and `frag --diff`)
+
+    public func json() -> String {
+        var parts: [String] = []
+        parts.append("\"timestamp\": " + cFormat("%.6f", timestampSeconds))
+        parts.append("\"huge_page_order\": \(hugePageOrder)")
+        let zoneObjects = zones.map { z -> String in
+            let ix = indices(z)
+            let orders = z.freeBlocks.indices
+            var o = "{\"node\": \(z.node), \"zone\": \"\(jsonEscape(z.zone))\", \"free_blocks\": [" + z.freeBlocks.map(String.init).joined(separator: ", ") + "]"
+            o += ", \"free_pages\": \(ix.freePages)"
+            o += ", \"unusable_index\": [" + orders.map { FragmentationIndex.format(milli: ix.unusableIndexMilli(order: $0)) }.joined(separator: ", ") + "]"
+            o += ", \"fragmentation_index\": [" + orders.map { FragmentationIndex.format(milli: ix.fragmentationIndexMilli(order: $0)) }.joined(separator: ", ") + "]"
+            o += ", \"largest_free_order\": " + (ix.largestFreeOrder.map(String.init) ?? "null")
+            o += ", \"huge_page_allocations_possible\": \(ix.hugePageAllocationsPossible)"
+            if let w = watermarks.first(where: { $0.key == z.key }) {
+                o += ", \"watermarks\": {\"free\": \(w.freePages), \"min\": \(w.min), \"low\": \(w.low), \"high\": \(w.high), \"managed\": \(w.managed), \"present\": \(w.present)}"
+            }
+            if let pt = pageTypes {
+                if let byType = pt.freeByType[z.key] {
+                    o += ", \"free_by_migrate_type\": {" + byType.keys.sorted().map { "\"\($0)\": [" + byType[$0]!.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "}"
+                }
+                if let blocks = pt.pageblocksByType[z.key] {
+                    o += ", \"pageblocks_by_migrate_type\": {" + blocks.keys.sorted().map { "\"\($0)\": \(blocks[$0]!)" }.joined(separator: ", ") + "}"
+                }
+            }
+            return o + "}"
+        }
+        parts.append("\"zones\": [\n    " + zoneObjects.joined(separator: ",\n    ") + "\n  ]")
+        if let pt = pageTypes { parts.append("\"pageblock_order\": \(pt.pageblockOrder)") }
+        parts.append("\"vmstat\": {" + vmstat.keys.sorted().map { "\"\($0)\": \(vmstat[$0]!)" }.joined(separator: ", ") + "}")
+        parts.append("\"pressure\": {" + pressure.keys.sorted().map { r in
+            let p = pressure[r]!
+            func line(_ l: PressureStall.Line?) -> String { l.map { cFormat("{\"avg10\": %.2f, \"avg60\": %.2f, \"avg300\": %.2f, \"total_us\": ", $0.avg10, $0.avg60, $0.avg300) + "\($0.totalMicroseconds)}" } ?? "null" }
+            return "\"\(r)\": {\"some\": \(line(p.some)), \"full\": \(line(p.full))}"
+        }.joined(separator: ", ") + "}")
+        parts.append("\"unavailable\": {" + unavailable.keys.sorted().map { "\"\($0)\": \"\(jsonEscape(unavailable[$0]!))\"" }.joined(separator: ", ") + "}")
+        return "{\n  " + parts.joined(separator: ",\n  ") + "\n}\n"
+    }
+
+    public struct DecodeError: Error, Equatable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Reads a snapshot saved by `frag --json` back (free lists, watermarks, vmstat,
+    /// pressure); the indices are recomputed, not trusted.
+    public static func decode(_ text: String) throws -> MemorySnapshot {
+        let root: JSONValue
+        do { root = try JSONReader.parse(text) } catch { throw DecodeError(message: "not a stallstat frag --json snapshot: \(error)") }
+        guard let zonesJSON = root["zones"]?.arrayValue, let ts = root["timestamp"]?.numberValue else {
+            throw DecodeError(message: "not a stallstat frag --json snapshot: no \"zones\" or \"timestamp\"")
+        }
+        var zones: [ZoneFreeLists] = []
+        var marks: [ZoneWatermarks] = []
+        for z in zonesJSON {
+            guard let node = z["node"]?.numberValue, let name = z["zone"]?.stringValue, let blocks = z["free_blocks"]?.arrayValue else {
+                throw DecodeError(message: "line \(z.line): a zone needs node, zone and free_blocks")
+            }
+            let counts = blocks.compactMap { $0.numberValue.map { UInt64($0) } }
+            guard counts.count == blocks.count else { throw DecodeError(message: "line \(z.line): free_blocks must be numbers") }
+            zones.append(ZoneFreeLists(node: Int(node), zone: name, freeBlocks: counts))
+            if let w = z["watermarks"] {
+                func v(_ k: String) -> UInt64 { UInt64(w[k]?.numberValue ?? 0) }
+                marks.append(ZoneWatermarks(node: Int(node), zone: name, freePages: v("free"), min: v("min"), low: v("low"), high: v("high"), managed: v("managed"), present: v("present")))
+            }
+        }
+        var vm: [String: UInt64] = [:]
+        if case .object(let members, _)? = root["vmstat"] { for m in members { if let d = m.value.numberValue { vm[m.key] = UInt64(d) } } }
+        var pressure: [String: PressureStall] = [:]
+        if case .object(let members, _)? = root["pressure"] {
+            for m in members {
+                func line(_ v: JSONValue?) -> PressureStall.Line? {
+                    guard let v, let t = v["total_us"]?.numberValue else { return nil }
+                    return .init(avg10: v["avg10"]?.numberValue ?? 0, avg60: v["avg60"]?.numberValue ?? 0, avg300: v["avg300"]?.numberValue ?? 0, totalMicroseconds: UInt64(t))
+                }
+                pressure[m.key] = PressureStall(some: line(m.value["some"]), full: line(m.value["full"]))
+            }
+        }
+        return MemorySnapshot(timestampSeconds: ts, hugePageOrder: Int(root["huge_page_order"]?.numberValue ?? 9), zones: zones,
+                              watermarks: marks, vmstat: vm, pressure: pressure)
+    }
+}

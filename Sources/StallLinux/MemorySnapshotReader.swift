@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StallCore
+
+/// Reads the /proc sources of a `MemorySnapshot` and hands the text to StallCore's parsers.
+public struct MemorySnapshotReader {
+    public var procRoot: String
+    /// Include /proc/pagetypeinfo (root only) and /proc/zoneinfo: `frag` wants them; the
+    /// per-interval snapshots of `stat --frag` do not need them and stay cheap.
+    public var detailed: Bool
+
+    public init(procRoot: String = "/proc", detailed: Bool = true) {
+        self.procRoot = procRoot
+        self.detailed = detailed
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case unreadable(String, String)
+        public var description: String {
+            switch self { case .unreadable(let f, let why): return "cannot read \(f): \(why)" }
+        }
+    }
+
+    public func read() throws -> MemorySnapshot {
+        var unavailable: [String: String] = [:]
+        let buddyText: String
+        do { buddyText = try SystemFiles.readText("\(procRoot)/buddyinfo") } catch { throw Failure.unreadable("\(procRoot)/buddyinfo", "\(error)") }
+        let zones = try BuddyInfo.parse(buddyText)
+        var snapshot = MemorySnapshot(timestampSeconds: wallClockSeconds(), hugePageOrder: MemorySnapshotReader.hugePageOrder(), zones: zones)
+        if let bytes = try? SystemFiles.readBytes("\(procRoot)/vmstat") {
+            let all = VMStat.parse(String(decoding: bytes, as: UTF8.self)).0.counters
+            snapshot.vmstat = MemorySnapshot.keepVMStat(all)
+        } else { unavailable["vmstat"] = "\(procRoot)/vmstat unreadable" }
+        for r in ["memory", "cpu", "io"] {
+            if let t = try? SystemFiles.readText("\(procRoot)/pressure/\(r)"), let p = try? PressureStall.parse(t) { snapshot.pressure[r] = p }
+            else { unavailable["pressure/\(r)"] = "no PSI (CONFIG_PSI off or psi=0)" }
+        }
+        if detailed {
+            do { snapshot.watermarks = try ZoneInfo.parse(try SystemFiles.readText("\(procRoot)/zoneinfo")) }
+            catch { unavailable["zoneinfo"] = "\(error)" }
+            do { snapshot.pageTypes = try PageTypeInfo.parse(try SystemFiles.readText("\(procRoot)/pagetypeinfo")) }
+            catch let e as SystemError where e.errno == EACCES { unavailable["pagetypeinfo"] = "root only (mode 0400)" }
+            catch { unavailable["pagetypeinfo"] = "\(error)" }
+        }
+        snapshot.unavailable = unavailable
+        return snapshot
+    }
+
+    /// HPAGE_PMD_ORDER from the THP page size (2 MiB with 4 KiB pages → 9).
+    public static func hugePageOrder() -> Int {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        if let text = SystemFiles.readTrimmed("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"), let size = Int(text), page > 0, size > page {
+            var order = 0
+            while (page << order) < size { order += 1 }
+            return order
+        }
+        return 9
+    }
+
+    public static func smapsRollup(pid: Int32) -> SmapsRollup? {
+        guard let t = try? SystemFiles.readText("/proc/\(pid)/smaps_rollup") else { return nil }
+        return try? SmapsRollup.parse(t)
+    }
+}
+
+func wallClockSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import StallCore
+import StallLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Frag: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show physical memory fragmentation: free lists per order, the kernel's unusable and fragmentation indices, THP-sized blocks, compaction and pressure.",
+        discussion: "stallstat frag --json > a.json; ...; stallstat frag --json > b.json; stallstat frag --diff a.json b.json")
+
+    @Flag(name: .customLong("json"), help: "One snapshot as JSON.")
+    var json = false
+
+    @Flag(name: .customLong("csv"), help: "One row per zone and order.")
+    var csv = false
+
+    @Option(name: .customLong("watch"), help: "Refresh every SECONDS until Ctrl-C.")
+    var watchSeconds: Double?
+
+    @Option(name: .customLong("plot"), help: "With --watch: write the fragmentation measures over time to FILE.svg at the end.")
+    var plotFile: String?
+
+    @Option(name: .customLong("diff"), parsing: .upToNextOption, help: "Compare two snapshots saved with --json.")
+    var diffFiles: [String] = []
+
+    func validate() throws {
+        if !diffFiles.isEmpty && diffFiles.count != 2 { throw ValidationError("--diff takes two snapshot files") }
+        if json && csv { throw ValidationError("choose one of --json and --csv") }
+        if let w = watchSeconds, !(w > 0) { throw ValidationError("--watch takes a positive number of seconds") }
+        if plotFile != nil && watchSeconds == nil { throw ValidationError("--plot needs --watch") }
+    }
+
+    func run() throws {
+        if diffFiles.count == 2 {
+            var snapshots: [MemorySnapshot] = []
+            for f in diffFiles {
+                do { snapshots.append(try MemorySnapshot.decode(try SystemFiles.readText(f))) } catch {
+                    StandardError.write("stallstat: \(f): \(error)")
+                    throw ExitCode(2)
+                }
+            }
+            StandardOutput.write(FragmentationReport.diff(snapshots[0], snapshots[1]))
+            return
+        }
+        let reader = MemorySnapshotReader()
+        guard let interval = watchSeconds else {
+            let s = try snapshot(reader)
+            StandardOutput.write(json ? s.json() : csv ? FragmentationReport.csv(s) : FragmentationReport(color: isatty(1) != 0).text(s))
+            return
+        }
+        var series: [MemorySnapshot] = []
+        let tty = isatty(1) != 0
+        while true {
+            let s = try snapshot(reader)
+            series.append(s)
+            if json { StandardOutput.write(s.json()) }
+            else if csv { StandardOutput.write(series.count == 1 ? FragmentationReport.csv(s) : String(FragmentationReport.csv(s).drop { $0 != "\n" }.dropFirst())) }
+            else { StandardOutput.write((tty ? "\u{1B}[H\u{1B}[2J" : "") + FragmentationReport(color: tty).text(s) + (tty ? "" : "\n")) }
+            let sig = MachineFacts.waitForStopSignal(seconds: interval)
+            if sig != 0 && sig != SIGCHLD { break }
+        }
+        if let plotFile {
+            let start = series.first?.timestampSeconds ?? 0
+            let t = series.map { $0.timestampSeconds - start }
+            let panels = [
+                PlotPanel(title: "unusable free space index, order \(series.first?.hugePageOrder ?? 9)", unit: "", points: zip(t, series.map(\.unusableAtHugePageOrder)).map { ($0, $1) }),
+                PlotPanel(title: "THP-sized free blocks", unit: "blocks", points: zip(t, series.map { Double($0.hugePageBlocksFree) }).map { ($0, $1) }),
+                PlotPanel(title: "compaction stalls (cumulative)", unit: "", points: zip(t, series.map { Double($0.vmstat["compact_stall"] ?? 0) }).map { ($0, $1) }),
+            ]
+            do { try SystemFiles.writeText(SVGPlot.render(title: "stallstat frag --watch", panels: panels), to: plotFile) } catch {
+                StandardError.write("stallstat: cannot write \(plotFile): \(error)")
+                throw ExitCode(2)
+            }
+            StandardError.write("stallstat: wrote \(plotFile) (\(series.count) snapshots)")
+        }
+    }
+
+    func snapshot(_ reader: MemorySnapshotReader) throws -> MemorySnapshot {
+        do { return try reader.read() } catch {
+            StandardError.write("stallstat: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
