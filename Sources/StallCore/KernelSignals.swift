@@ -52,12 +52,12 @@ public struct VMStat: Equatable, Sendable {
     /// Lines that cannot be read are returned with their numbers rather than dropped
     /// silently; the rest is kept.
     public static func parse(_ text: String) -> (VMStat, malformedLines: [Int]) {
+        let p = ProcFields(text)
         var counters: [String: UInt64] = [:]
+        counters.reserveCapacity(p.lines.count)
         var bad: [Int] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.isEmpty { continue }
-            let f = line.split(separator: " ")
-            if f.count == 2, let v = UInt64(f[1]) { counters[String(f[0])] = v } else { bad.append(n + 1) }
+        for (n, f) in p.lines {
+            if f.count == 2, let v = p.number(f[1]) { counters[p.string(f[0])] = v } else { bad.append(n) }
         }
         return (VMStat(counters: counters), bad)
     }

@@ -28,23 +28,22 @@ public struct ZoneFreeLists: Equatable, Sendable, Hashable {
 /// "Node 0, zone   Normal   3346   1642 ..." lines.
 public enum BuddyInfo {
     public static func parse(_ text: String, file: String = "/proc/buddyinfo") throws -> [ZoneFreeLists] {
+        let p = ProcFields(text)
         var zones: [ZoneFreeLists] = []
         var width: Int? = nil
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingWhitespace()
-            if line.isEmpty { continue }
-            guard let (node, zone, rest) = nodeZonePrefix(line) else {
-                throw ProcParseError(file: file, line: n + 1, message: "expected 'Node N, zone NAME counts...', got '\(line.prefix(60))'")
+        for (n, f) in p.lines {
+            guard let (node, zone, first) = p.nodeZone(f) else {
+                throw ProcParseError(file: file, line: n, message: "expected 'Node N, zone NAME counts...', got '\(p.string(f[0].lowerBound..<f.last!.upperBound).prefix(60))'")
             }
-            let fields = rest.split(separator: " ")
             var counts: [UInt64] = []
-            for f in fields {
-                guard let v = UInt64(f) else { throw ProcParseError(file: file, line: n + 1, message: "'\(f)' is not a count") }
+            counts.reserveCapacity(f.count - first)
+            for r in f[first...] {
+                guard let v = p.number(r) else { throw ProcParseError(file: file, line: n, message: "'\(p.string(r))' is not a count") }
                 counts.append(v)
             }
-            guard !counts.isEmpty else { throw ProcParseError(file: file, line: n + 1, message: "no free-block counts (truncated?)") }
+            guard !counts.isEmpty else { throw ProcParseError(file: file, line: n, message: "no free-block counts (truncated?)") }
             if let w = width, w != counts.count {
-                throw ProcParseError(file: file, line: n + 1, message: "\(counts.count) orders where earlier lines have \(w) (truncated?)")
+                throw ProcParseError(file: file, line: n, message: "\(counts.count) orders where earlier lines have \(w) (truncated?)")
             }
             width = counts.count
             zones.append(ZoneFreeLists(node: node, zone: zone, freeBlocks: counts))
@@ -72,39 +71,40 @@ public struct PageTypeInfo: Equatable, Sendable {
     public var pageblocksByType: [String: [String: UInt64]]
 
     public static func parse(_ text: String, file: String = "/proc/pagetypeinfo") throws -> PageTypeInfo {
+        let p = ProcFields(text)
         var info = PageTypeInfo(pageblockOrder: -1, pagesPerBlock: -1, freeByType: [:], pageblocksByType: [:])
         var blockColumns: [String] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingWhitespace()
-            if line.isEmpty { continue }
-            func fail(_ m: String) -> ProcParseError { ProcParseError(file: file, line: n + 1, message: m) }
-            if line.hasPrefix("Page block order:") {
-                guard let v = Int(line.dropFirst("Page block order:".count).trimmingWhitespace()) else { throw fail("bad page block order") }
-                info.pageblockOrder = v
-            } else if line.hasPrefix("Pages per block:") {
-                guard let v = Int(line.dropFirst("Pages per block:".count).trimmingWhitespace()) else { throw fail("bad pages per block") }
-                info.pagesPerBlock = v
-            } else if line.hasPrefix("Free pages count per migrate type") {
+        for (n, f) in p.lines {
+            func fail(_ m: String) -> ProcParseError { ProcParseError(file: file, line: n, message: m) }
+            if f.count >= 3, p.equals(f[0], "Page"), p.equals(f[1], "block"), p.equals(f[2], "order:") {
+                guard f.count == 4, let v = p.number(f[3]) else { throw fail("bad page block order") }
+                info.pageblockOrder = Int(v)
+            } else if f.count >= 3, p.equals(f[0], "Pages"), p.equals(f[1], "per"), p.equals(f[2], "block:") {
+                guard f.count == 4, let v = p.number(f[3]) else { throw fail("bad pages per block") }
+                info.pagesPerBlock = Int(v)
+            } else if p.equals(f[0], "Free") {
                 continue
-            } else if line.hasPrefix("Number of blocks type") {
-                blockColumns = line.dropFirst("Number of blocks type".count).split(separator: " ").map(String.init)
-            } else if let (node, zone, rest) = BuddyInfo.nodeZonePrefix(line) {
+            } else if f.count >= 4, p.equals(f[0], "Number"), p.equals(f[1], "of"), p.equals(f[2], "blocks") {
+                blockColumns = f.dropFirst(4).map { p.string($0) }
+            } else if let (node, zone, first) = p.nodeZone(f) {
                 let key = "node\(node)/\(zone)"
-                if rest.hasPrefix("type") {
-                    let f = rest.split(separator: " ")
-                    guard f.count >= 3 else { throw fail("no counts after the migrate type") }
-                    let counts = f.dropFirst(2).compactMap { UInt64($0) }
-                    guard counts.count == f.count - 2 else { throw fail("a free count is not a number") }
-                    info.freeByType[key, default: [:]][String(f[1])] = counts
+                if f.count > first, p.equals(f[first], "type") {
+                    guard f.count >= first + 3 else { throw fail("no counts after the migrate type") }
+                    var counts: [UInt64] = []
+                    for r in f[(first + 2)...] {
+                        guard let v = p.number(r) else { throw fail("'\(p.string(r))' is not a count") }
+                        counts.append(v)
+                    }
+                    info.freeByType[key, default: [:]][p.string(f[first + 1])] = counts
                 } else {
-                    let counts = rest.split(separator: " ").compactMap { UInt64($0) }
-                    guard !blockColumns.isEmpty, counts.count == blockColumns.count else {
-                        throw fail("expected \(blockColumns.count) pageblock counts, got '\(rest)'")
+                    let counts = f[first...].compactMap { p.number($0) }
+                    guard !blockColumns.isEmpty, counts.count == blockColumns.count, counts.count == f.count - first else {
+                        throw fail("expected \(blockColumns.count) pageblock counts")
                     }
                     info.pageblocksByType[key] = Dictionary(uniqueKeysWithValues: zip(blockColumns, counts))
                 }
             } else {
-                throw fail("unexpected line '\(line.prefix(60))'")
+                throw fail("unexpected line starting '\(p.string(f[0]))'")
             }
         }
         if info.pageblockOrder < 0 || info.freeByType.isEmpty { throw ProcParseError(file: file, line: 1, message: "no page block order or free counts (truncated?)") }
@@ -127,48 +127,46 @@ public struct ZoneWatermarks: Equatable, Sendable {
 
 public enum ZoneInfo {
     public static func parse(_ text: String, file: String = "/proc/zoneinfo") throws -> [ZoneWatermarks] {
+        let p = ProcFields(text)
         var zones: [ZoneWatermarks] = []
         var current: ZoneWatermarks? = nil
-        var seen: Set<String> = []
+        var seen = 0   // bit per required field
+        let required = 0b111111
         func flush(_ n: Int) throws {
             guard let c = current else { return }
-            for f in ["pages free", "min", "low", "high", "managed", "present"] where !seen.contains(f) {
-                throw ProcParseError(file: file, line: n, message: "zone \(c.key) has no '\(f)' line (truncated?)")
+            if seen != required {
+                let names = ["pages free", "min", "low", "high", "managed", "present"]
+                let missing = names.enumerated().first { seen & (1 << $0.offset) == 0 }!.element
+                throw ProcParseError(file: file, line: n, message: "zone \(c.key) has no '\(missing)' line (truncated?)")
             }
             zones.append(c)
             current = nil
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        for (n, raw) in lines.enumerated() {
-            let line = raw.trimmingWhitespace()
-            if line.hasPrefix("Node ") {
-                try flush(n + 1)
-                guard let (node, zone, _) = BuddyInfo.nodeZonePrefix(line) else {
-                    throw ProcParseError(file: file, line: n + 1, message: "bad zone header '\(line)'")
-                }
+        var lastLine = 1
+        for (n, f) in p.lines {
+            lastLine = n
+            if p.equals(f[0], "Node") {
+                try flush(n)
+                guard let (node, zone, _) = p.nodeZone(f) else { throw ProcParseError(file: file, line: n, message: "bad zone header") }
                 current = ZoneWatermarks(node: node, zone: zone, freePages: 0, min: 0, low: 0, high: 0, managed: 0, present: 0)
-                seen = []
+                seen = 0
                 continue
             }
             guard current != nil else { continue }
-            let f = line.split(separator: " ")
             func value(_ i: Int) throws -> UInt64 {
-                guard f.count > i, let v = UInt64(f[i]) else { throw ProcParseError(file: file, line: n + 1, message: "bad number in '\(line)'") }
+                guard f.count > i, let v = p.number(f[i]) else { throw ProcParseError(file: file, line: n, message: "bad number") }
                 return v
             }
-            if f.count >= 3, f[0] == "pages", f[1] == "free" { current!.freePages = try value(2); seen.insert("pages free") }
+            if f.count == 3, p.equals(f[0], "pages"), p.equals(f[1], "free") { current!.freePages = try value(2); seen |= 1 }
             else if f.count == 2 {
-                switch f[0] {
-                case "min": current!.min = try value(1); seen.insert("min")
-                case "low": current!.low = try value(1); seen.insert("low")
-                case "high": current!.high = try value(1); seen.insert("high")
-                case "managed": current!.managed = try value(1); seen.insert("managed")
-                case "present": current!.present = try value(1); seen.insert("present")
-                default: break
-                }
+                if p.equals(f[0], "min") { current!.min = try value(1); seen |= 2 }
+                else if p.equals(f[0], "low") { current!.low = try value(1); seen |= 4 }
+                else if p.equals(f[0], "high") { current!.high = try value(1); seen |= 8 }
+                else if p.equals(f[0], "managed") { current!.managed = try value(1); seen |= 16 }
+                else if p.equals(f[0], "present") { current!.present = try value(1); seen |= 32 }
             }
         }
-        try flush(lines.count)
+        try flush(lastLine + 1)
         if zones.isEmpty { throw ProcParseError(file: file, line: 1, message: "no zones") }
         return zones
     }

@@ -42,6 +42,21 @@ public struct MemorySnapshot: Equatable, Sendable {
 
     public func indices(_ zone: ZoneFreeLists) -> FragmentationIndex { FragmentationIndex(zone: zone, hugePageOrder: hugePageOrder) }
 
+    /// The zones ordinary allocations come from: every "Normal" zone summed, or all
+    /// zones where there is none. DMA32's untouched low memory would otherwise hide
+    /// fragmentation in a system-wide sum.
+    public var allocationZones: ZoneFreeLists {
+        let normal = zones.filter { $0.zone == "Normal" }
+        guard !normal.isEmpty else { return combined }
+        let width = normal.map(\.freeBlocks.count).max() ?? 0
+        var sums = [UInt64](repeating: 0, count: width)
+        for z in normal { for (k, v) in z.freeBlocks.enumerated() { sums[k] += v } }
+        return ZoneFreeLists(node: -1, zone: "Normal", freeBlocks: sums)
+    }
+
+    /// Unusable free space index at the THP order of the Normal zones, in [0, 1].
+    public var unusableAtHugePageOrderNormal: Double { Double(indices(allocationZones).unusableIndexMilli(order: hugePageOrder)) / 1000 }
+
     /// System-wide unusable free space index at the THP order, in [0, 1].
     public var unusableAtHugePageOrder: Double { Double(indices(combined).unusableIndexMilli(order: hugePageOrder)) / 1000 }
     /// THP-sized blocks free right now, all zones.

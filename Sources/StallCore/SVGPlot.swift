@@ -13,11 +13,11 @@ public struct PlotPanel: Sendable {
 /// A self-contained SVG: stacked panels on one shared time axis, so a rise in one
 /// series can be read against the others at the same moment.
 public enum SVGPlot {
-    public static func render(title: String, panels: [PlotPanel], width: Int = 900, panelHeight: Int = 130) -> String {
+    public static func render(title: String, panels: [PlotPanel], width: Int = 900, panelHeight: Int = 130, footnote: String? = nil) -> String {
         let left = 70.0, right = 20.0, top = 40.0, gap = 30.0
         let plotW = Double(width) - left - right
         let h = Double(panelHeight)
-        let totalH = Int(top + Double(panels.count) * (h + gap) + 30)
+        let totalH = Int(top + Double(panels.count) * (h + gap) + (footnote == nil ? 30 : 50))
         let allT = panels.flatMap { $0.points.map(\.0) }
         let t0 = allT.min() ?? 0, t1 = max(allT.max() ?? 1, t0 + 1e-9)
         func x(_ t: Double) -> Double { left + (t - t0) / (t1 - t0) * plotW }
@@ -49,6 +49,9 @@ public enum SVGPlot {
         for k in 0...5 {
             let t = t0 + (t1 - t0) * Double(k) / 5
             svg += "<text x=\"\(fmt(x(t)))\" y=\"\(fmt(axisY))\" text-anchor=\"middle\">\(xmlEscape(shortNumber(t))) s</text>\n"
+        }
+        if let footnote {
+            svg += "<text x=\"\(Int(left))\" y=\"\(fmt(axisY + 20))\" fill=\"#666\">\(xmlEscape(footnote))</text>\n"
         }
         return svg + "</svg>\n"
     }

@@ -72,6 +72,8 @@ public enum StatRunError: Error, CustomStringConvertible {
 /// gone), emitting interval windows on the way, and returns the summary.
 public final class StatRunner {
     public let plan: StatPlan
+    /// The launched command's pid while it runs (for per-process samples such as smaps_rollup).
+    public private(set) var childPID: Int32? = nil
     public let hasHardwarePMU: Bool
     public let paranoid: Int?
 
@@ -96,6 +98,7 @@ public final class StatRunner {
         var child: PausedChild? = nil
         if !plan.command.isEmpty {
             do { child = try PausedChild(arguments: plan.command) } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
+            childPID = child?.pid
         }
         var targets: [CounterTarget]
         switch plan.scope {
@@ -240,6 +243,8 @@ public enum MachineFacts {
     }
 
     public static func blockStopSignals() { _ = cpe_block_stop_signals() }
+
+    public static func monotonicNanoseconds() -> UInt64 { cpe_monotonic_ns() }
 
     /// Sleeps up to `seconds`, returning early with the signal number on Ctrl-C,
     /// SIGTERM, SIGHUP or SIGCHLD (0 on timeout).

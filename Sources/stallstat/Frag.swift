@@ -22,6 +22,9 @@ struct Frag: ParsableCommand {
     @Option(name: .customLong("plot"), help: "With --watch: write the fragmentation measures over time to FILE.svg at the end.")
     var plotFile: String?
 
+    @Option(name: .customLong("time"), help: "Take N snapshots of every /proc source and print what one costs (benchmark).")
+    var timeSnapshots: Int?
+
     @Option(name: .customLong("diff"), parsing: .upToNextOption, help: "Compare two snapshots saved with --json.")
     var diffFiles: [String] = []
 
@@ -45,6 +48,29 @@ struct Frag: ParsableCommand {
             return
         }
         let reader = MemorySnapshotReader()
+        if let n = timeSnapshots {
+            var costs: [Double] = []
+            for _ in 0..<max(1, n) {
+                let t0 = MachineFacts.monotonicNanoseconds()
+                _ = try snapshot(reader)
+                costs.append(Double(MachineFacts.monotonicNanoseconds() - t0) / 1000)
+            }
+            func summary(_ label: String, _ c: [Double]) -> String {
+                let sorted = c.sorted()
+                return cFormat("%d snapshots: mean %.1f us, median %.1f us, p99 %.1f us", Int32(c.count), RunStatistics(c).mean,
+                               sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) + " (\(label))\n"
+            }
+            var light: [Double] = []
+            let lightReader = MemorySnapshotReader(detailed: false)
+            for _ in 0..<max(1, n) {
+                let t0 = MachineFacts.monotonicNanoseconds()
+                _ = try snapshot(lightReader)
+                light.append(Double(MachineFacts.monotonicNanoseconds() - t0) / 1000)
+            }
+            StandardOutput.write(summary("full: buddyinfo, pagetypeinfo, zoneinfo, vmstat, pressure/*", costs)
+                                 + summary("per interval of stat --frag: buddyinfo, vmstat, pressure/*", light))
+            return
+        }
         guard let interval = watchSeconds else {
             let s = try snapshot(reader)
             StandardOutput.write(json ? s.json() : csv ? FragmentationReport.csv(s) : FragmentationReport(color: isatty(1) != 0).text(s))
@@ -65,7 +91,7 @@ struct Frag: ParsableCommand {
             let start = series.first?.timestampSeconds ?? 0
             let t = series.map { $0.timestampSeconds - start }
             let panels = [
-                PlotPanel(title: "unusable free space index, order \(series.first?.hugePageOrder ?? 9)", unit: "", points: zip(t, series.map(\.unusableAtHugePageOrder)).map { ($0, $1) }),
+                PlotPanel(title: "unusable free space index, order \(series.first?.hugePageOrder ?? 9)", unit: "Normal zones", points: zip(t, series.map(\.unusableAtHugePageOrderNormal)).map { ($0, $1) }),
                 PlotPanel(title: "THP-sized free blocks", unit: "blocks", points: zip(t, series.map { Double($0.hugePageBlocksFree) }).map { ($0, $1) }),
                 PlotPanel(title: "compaction stalls (cumulative)", unit: "", points: zip(t, series.map { Double($0.vmstat["compact_stall"] ?? 0) }).map { ($0, $1) }),
             ]

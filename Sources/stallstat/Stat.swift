@@ -62,6 +62,12 @@ struct Stat: ParsableCommand {
     @Flag(name: .customLong("no-inherit"), help: "Do not count children the workload forks.")
     var noInherit = false
 
+    @Flag(name: .customLong("frag"), help: "With -I: take a memory snapshot every interval and correlate stalls with fragmentation (default with the default stall set and -I).")
+    var frag = false
+
+    @Option(name: .customLong("plot"), help: "With -I: draw the stall rates and fragmentation measures over time into FILE.svg.")
+    var plotFile: String?
+
     @Flag(name: .customLong("tree"), help: "Print the stall tree after the counts (default when stall events were counted; text output).")
     var tree = false
 
@@ -98,6 +104,7 @@ struct Stat: ParsableCommand {
         if noMultiplex && workload.isEmpty { throw ValidationError("--no-multiplex re-runs the workload once per group: it needs a command") }
         if noMultiplex && intervalMilliseconds != nil { throw ValidationError("--no-multiplex and -I cannot be combined") }
         if let n = pmuCounters, n < 1 { throw ValidationError("--pmu-counters must be at least 1") }
+        if (frag || plotFile != nil) && intervalMilliseconds == nil { throw ValidationError("--frag and --plot work per interval: add -I MS") }
     }
 
     var workload: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
@@ -114,7 +121,9 @@ struct Stat: ParsableCommand {
         let pmus = SysfsPMUs()
         let resolver = EventResolver(pmus: pmus, tablesDirectory: eventTables, cpuModel: cpuModel)
         try refuseForeignModel(resolver)
-        let (resolved, groups) = try resolveEvents(resolver: resolver, hasHardwarePMU: pmus.hasHardwarePMU)
+        var (resolved, groups) = try resolveEvents(resolver: resolver, hasHardwarePMU: pmus.hasHardwarePMU)
+        let correlate = intervalMilliseconds != nil && (frag || plotFile != nil || events.isEmpty)
+        if correlate { addFragmentationEvents(&resolved, &groups, resolver: resolver) }
 
         let scope: StatPlan.Scope
         if let cpuList {
@@ -147,6 +156,23 @@ struct Stat: ParsableCommand {
         let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())
         let sink = try OutputSink(path: outputFile)
         let intervalPrinter = IntervalPrinter(format: format, events: resolved, sink: sink)
+        let snapshotReader = MemorySnapshotReader(detailed: false)
+        let baselineSnapshot = correlate ? try? snapshotReader.read() : nil
+        var intervalWindows: [StatWindow] = []
+        var intervalSnapshots: [MemorySnapshot] = []
+        var hugePageShares: [Double] = []
+        let attachedPID = pids.flatMap { try? parseIDs($0, option: "-p").first }
+        if correlate {
+            intervalPrinter.afterEach = { [runner] window in
+                if let s = try? snapshotReader.read() {
+                    intervalWindows.append(window)
+                    intervalSnapshots.append(s)
+                    // TLB reach of the workload: how much of its memory huge pages map.
+                    let pid = runner.childPID ?? attachedPID
+                    hugePageShares.append(pid.flatMap { MemorySnapshotReader.smapsRollup(pid: $0)?.hugePageShareOfAnonymous } ?? 0)
+                }
+            }
+        }
 
         var summaries: [StatWindow] = []
         var last: StatOutcome? = nil
@@ -208,6 +234,20 @@ struct Stat: ParsableCommand {
         } else if tree {
             StandardError.write("stallstat: --tree is printed with the text output; save the -j output and run `stallstat analyze` on it")
         }
+        if correlate {
+            let hasWorkload = !workload.isEmpty || attachedPID != nil
+            let c = FragmentationCorrelation(windows: intervalWindows, snapshots: intervalSnapshots, baseline: baselineSnapshot,
+                                             hugePageShares: hasWorkload ? hugePageShares : nil)
+            if case .text = format { sink.write(c.text()) } else { StandardError.write(c.text()) }
+            if let plotFile {
+                do {
+                    try SystemFiles.writeText(c.plot(title: "stallstat stat -I \(intervalMilliseconds!) " + (workload.isEmpty ? "-a" : workload.joined(separator: " "))), to: plotFile)
+                    StandardError.write("stallstat: wrote \(plotFile) (\(c.timestamps.count) intervals, \(c.stallSeries.count + c.fragmentationSeries.count) panels)")
+                } catch {
+                    StandardError.write("stallstat: cannot write \(plotFile): \(error)")
+                }
+            }
+        }
         if runGroups.count > 1 { StandardError.write("stallstat: --no-multiplex: measured in \(runGroups.count) runs of the command, each group of events counted alone") }
 
         if !summary.results.contains(where: { $0.status == .counted }) {
@@ -219,6 +259,24 @@ struct Stat: ParsableCommand {
             StandardError.write("stallstat: the command '\(workload.joined(separator: " "))' exited with status \(code)")
             throw ExitCode(code)
         }
+    }
+
+    /// `--frag`: the compaction, extfrag and direct-reclaim tracepoints and the kernel
+    /// stall signals join the counted events (a tracepoint missing here is left out).
+    func addFragmentationEvents(_ resolved: inout [ResolvedEvent], _ groups: inout [[Int]], resolver: EventResolver) {
+        let wanted = ["compaction:mm_compaction_begin", "compaction:mm_compaction_end", "kmem:mm_page_alloc_extfrag",
+                      "vmscan:mm_vmscan_direct_reclaim_begin"] + KernelSignalKind.defaultSet.map(\.name)
+            + ["vmstat:thp_fault_alloc", "page-faults"]
+        var skipped: [String] = []
+        for name in wanted where !resolved.contains(where: { $0.name == name }) {
+            if let e = try? resolver.resolve(name) {
+                resolved.append(e)
+                groups.append([resolved.count - 1])
+            } else {
+                skipped.append(name)
+            }
+        }
+        if !skipped.isEmpty { StandardError.write("stallstat: --frag: not available here, left out: \(skipped.joined(separator: ", "))") }
     }
 
     /// Counters available for one group: --pmu-counters, libpfm4's figure, else 6
@@ -424,6 +482,8 @@ final class IntervalPrinter {
     let format: Stat.OutputFormat
     let sink: OutputSink
     var printedHeader = false
+    /// Called after each window is printed (the memory snapshot of `--frag`).
+    var afterEach: ((StatWindow) -> Void)? = nil
     let nameWidth: Int
 
     init(format: Stat.OutputFormat, events: [ResolvedEvent], sink: OutputSink) {
@@ -440,5 +500,6 @@ final class IntervalPrinter {
             sink.write(SimpleperfTextWriter().intervalRows(window, includeHeader: !printedHeader, nameWidth: nameWidth))
             printedHeader = true
         }
+        afterEach?(window)
     }
 }

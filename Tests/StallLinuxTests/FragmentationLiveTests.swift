@@ -69,3 +69,30 @@ final class FragmentationLiveTests: XCTestCase {
         XCTAssertTrue(watch.stderr.contains("snapshots"), watch.stderr)
     }
 }
+
+final class CorrelationAgainstScipyTests: XCTestCase {
+    /// The same series through scipy, live, when python3 with scipy is installed.
+    func testPearsonAndSpearmanAgainstScipyOnRandomSeries() throws {
+        let probe = Harness.run(["/usr/bin/env", "python3", "-c", "import scipy"])
+        try XCTSkipUnless(probe.status == 0, "python3 with scipy is not installed")
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            let n = Int.random(in: 5...40, using: &rng)
+            let x = (0..<n).map { _ in Double(Int.random(in: 0...20, using: &rng)) }   // ties on purpose
+            let y = x.map { $0 * 0.5 + Double.random(in: -5...5, using: &rng) }
+            let code = "from scipy import stats; x=\(x); y=\(y); print(repr(stats.pearsonr(x,y)[0]), repr(stats.spearmanr(x,y)[0]))"
+            let r = Harness.run(["/usr/bin/env", "python3", "-c", code])
+            let values = r.stdout.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "np.float64(", with: "").replacingOccurrences(of: ")", with: "")) }
+            XCTAssertEqual(values.count, 2, r.stdout + r.stderr)
+            XCTAssertEqual(try XCTUnwrap(Correlation.pearson(x, y)), values[0], accuracy: 1e-9)
+            XCTAssertEqual(try XCTUnwrap(Correlation.spearman(x, y)), values[1], accuracy: 1e-9)
+        }
+    }
+
+    func testStatFragPrintsTheCorrelationSection() {
+        let r = Harness.stallstat(["stat", "-I", "100", "--frag", "-e", "page-faults", "--", Harness.workloads + "/touch_pages", "64", "700"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("Correlation of stall signals with fragmentation over"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("unusable index (order"), r.stdout)
+    }
+}
