@@ -246,6 +246,22 @@ public enum MachineFacts {
 
     public static func monotonicNanoseconds() -> UInt64 { cpe_monotonic_ns() }
 
+    public static func wallClockSeconds() -> Double { StallLinux.wallClockSeconds() }
+
+    /// What a gate baseline records about the machine.
+    public static func describe(pmus: SysfsPMUs) -> MachineDescription {
+        let topology = CPUTopology.detect(pmus: pmus)
+        let id = topology.identities.keys.min().flatMap { topology.identities[$0] }.map { "\($0)" } ?? "unknown"
+        var modelName = "unknown"
+        if let info = try? SystemFiles.readText("/proc/cpuinfo") {
+            for line in info.split(separator: "\n") where line.hasPrefix("model name") || line.hasPrefix("Hardware") {
+                if let colon = line.firstIndex(of: ":") { modelName = line[line.index(after: colon)...].trimmingWhitespace(); break }
+            }
+        }
+        let kernel = SystemFiles.readTrimmed("/proc/sys/kernel/osrelease") ?? "unknown"
+        return MachineDescription(cpu: id, cpuModelName: modelName, kernel: kernel, cpus: onlineCPUs().count, hasPMU: pmus.hasHardwarePMU)
+    }
+
     /// Sleeps up to `seconds`, returning early with the signal number on Ctrl-C,
     /// SIGTERM, SIGHUP or SIGCHLD (0 on timeout).
     public static func waitForStopSignal(seconds: Double) -> Int32 {

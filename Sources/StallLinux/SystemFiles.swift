@@ -84,15 +84,6 @@ public enum SystemFiles {
     }
 }
 
-extension StringProtocol {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
-    }
-}
-
 /// Standard error, unbuffered, for warnings and progress.
 public enum StandardError {
     public static func write(_ line: String) {

@@ -396,7 +396,7 @@ struct Stat: ParsableCommand {
     func parseIDs(_ text: String, option: String) throws -> [Int32] {
         var ids: [Int32] = []
         for part in text.split(separator: ",") {
-            guard let id = Int32(part.trimmingCharacters()), id > 0 else {
+            guard let id = Int32(part.trimmingWhitespace()), id > 0 else {
                 throw ValidationError("\(option) takes positive ids separated by commas, got '\(text)'")
             }
             ids.append(id)
@@ -419,15 +419,6 @@ struct Stat: ParsableCommand {
         guard !muxed.isEmpty else { return }
         let list = muxed.map { "\($0.name) (\(cFormat("%.2f", $0.percentRunning))%)" }.joined(separator: ", ")
         StandardError.write("stallstat: warning: more events were asked for than the PMU has counters, so these were multiplexed (counted part of the time, scaled by enabled/running): \(list). Count fewer events, or put the ones a ratio needs in one {group}.")
-    }
-}
-
-extension Substring {
-    func trimmingCharacters() -> String {
-        var s = self
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }
 

@@ -1,0 +1,279 @@
+/// The machine a baseline was measured on: a baseline from another CPU is refused.
+public struct MachineDescription: Equatable, Sendable {
+    public var cpu: String
+    public var cpuModelName: String
+    public var kernel: String
+    public var cpus: Int
+    public var hasPMU: Bool
+    public init(cpu: String, cpuModelName: String, kernel: String, cpus: Int, hasPMU: Bool) {
+        self.cpu = cpu
+        self.cpuModelName = cpuModelName
+        self.kernel = kernel
+        self.cpus = cpus
+        self.hasPMU = hasPMU
+    }
+}
+
+public struct MetricSamples: Equatable, Sendable {
+    public var name: String
+    public var unit: String
+    public var samples: [Double]
+    /// Share of the time the counter ran, per run (100 unless multiplexed).
+    public var coveragePercent: [Double]
+    public init(name: String, unit: String, samples: [Double], coveragePercent: [Double]) {
+        self.name = name
+        self.unit = unit
+        self.samples = samples
+        self.coveragePercent = coveragePercent
+    }
+}
+
+public struct GateError: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// `stallstat gate record` writes this; `gate check` reads it.
+public struct GateBaseline: Equatable, Sendable {
+    public static let formatVersion = 1
+    public var stallstatVersion: String
+    public var createdSeconds: Double
+    public var command: [String]
+    public var machine: MachineDescription
+    public var runs: Int
+    public var warmup: Int
+    public var metrics: [MetricSamples]
+
+    public init(stallstatVersion: String, createdSeconds: Double, command: [String], machine: MachineDescription,
+                runs: Int, warmup: Int, metrics: [MetricSamples]) {
+        self.stallstatVersion = stallstatVersion
+        self.createdSeconds = createdSeconds
+        self.command = command
+        self.machine = machine
+        self.runs = runs
+        self.warmup = warmup
+        self.metrics = metrics
+    }
+
+    public func json() -> String {
+        func nums(_ xs: [Double]) -> String { "[" + xs.map { cFormat("%.17g", $0) }.joined(separator: ", ") + "]" }
+        var s = "{\n"
+        s += "  \"format\": \"stallstat-gate-baseline\",\n  \"format_version\": \(GateBaseline.formatVersion),\n"
+        s += "  \"stallstat_version\": \"\(jsonEscape(stallstatVersion))\",\n"
+        s += "  \"created\": " + cFormat("%.3f", createdSeconds) + ",\n"
+        s += "  \"command\": [" + command.map { "\"\(jsonEscape($0))\"" }.joined(separator: ", ") + "],\n"
+        s += "  \"machine\": {\"cpu\": \"\(jsonEscape(machine.cpu))\", \"cpu_model_name\": \"\(jsonEscape(machine.cpuModelName))\", "
+            + "\"kernel\": \"\(jsonEscape(machine.kernel))\", \"cpus\": \(machine.cpus), \"has_pmu\": \(machine.hasPMU)},\n"
+        s += "  \"runs\": \(runs),\n  \"warmup\": \(warmup),\n"
+        s += "  \"metrics\": [\n" + metrics.map { m in
+            "    {\"name\": \"\(jsonEscape(m.name))\", \"unit\": \"\(jsonEscape(m.unit))\", \"samples\": \(nums(m.samples)), \"coverage_percent\": \(nums(m.coveragePercent))}"
+        }.joined(separator: ",\n") + "\n  ]\n}\n"
+        return s
+    }
+
+    /// Reads a baseline; anything malformed is an error naming what, never a silent pass.
+    public static func decode(_ text: String, file: String) throws -> GateBaseline {
+        let root: JSONValue
+        do { root = try JSONReader.parse(text) } catch { throw GateError("\(file) is not a readable baseline: \(error)") }
+        guard root["format"]?.stringValue == "stallstat-gate-baseline" else {
+            throw GateError("\(file) is not a stallstat gate baseline (no \"format\": \"stallstat-gate-baseline\")")
+        }
+        guard let v = root["format_version"]?.numberValue, Int(v) == formatVersion else {
+            throw GateError("\(file): baseline format version \(root["format_version"]?.numberValue.map { String(Int($0)) } ?? "?") is not \(formatVersion); record it again")
+        }
+        guard let m = root["machine"], let cpu = m["cpu"]?.stringValue, let metricsJSON = root["metrics"]?.arrayValue,
+              let runs = root["runs"]?.numberValue, let command = root["command"]?.arrayValue else {
+            throw GateError("\(file): baseline is missing machine, metrics, runs or command")
+        }
+        var metrics: [MetricSamples] = []
+        for item in metricsJSON {
+            guard let name = item["name"]?.stringValue, let samples = item["samples"]?.arrayValue else {
+                throw GateError("\(file) line \(item.line): a metric needs a name and samples")
+            }
+            let values = samples.compactMap(\.numberValue)
+            guard values.count == samples.count, values.count >= 2, values.allSatisfy(\.isFinite) else {
+                throw GateError("\(file) line \(item.line): metric \(name) needs at least 2 finite samples")
+            }
+            let coverage = (item["coverage_percent"]?.arrayValue ?? []).compactMap(\.numberValue)
+            metrics.append(MetricSamples(name: name, unit: item["unit"]?.stringValue ?? "", samples: values,
+                                         coveragePercent: coverage.count == values.count ? coverage : values.map { _ in 100 }))
+        }
+        if metrics.isEmpty { throw GateError("\(file): the baseline has no metrics") }
+        let machine = MachineDescription(cpu: cpu, cpuModelName: m["cpu_model_name"]?.stringValue ?? "", kernel: m["kernel"]?.stringValue ?? "",
+                                         cpus: Int(m["cpus"]?.numberValue ?? 0), hasPMU: m["has_pmu"] == .bool(true, line: 0))
+        return GateBaseline(stallstatVersion: root["stallstat_version"]?.stringValue ?? "?", createdSeconds: root["created"]?.numberValue ?? 0,
+                            command: command.compactMap(\.stringValue), machine: machine, runs: Int(runs),
+                            warmup: Int(root["warmup"]?.numberValue ?? 0), metrics: metrics)
+    }
+}
+
+/// Settings from `stallstat-gate.toml` (or `.json`) checked into the user's repository.
+public struct GateConfig: Equatable, Sendable {
+    public var runs: Int?
+    public var warmup: Int?
+    public var alpha: Double?
+    public var minimumCoverage: Double?
+    public var metrics: [String]?
+    /// Relative thresholds (0.05 = 5%).
+    public var thresholds: [String: Double] = [:]
+
+    public init() {}
+
+    /// The thresholds used when neither the config nor an option names one.
+    public static let defaultThresholds: [String: Double] = [
+        "instructions": 0.005, "cycles": 0.03, "task-clock": 0.05, "page-faults": 0.005, "minor-faults": 0.005,
+        "major-faults": 0.05, "context-switches": 0.20, "cpu-migrations": 0.50,
+    ]
+    public static func defaultThreshold(for metric: String) -> Double {
+        if let t = defaultThresholds[metric] { return t }
+        if metric.hasPrefix("pressure:") || metric.hasPrefix("vmstat:") { return 0.50 }
+        return 0.05
+    }
+
+    /// A TOML subset: `key = value` (numbers, strings, arrays of strings), `[thresholds]`
+    /// with `"metric" = percent`, `#` comments. Or the same as JSON.
+    public static func parse(_ text: String, file: String) throws -> GateConfig {
+        var c = GateConfig()
+        if text.trimmingWhitespace().hasPrefix("{") {
+            let root: JSONValue
+            do { root = try JSONReader.parse(text) } catch { throw GateError("\(file): \(error)") }
+            c.runs = root["runs"]?.numberValue.map { Int($0) }
+            c.warmup = root["warmup"]?.numberValue.map { Int($0) }
+            c.alpha = root["alpha"]?.numberValue
+            c.minimumCoverage = root["min_coverage"]?.numberValue
+            c.metrics = root["metrics"]?.arrayValue?.compactMap(\.stringValue)
+            if case .object(let members, _)? = root["thresholds"] {
+                for m in members {
+                    guard let v = m.value.numberValue else { throw GateError("\(file) line \(m.value.line): threshold for \(m.key) must be a number (percent)") }
+                    c.thresholds[m.key] = v / 100
+                }
+            }
+            return try c.validated(file: file)
+        }
+        var section = ""
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = raw.trimmingWhitespace()
+            if let hash = line.firstIndex(of: "#"), !line[..<hash].contains("\"") || line[..<hash].filter({ $0 == "\"" }).count % 2 == 0 {
+                line = line[..<hash].trimmingWhitespace()
+            }
+            if line.isEmpty { continue }
+            if line.hasPrefix("[") {
+                guard line.hasSuffix("]") else { throw GateError("\(file) line \(n + 1): unterminated section header") }
+                section = String(line.dropFirst().dropLast()).trimmingWhitespace()
+                guard section == "thresholds" else { throw GateError("\(file) line \(n + 1): unknown section [\(section)]; only [thresholds]") }
+                continue
+            }
+            guard let eq = line.firstIndex(of: "=") else { throw GateError("\(file) line \(n + 1): expected key = value") }
+            var key = line[..<eq].trimmingWhitespace()
+            if key.hasPrefix("\"") && key.hasSuffix("\"") && key.count >= 2 { key = String(key.dropFirst().dropLast()) }
+            let value = line[line.index(after: eq)...].trimmingWhitespace()
+            func number() throws -> Double {
+                guard let d = Double(value) else { throw GateError("\(file) line \(n + 1): \(key) must be a number, got '\(value)'") }
+                return d
+            }
+            if section == "thresholds" { c.thresholds[key] = try number() / 100; continue }
+            switch key {
+            case "runs": c.runs = Int(try number())
+            case "warmup": c.warmup = Int(try number())
+            case "alpha": c.alpha = try number()
+            case "min_coverage": c.minimumCoverage = try number()
+            case "metrics":
+                guard value.hasPrefix("[") && value.hasSuffix("]") else { throw GateError("\(file) line \(n + 1): metrics must be an array of strings") }
+                c.metrics = value.dropFirst().dropLast().split(separator: ",").map { $0.trimmingWhitespace().filter { $0 != "\"" } }.filter { !$0.isEmpty }
+            default: throw GateError("\(file) line \(n + 1): unknown key '\(key)' (runs, warmup, alpha, min_coverage, metrics, [thresholds])")
+            }
+        }
+        return try c.validated(file: file)
+    }
+
+    func validated(file: String) throws -> GateConfig {
+        if let r = runs, r < 3 { throw GateError("\(file): runs must be at least 3") }
+        if let w = warmup, w < 0 { throw GateError("\(file): warmup cannot be negative") }
+        if let a = alpha, !(a > 0 && a < 1) { throw GateError("\(file): alpha must be between 0 and 1") }
+        if let m = minimumCoverage, !(m > 0 && m <= 1) { throw GateError("\(file): min_coverage must be in (0, 1]") }
+        for (k, v) in thresholds where !(v >= 0) { throw GateError("\(file): threshold for \(k) must be a non-negative percent") }
+        return self
+    }
+}
+
+/// The gate's outputs: a table for people, JSON, JUnit XML, Markdown, Bencher's BMF.
+public enum GateReport {
+    static func pct(_ x: Double) -> String { x.isFinite ? cFormat("%+.2f%%", 100 * x) : "+inf" }
+    static func value(_ v: Double) -> String { abs(v) >= 1000 ? groupThousands(v) : cFormat("%.3f", v) }
+
+    public static func table(_ results: [GateResult]) -> String {
+        var out = padRight("metric", 26) + padLeft("baseline", 16) + padLeft("new", 16) + padLeft("change", 10)
+            + padLeft("95% CI", 20) + padLeft("p", 9) + padLeft("threshold", 11) + padLeft("detectable", 12) + "  verdict\n"
+        for r in results {
+            let ci = r.ratioInterval.map { pct($0.low - 1) + ".." + pct($0.high - 1) } ?? "n/a"
+            out += padRight(r.metric, 26) + padLeft(value(r.baselineMedian), 16) + padLeft(value(r.newMedian), 16) + padLeft(pct(r.change), 10)
+                + padLeft(ci, 20) + padLeft(cFormat("%.3g", r.pValue), 9) + padLeft(cFormat("%.1f%%", 100 * r.threshold), 11)
+                + padLeft(r.minimumDetectableChange.isFinite ? cFormat("%.2f%%", 100 * r.minimumDetectableChange) : "inf", 12)
+                + "  " + r.verdict.rawValue.uppercased() + "\n"
+        }
+        out += "\n" + results.map { "  \($0.metric): \($0.reason)" }.joined(separator: "\n") + "\n"
+        return out
+    }
+
+    public static func overall(_ results: [GateResult]) -> GateResult.Verdict {
+        if results.contains(where: { $0.verdict == .regression }) { return .regression }
+        if results.contains(where: { $0.verdict == .inconclusive }) { return .inconclusive }
+        return .pass
+    }
+
+    public static func json(_ results: [GateResult]) -> String {
+        func d(_ x: Double) -> String { x.isFinite ? cFormat("%.9g", x) : "null" }
+        let items = results.map { r in
+            "{\"metric\": \"\(jsonEscape(r.metric))\", \"unit\": \"\(jsonEscape(r.unit))\", \"verdict\": \"\(r.verdict.rawValue)\", "
+                + "\"baseline_median\": \(d(r.baselineMedian)), \"new_median\": \(d(r.newMedian)), \"change\": \(d(r.change)), "
+                + "\"ratio_ci\": " + (r.ratioInterval.map { "[\(d($0.low)), \(d($0.high))]" } ?? "null") + ", "
+                + "\"p_value\": \(d(r.pValue)), \"threshold\": \(d(r.threshold)), \"minimum_detectable_change\": \(d(r.minimumDetectableChange)), "
+                + "\"lowest_coverage_percent\": \(d(r.lowestCoveragePercent)), \"reason\": \"\(jsonEscape(r.reason))\"}"
+        }
+        return "{\"verdict\": \"\(overall(results).rawValue)\", \"metrics\": [\n  " + items.joined(separator: ",\n  ") + "\n]}\n"
+    }
+
+    static func xml(_ s: String) -> String { SVGPlot.xmlEscape(s) }
+
+    /// One testcase per gated metric; regressions fail, inconclusive ones are skipped.
+    public static func junit(_ results: [GateResult], suite: String = "stallstat gate") -> String {
+        let failures = results.filter { $0.verdict == .regression }.count
+        let skipped = results.filter { $0.verdict == .inconclusive }.count
+        var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        out += "<testsuite name=\"\(xml(suite))\" tests=\"\(results.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" errors=\"0\">\n"
+        for r in results {
+            out += "  <testcase classname=\"stallstat.gate\" name=\"\(xml(r.metric))\">"
+            switch r.verdict {
+            case .regression: out += "<failure message=\"\(xml(r.reason))\">\(xml(table([r])))</failure>"
+            case .inconclusive: out += "<skipped message=\"\(xml(r.reason))\"/>"
+            case .pass, .improvement: out += "<system-out>\(xml(r.reason))</system-out>"
+            }
+            out += "</testcase>\n"
+        }
+        return out + "</testsuite>\n"
+    }
+
+    public static func markdown(_ results: [GateResult], command: [String]) -> String {
+        let icon: [GateResult.Verdict: String] = [.pass: "✅ pass", .improvement: "🟢 improvement", .regression: "❌ regression", .inconclusive: "⚠️ inconclusive"]
+        var out = "### stallstat gate: \(icon[overall(results)]!)\n\n`\(command.joined(separator: " "))`\n\n"
+        out += "| metric | baseline | new | change | 95% CI of ratio | p | threshold | smallest detectable | verdict |\n|---|---|---|---|---|---|---|---|---|\n"
+        for r in results {
+            let ci = r.ratioInterval.map { pct($0.low - 1) + " .. " + pct($0.high - 1) } ?? "n/a"
+            out += "| \(r.metric) | \(value(r.baselineMedian)) | \(value(r.newMedian)) | \(pct(r.change)) | \(ci) | " + cFormat("%.3g", r.pValue)
+                + " | " + cFormat("%.1f%%", 100 * r.threshold) + " | " + (r.minimumDetectableChange.isFinite ? cFormat("%.2f%%", 100 * r.minimumDetectableChange) : "∞")
+                + " | \(icon[r.verdict]!) |\n"
+        }
+        return out + "\n" + results.filter { $0.verdict != .pass }.map { "- **\($0.metric)**: \($0.reason)" }.joined(separator: "\n") + "\n"
+    }
+
+    /// Bencher Metric Format: {benchmark: {measure: {value, lower_value, upper_value}}}.
+    public static func bmf(_ results: [GateResult], benchmark: String) -> String {
+        let measures = results.map { r -> String in
+            let sorted = r.newSamples.sorted()
+            return "\"\(jsonEscape(r.metric))\": {\"value\": " + cFormat("%.9g", r.newMedian) + ", \"lower_value\": " + cFormat("%.9g", sorted.first ?? 0)
+                + ", \"upper_value\": " + cFormat("%.9g", sorted.last ?? 0) + "}"
+        }
+        return "{\"\(jsonEscape(benchmark))\": {" + measures.joined(separator: ", ") + "}}\n"
+    }
+}

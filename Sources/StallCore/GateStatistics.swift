@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The statistics behind `stallstat gate`.
+public enum GateStatistics {
+    public static func median(_ x: [Double]) -> Double {
+        precondition(!x.isEmpty)
+        let s = x.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Two-sided Mann-Whitney U test, normal approximation with tie and continuity
+    /// corrections: scipy.stats.mannwhitneyu(x, y, method="asymptotic").
+    public static func mannWhitneyU(_ x: [Double], _ y: [Double]) -> (u: Double, p: Double) {
+        let n1 = Double(x.count), n2 = Double(y.count), n = n1 + n2
+        let ranks = Correlation.ranks(x + y)
+        let r1 = ranks.prefix(x.count).reduce(0, +)
+        let u1 = r1 - n1 * (n1 + 1) / 2
+        let u = max(u1, n1 * n2 - u1)
+        // tie correction: Σ(t³ − t) over groups of equal values
+        var counts: [Double: Double] = [:]
+        for v in x + y { counts[v, default: 0] += 1 }
+        let tieTerm = counts.values.reduce(0) { $0 + ($1 * $1 * $1 - $1) }
+        let variance = n1 * n2 / 12 * ((n + 1) - tieTerm / (n * (n - 1)))
+        guard variance > 0 else { return (u1, 1) }   // every value equal: no evidence of a difference
+        let z = (u - n1 * n2 / 2 - 0.5) / variance.squareRoot()
+        return (u1, min(1, 2 * 0.5 * erfc(z / 2.0.squareRoot())))
+    }
+
+    /// A small, seeded generator so the same samples give the same interval.
+    public struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        public init(seed: UInt64) { state = seed }
+        public mutating func next() -> UInt64 {
+            state &+= 0x9E3779B97F4A7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func resample(_ x: [Double], _ rng: inout SplitMix64) -> [Double] {
+        (0..<x.count).map { _ in x[Int(rng.next() % UInt64(x.count))] }
+    }
+
+    /// Percentile bootstrap interval of median(new) / median(baseline).
+    public static func bootstrapRatioOfMedians(baseline: [Double], new: [Double], resamples: Int = 2000,
+                                               confidence: Double = 0.95, seed: UInt64 = 0x5EED) -> (low: Double, high: Double)? {
+        var rng = SplitMix64(seed: seed)
+        var ratios: [Double] = []
+        ratios.reserveCapacity(resamples)
+        for _ in 0..<resamples {
+            let a = median(resample(baseline, &rng))
+            guard a != 0 else { continue }
+            ratios.append(median(resample(new, &rng)) / a)
+        }
+        guard ratios.count >= resamples / 2 else { return nil }
+        ratios.sort()
+        let tail = (1 - confidence) / 2
+        return (ratios[Int(Double(ratios.count - 1) * tail)], ratios[Int(Double(ratios.count - 1) * (1 - tail))])
+    }
+
+    /// The smallest relative change these sample sizes and this noise can reveal: both
+    /// samples are divided by their own medians and pooled (removing any real shift),
+    /// then A/A pairs of the same sizes are drawn; 95% of their ratio-of-medians
+    /// differences lie within ± the returned fraction.
+    public static func minimumDetectableChange(baseline: [Double], new: [Double], resamples: Int = 2000, seed: UInt64 = 0xA11CE) -> Double {
+        let ma = median(baseline), mb = median(new)
+        if ma == 0 || mb == 0 {
+            // Counts at zero: any non-zero value is a change, and equal zeros show no noise.
+            return (baseline + new).allSatisfy { $0 == 0 } ? 0 : .infinity
+        }
+        let pool = baseline.map { $0 / ma } + new.map { $0 / mb }
+        var rng = SplitMix64(seed: seed)
+        var diffs: [Double] = []
+        for _ in 0..<resamples {
+            let a = median((0..<baseline.count).map { _ in pool[Int(rng.next() % UInt64(pool.count))] })
+            let b = median((0..<new.count).map { _ in pool[Int(rng.next() % UInt64(pool.count))] })
+            if a > 0 { diffs.append(abs(b / a - 1)) }
+        }
+        diffs.sort()
+        return diffs.isEmpty ? .infinity : diffs[Int(Double(diffs.count - 1) * 0.95)]
+    }
+}
+
+/// The verdict on one metric.
+public struct GateResult: Equatable, Sendable {
+    public enum Verdict: String, Sendable { case pass, regression, improvement, inconclusive }
+    public var metric: String
+    public var unit: String
+    public var baselineMedian: Double
+    public var newMedian: Double
+    /// median(new) / median(baseline) − 1
+    public var change: Double
+    public var ratioInterval: (low: Double, high: Double)?
+    public var pValue: Double
+    public var threshold: Double
+    public var minimumDetectableChange: Double
+    public var lowestCoveragePercent: Double
+    public var verdict: Verdict
+    public var reason: String
+    public var baselineSamples: [Double]
+    public var newSamples: [Double]
+
+    public static func == (a: GateResult, b: GateResult) -> Bool {
+        a.metric == b.metric && a.verdict == b.verdict && a.change == b.change && a.pValue == b.pValue
+    }
+}
+
+public enum GateDecision {
+    /// A regression needs both: p < alpha, and a rise larger than the threshold. It is
+    /// inconclusive when a counter ran less than `minimumCoverage` of the time
+    /// (multiplexing) or when the noise floor is above the threshold.
+    public static func decide(metric: String, unit: String, baseline: [Double], new: [Double], threshold: Double,
+                              alpha: Double, coveragePercent: [Double], minimumCoverage: Double) -> GateResult {
+        let mb = GateStatistics.median(baseline), mn = GateStatistics.median(new)
+        let change = mb == 0 ? (mn == 0 ? 0 : .infinity) : mn / mb - 1
+        let (_, p) = GateStatistics.mannWhitneyU(baseline, new)
+        let ci = GateStatistics.bootstrapRatioOfMedians(baseline: baseline, new: new)
+        let mde = GateStatistics.minimumDetectableChange(baseline: baseline, new: new)
+        let coverage = coveragePercent.min() ?? 100
+        var r = GateResult(metric: metric, unit: unit, baselineMedian: mb, newMedian: mn, change: change, ratioInterval: ci,
+                           pValue: p, threshold: threshold, minimumDetectableChange: mde, lowestCoveragePercent: coverage,
+                           verdict: .pass, reason: "", baselineSamples: baseline, newSamples: new)
+        let pct = { (x: Double) in x.isFinite ? cFormat("%+.2f%%", 100 * x) : "+inf" }
+        // The smallest p these sample sizes can give (complete separation): if it is not
+        // below alpha, no change of any size could be called significant.
+        let smallestP = GateStatistics.mannWhitneyU((0..<baseline.count).map(Double.init), (0..<new.count).map { Double($0 + baseline.count) }).p
+        if coverage < minimumCoverage * 100 {
+            r.verdict = .inconclusive
+            r.reason = cFormat("a counter ran only %.1f%% of the time (multiplexed); ", coverage) + cFormat("needs %.0f%%", minimumCoverage * 100)
+        } else if smallestP >= alpha {
+            r.verdict = .inconclusive
+            r.reason = "\(baseline.count) and \(new.count) runs cannot reach significance: the smallest possible p is " + cFormat("%.3g", smallestP)
+                + cFormat(" ≥ alpha %.3g; use more runs", alpha)
+        } else if p < alpha && change > threshold {
+            r.verdict = .regression
+            r.reason = "rose " + pct(change) + cFormat(" (p = %.3g < %.3g) past its threshold of %.1f%%", p, alpha, 100 * threshold)
+        } else if mde > threshold {
+            r.verdict = .inconclusive
+            r.reason = cFormat("too noisy to gate %.1f%%: the smallest change these runs can detect is %.1f%%", 100 * threshold, 100 * mde)
+        } else if p < alpha && change < -threshold {
+            r.verdict = .improvement
+            r.reason = "fell " + pct(change) + cFormat(" (p = %.3g)", p)
+        } else {
+            r.verdict = .pass
+            r.reason = p < alpha ? "changed " + pct(change) + cFormat(", within the %.1f%% threshold", 100 * threshold)
+                                 : "no significant change (" + pct(change) + cFormat(", p = %.3g)", p)
+        }
+        return r
+    }
+}

@@ -1,0 +1,151 @@
+import XCTest
+@testable import StallCore
+
+/// Reference p-values from scipy 1.17: scipy.stats.mannwhitneyu(a, b, method="asymptotic").
+final class GateStatisticsTests: XCTestCase {
+    func testMannWhitneyEqualsScipy() {
+        let a = [10.1, 10.3, 9.9, 10.0, 10.2, 10.4, 9.8, 10.1, 10.0, 10.2]
+        let b = [10.6, 10.9, 10.5, 10.8, 10.7, 10.4, 10.9, 11.0, 10.6, 10.8]
+        let r1 = GateStatistics.mannWhitneyU(a, b)
+        XCTAssertEqual(r1.u, 0.5)
+        XCTAssertEqual(r1.p, 0.0002041395111874819, accuracy: 1e-12)
+        let c: [Double] = [1000, 1000, 1001, 1000, 1002, 1000, 1001, 1000], d: [Double] = [1010, 1011, 1010, 1010, 1012, 1010, 1011, 1010]
+        XCTAssertEqual(GateStatistics.mannWhitneyU(c, d).p, 0.0006370814132569573, accuracy: 1e-12)
+        let e: [Double] = [5, 5, 5, 6, 6, 7], f: [Double] = [5, 6, 6, 6, 7, 7, 8]
+        let r3 = GateStatistics.mannWhitneyU(e, f)
+        XCTAssertEqual(r3.u, 11.5)
+        XCTAssertEqual(r3.p, 0.17691187319448665, accuracy: 1e-12)
+        XCTAssertEqual(GateStatistics.mannWhitneyU([3, 3, 3], [3, 3, 3]).p, 1, "all equal: no evidence")
+    }
+
+    func testBootstrapIntervalIsDeterministicAndCoversTheShift() throws {
+        let a = (0..<10).map { 100 + Double($0 % 5) * 0.5 }
+        let b = a.map { $0 * 1.10 }
+        let ci = try XCTUnwrap(GateStatistics.bootstrapRatioOfMedians(baseline: a, new: b))
+        XCTAssertLessThanOrEqual(ci.low, 1.10)
+        XCTAssertGreaterThanOrEqual(ci.high, 1.10)
+        XCTAssertGreaterThan(ci.low, 1.05)
+        let again = try XCTUnwrap(GateStatistics.bootstrapRatioOfMedians(baseline: a, new: b))
+        XCTAssertEqual(ci.low, again.low)
+        XCTAssertEqual(ci.high, again.high)
+    }
+
+    func testNoiseFloor() {
+        let flat = [Double](repeating: 4149, count: 10)
+        XCTAssertEqual(GateStatistics.minimumDetectableChange(baseline: flat, new: flat), 0)
+        let noisy: [Double] = [2, 3, 2, 5, 1, 4, 2, 3, 6, 2]
+        XCTAssertGreaterThan(GateStatistics.minimumDetectableChange(baseline: noisy, new: noisy.reversed()), 0.2)
+        XCTAssertEqual(GateStatistics.minimumDetectableChange(baseline: [0, 0, 0], new: [0, 1, 0]), .infinity)
+    }
+
+    func testDecisionRules() {
+        let base: [Double] = (0..<10).map { 100 + Double($0 % 3) * 0.2 }
+        // 10% slower, threshold 5%: regression
+        let slow = GateDecision.decide(metric: "task-clock", unit: "msec", baseline: base, new: base.map { $0 * 1.1 }, threshold: 0.05,
+                                       alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
+        XCTAssertEqual(slow.verdict, .regression)
+        XCTAssertTrue(slow.reason.hasPrefix("rose +10.00%"), slow.reason)
+        // 2% slower and significant, threshold 5%: passes, saying so
+        let small = GateDecision.decide(metric: "task-clock", unit: "msec", baseline: base, new: base.map { $0 * 1.02 }, threshold: 0.05,
+                                        alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
+        XCTAssertEqual(small.verdict, .pass)
+        XCTAssertTrue(small.reason.contains("within the 5.0% threshold"), small.reason)
+        // multiplexed below the required coverage: inconclusive, whatever the numbers
+        let muxed = GateDecision.decide(metric: "cycles", unit: "", baseline: base, new: base.map { $0 * 1.5 }, threshold: 0.05,
+                                        alpha: 0.01, coveragePercent: [100, 62.5], minimumCoverage: 0.99)
+        XCTAssertEqual(muxed.verdict, .inconclusive)
+        XCTAssertTrue(muxed.reason.contains("62.5%"), muxed.reason)
+        // noise above the threshold: inconclusive rather than a pass
+        let noisy: [Double] = [2, 3, 2, 5, 1, 4, 2, 3, 6, 2]
+        let n = GateDecision.decide(metric: "context-switches", unit: "", baseline: noisy, new: noisy.reversed(), threshold: 0.05,
+                                    alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
+        XCTAssertEqual(n.verdict, .inconclusive)
+        XCTAssertTrue(n.reason.hasPrefix("too noisy to gate 5.0%"), n.reason)
+        // faster: an improvement, not a failure
+        let fast = GateDecision.decide(metric: "task-clock", unit: "msec", baseline: base, new: base.map { $0 * 0.8 }, threshold: 0.05,
+                                       alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
+        XCTAssertEqual(fast.verdict, .improvement)
+        // too few runs to ever reach alpha: inconclusive, even for a large change
+        let few = GateDecision.decide(metric: "page-faults", unit: "", baseline: [100, 100, 101, 100, 100], new: [112, 112, 113, 112, 112],
+                                      threshold: 0.005, alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
+        XCTAssertEqual(few.verdict, .inconclusive)
+        XCTAssertTrue(few.reason.contains("cannot reach significance"), few.reason)
+        XCTAssertEqual(GateReport.overall([slow, n]), .regression)
+        XCTAssertEqual(GateReport.overall([small, n]), .inconclusive)
+        XCTAssertEqual(GateReport.overall([small, fast]), .pass)
+    }
+}
+
+final class GateFileTests: XCTestCase {
+    func baseline() -> GateBaseline {
+        GateBaseline(stallstatVersion: "0.1.0", createdSeconds: 1_700_000_000, command: ["./bench", "--fast"],
+                     machine: MachineDescription(cpu: "amd family 0x1a model 0x2", cpuModelName: "AMD EPYC", kernel: "6.18", cpus: 2, hasPMU: false),
+                     runs: 3, warmup: 2, metrics: [MetricSamples(name: "task-clock", unit: "msec", samples: [1.5, 1.25, 1.0 / 3], coveragePercent: [100, 100, 99.5])])
+    }
+
+    func testBaselineRoundTripsExactly() throws {
+        let b = baseline()
+        XCTAssertEqual(try GateBaseline.decode(b.json(), file: "b.json"), b)
+    }
+
+    func testCorruptBaselinesAreErrorsNeverPasses() {
+        let good = baseline().json()
+        let cases: [(String, String)] = [
+            (String(good.prefix(good.count / 2)), "is not a readable baseline"),
+            ("{\"format\": \"something-else\"}", "is not a stallstat gate baseline"),
+            (good.replacingOccurrences(of: "\"format_version\": 1", with: "\"format_version\": 9"), "format version 9"),
+            (good.replacingOccurrences(of: "[1.5, 1.25, 0.33333333333333331]", with: "[1.5]"), "at least 2 finite samples"),
+            (good.replacingOccurrences(of: "\"metrics\": [", with: "\"metricz\": ["), "missing machine, metrics"),
+        ]
+        for (text, message) in cases {
+            XCTAssertThrowsError(try GateBaseline.decode(text, file: "b.json")) {
+                XCTAssertTrue("\($0)".contains(message), "expected '\(message)' in '\($0)'")
+            }
+        }
+    }
+
+    func testConfigInTOMLAndJSON() throws {
+        let toml = """
+        # stallstat-gate.toml
+        runs = 15
+        warmup = 3
+        alpha = 0.005
+        metrics = ["task-clock", "page-faults"]
+        [thresholds]
+        task-clock = 3      # percent
+        "page-faults" = 0.5
+        """
+        let c = try GateConfig.parse(toml, file: "stallstat-gate.toml")
+        XCTAssertEqual(c.runs, 15)
+        XCTAssertEqual(c.warmup, 3)
+        XCTAssertEqual(c.alpha, 0.005)
+        XCTAssertEqual(c.metrics, ["task-clock", "page-faults"])
+        XCTAssertEqual(c.thresholds["task-clock"], 0.03)
+        XCTAssertEqual(c.thresholds["page-faults"], 0.005)
+        let j = try GateConfig.parse("{\"runs\": 12, \"thresholds\": {\"task-clock\": 4}}", file: "g.json")
+        XCTAssertEqual(j.runs, 12)
+        XCTAssertEqual(j.thresholds["task-clock"], 0.04)
+        XCTAssertThrowsError(try GateConfig.parse("runs = x", file: "g.toml")) { XCTAssertTrue("\($0)".contains("g.toml line 1")) }
+        XCTAssertThrowsError(try GateConfig.parse("colour = 3", file: "g.toml")) { XCTAssertTrue("\($0)".contains("unknown key 'colour'")) }
+        XCTAssertThrowsError(try GateConfig.parse("runs = 2", file: "g.toml")) { XCTAssertTrue("\($0)".contains("at least 3")) }
+        XCTAssertThrowsError(try GateConfig.parse("[other]\n", file: "g.toml"))
+    }
+
+    func testJUnitMarkdownAndBMF() throws {
+        let base: [Double] = (0..<10).map { 100 + Double($0 % 3) }
+        let r1 = GateDecision.decide(metric: "task-clock", unit: "msec", baseline: base, new: base.map { $0 * 1.2 }, threshold: 0.05, alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
+        let flat = [Double](repeating: 4149, count: 10)
+        let r2 = GateDecision.decide(metric: "page-faults", unit: "", baseline: flat, new: flat, threshold: 0.005, alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
+        let junit = GateReport.junit([r1, r2])
+        XCTAssertTrue(junit.contains("<testsuite name=\"stallstat gate\" tests=\"2\" failures=\"1\" skipped=\"0\" errors=\"0\">"), junit)
+        XCTAssertTrue(junit.contains("<testcase classname=\"stallstat.gate\" name=\"task-clock\"><failure message=\"rose +20"), junit)
+        let md = GateReport.markdown([r1, r2], command: ["./bench"])
+        XCTAssertTrue(md.hasPrefix("### stallstat gate: ❌ regression"), md)
+        XCTAssertTrue(md.contains("| page-faults |"), md)
+        let bmf = try JSONReader.parse(GateReport.bmf([r1, r2], benchmark: "./bench"))
+        XCTAssertEqual(bmf["./bench"]?["task-clock"]?["value"]?.numberValue ?? 0, GateStatistics.median(base.map { $0 * 1.2 }), accuracy: 1e-6)
+        XCTAssertNotNil(bmf["./bench"]?["page-faults"]?["lower_value"])
+        let json = try JSONReader.parse(GateReport.json([r1, r2]))
+        XCTAssertEqual(json["verdict"]?.stringValue, "regression")
+    }
+}
