@@ -10,7 +10,7 @@ Usage: Examples/bench/gate_stats.py [--aa 200] [--ab 30] [--readme README.md] [-
 import argparse, json, os, re, subprocess, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STALLSTAT = os.path.join(ROOT, ".build/release/stallstat")
+STALLSTAT = os.environ.get("STALLSTAT_BIN", os.path.join(ROOT, ".build/release/stallstat"))
 METRICS = "task-clock,page-faults"
 BASE_MIB, BASE_MS = 20.0, 50.0
 
@@ -34,7 +34,8 @@ def main():
     ap.add_argument("--readme")
     ap.add_argument("--json")
     a = ap.parse_args()
-    subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT, check=True, capture_output=True)
+    if "STALLSTAT_BIN" not in os.environ:
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT, check=True, capture_output=True)
     subprocess.run([os.path.join(ROOT, "Examples/workloads/build.sh")], check=True, capture_output=True)
     start = time.time()
     counts = {"aa": {}, "ab": {}}

@@ -7,7 +7,8 @@ mkdir -p "$out"
 for src in "$here"/*.c; do
   name="$(basename "$src" .c)"
   if [ ! -x "$out/$name" ] || [ "$src" -nt "$out/$name" ]; then
-    cc -O2 -o "$out/$name" "$src"
+    # frame pointers and no inlining: call chains and symbols must be exact for the profile tests
+    cc -O2 -fno-omit-frame-pointer -fno-inline -g -o "$out/$name" "$src"
   fi
 done
 echo "$out"

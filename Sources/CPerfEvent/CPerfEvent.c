@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,4 +162,45 @@ uint64_t cpe_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int cpe_ring_map(int fd, size_t data_pages, struct cpe_ring *ring) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t len = (data_pages + 1) * page;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return -errno;
+    struct perf_event_mmap_page *meta = p;
+    ring->base = p;
+    ring->mapped_len = len;
+    ring->data_offset = meta->data_offset ? meta->data_offset : page;
+    ring->data_size = meta->data_size ? meta->data_size : data_pages * page;
+    return 0;
+}
+
+void cpe_ring_unmap(struct cpe_ring *ring) {
+    if (ring->base) munmap(ring->base, ring->mapped_len);
+    ring->base = NULL;
+}
+
+size_t cpe_ring_drain(struct cpe_ring *ring, void *out, size_t len) {
+    struct perf_event_mmap_page *meta = ring->base;
+    // data_head is written by the kernel: read it, then order the data reads after it.
+    uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = meta->data_tail;
+    uint64_t avail = head - tail;
+    if (avail > len) avail = len;
+    const unsigned char *data = (const unsigned char *)ring->base + ring->data_offset;
+    size_t size = ring->data_size;
+    size_t start = (size_t)(tail % size);
+    size_t first = avail < size - start ? (size_t)avail : size - start;
+    memcpy(out, data + start, first);
+    if (avail > first) memcpy((unsigned char *)out + first, data, (size_t)avail - first);
+    // Our reads of the data must complete before the kernel may overwrite it.
+    __atomic_store_n(&meta->data_tail, tail + avail, __ATOMIC_RELEASE);
+    return (size_t)avail;
+}
+
+int cpe_set_output(int fd, int target_fd) {
+    int r = ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, target_fd);
+    return r < 0 ? -errno : 0;
 }

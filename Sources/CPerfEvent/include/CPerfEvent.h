@@ -78,6 +78,23 @@ int cpe_spawn_paused(const char *file, char *const argv[], struct cpe_child *chi
 // or -errno if the handshake itself failed.
 int cpe_release_child(struct cpe_child *child);
 
+// A perf_event mmap ring buffer: one metadata page then 2^n data pages.
+struct cpe_ring {
+    void *base;
+    size_t mapped_len;
+    size_t data_size;
+    size_t data_offset;
+};
+// Maps the ring of `fd`; data_pages must be a power of two. Returns 0 or -errno.
+int cpe_ring_map(int fd, size_t data_pages, struct cpe_ring *ring);
+void cpe_ring_unmap(struct cpe_ring *ring);
+// Copies up to `len` bytes of whole-or-partial records from the ring into `out`
+// (data_head read with acquire semantics), frees them (data_tail written with release
+// semantics) and returns the number of bytes copied.
+size_t cpe_ring_drain(struct cpe_ring *ring, void *out, size_t len);
+// Routes the samples of `fd` into the ring buffer of `target_fd` (same CPU).
+int cpe_set_output(int fd, int target_fd);
+
 // Monotonic clock in nanoseconds.
 uint64_t cpe_monotonic_ns(void);
 

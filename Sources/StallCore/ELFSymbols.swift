@@ -1,0 +1,143 @@
+/// Function symbols of one ELF64 little-endian file, and how file offsets map to its
+/// virtual addresses (PT_LOAD), so a sampled IP in a PIE or shared object resolves.
+public struct ELFSymbols: Sendable {
+    public struct Symbol: Sendable { public var address: UInt64; public var size: UInt64; public var name: String }
+    public struct Segment: Sendable { public var offset: UInt64; public var vaddr: UInt64; public var fileSize: UInt64 }
+
+    public private(set) var symbols: [Symbol] = []
+    private var table: [(UInt64, UInt64)] = []
+    public private(set) var segments: [Segment] = []
+    public private(set) var isSharedOrPIE = false
+    /// NT_GNU_BUILD_ID, hex: the key of detached debug files (/usr/lib/debug/.build-id/xx/rest.debug).
+    public private(set) var buildID: String?
+    /// False for stripped files that only have .dynsym.
+    public private(set) var hasFullSymbolTable = false
+
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    public init(bytes: [UInt8]) throws {
+        let r = ByteReader(bytes)
+        guard bytes.count >= 64, bytes[0] == 0x7F, bytes[1] == 0x45, bytes[2] == 0x4C, bytes[3] == 0x46 else { throw Failure(message: "not an ELF file") }
+        guard bytes[4] == 2, bytes[5] == 1 else { throw Failure(message: "only 64-bit little-endian ELF is read") }
+        do {
+            isSharedOrPIE = try r.u16(16) == 3   // ET_DYN
+            let phoff = Int(try r.u64(32)), shoff = Int(try r.u64(40))
+            let phentsize = Int(try r.u16(54)), phnum = Int(try r.u16(56)), shentsize = Int(try r.u16(58)), shnum = Int(try r.u16(60))
+            for k in 0..<phnum {
+                let o = phoff + k * phentsize
+                if try r.u32(o) == 1 {   // PT_LOAD
+                    segments.append(Segment(offset: try r.u64(o + 8), vaddr: try r.u64(o + 16), fileSize: try r.u64(o + 32)))
+                }
+            }
+            var found: [Symbol] = []
+            for k in 0..<shnum {
+                let o = shoff + k * shentsize
+                let type = try r.u32(o + 4)
+                if type == 7 { buildID = buildID ?? (try? ELFSymbols.buildIDNote(r, offset: Int(try r.u64(o + 24)), size: Int(try r.u64(o + 32)))) ?? nil }
+                guard type == 2 || type == 11 else { continue }   // SHT_SYMTAB, SHT_DYNSYM
+                if type == 2 { hasFullSymbolTable = true }
+                let symOff = Int(try r.u64(o + 24)), symSize = Int(try r.u64(o + 32)), link = Int(try r.u32(o + 40))
+                let strHeader = shoff + link * shentsize
+                let strOff = Int(try r.u64(strHeader + 24)), strSize = Int(try r.u64(strHeader + 32))
+                for s in 0..<(symSize / 24) {
+                    let so = symOff + s * 24
+                    let info = bytes[so + 4]
+                    let kind = info & 0xF
+                    guard kind == 2 || kind == 10, try r.u16(so + 6) != 0 else { continue }   // FUNC / IFUNC, defined
+                    let value = try r.u64(so + 8)
+                    guard value != 0 else { continue }
+                    let nameOff = Int(try r.u32(so))
+                    guard nameOff < strSize else { continue }
+                    found.append(Symbol(address: value, size: try r.u64(so + 16), name: try r.cString(strOff + nameOff, end: strOff + strSize)))
+                }
+            }
+            found.sort { $0.address != $1.address ? $0.address < $1.address : $0.size > $1.size }
+            // One symbol per address (.symtab and .dynsym repeat each other).
+            var unique: [Symbol] = []
+            for s in found where unique.last?.address != s.address { unique.append(s) }
+            symbols = unique
+            table = unique.map { ($0.address, $0.size) }
+        } catch let e as ByteReader.OutOfBounds {
+            throw Failure(message: "ELF headers point past the end of the file (offset \(e.offset))")
+        }
+    }
+
+    /// Notes are {namesz, descsz, type, name (4-aligned), desc (4-aligned)}.
+    static func buildIDNote(_ r: ByteReader, offset: Int, size: Int) throws -> String? {
+        var p = offset
+        while p + 12 <= offset + size {
+            let namesz = Int(try r.u32(p)), descsz = Int(try r.u32(p + 4)), type = try r.u32(p + 8)
+            let nameStart = p + 12, descStart = nameStart + (namesz + 3) / 4 * 4
+            if type == 3, namesz == 4, try r.cString(nameStart, end: nameStart + 4) == "GNU", descStart + descsz <= r.bytes.count {
+                return r.bytes[descStart..<(descStart + descsz)].map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+            }
+            p = descStart + (descsz + 3) / 4 * 4
+        }
+        return nil
+    }
+
+    /// Takes the symbols of a detached debug file (same addresses) in place of .dynsym.
+    public mutating func adoptSymbols(from debug: ELFSymbols) {
+        guard debug.symbols.count > symbols.count else { return }
+        symbols = debug.symbols
+        table = debug.table
+        hasFullSymbolTable = true
+    }
+
+    /// The virtual address a file offset is loaded at.
+    public func virtualAddress(fileOffset: UInt64) -> UInt64? {
+        for s in segments where fileOffset >= s.offset && fileOffset < s.offset + max(s.fileSize, 1) { return fileOffset - s.offset + s.vaddr }
+        return nil
+    }
+
+    /// The function containing `address`; a zero-size symbol reaches to the next one.
+    public func symbol(at address: UInt64) -> String? {
+        SymbolTable.lookup(table, address).map { symbols[$0].name }
+    }
+}
+
+/// Sorted address lookup shared by ELF and kallsyms tables.
+enum SymbolTable {
+    static func lookup(_ table: [(UInt64, UInt64)], _ address: UInt64) -> Int? {
+        var lo = 0, hi = table.count - 1, best = -1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            if table[mid].0 <= address { best = mid; lo = mid + 1 } else { hi = mid - 1 }
+        }
+        guard best >= 0 else { return nil }
+        let (start, size) = table[best]
+        if size > 0 { return address < start + size ? best : nil }
+        if best + 1 < table.count { return address < table[best + 1].0 ? best : nil }
+        return address - start < 1 << 20 ? best : nil
+    }
+}
+
+/// /proc/kallsyms text symbols.
+public struct KernelSymbols: Sendable {
+    public private(set) var addresses: [UInt64] = []
+    public private(set) var names: [String] = []
+    private var table: [(UInt64, UInt64)] = []
+
+    public init(kallsyms text: String) {
+        var entries: [(UInt64, String)] = []
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ", maxSplits: 3)
+            guard f.count >= 3, let a = UInt64(f[0], radix: 16), a != 0, ["t", "T", "w", "W"].contains(f[1]) else { continue }
+            entries.append((a, String(f[2].split(separator: "\t").first ?? f[2])))
+        }
+        entries.sort { $0.0 < $1.0 }
+        addresses = entries.map(\.0)
+        names = entries.map(\.1)
+        table = addresses.map { ($0, 0) }
+    }
+
+    /// nil when kallsyms hid the addresses (kptr_restrict) or the address is outside.
+    public func symbol(at address: UInt64) -> String? {
+        guard let i = SymbolTable.lookup(table, address) else { return nil }
+        return names[i]
+    }
+    public var isEmpty: Bool { addresses.isEmpty }
+}

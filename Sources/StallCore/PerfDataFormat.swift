@@ -1,0 +1,133 @@
+/// perf.data, as tools/perf/Documentation/perf.data-file-format.txt and
+/// include/uapi/linux/perf_event.h describe it.
+public enum PerfData {
+    /// "PERFILE2" read as a little-endian u64.
+    public static let magic: UInt64 = 0x32454C4946524550
+    public static let headerSize = 104
+
+    public enum RecordType: UInt32 {
+        case mmap = 1, lost = 2, comm = 3, exit = 4, throttle = 5, unthrottle = 6, fork = 7, read = 8, sample = 9, mmap2 = 10
+        case aux = 11, itraceStart = 12, lostSamples = 13, switchEvent = 14, switchCPUWide = 15, namespaces = 16, ksymbol = 17, bpfEvent = 18
+        case cgroup = 19, textPoke = 20, auxOutputHardwareID = 21
+        case headerAttr = 64, headerEventType = 65, tracingData = 66, buildID = 67, finishedRound = 68, idIndex = 69
+        case auxtraceInfo = 70, auxtrace = 71, auxtraceError = 72, threadMap = 73, cpuMap = 74, statConfig = 75, stat = 76, statRound = 77
+        case eventUpdate = 78, timeConv = 79, headerFeature = 80, compressed = 81, finishedInit = 82, compressed2 = 83
+    }
+
+    /// Feature bits (enum HEADER_* in tools/perf/util/header.h).
+    public enum Feature: Int, CaseIterable {
+        case tracingData = 1, buildID = 2, hostname = 3, osRelease = 4, version = 5, arch = 6, nrCPUs = 7, cpuDesc = 8, cpuID = 9
+        case totalMemory = 10, cmdline = 11, eventDesc = 12, cpuTopology = 13, numaTopology = 14, branchStack = 15, pmuMappings = 16
+        case groupDesc = 17, auxtrace = 18, stat = 19, cache = 20, sampleTime = 21, memTopology = 22, clockID = 23, dirFormat = 24
+        case bpfProgInfo = 25, bpfBTF = 26, compressed = 27, cpuPMUCaps = 28, clockData = 29, hybridTopology = 30, pmuCaps = 31
+    }
+
+    /// perf_event_attr.sample_type bits.
+    public enum Sample {
+        public static let ip: UInt64 = 1 << 0, tid: UInt64 = 1 << 1, time: UInt64 = 1 << 2, addr: UInt64 = 1 << 3
+        public static let read: UInt64 = 1 << 4, callchain: UInt64 = 1 << 5, id: UInt64 = 1 << 6, cpu: UInt64 = 1 << 7
+        public static let period: UInt64 = 1 << 8, streamID: UInt64 = 1 << 9, raw: UInt64 = 1 << 10, branchStack: UInt64 = 1 << 11
+        public static let regsUser: UInt64 = 1 << 12, stackUser: UInt64 = 1 << 13, weight: UInt64 = 1 << 14, dataSrc: UInt64 = 1 << 15
+        public static let identifier: UInt64 = 1 << 16, transaction: UInt64 = 1 << 17, regsIntr: UInt64 = 1 << 18, physAddr: UInt64 = 1 << 19
+        public static let aux: UInt64 = 1 << 20, cgroup: UInt64 = 1 << 21, dataPageSize: UInt64 = 1 << 22, codePageSize: UInt64 = 1 << 23
+        public static let weightStruct: UInt64 = 1 << 24
+    }
+
+    /// Callchain context markers (PERF_CONTEXT_*): not addresses.
+    public static let contextMarkerFloor: UInt64 = 0xFFFF_FFFF_FFFF_F000
+    public static let contextKernel: UInt64 = 0xFFFF_FFFF_FFFF_FF80   // (u64)-128
+    public static let contextUser: UInt64 = 0xFFFF_FFFF_FFFF_FE00     // (u64)-512
+}
+
+/// Little-endian byte building.
+public struct ByteWriter {
+    public private(set) var bytes: [UInt8] = []
+    public init() {}
+    public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u16(_ v: UInt16) { for i in 0..<2 { bytes.append(UInt8((v >> (8 * UInt16(i))) & 0xff)) } }
+    public mutating func u32(_ v: UInt32) { for i in 0..<4 { bytes.append(UInt8((v >> (8 * UInt32(i))) & 0xff)) } }
+    public mutating func u64(_ v: UInt64) { for i in 0..<8 { bytes.append(UInt8((v >> (8 * UInt64(i))) & 0xff)) } }
+    public mutating func append(_ b: [UInt8]) { bytes += b }
+    public mutating func pad(to alignment: Int) { while bytes.count % alignment != 0 { bytes.append(0) } }
+    /// perf_header_string: u32 len (padded, NUL included), then the string.
+    public mutating func headerString(_ s: String) {
+        var b = Array(s.utf8) + [0]
+        while b.count % 8 != 0 { b.append(0) }
+        u32(UInt32(b.count))
+        bytes += b
+    }
+}
+
+/// Little-endian reads that never trap: a read past the end throws with the offset.
+public struct ByteReader {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public struct OutOfBounds: Error, Equatable { public var offset: Int; public var needed: Int }
+
+    @inline(__always) func check(_ o: Int, _ n: Int) throws {
+        if o < 0 || n < 0 || o > bytes.count - n { throw OutOfBounds(offset: o, needed: n) }
+    }
+    public func u16(_ o: Int) throws -> UInt16 { try check(o, 2); return UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8 }
+    public func u32(_ o: Int) throws -> UInt32 {
+        try check(o, 4)
+        return UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+    }
+    public func u64(_ o: Int) throws -> UInt64 {
+        try check(o, 8)
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(bytes[o + i]) << (8 * UInt64(i)) }
+        return v
+    }
+    /// A NUL-terminated string inside [o, end).
+    public func cString(_ o: Int, end: Int) throws -> String {
+        try check(o, max(0, end - o))
+        var e = o
+        while e < end, bytes[e] != 0 { e += 1 }
+        return String(decoding: bytes[o..<e], as: UTF8.self)
+    }
+    public func headerString(_ o: Int) throws -> (String, Int) {
+        let len = Int(try u32(o))
+        try check(o + 4, len)
+        return (try cString(o + 4, end: o + 4 + len), 4 + len)
+    }
+}
+
+/// The fields of a perf_event_attr stallstat reads back (offsets from perf_event.h).
+public struct PerfFileAttr: Equatable, Sendable {
+    public var type: UInt32
+    public var config: UInt64
+    public var samplePeriodOrFrequency: UInt64
+    public var sampleType: UInt64
+    public var readFormat: UInt64
+    public var flags: UInt64
+    public var config1: UInt64
+    public var branchSampleType: UInt64
+    public var sampleRegsUser: UInt64
+    public var sampleRegsIntr: UInt64
+    public var ids: [UInt64]
+    public var name: String
+
+    public var frequencyMode: Bool { flags & (1 << 10) != 0 }
+    public var sampleIDAll: Bool { flags & (1 << 18) != 0 }
+
+    public static func parse(_ r: ByteReader, at o: Int, size: Int) throws -> PerfFileAttr {
+        PerfFileAttr(type: try r.u32(o), config: try r.u64(o + 8), samplePeriodOrFrequency: try r.u64(o + 16),
+                     sampleType: try r.u64(o + 24), readFormat: try r.u64(o + 32), flags: try r.u64(o + 40),
+                     config1: size >= 64 ? try r.u64(o + 56) : 0, branchSampleType: size >= 80 ? try r.u64(o + 72) : 0,
+                     sampleRegsUser: size >= 88 ? try r.u64(o + 80) : 0, sampleRegsIntr: size >= 104 ? try r.u64(o + 96) : 0,
+                     ids: [], name: "")
+    }
+
+    /// The name perf gives an attr with no EVENT_DESC.
+    public var defaultName: String {
+        switch (type, config) {
+        case (0, 0): return "cycles"
+        case (0, 1): return "instructions"
+        case (1, 0): return "cpu-clock"
+        case (1, 1): return "task-clock"
+        case (1, 2): return "page-faults"
+        default: return type == 4 ? "r" + String(config, radix: 16) : "event type \(type) config 0x\(String(config, radix: 16))"
+        }
+    }
+}

@@ -1,0 +1,184 @@
+/// Builds the parts of a perf.data file; the recorder writes them at their offsets.
+/// Layout: header | attrs (attr + ids section each) | ids | data ... | feature table | features.
+public struct PerfDataLayout {
+    public struct Event {
+        public var attrBytes: [UInt8]   // the kernel perf_event_attr, as opened
+        public var ids: [UInt64]
+        public var name: String
+        public init(attrBytes: [UInt8], ids: [UInt64], name: String) {
+            self.attrBytes = attrBytes
+            self.ids = ids
+            self.name = name
+        }
+    }
+
+    public var events: [Event]
+    public var attrSize: Int { events.first?.attrBytes.count ?? 0 }
+
+    public init(events: [Event]) { self.events = events }
+
+    public var attrsOffset: Int { PerfData.headerSize }
+    public var attrsSize: Int { events.count * (attrSize + 16) }
+    public var idsOffset: Int { attrsOffset + attrsSize }
+    public var dataOffset: Int { idsOffset + events.reduce(0) { $0 + 8 * $1.ids.count } }
+
+    /// The attrs section followed by the id arrays.
+    public func attrsAndIDs() -> [UInt8] {
+        var w = ByteWriter()
+        var idOffset = idsOffset
+        for e in events {
+            w.append(e.attrBytes)
+            w.u64(UInt64(idOffset))
+            w.u64(UInt64(8 * e.ids.count))
+            idOffset += 8 * e.ids.count
+        }
+        for e in events { for id in e.ids { w.u64(id) } }
+        return w.bytes
+    }
+
+    /// The 104-byte header; `features` are the bits set in the feature bitmap.
+    public func header(dataSize: Int, features: [PerfData.Feature]) -> [UInt8] {
+        var w = ByteWriter()
+        w.u64(PerfData.magic)
+        w.u64(UInt64(PerfData.headerSize))
+        w.u64(UInt64(attrSize + 16))
+        w.u64(UInt64(attrsOffset)); w.u64(UInt64(attrsSize))
+        w.u64(UInt64(dataOffset)); w.u64(UInt64(dataSize))
+        w.u64(0); w.u64(0)   // event_types: unused
+        var bitmap = [UInt64](repeating: 0, count: 4)
+        for f in features { bitmap[f.rawValue / 64] |= 1 << UInt64(f.rawValue % 64) }
+        for word in bitmap { w.u64(word) }
+        return w.bytes
+    }
+
+    /// What the recorder knows about the machine and the run, for the feature sections.
+    public struct Description {
+        public var hostname: String
+        public var osRelease: String
+        public var version: String
+        public var arch: String
+        public var cpusAvailable: UInt32
+        public var cpusOnline: UInt32
+        public var cmdline: [String]
+        public init(hostname: String, osRelease: String, version: String, arch: String, cpusAvailable: UInt32, cpusOnline: UInt32, cmdline: [String]) {
+            self.hostname = hostname
+            self.osRelease = osRelease
+            self.version = version
+            self.arch = arch
+            self.cpusAvailable = cpusAvailable
+            self.cpusOnline = cpusOnline
+            self.cmdline = cmdline
+        }
+    }
+
+    /// The feature table and contents, placed at `offset` (right after the data).
+    public func features(_ d: Description, at offset: Int) -> (bytes: [UInt8], features: [PerfData.Feature]) {
+        var sections: [(PerfData.Feature, [UInt8])] = []
+        func string(_ s: String) -> [UInt8] { var w = ByteWriter(); w.headerString(s); return w.bytes }
+        sections.append((.hostname, string(d.hostname)))
+        sections.append((.osRelease, string(d.osRelease)))
+        sections.append((.version, string(d.version)))
+        sections.append((.arch, string(d.arch)))
+        var n = ByteWriter(); n.u32(d.cpusAvailable); n.u32(d.cpusOnline)
+        sections.append((.nrCPUs, n.bytes))
+        var c = ByteWriter(); c.u32(UInt32(d.cmdline.count)); for a in d.cmdline { c.headerString(a) }
+        sections.append((.cmdline, c.bytes))
+        var e = ByteWriter()
+        e.u32(UInt32(events.count)); e.u32(UInt32(attrSize))
+        for ev in events {
+            e.append(ev.attrBytes)
+            e.u32(UInt32(ev.ids.count))
+            e.headerString(ev.name)
+            for id in ev.ids { e.u64(id) }
+        }
+        sections.append((.eventDesc, e.bytes))
+        sections.sort { $0.0.rawValue < $1.0.rawValue }
+        var table = ByteWriter()
+        var body = ByteWriter()
+        var contentOffset = offset + 16 * sections.count
+        for (_, bytes) in sections {
+            table.u64(UInt64(contentOffset)); table.u64(UInt64(bytes.count))
+            body.append(bytes)
+            contentOffset += bytes.count
+        }
+        return (table.bytes + body.bytes, sections.map(\.0))
+    }
+}
+
+/// Records stallstat writes itself into the data section.
+public enum SynthesizedRecord {
+    /// The sample_id trailer every non-sample record carries with sample_id_all and
+    /// sample_type TID | TIME | CPU | IDENTIFIER: {pid, tid}, time, {cpu, res}, identifier.
+    public static func trailer(pid: Int32, tid: Int32, identifier: UInt64) -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(bitPattern: pid)); w.u32(UInt32(bitPattern: tid))
+        w.u64(0)
+        w.u32(0); w.u32(0)
+        w.u64(identifier)
+        return w.bytes
+    }
+
+    static func record(type: PerfData.RecordType, misc: UInt16, body: [UInt8]) -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(type.rawValue); w.u16(misc); w.u16(UInt16(8 + body.count))
+        w.append(body)
+        return w.bytes
+    }
+
+    static func paddedString(_ s: String) -> [UInt8] {
+        var b = Array(s.utf8) + [0]
+        while b.count % 8 != 0 { b.append(0) }
+        return b
+    }
+
+    public static func comm(pid: Int32, tid: Int32, name: String, identifier: UInt64) -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(bitPattern: pid)); w.u32(UInt32(bitPattern: tid))
+        w.append(paddedString(name))
+        w.append(trailer(pid: pid, tid: tid, identifier: identifier))
+        return record(type: .comm, misc: 0, body: w.bytes)
+    }
+
+    /// A user-space MMAP2 for a mapping that existed before recording started.
+    public static func mmap2(pid: Int32, start: UInt64, length: UInt64, pgoff: UInt64, protection: UInt32, filename: String, identifier: UInt64) -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(bitPattern: pid)); w.u32(UInt32(bitPattern: pid))
+        w.u64(start); w.u64(length); w.u64(pgoff)
+        w.u32(0); w.u32(0); w.u64(0); w.u64(0)   // maj, min, ino, ino_generation
+        w.u32(protection); w.u32(2)   // MAP_PRIVATE
+        w.append(paddedString(filename))
+        w.append(trailer(pid: pid, tid: pid, identifier: identifier))
+        return record(type: .mmap2, misc: 2, body: w.bytes)   // PERF_RECORD_MISC_USER
+    }
+
+    /// The kernel text mapping perf synthesizes as "[kernel.kallsyms]_text".
+    public static func kernelMmap(start: UInt64, end: UInt64, identifier: UInt64) -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32.max); w.u32(0)
+        w.u64(start); w.u64(end - start); w.u64(start)
+        w.append(paddedString("[kernel.kallsyms]_text"))
+        w.append(trailer(pid: -1, tid: 0, identifier: identifier))
+        return record(type: .mmap, misc: 1, body: w.bytes)   // PERF_RECORD_MISC_KERNEL
+    }
+
+    public static let finishedRound: [UInt8] = record(type: .finishedRound, misc: 0, body: [])
+
+    /// Lines of /proc/PID/maps with an executable mapping: (start, end, pgoff, prot, path).
+    public static func executableMappings(maps text: String) -> [(UInt64, UInt64, UInt64, UInt32, String)] {
+        var out: [(UInt64, UInt64, UInt64, UInt32, String)] = []
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard f.count >= 5, f[1].count == 4, f[1].dropFirst(2).first == "x" else { continue }
+            let range = f[0].split(separator: "-")
+            guard range.count == 2, let a = UInt64(range[0], radix: 16), let b = UInt64(range[1], radix: 16), let off = UInt64(f[2], radix: 16) else { continue }
+            let path = f.count == 6 ? f[5].trimmingWhitespace() : "//anon"
+            var prot: UInt32 = 0
+            let p = Array(f[1])
+            if p[0] == "r" { prot |= 1 }
+            if p[1] == "w" { prot |= 2 }
+            if p[2] == "x" { prot |= 4 }
+            out.append((a, b, off, prot, path))
+        }
+        return out
+    }
+}

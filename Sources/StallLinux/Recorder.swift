@@ -1,0 +1,335 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPerfEvent
+import StallCore
+
+public struct RecordPlan {
+    public var events: [ResolvedEvent]
+    public var scope: StatPlan.Scope
+    public var command: [String]
+    /// Samples per second (frequency mode), or nil with `period`.
+    public var frequency: UInt64?
+    public var period: UInt64?
+    public var callchains: Bool
+    public var dataAddresses: Bool
+    public var dataPageSize: Bool
+    public var codePageSize: Bool
+    public var durationSeconds: Double?
+    public var output: String
+    /// Data pages per ring buffer (a power of two).
+    public var ringPages: Int
+    public var stallstatArguments: [String]
+    /// Written into the VERSION feature.
+    public var toolVersion = "stallstat"
+
+    public init(events: [ResolvedEvent], scope: StatPlan.Scope, command: [String], frequency: UInt64?, period: UInt64?, callchains: Bool,
+                dataAddresses: Bool, dataPageSize: Bool, codePageSize: Bool, durationSeconds: Double?, output: String, ringPages: Int,
+                stallstatArguments: [String]) {
+        self.events = events
+        self.scope = scope
+        self.command = command
+        self.frequency = frequency
+        self.period = period
+        self.callchains = callchains
+        self.dataAddresses = dataAddresses
+        self.dataPageSize = dataPageSize
+        self.codePageSize = codePageSize
+        self.durationSeconds = durationSeconds
+        self.output = output
+        self.ringPages = ringPages
+        self.stallstatArguments = stallstatArguments
+    }
+}
+
+public struct RecordOutcome {
+    public var samples: Int
+    public var lost: UInt64
+    public var throttled: Int
+    public var bytes: Int
+    public var elapsedSeconds: Double
+    public var interruptedBy: Int32?
+    public var commandExitCode: Int32?
+    /// Set when writing failed (disk full): the file holds everything before it.
+    public var writeError: String?
+    public var failures: [OpenFailure]
+}
+
+public enum RecordError: Error, CustomStringConvertible {
+    case nothingOpened([OpenFailure])
+    case output(String)
+    case child(PausedChild.Failure)
+    case ring(String)
+
+    public var description: String {
+        switch self {
+        case .nothingOpened(let f): return "no event could be opened for sampling:\n" + f.map { "  " + $0.message }.joined(separator: "\n")
+        case .output(let why): return why
+        case .child(let f): return f.description
+        case .ring(let why): return why
+        }
+    }
+}
+
+/// Samples through the perf_event ring buffers into a perf.data file.
+public final class Recorder {
+    let plan: RecordPlan
+    let hasHardwarePMU: Bool
+    let paranoid: Int?
+
+    public init(plan: RecordPlan, hasHardwarePMU: Bool, paranoid: Int?) {
+        self.plan = plan
+        self.hasHardwarePMU = hasHardwarePMU
+        self.paranoid = paranoid
+    }
+
+    var sampleType: UInt64 {
+        var t = PerfData.Sample.identifier | PerfData.Sample.ip | PerfData.Sample.tid | PerfData.Sample.time | PerfData.Sample.cpu | PerfData.Sample.period
+        if plan.callchains { t |= PerfData.Sample.callchain }
+        if plan.dataAddresses || plan.dataPageSize { t |= PerfData.Sample.addr }
+        if plan.dataPageSize { t |= PerfData.Sample.dataPageSize }
+        if plan.codePageSize { t |= PerfData.Sample.codePageSize }
+        return t
+    }
+
+    func attr(for event: ResolvedEvent, cpu: Int, tracking: Bool, command: Bool, inherit: Bool) -> cpe_attr? {
+        guard let a = event.attr(forCPU: cpu) else { return nil }
+        var c = cpe_attr()
+        c.type = a.type
+        c.config = a.config
+        c.config1 = a.config1
+        c.config2 = a.config2
+        c.sample_type = sampleType
+        var flags = UInt64(CPE_DISABLED) | UInt64(CPE_SAMPLE_ID_ALL)
+        if let f = plan.frequency { c.sample_period_or_freq = f; flags |= UInt64(CPE_FREQ) } else { c.sample_period_or_freq = plan.period ?? 4000 }
+        if a.excludeUser { flags |= UInt64(CPE_EXCLUDE_USER) }
+        if a.excludeKernel { flags |= UInt64(CPE_EXCLUDE_KERNEL) }
+        if a.excludeHypervisor { flags |= UInt64(CPE_EXCLUDE_HV) }
+        if command { flags |= UInt64(CPE_ENABLE_ON_EXEC) }
+        if inherit { flags |= UInt64(CPE_INHERIT) }
+        // Only one event reports mmaps, comms and forks, or they would be written twice.
+        if tracking { flags |= UInt64(CPE_MMAP) | UInt64(CPE_MMAP2) | UInt64(CPE_COMM) | UInt64(CPE_COMM_EXEC) | UInt64(CPE_TASK) }
+        c.flags = flags
+        return c
+    }
+
+    public func run() throws -> RecordOutcome {
+        var child: PausedChild? = nil
+        if !plan.command.isEmpty {
+            do { child = try PausedChild(arguments: plan.command) } catch let f as PausedChild.Failure { throw RecordError.child(f) }
+        }
+        let cpus = MachineFacts.onlineCPUs()
+        var targets: [(pid: Int32, cpu: Int)] = []
+        var inherit = false
+        switch plan.scope {
+        case .command: targets = cpus.map { (child!.pid, $0) }; inherit = true
+        case .systemWide(let list): targets = list.map { (-1, $0) }
+        case .threads(let tids): targets = tids.flatMap { t in cpus.map { (t, $0) } }
+        }
+
+        // Open every (event, pid, cpu); one ring per CPU, the other fds routed into it.
+        var fds: [Int32] = []
+        var rings: [Int: (fd: Int32, ring: cpe_ring)] = [:]
+        var idsPerEvent = [[UInt64]](repeating: [], count: plan.events.count)
+        var attrBytes = [[UInt8]](repeating: [], count: plan.events.count)
+        var failures: [Int: OpenFailure] = [:]
+        var opened = Set<Int>()
+        defer {
+            for (_, r) in rings { var ring = r.ring; cpe_ring_unmap(&ring) }
+            for fd in fds { close(fd) }
+        }
+        for (pid, cpu) in targets {
+            for (i, event) in plan.events.enumerated() {
+                guard var a = attr(for: event, cpu: cpu, tracking: i == 0, command: child != nil, inherit: inherit) else { continue }
+                let fd = cpe_open(&a, pid, Int32(cpu), -1, 0)
+                if fd < 0 {
+                    if failures[i] == nil {
+                        failures[i] = OpenFailure.classify(errno: -fd, event: event.name, needsHardwarePMU: event.needsHardwarePMU, hasHardwarePMU: hasHardwarePMU,
+                                                           paranoid: paranoid, systemWide: pid == -1, pid: pid == -1 ? nil : pid, errnoText: String(cString: strerror(-fd)))
+                    }
+                    continue
+                }
+                fds.append(fd)
+                opened.insert(i)
+                if attrBytes[i].isEmpty {
+                    var bytes = [UInt8](repeating: 0, count: cpe_attr_size())
+                    bytes.withUnsafeMutableBytes { cpe_attr_bytes(&a, $0.baseAddress) }
+                    attrBytes[i] = bytes
+                }
+                var id: UInt64 = 0
+                _ = cpe_id(fd, &id)
+                idsPerEvent[i].append(id)
+                if let r = rings[cpu] {
+                    let rc = cpe_set_output(fd, r.fd)
+                    if rc < 0 { throw RecordError.ring("cannot route \(event.name) on CPU \(cpu) into its ring buffer: \(String(cString: strerror(-rc)))") }
+                } else {
+                    var ring = cpe_ring()
+                    let rc = cpe_ring_map(fd, plan.ringPages, &ring)
+                    if rc < 0 {
+                        throw RecordError.ring("cannot map a \(plan.ringPages)-page ring buffer on CPU \(cpu): \(String(cString: strerror(-rc))) (lower -m, or raise kernel.perf_event_mlock_kb)")
+                    }
+                    rings[cpu] = (fd, ring)
+                }
+            }
+        }
+        let failed = failures.filter { !opened.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
+        guard !opened.isEmpty else {
+            child?.signal(SIGKILL)
+            child?.waitBlocking()
+            throw RecordError.nothingOpened(failed)
+        }
+        // Events that opened nowhere are left out of the file.
+        let kept = plan.events.indices.filter { opened.contains($0) }
+        let layout = PerfDataLayout(events: kept.map { PerfDataLayout.Event(attrBytes: attrBytes[$0], ids: idsPerEvent[$0], name: plan.events[$0].name) })
+        let identifier = layout.events[0].ids.first ?? 0
+
+        let out = open(plan.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if out < 0 { throw RecordError.output("cannot create \(plan.output): \(String(cString: strerror(errno)))") }
+        defer { close(out) }
+        var dataSize = 0
+        var writeError: String? = nil
+        func writeAt(_ bytes: [UInt8], _ offset: Int) -> Bool {
+            var done = 0
+            while done < bytes.count {
+                let n = bytes.withUnsafeBytes { pwrite(out, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+                if n < 0 { if errno == EINTR { continue }; writeError = "writing \(plan.output) failed: \(String(cString: strerror(errno)))"; return false }
+                if n == 0 { writeError = "writing \(plan.output) failed: no progress"; return false }
+                done += n
+            }
+            return true
+        }
+        guard writeAt(layout.header(dataSize: 0, features: []), 0), writeAt(layout.attrsAndIDs(), layout.attrsOffset) else {
+            throw RecordError.output(writeError ?? "cannot write \(plan.output)")
+        }
+        var samples = 0, throttled = 0
+        var lost: UInt64 = 0
+        func appendData(_ bytes: [UInt8]) {
+            guard writeError == nil, !bytes.isEmpty else { return }
+            if writeAt(bytes, layout.dataOffset + dataSize) {
+                dataSize += bytes.count
+                // Keep the header current: a recording killed now is still a readable file.
+                _ = writeAt(layout.header(dataSize: dataSize, features: []), 0)
+            } else {
+                // Drop a partial write so the file ends on a whole record.
+                _ = ftruncate(out, off_t(layout.dataOffset + dataSize))
+            }
+        }
+        // Mappings that existed before the recording started.
+        var synthesized = ByteWriter()
+        if let kernel = MachineFacts.kernelTextRange() { synthesized.append(SynthesizedRecord.kernelMmap(start: kernel.0, end: kernel.1, identifier: identifier)) }
+        let existing: [Int32]
+        switch plan.scope {
+        case .command: existing = []
+        case .threads(let tids): existing = Array(Set(tids.map { MachineFacts.processOf(thread: $0) }))
+        case .systemWide: existing = SystemFiles.listDirectory("/proc").compactMap { Int32($0) }
+        }
+        for pid in existing {
+            let comm = SystemFiles.readTrimmed("/proc/\(pid)/comm") ?? ""
+            synthesized.append(SynthesizedRecord.comm(pid: pid, tid: pid, name: comm, identifier: identifier))
+            if let maps = try? SystemFiles.readText("/proc/\(pid)/maps") {
+                for (start, end, off, prot, path) in SynthesizedRecord.executableMappings(maps: maps) {
+                    synthesized.append(SynthesizedRecord.mmap2(pid: pid, start: start, length: end - start, pgoff: off, protection: prot, filename: path, identifier: identifier))
+                }
+            }
+        }
+        appendData(synthesized.bytes)
+
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: plan.ringPages * 4096 * 2, alignment: 8)
+        defer { buffer.deallocate() }
+        func drain() {
+            var chunk: [UInt8] = []
+            for cpu in rings.keys.sorted() {
+                var ring = rings[cpu]!.ring
+                let n = cpe_ring_drain(&ring, buffer, plan.ringPages * 4096 * 2)
+                guard n > 0 else { continue }
+                let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
+                var o = 0
+                while o + 8 <= n {
+                    let type = bytes.load(fromByteOffset: o, as: UInt32.self)
+                    let size = Int(bytes.load(fromByteOffset: o + 6, as: UInt16.self))
+                    if size < 8 { break }
+                    if type == PerfData.RecordType.sample.rawValue { samples += 1 }
+                    else if type == PerfData.RecordType.lost.rawValue, o + 24 <= n { lost &+= bytes.loadUnaligned(fromByteOffset: o + 16, as: UInt64.self) }
+                    else if type == PerfData.RecordType.throttle.rawValue { throttled += 1 }
+                    o += size
+                }
+                chunk += bytes
+            }
+            if !chunk.isEmpty { appendData(chunk + SynthesizedRecord.finishedRound) }
+        }
+
+        let start = cpe_monotonic_ns()
+        if let child {
+            do { try child.release() } catch let f as PausedChild.Failure { throw RecordError.child(f) }
+        } else {
+            for fd in fds { _ = cpe_enable(fd, 0) }
+        }
+        let deadline = plan.durationSeconds.map { start + UInt64($0 * 1e9) }
+        var interrupted: Int32? = nil
+        loop: while writeError == nil {
+            let now = cpe_monotonic_ns()
+            if let d = deadline, now >= d { break }
+            var wait: Int64 = 50_000_000
+            if let d = deadline { wait = min(wait, Int64(d - now)) }
+            let sig = cpe_wait_signal(wait)
+            drain()
+            switch sig {
+            case SIGCHLD: if let child, child.waitNonBlocking() { break loop }
+            case SIGINT, SIGTERM, SIGHUP:
+                interrupted = sig
+                if sig != SIGINT { child?.signal(sig) }
+                break loop
+            default:
+                if case .threads(let tids) = plan.scope, tids.allSatisfy({ kill($0, 0) != 0 && errno == ESRCH }) { break loop }
+            }
+        }
+        for fd in fds { _ = cpe_disable(fd, 0) }
+        let end = cpe_monotonic_ns()
+        if let child, child.exitStatus == nil {
+            if interrupted == nil { child.signal(SIGTERM) }
+            child.waitBlocking()
+        }
+        drain()
+
+        var features: [PerfData.Feature] = []
+        if writeError == nil {
+            var uts = utsname()
+            uname(&uts)
+            func field<T>(_ t: T) -> String { withUnsafeBytes(of: t) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+            let desc = PerfDataLayout.Description(hostname: field(uts.nodename), osRelease: field(uts.release), version: plan.toolVersion,
+                                                  arch: field(uts.machine), cpusAvailable: UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF))), cpusOnline: UInt32(cpus.count),
+                                                  cmdline: plan.stallstatArguments)
+            let (bytes, f) = layout.features(desc, at: layout.dataOffset + dataSize)
+            if writeAt(bytes, layout.dataOffset + dataSize) { features = f } else { _ = ftruncate(out, off_t(layout.dataOffset + dataSize)) }
+        }
+        _ = writeAt(layout.header(dataSize: dataSize, features: features), 0)
+        return RecordOutcome(samples: samples, lost: lost, throttled: throttled, bytes: dataSize, elapsedSeconds: Double(end - start) / 1e9,
+                             interruptedBy: interrupted, commandExitCode: child?.exitCode, writeError: writeError, failures: failed)
+    }
+}
+
+extension MachineFacts {
+    /// _text .. _etext from /proc/kallsyms (nil when addresses are hidden).
+    public static func kernelTextRange() -> (UInt64, UInt64)? {
+        guard let text = try? SystemFiles.readText("/proc/kallsyms") else { return nil }
+        var start: UInt64? = nil, end: UInt64? = nil
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count >= 3 else { continue }
+            if f[2] == "_text" { start = UInt64(f[0], radix: 16) }
+            else if f[2] == "_etext" { end = UInt64(f[0], radix: 16) }
+            if start != nil && end != nil { break }
+        }
+        guard let s = start, let e = end, s != 0, e > s else { return nil }
+        return (s, e)
+    }
+
+    /// The process (thread group) a thread belongs to.
+    public static func processOf(thread tid: Int32) -> Int32 {
+        guard let status = try? SystemFiles.readText("/proc/\(tid)/status") else { return tid }
+        for line in status.split(separator: "\n") where line.hasPrefix("Tgid:") {
+            return Int32(line.dropFirst(5).trimmingWhitespace()) ?? tid
+        }
+        return tid
+    }
+}

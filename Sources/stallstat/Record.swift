@@ -1,0 +1,137 @@
+import ArgumentParser
+import StallCore
+import StallLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Record: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sample a command, processes or the whole system into a perf.data file that perf and stallstat both read.",
+        discussion: """
+        stallstat record -g -- ./app                          cpu-clock (cycles where there is a PMU), 4000 Hz, call chains
+        stallstat record -e raw-stall-backend-mem -c 10000 -- ./app   find the code that waits on memory
+        stallstat record -d --data-page-size -- ./app         data addresses and the page size backing them
+        """)
+
+    @Option(name: [.customShort("e"), .customLong("event")], parsing: .singleValue, help: "Events to sample (comma lists; default cycles, or cpu-clock without a PMU).")
+    var events: [String] = []
+
+    @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second per event (default 4000).")
+    var frequency: UInt64?
+
+    @Option(name: [.customShort("c"), .customLong("count")], help: "Sample every N events instead of a frequency.")
+    var period: UInt64?
+
+    @Flag(name: [.customShort("g"), .customLong("call-graph")], help: "Record call chains (frame pointers).")
+    var callGraph = false
+
+    @Flag(name: [.customShort("a"), .customLong("all-cpus")], help: "Sample every task on every CPU.")
+    var allCPUs = false
+
+    @Option(name: [.customShort("C"), .customLong("cpu")], help: "CPUs to sample (implies -a).")
+    var cpuList: String?
+
+    @Option(name: [.customShort("p"), .customLong("pid")], help: "Existing processes (comma list).")
+    var pids: String?
+
+    @Option(name: [.customShort("t"), .customLong("tid")], help: "Existing threads (comma list).")
+    var tids: String?
+
+    @Option(name: .customLong("duration"), help: "Stop after this many seconds.")
+    var durationSeconds: Double?
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output file (default perf.data).")
+    var output = "perf.data"
+
+    @Flag(name: [.customShort("d"), .customLong("data")], help: "Record data addresses.")
+    var dataAddresses = false
+
+    @Flag(name: .customLong("data-page-size"), help: "Record the page size backing each data address (PERF_SAMPLE_DATA_PAGE_SIZE).")
+    var dataPageSize = false
+
+    @Flag(name: .customLong("code-page-size"), help: "Record the page size backing each sampled instruction.")
+    var codePageSize = false
+
+    @Option(name: [.customShort("m"), .customLong("mmap-pages")], help: "Ring buffer data pages per CPU, a power of two (default 256).")
+    var mmapPages = 256
+
+    @Argument(parsing: .captureForPassthrough, help: "Command to run.")
+    var command: [String] = []
+
+    var workload: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    func validate() throws {
+        if frequency != nil && period != nil { throw ValidationError("choose one of -F and -c") }
+        if let f = frequency, f == 0 { throw ValidationError("-F must be positive") }
+        if let c = period, c == 0 { throw ValidationError("-c must be positive") }
+        if mmapPages < 1 || mmapPages & (mmapPages - 1) != 0 { throw ValidationError("-m must be a power of two") }
+        if pids != nil && tids != nil { throw ValidationError("choose one of -p and -t") }
+        if workload.isEmpty && !allCPUs && cpuList == nil && pids == nil && tids == nil && durationSeconds == nil {
+            throw ValidationError("say what to record: a command after --, -p, -t, or -a with --duration")
+        }
+    }
+
+    func run() throws {
+        let pmus = SysfsPMUs()
+        let resolver = EventResolver(pmus: pmus)
+        var names = events.flatMap { (try? EventListParser.parse($0))?.flatMap(\.members) ?? [$0] }
+        if names.isEmpty { names = [pmus.hasHardwarePMU ? "cycles" : "cpu-clock"] }
+        var resolved: [ResolvedEvent] = []
+        for n in names {
+            do {
+                let e = try resolver.resolve(n)
+                guard e.attr != nil else { throw ValidationError("\(n) is read from /proc and cannot be sampled") }
+                resolved.append(e)
+            } catch let e as EventResolver.Failure { throw ValidationError(e.description) }
+        }
+        let max = SystemFiles.readTrimmed("/proc/sys/kernel/perf_event_max_sample_rate").flatMap { UInt64($0) }
+        var hz = frequency ?? (period == nil ? 4000 : nil)
+        if let h = hz, let max, h > max {
+            StandardError.write("stallstat: -F \(h) is above kernel.perf_event_max_sample_rate (\(max)); using \(max)")
+            hz = max
+        }
+        let scope: StatPlan.Scope
+        if let cpuList {
+            do { scope = .systemWide(cpus: try CPUList.parse(cpuList)) } catch { throw ValidationError("\(error)") }
+        } else if let pids {
+            let list = pids.split(separator: ",").compactMap { Int32($0.trimmingWhitespace()) }
+            do { scope = .threads(try StatRunner.threads(ofProcesses: list)) } catch {
+                StandardError.write("stallstat: \(error)")
+                throw ExitCode(ExitCodes.targetError)
+            }
+        } else if let tids {
+            scope = .threads(tids.split(separator: ",").compactMap { Int32($0.trimmingWhitespace()) })
+        } else if allCPUs || workload.isEmpty {
+            scope = .systemWide(cpus: MachineFacts.onlineCPUs())
+        } else {
+            scope = .command
+        }
+        var plan = RecordPlan(events: resolved, scope: scope, command: workload, frequency: hz, period: period, callchains: callGraph,
+                              dataAddresses: dataAddresses, dataPageSize: dataPageSize, codePageSize: codePageSize,
+                              durationSeconds: durationSeconds, output: output, ringPages: mmapPages, stallstatArguments: CommandLine.arguments)
+        plan.toolVersion = "stallstat " + stallstatVersion
+        let outcome: RecordOutcome
+        do {
+            outcome = try Recorder(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid()).run()
+        } catch let e as RecordError {
+            StandardError.write("stallstat: \(e)")
+            if case .child(let f) = e { throw ExitCode(f.exitCode) }
+            throw ExitCode(ExitCodes.nothingCounted)
+        }
+        for f in outcome.failures { StandardError.write("stallstat: \(f.message)") }
+        if dataPageSize {
+            StandardError.write("stallstat: data page sizes need a sampling event with data addresses (precise memory events on a PMU); with software events the kernel records no address and the size reads N/A")
+        }
+        var summary = "stallstat: wrote \(output): \(outcome.samples) samples, " + cFormat("%.1f MB", Double(outcome.bytes) / 1e6) + cFormat(", %.2f s", outcome.elapsedSeconds)
+        if outcome.lost > 0 { summary += "; the kernel LOST \(outcome.lost) samples (raise -m or lower -F)" } else { summary += "; 0 lost" }
+        if outcome.throttled > 0 { summary += "; throttled \(outcome.throttled) times (kernel.perf_event_max_sample_rate)" }
+        StandardError.write(summary)
+        if let w = outcome.writeError {
+            StandardError.write("stallstat: \(w); the file holds the \(outcome.bytes) bytes of samples written before it and stays readable")
+            throw ExitCode(ExitCodes.targetError)
+        }
+        if let sig = outcome.interruptedBy { throw ExitCode(128 + sig) }
+        if let code = outcome.commandExitCode, code != 0 { throw ExitCode(code) }
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import StallCore
+import StallLinux
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read a perf.data file (stallstat's, perf record's, or simpleperf's in that layout) and show where the samples fell.")
+
+    @Option(name: [.customShort("i"), .customLong("input")], help: "The perf.data file (default perf.data).")
+    var input = "perf.data"
+
+    @Option(name: [.customShort("s"), .customLong("sort")], help: "Sort keys, any order: comm,pid,tid,dso,symbol,cpu,data_page_size,code_page_size (default comm,dso,symbol).")
+    var sort = "comm,dso,symbol"
+
+    @Flag(name: .customLong("children"), help: "Add callers' totals from the call chains (a Children column).")
+    var children = false
+
+    @Option(name: .customLong("percent-limit"), help: "Hide rows below this percentage.")
+    var percentLimit: Double = 0
+
+    @Flag(name: .customLong("json"), help: "JSON output.")
+    var json = false
+
+    @Flag(name: .customLong("folded"), help: "Folded stacks (comm;caller;...;leaf count) for flame graphs.")
+    var folded = false
+
+    @Flag(name: .customLong("stdio"), help: "Accepted for perf compatibility: text is the default.")
+    var stdio = false
+
+    @Option(name: .customLong("symfs"), help: "Look for the recorded binaries under this directory.")
+    var symfs = ""
+
+    @Option(name: .customLong("kallsyms"), help: "Kernel symbols file (default /proc/kallsyms).")
+    var kallsyms = "/proc/kallsyms"
+
+    func run() throws {
+        var keys: [ProfileSortKey] = []
+        for k in sort.split(separator: ",") {
+            guard let key = ProfileSortKey(userName: String(k).trimmingWhitespace()) else {
+                throw ValidationError("unknown sort key '\(k)'; choose from \(ProfileSortKey.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            keys.append(key)
+        }
+        let bytes: [UInt8]
+        do { bytes = try SystemFiles.readBytes(input) } catch {
+            StandardError.write("stallstat: \(input): \(error)")
+            throw ExitCode(2)
+        }
+        let large = bytes.count > 64 << 20
+        let contents: PerfDataContents
+        do {
+            contents = try PerfDataReader.read(bytes, progress: large ? { StandardError.write(cFormat("stallstat: reading \(input): %.0f%%", 100 * $0)) } : nil)
+        } catch {
+            StandardError.write("stallstat: \(input): \(error)")
+            throw ExitCode(2)
+        }
+        if let d = contents.damage {
+            StandardError.write("stallstat: \(input): damaged at offset \(d.offset): \(d.message); reporting the \(contents.samples.count) samples before it")
+        }
+        for n in contents.notes { StandardError.write("stallstat: \(input): \(n)") }
+        if contents.lostEvents + contents.lostSamples > 0 {
+            StandardError.write("stallstat: \(input): the kernel lost \(contents.lostEvents + contents.lostSamples) samples while recording")
+        }
+        if keys.contains(.dataPageSize) && !contents.attrs.contains(where: { $0.sampleType & PerfData.Sample.dataPageSize != 0 }) {
+            StandardError.write("stallstat: \(input): no data page sizes were recorded (record with -d --data-page-size); the column shows N/A")
+        }
+        let symbolizer = ProfileSymbolizer(contents: contents, kallsyms: kallsyms, symfs: symfs)
+        let resolve = { (pid: Int32, ip: UInt64, k: Bool) in symbolizer.resolve(pid: pid, ip: ip, kernel: k) }
+        if folded {
+            StandardOutput.write(ProfileReport.folded(contents: contents, resolve: resolve))
+            return
+        }
+        let report = ProfileReport(contents: contents, sortKeys: keys, children: children, resolve: resolve)
+        StandardOutput.write(json ? report.json(children: children, percentLimit: percentLimit) : report.text(children: children, percentLimit: percentLimit))
+    }
+}
