@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -203,4 +204,38 @@ size_t cpe_ring_drain(struct cpe_ring *ring, void *out, size_t len) {
 int cpe_set_output(int fd, int target_fd) {
     int r = ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, target_fd);
     return r < 0 ? -errno : 0;
+}
+
+long cpe_find(const void *haystack, size_t hlen, const void *needle, size_t nlen) {
+    const void *p = memmem(haystack, hlen, needle, nlen);
+    return p ? (long)((const char *)p - (const char *)haystack) : -1;
+}
+
+long cpe_read_file(const char *path, unsigned char **out) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t cap = 65536, len = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) { close(fd); return -ENOMEM; }
+    for (;;) {
+        if (len == cap) {
+            unsigned char *bigger = realloc(buf, cap * 2);
+            if (!bigger) { free(buf); close(fd); return -ENOMEM; }
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            free(buf);
+            close(fd);
+            return -e;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    return (long)len;
 }

@@ -311,16 +311,20 @@ public final class Recorder {
 extension MachineFacts {
     /// _text .. _etext from /proc/kallsyms (nil when addresses are hidden).
     public static func kernelTextRange() -> (UInt64, UInt64)? {
-        guard let text = try? SystemFiles.readText("/proc/kallsyms") else { return nil }
-        var start: UInt64? = nil, end: UInt64? = nil
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: " ")
-            guard f.count >= 3 else { continue }
-            if f[2] == "_text" { start = UInt64(f[0], radix: 16) }
-            else if f[2] == "_etext" { end = UInt64(f[0], radix: 16) }
-            if start != nil && end != nil { break }
+        guard let bytes = try? SystemFiles.readBytes("/proc/kallsyms") else { return nil }
+        // Lines are "ADDRESS TYPE NAME": find " _text\n" and " _etext\n" without splitting 200k lines.
+        func address(of name: String) -> UInt64? {
+            let needle = Array((" " + name + "\n").utf8)
+            let found = bytes.withUnsafeBytes { hay in needle.withUnsafeBytes { nd in cpe_find(hay.baseAddress, hay.count, nd.baseAddress, nd.count) } }
+            guard found >= 0 else { return nil }
+            let i = Int(found)
+            var lineStart = i
+            while lineStart > 0 && bytes[lineStart - 1] != 0x0A { lineStart -= 1 }
+            var end = lineStart
+            while end < bytes.count && bytes[end] != 0x20 { end += 1 }
+            return UInt64(String(decoding: bytes[lineStart..<end], as: UTF8.self), radix: 16)
         }
-        guard let s = start, let e = end, s != 0, e > s else { return nil }
+        guard let s = address(of: "_text"), let e = address(of: "_etext"), s != 0, e > s else { return nil }
         return (s, e)
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CPerfEvent
 
 /// An errno with the C library's text.
 public struct SystemError: Error, CustomStringConvertible, Equatable {
@@ -22,23 +23,11 @@ public enum SystemFiles {
     }
 
     public static func readBytes(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw SystemError(errno: errno, operation: "open \(path)") }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 16384)
-        var used = 0
-        while true {
-            if used == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(errno: errno, operation: "read \(path)")
-            }
-            if n == 0 { break }
-            used += n
-        }
-        bytes.removeSubrange(used...)
-        return bytes
+        var buffer: UnsafeMutablePointer<UInt8>? = nil
+        let n = cpe_read_file(path, &buffer)
+        if n < 0 { throw SystemError(errno: Int32(-n), operation: "read \(path)") }
+        defer { free(buffer) }
+        return Array(UnsafeBufferPointer(start: buffer, count: n))
     }
 
     public static func readTrimmed(_ path: String) -> String? {

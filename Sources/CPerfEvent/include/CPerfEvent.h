@@ -95,6 +95,13 @@ size_t cpe_ring_drain(struct cpe_ring *ring, void *out, size_t len);
 // Routes the samples of `fd` into the ring buffer of `target_fd` (same CPU).
 int cpe_set_output(int fd, int target_fd);
 
+// Reads a whole file (procfs included, whose size is unknown) into a malloc'd
+// buffer the caller frees. Returns the length, or -errno.
+long cpe_read_file(const char *path, unsigned char **out);
+
+// memmem(3): the offset of needle in haystack, or -1.
+long cpe_find(const void *haystack, size_t hlen, const void *needle, size_t nlen);
+
 // Monotonic clock in nanoseconds.
 uint64_t cpe_monotonic_ns(void);
 

@@ -1,0 +1,109 @@
+import XCTest
+@testable import StallCore
+
+final class PerfDataTests: XCTestCase {
+    /// A small file built with the writer: two events, synthesized records, two samples.
+    func sampleFile() -> [UInt8] {
+        func attr(type: UInt32, config: UInt64) -> [UInt8] {
+            var w = ByteWriter()
+            w.u32(type); w.u32(128); w.u64(config); w.u64(1000)
+            w.u64(PerfData.Sample.identifier | PerfData.Sample.ip | PerfData.Sample.tid | PerfData.Sample.time | PerfData.Sample.cpu | PerfData.Sample.period)
+            w.u64(0); w.u64(1 << 18 | 1 << 10)   // read_format; flags: sample_id_all, freq
+            while w.bytes.count < 128 { w.u8(0) }
+            return w.bytes
+        }
+        let layout = PerfDataLayout(events: [.init(attrBytes: attr(type: 1, config: 0), ids: [11, 12], name: "cpu-clock"),
+                                             .init(attrBytes: attr(type: 4, config: 0x4005), ids: [21], name: "raw-stall-backend-mem")])
+        var data = ByteWriter()
+        data.append(SynthesizedRecord.comm(pid: 42, tid: 42, name: "app", identifier: 11))
+        data.append(SynthesizedRecord.mmap2(pid: 42, start: 0x1000, length: 0x2000, pgoff: 0, protection: 5, filename: "/bin/app", identifier: 11))
+        func sample(id: UInt64, ip: UInt64, period: UInt64) {
+            var b = ByteWriter()
+            b.u64(id); b.u64(ip); b.u32(42); b.u32(43); b.u64(7); b.u32(1); b.u32(0); b.u64(period)
+            var r = ByteWriter()
+            r.u32(9); r.u16(2); r.u16(UInt16(8 + b.bytes.count)); r.append(b.bytes)
+            data.append(r.bytes)
+        }
+        sample(id: 12, ip: 0x1100, period: 3)
+        sample(id: 21, ip: 0x1200, period: 5)
+        data.append(SynthesizedRecord.finishedRound)
+        let (features, bits) = layout.features(.init(hostname: "h", osRelease: "6.1", version: "stallstat t", arch: "x86_64", cpusAvailable: 2, cpusOnline: 2, cmdline: ["stallstat", "record"]),
+                                                at: layout.dataOffset + data.bytes.count)
+        return layout.header(dataSize: data.bytes.count, features: bits) + layout.attrsAndIDs() + data.bytes + features
+    }
+
+    func testWriterAndReaderAgree() throws {
+        let c = try PerfDataReader.read(sampleFile())
+        XCTAssertNil(c.damage)
+        XCTAssertEqual(c.attrs.map(\.name), ["cpu-clock", "raw-stall-backend-mem"], "names from EVENT_DESC")
+        XCTAssertEqual(c.attrs[0].ids, [11, 12])
+        XCTAssertEqual(c.samples.count, 2)
+        XCTAssertEqual(c.samples.map(\.attr), [0, 1], "identifiers map samples to their events")
+        XCTAssertEqual(c.samples.map(\.ip), [0x1100, 0x1200])
+        XCTAssertEqual(c.samples.map(\.period), [3, 5])
+        XCTAssertEqual(c.samples[0].pid, 42)
+        XCTAssertEqual(c.samples[0].tid, 43)
+        XCTAssertEqual(c.samples[0].cpu, 1)
+        XCTAssertEqual(c.comms[42], "app")
+        XCTAssertEqual(c.mappings, [MemoryMapping(pid: 42, start: 0x1000, end: 0x3000, pgoff: 0, filename: "/bin/app")])
+        XCTAssertEqual(c.hostname, "h")
+        XCTAssertEqual(c.cmdline, ["stallstat", "record"])
+    }
+
+    func testTruncatedAndCorruptFilesReportTheOffsetAndKeepWhatCameBefore() throws {
+        let full = sampleFile()
+        let c = try PerfDataReader.read(full)
+        let layoutDataOffset = 104 + 2 * (128 + 16) + 8 * 3
+        // Cut inside the second sample.
+        let secondSample = full.count - (full.count - layoutDataOffset) + 0
+        _ = secondSample
+        var firstSampleEnd = layoutDataOffset
+        var o = layoutDataOffset
+        var seen = 0
+        while seen < 3 { let size = Int(full[o + 6]) | Int(full[o + 7]) << 8; o += size; seen += 1 }   // comm, mmap2, sample 1
+        firstSampleEnd = o
+        let truncated = Array(full.prefix(firstSampleEnd + 20))
+        let t = try PerfDataReader.read(truncated)
+        XCTAssertEqual(t.samples.count, 1, "the sample before the damage is kept")
+        XCTAssertEqual(t.damage?.offset, firstSampleEnd)
+        XCTAssertTrue(t.damage?.message.contains("truncated") ?? false, "\(String(describing: t.damage))")
+        XCTAssertTrue(t.notes.contains { $0.contains("truncated") }, "\(t.notes)")
+
+        var corrupt = full
+        corrupt[firstSampleEnd + 6] = 3; corrupt[firstSampleEnd + 7] = 0   // size 3
+        let k = try PerfDataReader.read(corrupt)
+        XCTAssertEqual(k.samples.count, 1)
+        XCTAssertEqual(k.damage?.offset, firstSampleEnd)
+        XCTAssertEqual(k.damage?.message, "record of type 9 claims 3 bytes (corrupt)")
+        XCTAssertEqual(c.samples.count, 2)
+
+        XCTAssertThrowsError(try PerfDataReader.read(Array("hello, world, not perf".utf8))) { XCTAssertTrue("\($0)".contains("no PERFILE2 magic")) }
+        XCTAssertThrowsError(try PerfDataReader.read(Array(full.prefix(60)))) { XCTAssertTrue("\($0)".contains("truncated")) }
+        var pipe = ByteWriter(); pipe.u64(PerfData.magic); pipe.u64(16)
+        XCTAssertThrowsError(try PerfDataReader.read(pipe.bytes)) { XCTAssertTrue("\($0)".contains("pipe-mode")) }
+    }
+
+    func testReportAggregatesPerEventSideBySideAndFolds() throws {
+        let c = try PerfDataReader.read(sampleFile())
+        let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { _, ip, _ in ResolvedFrame(dso: "app", symbol: ip < 0x1180 ? "hot" : "cold", isKernel: false) }
+        let r = ProfileReport(contents: c, sortKeys: [.symbol], children: false, resolve: resolve)
+        XCTAssertEqual(r.events, ["cpu-clock", "raw-stall-backend-mem"])
+        let hot = try XCTUnwrap(r.rows.first { $0.keys == ["[.] hot"] })
+        XCTAssertEqual(hot.selfPercent, [100, 0], "cpu-clock samples all in hot, the stall event's in cold")
+        let text = r.text(children: false, percentLimit: 0)
+        XCTAssertTrue(text.contains("cpu-clock") && text.contains("raw-stall-backend-mem"), text)
+        XCTAssertTrue(ProfileReport.folded(contents: c, resolve: resolve).contains("app;hot 1"))
+        XCTAssertEqual(ProfileSortKey(userName: "sym"), .symbol)
+        XCTAssertEqual(ProfileSortKey(userName: "data_page_size"), .dataPageSize)
+    }
+
+    func testExecutableMappingsFromProcMaps() {
+        let maps = "55f9e6d88000-55f9e6d89000 r--p 00000000 fe:00 5324871 /bin/app\n55f9e6d89000-55f9e6d8a000 r-xp 00001000 fe:00 5324871 /bin/app\n7ffd1000-7ffd3000 r-xp 00000000 00:00 0 [vdso]\n"
+        let m = SynthesizedRecord.executableMappings(maps: maps)
+        XCTAssertEqual(m.count, 2)
+        XCTAssertEqual(m[0].0, 0x55f9e6d89000)
+        XCTAssertEqual(m[0].2, 0x1000)
+        XCTAssertEqual(m[0].4, "/bin/app")
+        XCTAssertEqual(m[1].4, "[vdso]")
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import XCTest
+import StallCore
+@testable import StallLinux
+
+/// record and report against perf on the two-hot-function workload (3:1 work split).
+final class RecordReportTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        dir = NSTemporaryDirectory() + "stallstat-rec-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    var hot: [String] { [Harness.workloads + "/hot_split", "1.5"] }
+
+    /// "74.65%  hot_split  hot_split  [.] work_three_quarters" → symbol: percent
+    func shares(_ text: String) -> [String: Double] {
+        var out: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let pct = f.first.flatMap({ Double($0.dropLast()) }), let sym = f.last, f.first?.hasSuffix("%") == true else { continue }
+            out[String(sym)] = pct
+        }
+        return out
+    }
+
+    func testPerfReadsStallstatsFileAndAgreesWithStallstatReport() throws {
+        let file = dir + "/ss.data"
+        let rec = Harness.stallstat(["record", "-F", "2000", "-g", "-o", file, "--"] + hot)
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        XCTAssertTrue(rec.stderr.contains("0 lost"), rec.stderr)
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "sym"])
+        XCTAssertEqual(perf.status, 0, perf.stderr)
+        XCTAssertFalse(perf.stderr.lowercased().contains("warning"), "perf warned: \(perf.stderr)")
+        XCTAssertFalse(perf.stdout.lowercased().contains("warning"), perf.stdout)
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "symbol"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        let p = shares(perf.stdout), s = shares(ours.stdout)
+        let three = try XCTUnwrap(p["work_three_quarters"], perf.stdout), one = try XCTUnwrap(p["work_one_quarter"], perf.stdout)
+        XCTAssertEqual(three, 75, accuracy: 5, "the workload's 3:1 split")
+        XCTAssertEqual(try XCTUnwrap(s["work_three_quarters"], ours.stdout), three, accuracy: 2)
+        XCTAssertEqual(try XCTUnwrap(s["work_one_quarter"], ours.stdout), one, accuracy: 2)
+        let script = Harness.perf(["script", "-i", file])
+        XCTAssertEqual(script.status, 0, script.stderr)
+        XCTAssertTrue(script.stdout.contains("work_three_quarters"))
+    }
+
+    func testStallstatReadsPerfRecordsFileAndAgreesWithPerfReport() throws {
+        let file = dir + "/perf.data"
+        let rec = Harness.perf(["record", "-q", "-F", "2000", "-g", "-o", file, "--"] + hot)
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "sym"])
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "sym"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        let p = shares(perf.stdout), s = shares(ours.stdout)
+        for sym in ["work_three_quarters", "work_one_quarter"] {
+            XCTAssertEqual(try XCTUnwrap(s[sym], ours.stdout), try XCTUnwrap(p[sym], perf.stdout), accuracy: 2, sym)
+        }
+        let children = Harness.stallstat(["report", "-i", file, "--children", "--sort", "symbol"])
+        XCTAssertTrue(children.stdout.contains("Children"), children.stdout)
+        XCTAssertTrue(children.stdout.contains("__libc_start_call_main") || children.stdout.contains("main"), children.stdout)
+        let json = Harness.stallstat(["report", "-i", file, "--json", "--percent-limit", "10"])
+        let obj = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual((obj["rows"] as! [Any]).count, 2, "two rows above 10%")
+        let folded = Harness.stallstat(["report", "-i", file, "--folded"])
+        XCTAssertTrue(folded.stdout.split(separator: "\n").allSatisfy { $0.split(separator: " ").last.flatMap { Int($0) } != nil }, folded.stdout)
+        XCTAssertTrue(folded.stdout.contains(";work_three_quarters "), folded.stdout)
+    }
+
+    func testTruncatedAndInterruptedRecordings() throws {
+        let file = dir + "/ss.data"
+        XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        let cut = dir + "/cut.data"
+        try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: cut))
+        let r = Harness.stallstat(["report", "-i", cut, "--sort", "symbol"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("damaged at offset") || r.stderr.contains("truncated"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("work_three_quarters"), "samples before the damage are reported: \(r.stdout)")
+
+        // Ctrl-C in the middle: both tools still read the file.
+        let interrupted = dir + "/int.data"
+        let rec = Harness.run([Harness.stallstat, "record", "-F", "1000", "-o", interrupted, "--", Harness.workloads + "/hot_split", "10"]) { p in
+            usleep(700_000)
+            kill(p.processIdentifier, SIGINT)
+        }
+        XCTAssertEqual(rec.status, 128 + SIGINT, rec.stderr)
+        let perf = Harness.perf(["report", "-i", interrupted, "--stdio", "--sort", "sym"])
+        XCTAssertEqual(perf.status, 0, perf.stderr)
+        XCTAssertTrue(perf.stdout.contains("work_three_quarters"), perf.stdout)
+        XCTAssertTrue(Harness.stallstat(["report", "-i", interrupted]).stdout.contains("work_three_quarters"))
+
+        XCTAssertEqual(Harness.stallstat(["report", "-i", dir + "/none.data"]).status, 2)
+    }
+
+    func testAttachToAPidAndSystemWide() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Harness.workloads + "/hot_split")
+        p.arguments = ["1.5"]
+        try p.run()
+        usleep(100_000)
+        let file = dir + "/pid.data"
+        let rec = Harness.stallstat(["record", "-F", "1000", "-p", String(p.processIdentifier), "-o", file])
+        p.waitUntilExit()
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let r = Harness.stallstat(["report", "-i", file, "--sort", "comm,symbol"])
+        XCTAssertTrue(r.stdout.contains("hot_split") && r.stdout.contains("work_three_quarters"), "mappings synthesized from /proc/PID/maps: \(r.stdout)")
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--sort", "sym"])
+        XCTAssertTrue(perf.stdout.contains("work_three_quarters"), perf.stdout + perf.stderr)
+
+        let sys = dir + "/sys.data"
+        let a = Harness.stallstat(["record", "-a", "--duration", "0.3", "-F", "500", "-o", sys])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(Harness.perf(["report", "-i", sys, "--stdio"]).status, 0)
+    }
+
+    func testDataPageSizeIsRecordedOrExplained() throws {
+        let file = dir + "/dps.data"
+        let rec = Harness.stallstat(["record", "-d", "--data-page-size", "-F", "500", "-o", file, "--"] + hot)
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        XCTAssertTrue(rec.stderr.contains("data page sizes need a sampling event with data addresses"), rec.stderr)
+        let r = Harness.stallstat(["report", "-i", file, "--sort", "symbol,data_page_size"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("Data Page Size"), r.stdout)
+        let c = try PerfDataReader.read(Array(try Data(contentsOf: URL(fileURLWithPath: file))))
+        XCTAssertNotEqual(c.attrs[0].sampleType & PerfData.Sample.dataPageSize, 0, "PERF_SAMPLE_DATA_PAGE_SIZE was requested")
+    }
+
+    func testELFSymbolsMatchNm() throws {
+        let path = Harness.workloads + "/hot_split"
+        let e = try ELFSymbols(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        let nm = Harness.run(["/usr/bin/nm", path]).stdout
+        for line in nm.split(separator: "\n") where line.contains(" T ") {
+            let f = line.split(separator: " ")
+            guard let addr = UInt64(f[0], radix: 16), f[2].hasPrefix("work_") else { continue }
+            XCTAssertEqual(e.symbol(at: addr), String(f[2]))
+            XCTAssertEqual(e.symbol(at: addr + 4), String(f[2]))
+        }
+        XCTAssertTrue(e.isSharedOrPIE)
+    }
+}
