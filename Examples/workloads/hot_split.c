@@ -1,7 +1,7 @@
 // Two named hot functions doing work in a 3:1 ratio, for comparing profiles:
 // work_three_quarters() should take ~75% of the samples, work_one_quarter() ~25%.
 // Built with frame pointers and without inlining so call chains and symbols are exact.
-// Usage: hot_split SECONDS
+// Usage: hot_split SECONDS [ROUNDS]   (with ROUNDS: exactly that much work, whatever the time)
 #include <stdlib.h>
 #include <time.h>
 
@@ -21,6 +21,11 @@ __attribute__((noinline)) void work_one_quarter(void) {
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 2;
+    long rounds = argc > 2 ? atol(argv[2]) : 0;
+    if (rounds > 0) {
+        for (long r = 0; r < rounds; r++) { work_three_quarters(); work_one_quarter(); }
+        return 0;
+    }
     struct timespec s, n;
     clock_gettime(CLOCK_MONOTONIC, &s);
     do {

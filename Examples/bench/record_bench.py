@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""record / report benchmarks, side by side with perf in one run.
+
+  overhead  wall time of a fixed amount of work (hot_split ROUNDS) bare, under
+            `perf record -F HZ` and under `stallstat record -F HZ`, at 1 kHz and 10 kHz
+  lost      samples the kernel dropped at 10 kHz (both tools' own counts)
+  report    `stallstat report` vs `perf report --stdio` on one file of >= 200,000 samples
+            (recorded by perf, so both read the same bytes), wall time and peak memory
+
+Usage: Examples/bench/record_bench.py [--runs 10] [--readme README.md]"""
+import argparse, json, os, re, resource, shutil, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STALLSTAT = os.path.join(ROOT, ".build/release/stallstat")
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+def hyperfine(cmds, runs, warmup=2):
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        sh(["hyperfine", "-N", "-w", str(warmup), "-r", str(runs), "--export-json", f.name] + cmds)
+        return [(r["mean"], r["stddev"] or 0) for r in json.load(open(f.name))["results"]]
+
+def peak_rss_mb(cmd):
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, ru = os.wait4(p.pid, 0)
+    return ru.ru_maxrss / 1024
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=400)
+    ap.add_argument("--readme")
+    a = ap.parse_args()
+    for tool in ("hyperfine", "perf"):
+        if not shutil.which(tool): sys.exit(f"record_bench: {tool} is needed")
+    sh(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT)
+    work = sh([os.path.join(ROOT, "Examples/workloads/build.sh")]).stdout.strip()
+    d = tempfile.mkdtemp()
+    workload = f"{work}/hot_split 0 {a.rounds}"
+    rows = ["| measurement | bare | perf | stallstat | stallstat / perf |", "|---|---|---|---|---|"]
+    for hz in (1000, 10000):
+        bare, perf, ours = hyperfine([workload, f"perf record -q -F {hz} -o {d}/p.data -- {workload}",
+                                      f"{STALLSTAT} record -F {hz} -o {d}/s.data -- {workload}"], a.runs)
+        rows.append(f"| sampling overhead, {hz} Hz: wall time of `hot_split 0 {a.rounds}`, mean of {a.runs} | {bare[0]*1e3:.1f} ms "
+                    f"| {perf[0]*1e3:.1f} ms ({100*(perf[0]/bare[0]-1):+.1f}%) | {ours[0]*1e3:.1f} ms ({100*(ours[0]/bare[0]-1):+.1f}%) | {ours[0]/perf[0]:.3f} |")
+    # lost samples at 10 kHz over 5 s of work
+    s = subprocess.run([STALLSTAT, "record", "-F", "10000", "-o", f"{d}/s10.data", "--", f"{work}/hot_split", "5"], capture_output=True, text=True)
+    ours_lost = re.search(r"(\d+) samples.*?(0 lost|LOST (\d+))", s.stderr)
+    p = subprocess.run(["perf", "record", "-F", "10000", "-o", f"{d}/p10.data", "--", f"{work}/hot_split", "5"], capture_output=True, text=True)
+    perf_lost = subprocess.run(["perf", "report", "-i", f"{d}/p10.data", "--stdio", "--stats"], capture_output=True, text=True).stdout
+    lost_line = re.search(r"LOST events:\s+(\d+)", perf_lost)
+    rows.append(f"| lost samples at 10 kHz, 5 s of `hot_split` | – | {lost_line.group(1) if lost_line else 0} | "
+                f"{ours_lost.group(3) or 0 if ours_lost else '?'} of {ours_lost.group(1) if ours_lost else '?'} | – |")
+    # a big file, recorded by perf system-wide
+    big = f"{d}/big.data"
+    sh(["perf", "record", "-q", "-a", "-F", "10000", "-g", "-o", big, "--", "sleep", "11"])
+    n = re.search(r"(\d+) samples", subprocess.run([STALLSTAT, "report", "-i", big, "--json", "--percent-limit", "101"], capture_output=True, text=True).stdout)
+    count = json.loads(subprocess.run([STALLSTAT, "report", "-i", big, "--json", "--percent-limit", "101"], capture_output=True, text=True).stdout)["events"][0]["samples"]
+    ours_r, perf_r = hyperfine([f"{STALLSTAT} report -i {big} --sort comm,dso,symbol", f"perf report -i {big} --stdio --no-children --sort comm,dso,sym"], 5, warmup=1)
+    ours_m = peak_rss_mb([STALLSTAT, "report", "-i", big])
+    perf_m = peak_rss_mb(["perf", "report", "-i", big, "--stdio", "--no-children"])
+    rows.append(f"| report of a perf.data with {count:,} samples and call chains ({os.path.getsize(big)/1e6:.0f} MB), mean of 5 | – "
+                f"| {perf_r[0]:.2f} s, peak {perf_m:.0f} MB | {ours_r[0]:.2f} s, peak {ours_m:.0f} MB | {ours_r[0]/perf_r[0]:.3f} ({perf_r[0]/ours_r[0]:.1f}x faster) |")
+    block = "\n".join(rows) + f"\n\nMeasured by `Examples/bench/record_bench.py` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, " \
+        f"perf {sh(['perf', '--version']).stdout.split()[-1]}, event cpu-clock (no PMU).\n"
+    print(block)
+    shutil.rmtree(d, ignore_errors=True)
+    if a.readme:
+        text = open(a.readme).read()
+        open(a.readme, "w").write(re.sub(r"(<!-- BENCH:record -->\n).*?(<!-- /BENCH:record -->)", lambda m: m.group(1) + block + m.group(2), text, flags=re.S))
+
+if __name__ == "__main__":
+    main()
