@@ -91,22 +91,7 @@ struct Record: ParsableCommand {
             StandardError.write("stallstat: -F \(h) is above kernel.perf_event_max_sample_rate (\(max)); using \(max)")
             hz = max
         }
-        let scope: StatPlan.Scope
-        if let cpuList {
-            do { scope = .systemWide(cpus: try CPUList.parse(cpuList)) } catch { throw ValidationError("\(error)") }
-        } else if let pids {
-            let list = pids.split(separator: ",").compactMap { Int32($0.trimmingWhitespace()) }
-            do { scope = .threads(try StatRunner.threads(ofProcesses: list)) } catch {
-                StandardError.write("stallstat: \(error)")
-                throw ExitCode(ExitCodes.targetError)
-            }
-        } else if let tids {
-            scope = .threads(tids.split(separator: ",").compactMap { Int32($0.trimmingWhitespace()) })
-        } else if allCPUs || workload.isEmpty {
-            scope = .systemWide(cpus: MachineFacts.onlineCPUs())
-        } else {
-            scope = .command
-        }
+        let scope = try targetScope(cpuList: cpuList, pids: pids, tids: tids, allCPUs: allCPUs, workload: workload)
         var plan = RecordPlan(events: resolved, scope: scope, command: workload, frequency: hz, period: period, callchains: callGraph,
                               dataAddresses: dataAddresses, dataPageSize: dataPageSize, codePageSize: codePageSize,
                               durationSeconds: durationSeconds, output: output, ringPages: mmapPages, stallstatArguments: CommandLine.arguments)

@@ -125,24 +125,7 @@ struct Stat: ParsableCommand {
         let correlate = intervalMilliseconds != nil && (frag || plotFile != nil || events.isEmpty)
         if correlate { addFragmentationEvents(&resolved, &groups, resolver: resolver) }
 
-        let scope: StatPlan.Scope
-        if let cpuList {
-            do { scope = .systemWide(cpus: try CPUList.parse(cpuList)) } catch let e as CPUList.ParseError {
-                throw ValidationError(e.description)
-            }
-        } else if let pids {
-            let list = try parseIDs(pids, option: "-p")
-            do { scope = .threads(try StatRunner.threads(ofProcesses: list)) } catch let e as StatRunError {
-                StandardError.write("stallstat: \(e)")
-                throw ExitCode(ExitCodes.targetError)
-            }
-        } else if let tids {
-            scope = .threads(try parseIDs(tids, option: "-t"))
-        } else if allCPUs || workload.isEmpty {
-            scope = .systemWide(cpus: MachineFacts.onlineCPUs())
-        } else {
-            scope = .command
-        }
+        let scope = try targetScope(cpuList: cpuList, pids: pids, tids: tids, allCPUs: allCPUs, workload: workload)
 
         let kernelGroups = CounterGrouping.kernelGroups(events: resolved, requested: groups)
         var runGroups = [kernelGroups]
@@ -161,7 +144,7 @@ struct Stat: ParsableCommand {
         var intervalWindows: [StatWindow] = []
         var intervalSnapshots: [MemorySnapshot] = []
         var hugePageShares: [Double] = []
-        let attachedPID = pids.flatMap { try? parseIDs($0, option: "-p").first }
+        let attachedPID = pids.flatMap { $0.split(separator: ",").first.flatMap { Int32($0.trimmingWhitespace()) } }
         if correlate {
             intervalPrinter.afterEach = { [runner] window in
                 if let s = try? snapshotReader.read() {
@@ -391,18 +374,6 @@ struct Stat: ParsableCommand {
             groups.append(group)
         }
         return (resolved, groups)
-    }
-
-    func parseIDs(_ text: String, option: String) throws -> [Int32] {
-        var ids: [Int32] = []
-        for part in text.split(separator: ",") {
-            guard let id = Int32(part.trimmingWhitespace()), id > 0 else {
-                throw ValidationError("\(option) takes positive ids separated by commas, got '\(text)'")
-            }
-            ids.append(id)
-        }
-        if ids.isEmpty { throw ValidationError("\(option) needs at least one id") }
-        return ids
     }
 
     /// One stderr line for everything the missing PMU took away, one per other failure.
