@@ -3391,11 +3391,108 @@ public enum EmbeddedEventTables {
             "stall-backend-store"
         ],
         "CounterMask": "2"
+    },
+    {
+        "EventName": "TOPDOWN.SLOTS",
+        "EventCode": "0x00",
+        "UMask": "0x04",
+        "BriefDescription": "Issue slots, all of the core's pipeline width each cycle (fixed counter 3)",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "slots",
+            "topdown-slots"
+        ],
+        "LeadsGroup": true
+    },
+    {
+        "EventName": "PERF_METRICS.RETIRING",
+        "EventCode": "0x00",
+        "UMask": "0x80",
+        "BriefDescription": "Slots that retired micro-ops",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-retiring"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.BAD_SPECULATION",
+        "EventCode": "0x00",
+        "UMask": "0x81",
+        "BriefDescription": "Slots wasted on mis-speculation",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-bad-spec"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.FRONTEND_BOUND",
+        "EventCode": "0x00",
+        "UMask": "0x82",
+        "BriefDescription": "Slots the frontend left empty",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-fe-bound"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.BACKEND_BOUND",
+        "EventCode": "0x00",
+        "UMask": "0x83",
+        "BriefDescription": "Slots the backend could not accept",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-be-bound"
+        ]
     }
 ]
 """###),
         ("x86/icelake/metrics.json", ###"""
 [
+    {
+        "MetricName": "slots",
+        "MetricExpr": "TOPDOWN.SLOTS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Issue slots (top-down level 1 from the PERF_METRICS counters; perf's INT_MISC.UOP_DROPPING correction is not applied)",
+        "ScaleUnit": "1slots"
+    },
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "PERF_METRICS.FRONTEND_BOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots the frontend left empty",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Instruction supply: code layout (PGO, BOLT), iTLB and icache misses.",
+        "MetricThreshold": "share > 0.2"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "PERF_METRICS.BAD_SPECULATION",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots wasted on mis-speculation",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Mispredicted branches: make branches predictable, branchless code.",
+        "MetricThreshold": "share > 0.1"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "PERF_METRICS.BACKEND_BOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots the backend could not accept",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Execution cannot keep up: memory-bound versus core-bound below.",
+        "MetricThreshold": "share > 0.2"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "PERF_METRICS.RETIRING",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots that retired useful work",
+        "ScaleUnit": "1slots",
+        "Parent": "slots"
+    },
     {
         "MetricName": "cycles",
         "MetricExpr": "cycles",
@@ -3726,11 +3823,204 @@ public enum EmbeddedEventTables {
             "stall-backend-store"
         ],
         "CounterMask": "2"
+    },
+    {
+        "EventName": "TOPDOWN.SLOTS",
+        "EventCode": "0x00",
+        "UMask": "0x04",
+        "BriefDescription": "Issue slots, all of the core's pipeline width each cycle (fixed counter 3)",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "slots",
+            "topdown-slots"
+        ],
+        "LeadsGroup": true
+    },
+    {
+        "EventName": "PERF_METRICS.RETIRING",
+        "EventCode": "0x00",
+        "UMask": "0x80",
+        "BriefDescription": "Slots that retired micro-ops",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-retiring"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.BAD_SPECULATION",
+        "EventCode": "0x00",
+        "UMask": "0x81",
+        "BriefDescription": "Slots wasted on mis-speculation",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-bad-spec"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.FRONTEND_BOUND",
+        "EventCode": "0x00",
+        "UMask": "0x82",
+        "BriefDescription": "Slots the frontend left empty",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-fe-bound"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.BACKEND_BOUND",
+        "EventCode": "0x00",
+        "UMask": "0x83",
+        "BriefDescription": "Slots the backend could not accept",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-be-bound"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.HEAVY_OPERATIONS",
+        "EventCode": "0x00",
+        "UMask": "0x84",
+        "BriefDescription": "Retiring slots of heavy (multi-uop) operations",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-heavy-ops"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.BRANCH_MISPREDICTS",
+        "EventCode": "0x00",
+        "UMask": "0x85",
+        "BriefDescription": "Bad-speculation slots from branch mispredictions",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-br-mispredict"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.FETCH_LATENCY",
+        "EventCode": "0x00",
+        "UMask": "0x86",
+        "BriefDescription": "Frontend slots lost to fetch latency",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-fetch-lat"
+        ]
+    },
+    {
+        "EventName": "PERF_METRICS.MEMORY_BOUND",
+        "EventCode": "0x00",
+        "UMask": "0x87",
+        "BriefDescription": "Backend slots lost waiting on memory",
+        "Source": "Linux tools/perf/pmu-events/arch/x86/{icelake,sapphirerapids}: fixed counter 3 pseudo-events (event 0x00, umask 0x04 slots, 0x80-0x87 PERF_METRICS); must be read in one group led by TOPDOWN.SLOTS (pmu-events.md \u00a73.1)",
+        "Portable": [
+            "topdown-mem-bound"
+        ]
     }
 ]
 """###),
         ("x86/sapphirerapids/metrics.json", ###"""
 [
+    {
+        "MetricName": "slots",
+        "MetricExpr": "TOPDOWN.SLOTS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Issue slots (top-down level 1 from the PERF_METRICS counters; perf's INT_MISC.UOP_DROPPING correction is not applied)",
+        "ScaleUnit": "1slots"
+    },
+    {
+        "MetricName": "frontend_bound",
+        "MetricExpr": "PERF_METRICS.FRONTEND_BOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots the frontend left empty",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Instruction supply: code layout (PGO, BOLT), iTLB and icache misses.",
+        "MetricThreshold": "share > 0.2"
+    },
+    {
+        "MetricName": "bad_speculation",
+        "MetricExpr": "PERF_METRICS.BAD_SPECULATION",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots wasted on mis-speculation",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Mispredicted branches: make branches predictable, branchless code.",
+        "MetricThreshold": "share > 0.1"
+    },
+    {
+        "MetricName": "backend_bound",
+        "MetricExpr": "PERF_METRICS.BACKEND_BOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots the backend could not accept",
+        "ScaleUnit": "1slots",
+        "Parent": "slots",
+        "Guidance": "Execution cannot keep up: memory-bound versus core-bound below.",
+        "MetricThreshold": "share > 0.2"
+    },
+    {
+        "MetricName": "retiring",
+        "MetricExpr": "PERF_METRICS.RETIRING",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Slots that retired useful work",
+        "ScaleUnit": "1slots",
+        "Parent": "slots"
+    },
+    {
+        "MetricName": "fetch_latency",
+        "MetricExpr": "PERF_METRICS.FETCH_LATENCY",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend slots lost to fetch latency (icache, iTLB, resteers)",
+        "ScaleUnit": "1slots",
+        "Parent": "frontend_bound",
+        "Guidance": "Code footprint and branch resteers: PGO/BOLT, huge pages for text.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "fetch_bandwidth",
+        "MetricExpr": "PERF_METRICS.FRONTEND_BOUND - PERF_METRICS.FETCH_LATENCY",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Frontend slots lost to decode bandwidth",
+        "ScaleUnit": "1slots",
+        "Parent": "frontend_bound"
+    },
+    {
+        "MetricName": "branch_mispredicts",
+        "MetricExpr": "PERF_METRICS.BRANCH_MISPREDICTS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Bad-speculation slots from branch mispredictions",
+        "ScaleUnit": "1slots",
+        "Parent": "bad_speculation",
+        "Guidance": "Unpredictable branches: branchless code, sorted data, PGO.",
+        "MetricThreshold": "share_of_total > 0.05"
+    },
+    {
+        "MetricName": "memory_bound",
+        "MetricExpr": "PERF_METRICS.MEMORY_BOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend slots lost waiting on memory",
+        "ScaleUnit": "1slots",
+        "Parent": "backend_bound",
+        "Guidance": "Data locality, pointer chasing, prefetching; huge pages where page walks are high.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "core_bound",
+        "MetricExpr": "PERF_METRICS.BACKEND_BOUND - PERF_METRICS.MEMORY_BOUND",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Backend slots lost to execution resources",
+        "ScaleUnit": "1slots",
+        "Parent": "backend_bound",
+        "Guidance": "Dependency chains or port pressure: more independent work, vectorisation.",
+        "MetricThreshold": "share_of_total > 0.1"
+    },
+    {
+        "MetricName": "heavy_operations",
+        "MetricExpr": "PERF_METRICS.HEAVY_OPERATIONS",
+        "MetricGroup": "StallTree",
+        "BriefDescription": "Retiring slots of multi-uop operations",
+        "ScaleUnit": "1slots",
+        "Parent": "retiring"
+    },
     {
         "MetricName": "cycles",
         "MetricExpr": "cycles",

@@ -57,6 +57,8 @@ public struct TableEvent: Equatable, Sendable {
     public var file: String
     public var line: Int
     public var source: String?
+    /// Must be the leader of its kernel group (Intel's TOPDOWN.SLOTS for PERF_METRICS).
+    public var leadsGroup = false
 
     public var armCode: UInt64? { if case .armEvent(let c) = encoding { return c }; return nil }
 }
@@ -227,6 +229,7 @@ public struct EventTableSet: Sendable {
             var event = TableEvent(name: name, encoding: .armEvent(0), brief: brief, portable: portable,
                                    isImplementationDefined: isArm && !file.hasSuffix("common.json"),
                                    kernelConfig: nil, file: file, line: item.line, source: item["Source"]?.stringValue)
+            event.leadsGroup = item["LeadsGroup"] == .bool(true, line: 0)
             if isArm {
                 guard let code else {
                     diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "EventCode", message: "\(name): missing"))

@@ -37,6 +37,15 @@ public enum MetricScheduler {
         return result
     }
 
+    /// Puts the events that must lead a kernel group (PERF_METRICS needs TOPDOWN.SLOTS
+    /// first) at the front of their group.
+    public static func leadersFirst(_ groups: [[String]], catalog: CoreCatalog) -> [[String]] {
+        groups.map { g in
+            let leads = g.filter { name in if case .found(let e) = catalog.lookup(name) { return e.leadsGroup }; return false }
+            return leads + g.filter { !leads.contains($0) }
+        }
+    }
+
     /// The event tuples of a core's stall tree: each node with its parent, so that every
     /// share of a parent is a ratio counted at one moment.
     public static func treeTuples(catalog: CoreCatalog) -> [[String]] {

@@ -346,7 +346,8 @@ struct Stat: ParsableCommand {
             if hasHardwarePMU, let model = try? resolver.cpuModels().values.first {
                 // The stall tree's events, one group per metric that fits the PMU.
                 let catalog = resolver.tables.catalog(for: model)
-                let treeGroups = MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog), budget: counterBudget)
+                let treeGroups = MetricScheduler.leadersFirst(
+                    MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog), budget: counterBudget), catalog: catalog)
                 requests.removeAll { $0.isExplicitGroup }
                 requests += treeGroups.map { EventGroupRequest(members: $0, isExplicitGroup: true) }
             }

@@ -113,6 +113,29 @@ final class StallTreeTests: XCTestCase {
         XCTAssertEqual(r.info("empty_slot_share")!.value, 65, accuracy: 1e-9)
     }
 
+    /// Sapphire Rapids: the PERF_METRICS pseudo-events, led by TOPDOWN.SLOTS.
+    func testSapphireRapidsTopdownFromPerfMetrics() throws {
+        let spr = Self.tables.model(named: "sapphirerapids")!
+        let catalog = Self.tables.catalog(for: spr)
+        guard case .found(let fe) = catalog.lookup("topdown-fe-bound") else { return XCTFail("no topdown-fe-bound") }
+        XCTAssertEqual(fe.encoding, .x86Raw(0x8200), "event 0x00, umask 0x82 (pmu-events.md §3.1)")
+        guard case .found(let slots) = catalog.lookup("slots") else { return XCTFail("no slots") }
+        XCTAssertEqual(slots.encoding, .x86Raw(0x400))
+        XCTAssertTrue(slots.leadsGroup)
+        let r = StallTreeBuilder(catalog: catalog).build([
+            NamedCount(name: "slots", value: 6000), NamedCount(name: "topdown-fe-bound", value: 1200), NamedCount(name: "topdown-fetch-lat", value: 900),
+            NamedCount(name: "topdown-bad-spec", value: 600), NamedCount(name: "topdown-be-bound", value: 2400), NamedCount(name: "topdown-mem-bound", value: 1800),
+            NamedCount(name: "topdown-retiring", value: 1800)])
+        XCTAssertEqual(r.node("frontend_bound")?.shareOfParent, 0.2)
+        XCTAssertEqual(r.node("fetch_bandwidth")?.count, 300)
+        XCTAssertEqual(r.node("memory_bound")?.shareOfParent, 0.75)
+        XCTAssertEqual(r.node("core_bound")?.count, 600)
+        let groups = MetricScheduler.leadersFirst(MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog), budget: 8), catalog: catalog)
+        let withSlots = try XCTUnwrap(groups.first { $0.contains("TOPDOWN.SLOTS") })
+        XCTAssertEqual(withSlots.first, "TOPDOWN.SLOTS", "slots leads the PERF_METRICS group: \(groups)")
+        XCTAssertTrue(withSlots.contains("PERF_METRICS.FRONTEND_BOUND") && withSlots.contains("PERF_METRICS.BACKEND_BOUND"), "\(groups)")
+    }
+
     func testZen4SlotTreeAndSkylakeTree() {
         let zen4 = Self.tables.model(named: "zen4")!
         let counts = [NamedCount(name: "ls_not_halted_cyc", value: 1000), NamedCount(name: "de_no_dispatch_per_slot.no_ops_from_frontend", value: 1200),
