@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """record / report benchmarks, side by side with perf in one run.
 
-  overhead  wall time of a fixed amount of work (hot_split ROUNDS) bare, under
-            `perf record -F HZ` and under `stallstat record -F HZ`, at 1 kHz and 10 kHz
+  overhead  the time a fixed amount of work takes, as the workload itself measures it
+            (hot_split 0 ROUNDS prints it), bare, under `perf record -F HZ` and under
+            `stallstat record -F HZ`, at 1 kHz and 10 kHz; and each tool's whole wall time
   lost      samples the kernel dropped at 10 kHz (both tools' own counts)
   report    `stallstat report` vs `perf report --stdio` on one file of >= 200,000 samples
             (recorded by perf, so both read the same bytes), wall time and peak memory
@@ -39,11 +40,24 @@ def main():
     d = tempfile.mkdtemp()
     workload = f"{work}/hot_split 0 {a.rounds}"
     rows = ["| measurement | bare | perf | stallstat | stallstat / perf |", "|---|---|---|---|---|"]
+    def workload_ms(cmd):
+        times = []
+        for _ in range(a.runs):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            times.append(float(re.search(r"hot_split: ([0-9.]+) ms", r.stderr).group(1)))
+        times.sort()
+        return times[len(times) // 2]
+    w = [f"{work}/hot_split", "0", str(a.rounds)]
+    bare_ms = workload_ms(w)
     for hz in (1000, 10000):
-        bare, perf, ours = hyperfine([workload, f"perf record -q -F {hz} -o {d}/p.data -- {workload}",
-                                      f"{STALLSTAT} record -F {hz} -o {d}/s.data -- {workload}"], a.runs)
-        rows.append(f"| sampling overhead, {hz} Hz: wall time of `hot_split 0 {a.rounds}`, mean of {a.runs} | {bare[0]*1e3:.1f} ms "
-                    f"| {perf[0]*1e3:.1f} ms ({100*(perf[0]/bare[0]-1):+.1f}%) | {ours[0]*1e3:.1f} ms ({100*(ours[0]/bare[0]-1):+.1f}%) | {ours[0]/perf[0]:.3f} |")
+        perf_ms = workload_ms(["perf", "record", "-q", "-F", str(hz), "-o", f"{d}/p.data", "--"] + w)
+        ours_ms = workload_ms([STALLSTAT, "record", "-F", str(hz), "-o", f"{d}/s.data", "--"] + w)
+        rows.append(f"| sampling overhead, {hz} Hz: the workload's own time for `hot_split 0 {a.rounds}`, median of {a.runs} | {bare_ms:.1f} ms "
+                    f"| {perf_ms:.1f} ms ({100*(perf_ms/bare_ms-1):+.1f}%) | {ours_ms:.1f} ms ({100*(ours_ms/bare_ms-1):+.1f}%) | {ours_ms/perf_ms:.3f} |")
+        perf_wall, ours_wall = hyperfine([f"perf record -q -F {hz} -o {d}/p.data -- {workload}",
+                                          f"{STALLSTAT} record -F {hz} -o {d}/s.data -- {workload}"], a.runs)
+        rows.append(f"| same, whole command wall time (tool start-up and file writing included), mean of {a.runs} | – "
+                    f"| {perf_wall[0]*1e3:.0f} ms | {ours_wall[0]*1e3:.0f} ms | {ours_wall[0]/perf_wall[0]:.3f} |")
     # lost samples at 10 kHz over 5 s of work
     s = subprocess.run([STALLSTAT, "record", "-F", "10000", "-o", f"{d}/s10.data", "--", f"{work}/hot_split", "5"], capture_output=True, text=True)
     ours_lost = re.search(r"(\d+) samples.*?(0 lost|LOST (\d+))", s.stderr)
@@ -54,14 +68,18 @@ def main():
                 f"{ours_lost.group(3) or 0 if ours_lost else '?'} of {ours_lost.group(1) if ours_lost else '?'} | – |")
     # a big file, recorded by perf system-wide
     big = f"{d}/big.data"
-    sh(["perf", "record", "-q", "-a", "-F", "10000", "-g", "-o", big, "--", "sleep", "11"])
-    n = re.search(r"(\d+) samples", subprocess.run([STALLSTAT, "report", "-i", big, "--json", "--percent-limit", "101"], capture_output=True, text=True).stdout)
+    # two busy threads on two CPUs for 11 s at 10 kHz: about 220,000 samples
+    sh(["perf", "record", "-q", "-a", "-F", "10000", "-g", "-o", big, "--", "sh", "-c", f"{work}/hot_split 11 & {work}/hot_split 11; wait"])
     count = json.loads(subprocess.run([STALLSTAT, "report", "-i", big, "--json", "--percent-limit", "101"], capture_output=True, text=True).stdout)["events"][0]["samples"]
-    ours_r, perf_r = hyperfine([f"{STALLSTAT} report -i {big} --sort comm,dso,symbol", f"perf report -i {big} --stdio --no-children --sort comm,dso,sym"], 5, warmup=1)
+    ours_r, perf_r, perf_flat = hyperfine([f"{STALLSTAT} report -i {big}", f"perf report -i {big} --stdio",
+                                           f"perf report -i {big} --stdio --no-children -g none"], 5, warmup=1)
     ours_m = peak_rss_mb([STALLSTAT, "report", "-i", big])
-    perf_m = peak_rss_mb(["perf", "report", "-i", big, "--stdio", "--no-children"])
-    rows.append(f"| report of a perf.data with {count:,} samples and call chains ({os.path.getsize(big)/1e6:.0f} MB), mean of 5 | – "
-                f"| {perf_r[0]:.2f} s, peak {perf_m:.0f} MB | {ours_r[0]:.2f} s, peak {ours_m:.0f} MB | {ours_r[0]/perf_r[0]:.3f} ({perf_r[0]/ours_r[0]:.1f}x faster) |")
+    perf_m = peak_rss_mb(["perf", "report", "-i", big, "--stdio"])
+    perf_flat_m = peak_rss_mb(["perf", "report", "-i", big, "--stdio", "--no-children", "-g", "none"])
+    rows.append(f"| report of a perf.data with {count:,} samples and call chains ({os.path.getsize(big)/1e6:.0f} MB) vs `perf report --stdio`, mean of 5 | – "
+                f"| {perf_r[0]:.3f} s, peak {perf_m:.0f} MB | {ours_r[0]:.3f} s, peak {ours_m:.0f} MB | {ours_r[0]/perf_r[0]:.3f} ({perf_r[0]/ours_r[0]:.1f}x faster) |")
+    rows.append(f"| same file vs `perf report --stdio --no-children -g none` (the same table, no call-graph printing) | – "
+                f"| {perf_flat[0]:.3f} s, peak {perf_flat_m:.0f} MB | {ours_r[0]:.3f} s | {ours_r[0]/perf_flat[0]:.3f} ({perf_flat[0]/ours_r[0]:.1f}x faster) |")
     block = "\n".join(rows) + f"\n\nMeasured by `Examples/bench/record_bench.py` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, " \
         f"perf {sh(['perf', '--version']).stdout.split()[-1]}, event cpu-clock (no PMU).\n"
     print(block)

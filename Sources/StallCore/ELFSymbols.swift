@@ -115,29 +115,52 @@ enum SymbolTable {
     }
 }
 
-/// /proc/kallsyms text symbols.
+/// /proc/kallsyms text symbols. Parsed on bytes, names kept as ranges and turned into
+/// Strings only for symbols a sample hits: the file has ~200,000 lines.
 public struct KernelSymbols: Sendable {
+    private let bytes: [UInt8]
     public private(set) var addresses: [UInt64] = []
-    public private(set) var names: [String] = []
+    private var nameRanges: [Range<Int>] = []
     private var table: [(UInt64, UInt64)] = []
 
-    public init(kallsyms text: String) {
-        var entries: [(UInt64, String)] = []
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: " ", maxSplits: 3)
-            guard f.count >= 3, let a = UInt64(f[0], radix: 16), a != 0, ["t", "T", "w", "W"].contains(f[1]) else { continue }
-            entries.append((a, String(f[2].split(separator: "\t").first ?? f[2])))
+    public init(kallsyms text: String) { self.init(kallsymsBytes: Array(text.utf8)) }
+
+    public init(kallsymsBytes: [UInt8]) {
+        bytes = kallsymsBytes
+        var entries: [(UInt64, Range<Int>)] = []
+        entries.reserveCapacity(bytes.count / 32)
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            // ADDRESS(hex) ' ' TYPE ' ' NAME ['\t' MODULE] '\n'
+            var address: UInt64 = 0
+            var digits = 0
+            while i < n, bytes[i] != 0x20, bytes[i] != 0x0A {
+                let c = bytes[i]
+                let v: UInt8 = c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x61 + 10 : 0xFF
+                if v == 0xFF { digits = -1 } else if digits >= 0 { address = address << 4 | UInt64(v); digits += 1 }
+                i += 1
+            }
+            var type: UInt8 = 0
+            if i + 2 < n, bytes[i] == 0x20 { type = bytes[i + 1]; i += 3 }
+            let nameStart = i
+            while i < n, bytes[i] != 0x0A, bytes[i] != 0x09, bytes[i] != 0x20 { i += 1 }
+            let nameEnd = i
+            while i < n, bytes[i] != 0x0A { i += 1 }
+            i += 1
+            guard digits > 0, address != 0, type == 0x74 || type == 0x54 || type == 0x77 || type == 0x57 else { continue }   // t T w W
+            entries.append((address, nameStart..<nameEnd))
         }
         entries.sort { $0.0 < $1.0 }
         addresses = entries.map(\.0)
-        names = entries.map(\.1)
+        nameRanges = entries.map(\.1)
         table = addresses.map { ($0, 0) }
     }
 
     /// nil when kallsyms hid the addresses (kptr_restrict) or the address is outside.
     public func symbol(at address: UInt64) -> String? {
         guard let i = SymbolTable.lookup(table, address) else { return nil }
-        return names[i]
+        return String(decoding: bytes[nameRanges[i]], as: UTF8.self)
     }
     public var isEmpty: Bool { addresses.isEmpty }
 }

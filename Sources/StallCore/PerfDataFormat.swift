@@ -58,26 +58,50 @@ public struct ByteWriter {
     }
 }
 
+/// Bytes to read from: an array, or memory someone else owns (a mapped file) for the
+/// lifetime of the reader.
+public final class ByteStorage: @unchecked Sendable {
+    public let pointer: UnsafeRawBufferPointer
+    private let release: (() -> Void)?
+    public init(_ bytes: [UInt8]) {
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        bytes.withUnsafeBytes { if let base = $0.baseAddress { copy.baseAddress!.copyMemory(from: base, byteCount: bytes.count) } }
+        pointer = UnsafeRawBufferPointer(start: copy.baseAddress, count: bytes.count)
+        release = { copy.deallocate() }
+    }
+    public init(pointer: UnsafeRawBufferPointer, release: @escaping () -> Void) {
+        self.pointer = pointer
+        self.release = release
+    }
+    deinit { release?() }
+    public var count: Int { pointer.count }
+    public subscript(i: Int) -> UInt8 { pointer[i] }
+    public subscript(r: Range<Int>) -> UnsafeRawBufferPointer.SubSequence { pointer[r] }
+}
+
 /// Little-endian reads that never trap: a read past the end throws with the offset.
 public struct ByteReader {
-    public let bytes: [UInt8]
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public let bytes: ByteStorage
+    public init(_ bytes: [UInt8]) { self.bytes = ByteStorage(bytes) }
+    public init(_ storage: ByteStorage) { self.bytes = storage }
 
     public struct OutOfBounds: Error, Equatable { public var offset: Int; public var needed: Int }
 
     @inline(__always) func check(_ o: Int, _ n: Int) throws {
         if o < 0 || n < 0 || o > bytes.count - n { throw OutOfBounds(offset: o, needed: n) }
     }
-    public func u16(_ o: Int) throws -> UInt16 { try check(o, 2); return UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8 }
+    // Bounds are checked first; the loads themselves are unaligned little-endian reads.
+    public func u16(_ o: Int) throws -> UInt16 {
+        try check(o, 2)
+        return UInt16(littleEndian: bytes.pointer.loadUnaligned(fromByteOffset: o, as: UInt16.self))
+    }
     public func u32(_ o: Int) throws -> UInt32 {
         try check(o, 4)
-        return UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+        return UInt32(littleEndian: bytes.pointer.loadUnaligned(fromByteOffset: o, as: UInt32.self))
     }
     public func u64(_ o: Int) throws -> UInt64 {
         try check(o, 8)
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(bytes[o + i]) << (8 * UInt64(i)) }
-        return v
+        return UInt64(littleEndian: bytes.pointer.loadUnaligned(fromByteOffset: o, as: UInt64.self))
     }
     /// A NUL-terminated string inside [o, end).
     public func cString(_ o: Int, end: Int) throws -> String {

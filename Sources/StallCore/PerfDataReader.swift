@@ -53,6 +53,10 @@ public enum PerfDataReader {
     /// Reads a perf.data file. Throws only when the header itself cannot be used; damage
     /// in the data section stops the reading there and is reported in `damage`.
     public static func read(_ bytes: [UInt8], progress: ((Double) -> Void)? = nil) throws -> PerfDataContents {
+        try read(ByteStorage(bytes), progress: progress)
+    }
+
+    public static func read(_ bytes: ByteStorage, progress: ((Double) -> Void)? = nil) throws -> PerfDataContents {
         let r = ByteReader(bytes)
         guard bytes.count >= 16, let magic = try? r.u64(0) else { throw Failure(message: "not a perf.data file: \(bytes.count) bytes, too short for a header") }
         if magic == PerfData.magic.byteSwapped { throw Failure(message: "big-endian perf.data files are not supported") }
@@ -97,6 +101,9 @@ public enum PerfDataReader {
         for (i, a) in c.attrs.enumerated() { for id in a.ids { attrByID[id] = Int32(i) } }
         let first = c.attrs[0]
 
+        // Typical samples are 40-100 bytes: reserve once instead of regrowing (and copying) the arrays.
+        c.samples.reserveCapacity((dataEnd - dataOffset) / 96)
+        if first.sampleType & PerfData.Sample.callchain != 0 { c.callchainIPs.reserveCapacity((dataEnd - dataOffset) / 24) }
         var o = dataOffset
         var nextProgress = dataOffset + (1 << 24)
         while o < dataEnd {
@@ -150,6 +157,15 @@ public enum PerfDataReader {
                 progress(Double(o - dataOffset) / Double(max(1, dataEnd - dataOffset)))
                 nextProgress = o + (1 << 24)
             }
+        }
+        // perf adds a "dummy" event (software, config 9) for side-band records; it never samples.
+        let dummy = c.attrs.indices.filter { c.attrs[$0].type == 1 && c.attrs[$0].config == 9 }
+        if !dummy.isEmpty && !c.samples.contains(where: { dummy.contains(Int($0.attr)) }) {
+            let keep = c.attrs.indices.filter { !dummy.contains($0) }
+            var remap = [Int32](repeating: -1, count: c.attrs.count)
+            for (new, old) in keep.enumerated() { remap[old] = Int32(new) }
+            c.attrs = keep.map { c.attrs[$0] }
+            for i in c.samples.indices { c.samples[i].attr = remap[Int(c.samples[i].attr)] }
         }
         return c
     }

@@ -1,3 +1,14 @@
+struct PIDAddress: Hashable { var pid: Int32; var ip: UInt64 }
+
+/// Up to eight interned key values without a heap allocation per sample.
+struct RowKey: Hashable {
+    var v0: Int32 = -1, v1: Int32 = -1, v2: Int32 = -1, v3: Int32 = -1, v4: Int32 = -1, v5: Int32 = -1, v6: Int32 = -1, v7: Int32 = -1
+    subscript(i: Int) -> Int32 {
+        get { switch i { case 0: return v0; case 1: return v1; case 2: return v2; case 3: return v3; case 4: return v4; case 5: return v5; case 6: return v6; default: return v7 } }
+        set { switch i { case 0: v0 = newValue; case 1: v1 = newValue; case 2: v2 = newValue; case 3: v3 = newValue; case 4: v4 = newValue; case 5: v5 = newValue; case 6: v6 = newValue; default: v7 = newValue } }
+    }
+}
+
 /// Where one address resolves.
 public struct ResolvedFrame: Hashable, Sendable {
     public var dso: String
@@ -58,17 +69,17 @@ public struct ProfileReport: Sendable {
     public var hasCallchains: Bool
 
     /// Aggregates samples; `resolve` maps (pid, ip, kernel) to a frame (cached by the caller).
+    /// Frames and key values are interned as integers so each sample costs a few integer
+    /// hashes; strings are built once per distinct row.
     public init(contents: PerfDataContents, sortKeys: [ProfileSortKey], children: Bool,
                 resolve: (Int32, UInt64, Bool) -> ResolvedFrame) {
         events = contents.attrs.map(\.name)
+        precondition(sortKeys.count <= 8, "at most 8 sort keys")
         self.sortKeys = sortKeys
         lostSamples = contents.lostEvents + contents.lostSamples
         let n = contents.attrs.count
         var totals = [UInt64](repeating: 0, count: n)
         var counts = [Int](repeating: 0, count: n)
-        var selfPeriod: [[String]: [UInt64]] = [:]
-        var childPeriod: [[String]: [UInt64]] = [:]
-        var sampleCount: [[String]: Int] = [:]
         var chains = false
         func pageSize(_ v: UInt64) -> String {
             switch v {
@@ -79,38 +90,68 @@ public struct ProfileReport: Sendable {
             default: return v >= 1 << 20 ? "\(v >> 20)M" : "\(v >> 10)K"
             }
         }
-        func key(_ s: ProfileSample, _ frame: ResolvedFrame) -> [String] {
-            sortKeys.map { k in
-                switch k {
-                case .comm: return contents.comms[s.pid] ?? contents.comms[s.tid] ?? (s.pid >= 0 ? ":\(s.pid)" : "[unknown]")
-                case .pid: return String(s.pid)
-                case .tid: return String(s.tid)
-                case .dso: return frame.dso
-                case .symbol: return frame.symbolColumn
-                case .cpu: return String(s.cpu)
-                case .dataPageSize: return pageSize(s.dataPageSize)
-                case .codePageSize: return pageSize(s.codePageSize)
-                }
-            }
+        // Interned strings: each key column value is an index into `strings`.
+        var strings: [String] = []
+        var stringIndex: [String: Int32] = [:]
+        func intern(_ s: String) -> Int32 {
+            if let i = stringIndex[s] { return i }
+            strings.append(s)
+            stringIndex[s] = Int32(strings.count - 1)
+            return Int32(strings.count - 1)
         }
+        // (pid, ip) → interned dso and symbol column, resolved once.
+        struct FrameIDs { var dso: Int32; var symbol: Int32 }
+        var frameCache: [PIDAddress: FrameIDs] = [:]
+        func frame(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> FrameIDs {
+            let k = PIDAddress(pid: kernel ? -1 : pid, ip: ip)
+            if let f = frameCache[k] { return f }
+            let r = resolve(pid, ip, kernel)
+            let f = FrameIDs(dso: intern(r.dso), symbol: intern(r.symbolColumn))
+            frameCache[k] = f
+            return f
+        }
+        var commIDs: [Int32: Int32] = [:]
+        func key(_ s: ProfileSample, _ f: FrameIDs) -> RowKey {
+            var r = RowKey()
+            for (i, k) in sortKeys.enumerated() { r[i] = value(k, s, f) }
+            return r
+        }
+        func value(_ k: ProfileSortKey, _ s: ProfileSample, _ f: FrameIDs) -> Int32 {
+                switch k {
+                case .comm:
+                    if let c = commIDs[s.pid] { return c }
+                    let c = intern(contents.comms[s.pid] ?? contents.comms[s.tid] ?? (s.pid >= 0 ? ":\(s.pid)" : "[unknown]"))
+                    commIDs[s.pid] = c
+                    return c
+                case .pid: return intern(String(s.pid))
+                case .tid: return intern(String(s.tid))
+                case .dso: return f.dso
+                case .symbol: return f.symbol
+                case .cpu: return intern(String(s.cpu))
+                case .dataPageSize: return intern(pageSize(s.dataPageSize))
+                case .codePageSize: return intern(pageSize(s.codePageSize))
+                }
+        }
+        var selfPeriod: [RowKey: [UInt64]] = [:]
+        var childPeriod: [RowKey: [UInt64]] = [:]
+        var sampleCount: [RowKey: Int] = [:]
+        let zero = [UInt64](repeating: 0, count: n)
         for s in contents.samples {
             let a = Int(s.attr)
             totals[a] &+= s.period
             counts[a] += 1
-            let k = key(s, resolve(s.pid, s.ip, s.isKernel))
-            selfPeriod[k, default: [UInt64](repeating: 0, count: n)][a] &+= s.period
+            let k = key(s, frame(s.pid, s.ip, s.isKernel))
+            selfPeriod[k, default: zero][a] &+= s.period
             sampleCount[k, default: 0] += 1
+            if s.chainCount > 0 { chains = true }
             if children {
-                var seen: Set<[String]> = [k]
-                childPeriod[k, default: [UInt64](repeating: 0, count: n)][a] &+= s.period
-                if s.chainCount > 0 { chains = true }
+                var seen: Set<RowKey> = [k]
+                childPeriod[k, default: zero][a] &+= s.period
                 for i in Int(s.chainStart)..<Int(s.chainStart + s.chainCount) {
                     let ip = contents.callchainIPs[i]
-                    let ck = key(s, resolve(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
-                    if seen.insert(ck).inserted { childPeriod[ck, default: [UInt64](repeating: 0, count: n)][a] &+= s.period }
+                    let ck = key(s, frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
+                    if seen.insert(ck).inserted { childPeriod[ck, default: zero][a] &+= s.period }
                 }
-            } else if s.chainCount > 0 {
-                chains = true
             }
         }
         hasCallchains = chains
@@ -118,9 +159,10 @@ public struct ProfileReport: Sendable {
         totalSamples = counts
         let keys = Set(selfPeriod.keys).union(childPeriod.keys)
         rows = keys.map { k in
-            let sp = selfPeriod[k] ?? [UInt64](repeating: 0, count: n)
+            let sp = selfPeriod[k] ?? zero
             let cp = childPeriod[k] ?? sp
-            return Row(keys: k, selfPercent: (0..<n).map { totals[$0] == 0 ? 0 : 100 * Double(sp[$0]) / Double(totals[$0]) },
+            return Row(keys: sortKeys.indices.map { strings[Int(k[$0])] },
+                       selfPercent: (0..<n).map { totals[$0] == 0 ? 0 : 100 * Double(sp[$0]) / Double(totals[$0]) },
                        childrenPercent: (0..<n).map { totals[$0] == 0 ? 0 : 100 * Double(cp[$0]) / Double(totals[$0]) },
                        samples: sampleCount[k] ?? 0)
         }

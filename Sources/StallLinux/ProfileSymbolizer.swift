@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StallCore
 
 /// Resolves sampled addresses through the recorded mappings: ELF .symtab/.dynsym of
@@ -10,11 +13,49 @@ public final class ProfileSymbolizer {
     private var elfCache: [String: ELFSymbols?] = [:]
     private var cache: [UInt64: ResolvedFrame] = [:]
     private var cachePID: [Int32: [UInt64: ResolvedFrame]] = [:]
-    private lazy var kernel: KernelSymbols? = {
-        guard let text = try? SystemFiles.readText(kallsymsPath) else { return nil }
-        let k = KernelSymbols(kallsyms: text)
-        return k.isEmpty ? nil : k
-    }()
+    private lazy var kernel: KernelSymbols? = kernelLoader?.wait() ?? ProfileSymbolizer.loadKernelSymbols(kallsymsPath)
+    private var kernelLoader: BackgroundLoad<KernelSymbols?>? = nil
+
+    static func loadKernelSymbols(_ path: String) -> KernelSymbols? {
+        let cache = path == "/proc/kallsyms" ? kallsymsCachePath() : nil
+        if let cache, let bytes = try? SystemFiles.readBytes(cache) {
+            let k = KernelSymbols(kallsymsBytes: bytes)
+            if !k.isEmpty { return k }
+        }
+        guard let bytes = try? SystemFiles.readBytes(path) else { return nil }
+        let k = KernelSymbols(kallsymsBytes: bytes)
+        if k.isEmpty { return nil }
+        if let cache {
+            // Best effort: a copy as perf keeps in ~/.debug, valid for this boot and module list.
+            let dir = String(cache[..<cache.lastIndex(of: "/")!])
+            _ = mkdir(String(dir[..<dir.lastIndex(of: "/")!]), 0o755)
+            _ = mkdir(dir, 0o755)
+            try? SystemFiles.writeText(String(decoding: bytes, as: UTF8.self), to: cache + ".tmp")
+            _ = rename(cache + ".tmp", cache)
+        }
+        return k
+    }
+
+    /// Generating /proc/kallsyms costs the kernel ~0.1 s. Its addresses change every boot
+    /// (KASLR) and its module symbols with the module list, so the key is both.
+    static func kallsymsCachePath() -> String? {
+        guard let boot = SystemFiles.readTrimmed("/proc/sys/kernel/random/boot_id") else { return nil }
+        // No /proc/modules: a kernel built without modules, whose symbols never change.
+        let modules = (try? SystemFiles.readBytes("/proc/modules")) ?? []
+        var hash: UInt64 = 0xCBF29CE484222325   // FNV-1a
+        for b in modules { hash = (hash ^ UInt64(b)) &* 0x100000001B3 }
+        let base = environment("XDG_CACHE_HOME") ?? environment("HOME").map { $0 + "/.cache" }
+        guard let base else { return nil }
+        return "\(base)/stallstat/kallsyms-\(boot)-\(String(hash, radix: 16))"
+    }
+
+    /// Starts reading kernel symbols on another thread: generating /proc/kallsyms is
+    /// slow in the kernel, and the perf.data file can be parsed meanwhile.
+    public static func preloadKernelSymbols(_ path: String = "/proc/kallsyms") -> BackgroundLoad<KernelSymbols?> {
+        BackgroundLoad { loadKernelSymbols(path) }
+    }
+
+    public func useKernelSymbols(_ loader: BackgroundLoad<KernelSymbols?>) { kernelLoader = loader }
     let kallsymsPath: String
     /// A directory prefixed to recorded paths (like perf's --symfs).
     let symfs: String
@@ -75,4 +116,45 @@ public final class ProfileSymbolizer {
         cachePID[pid, default: [:]][ip] = frame
         return frame
     }
+}
+
+/// Work handed to a pthread (the C entry point cannot capture generic context).
+private final class ThreadBody {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+}
+
+/// Where the thread leaves its result; owned by the thread and the loader alike, so
+/// neither outliving the other matters.
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T? = nil
+}
+
+/// A value computed on its own thread; `wait()` joins it.
+public final class BackgroundLoad<T>: @unchecked Sendable {
+    private var thread = pthread_t()
+    private let box = ResultBox<T>()
+    private var joined = true
+
+    public init(_ work: @escaping () -> T) {
+        let box = self.box
+        let body = Unmanaged.passRetained(ThreadBody { box.value = work() })
+        if pthread_create(&thread, nil, { arg in
+            let body = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
+            body.run()
+            return nil
+        }, body.toOpaque()) == 0 {
+            joined = false
+        } else {
+            body.release()
+            box.value = work()
+        }
+    }
+
+    public func wait() -> T {
+        if !joined { pthread_join(thread, nil); joined = true }
+        return box.value!
+    }
+
+    deinit { if !joined { pthread_join(thread, nil) } }
 }

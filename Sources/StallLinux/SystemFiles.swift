@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CPerfEvent
+import StallCore
 
 /// An errno with the C library's text.
 public struct SystemError: Error, CustomStringConvertible, Equatable {
@@ -28,6 +29,22 @@ public enum SystemFiles {
         if n < 0 { throw SystemError(errno: Int32(-n), operation: "read \(path)") }
         defer { free(buffer) }
         return Array(UnsafeBufferPointer(start: buffer, count: n))
+    }
+
+    /// A read-only mapping of a regular file: large perf.data files are read in place.
+    public static func map(_ path: String) throws -> ByteStorage {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SystemError(errno: errno, operation: "open \(path)") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError(errno: errno, operation: "stat \(path)") }
+        let size = Int(st.st_size)
+        guard (st.st_mode & S_IFMT) == S_IFREG, size > 0 else { return ByteStorage(try readBytes(path)) }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw SystemError(errno: errno, operation: "mmap \(path)")
+        }
+        _ = madvise(p, size, MADV_SEQUENTIAL)
+        return ByteStorage(pointer: UnsafeRawBufferPointer(start: p, count: size)) { munmap(p, size) }
     }
 
     public static func readTrimmed(_ path: String) -> String? {

@@ -39,10 +39,12 @@ struct Report: ParsableCommand {
             guard let key = ProfileSortKey(userName: String(k).trimmingWhitespace()) else {
                 throw ValidationError("unknown sort key '\(k)'; choose from \(ProfileSortKey.allCases.map(\.rawValue).joined(separator: ", "))")
             }
+            guard !keys.contains(key) else { throw ValidationError("sort key '\(k)' is given twice") }
             keys.append(key)
         }
-        let bytes: [UInt8]
-        do { bytes = try SystemFiles.readBytes(input) } catch {
+        let kernelSymbols = ProfileSymbolizer.preloadKernelSymbols(kallsyms)
+        let bytes: ByteStorage
+        do { bytes = try SystemFiles.map(input) } catch {
             StandardError.write("stallstat: \(input): \(error)")
             throw ExitCode(2)
         }
@@ -65,6 +67,7 @@ struct Report: ParsableCommand {
             StandardError.write("stallstat: \(input): no data page sizes were recorded (record with -d --data-page-size); the column shows N/A")
         }
         let symbolizer = ProfileSymbolizer(contents: contents, kallsyms: kallsyms, symfs: symfs)
+        symbolizer.useKernelSymbols(kernelSymbols)
         let resolve = { (pid: Int32, ip: UInt64, k: Bool) in symbolizer.resolve(pid: pid, ip: ip, kernel: k) }
         if folded {
             StandardOutput.write(ProfileReport.folded(contents: contents, resolve: resolve))
