@@ -78,7 +78,7 @@ def main():
         f"| `-a -I 100` for {a.interval_seconds:g} s, tool's own CPU time, the same 6 software events "
         f"| – | {i_perf*1e3:.0f} ms = {100*i_perf/w_perf:.3f}% of one CPU | {i_ours*1e3:.0f} ms = {100*i_ours/w_ours:.3f}% of one CPU "
         f"| {i_ours/i_perf if i_perf else float('nan'):.3f} |",
-        f"| same, stallstat's default stall set (17 events incl. /proc signals) | – | – "
+        f"| same, stallstat's default stall set, which with -I implies --frag (29 events incl. /proc signals and tracepoints, a memory snapshot per interval, the correlation) | – | – "
         f"| {i_def*1e3:.0f} ms = {100*i_def/w_def:.3f}% of one CPU | – |",
     ]
     machine = sh(["uname", "-r"]).stdout.strip()

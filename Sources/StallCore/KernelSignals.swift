@@ -19,24 +19,27 @@ public struct PressureStall: Equatable, Sendable {
     }
 
     public static func parse(_ text: String) throws -> PressureStall {
+        let p = ProcFields(text)
         var result = PressureStall()
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            let fields = raw.split(separator: " ")
-            guard let kind = fields.first else { continue }
-            var values: [Substring: Substring] = [:]
-            for f in fields.dropFirst() {
-                let kv = f.split(separator: "=", maxSplits: 1)
-                if kv.count == 2 { values[kv[0]] = kv[1] }
+        for (n, f) in p.lines {
+            // "some avg10=0.00 avg60=0.00 avg300=0.00 total=0"
+            var values: [Double?] = [nil, nil, nil]
+            var total: UInt64? = nil
+            for r in f.dropFirst() {
+                guard let eq = p.bytes[r].firstIndex(of: 0x3D) else { continue }   // '='
+                let key = r.lowerBound..<eq, value = (eq + 1)..<r.upperBound
+                if p.equals(key, "total") { total = p.number(value) }
+                else if p.equals(key, "avg10") { values[0] = Double(p.string(value)) }
+                else if p.equals(key, "avg60") { values[1] = Double(p.string(value)) }
+                else if p.equals(key, "avg300") { values[2] = Double(p.string(value)) }
             }
-            guard let a10 = values["avg10"].flatMap({ Double($0) }), let a60 = values["avg60"].flatMap({ Double($0) }),
-                  let a300 = values["avg300"].flatMap({ Double($0) }), let total = values["total"].flatMap({ UInt64($0) })
-            else { throw ParseError.malformed(line: n + 1, text: String(raw)) }
+            guard let a10 = values[0], let a60 = values[1], let a300 = values[2], let total else {
+                throw ParseError.malformed(line: n, text: p.string(f[0].lowerBound..<f.last!.upperBound))
+            }
             let line = Line(avg10: a10, avg60: a60, avg300: a300, totalMicroseconds: total)
-            switch kind {
-            case "some": result.some = line
-            case "full": result.full = line
-            default: throw ParseError.malformed(line: n + 1, text: String(raw))
-            }
+            if p.equals(f[0], "some") { result.some = line }
+            else if p.equals(f[0], "full") { result.full = line }
+            else { throw ParseError.malformed(line: n, text: p.string(f[0].lowerBound..<f.last!.upperBound)) }
         }
         if result.some == nil && result.full == nil { throw ParseError.malformed(line: 1, text: text) }
         return result
@@ -164,5 +167,34 @@ extension VMStat {
         }
         // As `value(_:)`: an exact counter wins over the family sharing its prefix.
         return VMStat(counters: family.merging(exact) { _, exactValue in exactValue })
+    }
+}
+
+extension VMStat {
+    /// The counters whose names start with one of `prefixes` or equal one of `names`,
+    /// each under its own name, scanned on bytes (the snapshot of every -I interval).
+    public static func scan(_ bytes: [UInt8], prefixes: [String], names: [String]) -> [String: UInt64] {
+        let wanted = prefixes.map { (Array($0.utf8), true) } + names.map { (Array($0.utf8), false) }
+        var out: [String: UInt64] = [:]
+        var lineStart = 0
+        let n = bytes.count
+        while lineStart < n {
+            var space = lineStart
+            while space < n, bytes[space] != 0x20, bytes[space] != 0x0A { space += 1 }
+            var end = space
+            while end < n, bytes[end] != 0x0A { end += 1 }
+            let nameLength = space - lineStart
+            match: for (w, isPrefix) in wanted where nameLength >= w.count && (isPrefix || nameLength == w.count) {
+                for j in 0..<w.count where bytes[lineStart + j] != w[j] { continue match }
+                var value: UInt64 = 0
+                var i = space + 1
+                var digits = 0
+                while i < end, bytes[i] >= 0x30, bytes[i] <= 0x39 { value = value &* 10 &+ UInt64(bytes[i] - 0x30); i += 1; digits += 1 }
+                if digits > 0 && i == end { out[String(decoding: bytes[lineStart..<space], as: UTF8.self)] = value }
+                break
+            }
+            lineStart = end + 1
+        }
+        return out
     }
 }

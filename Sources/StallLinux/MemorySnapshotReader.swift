@@ -29,8 +29,7 @@ public struct MemorySnapshotReader {
         let zones = try BuddyInfo.parse(buddyText)
         var snapshot = MemorySnapshot(timestampSeconds: wallClockSeconds(), hugePageOrder: MemorySnapshotReader.hugePageOrder(), zones: zones)
         if let bytes = try? SystemFiles.readBytes("\(procRoot)/vmstat") {
-            let all = VMStat.parse(String(decoding: bytes, as: UTF8.self)).0.counters
-            snapshot.vmstat = MemorySnapshot.keepVMStat(all)
+            snapshot.vmstat = VMStat.scan(bytes, prefixes: MemorySnapshot.vmstatPrefixes, names: MemorySnapshot.vmstatNames)
         } else { unavailable["vmstat"] = "\(procRoot)/vmstat unreadable" }
         for r in ["memory", "cpu", "io"] {
             if let t = try? SystemFiles.readText("\(procRoot)/pressure/\(r)"), let p = try? PressureStall.parse(t) { snapshot.pressure[r] = p }

@@ -84,5 +84,10 @@ final class VMStatScanTests: XCTestCase {
         XCTAssertEqual(scanned.value("compact_stall"), 7)
         XCTAssertEqual(scanned.value("thp_fault_fallback"), 2)
         XCTAssertNil(VMStat.scan(Array("garbage\n".utf8), wanted: ["garbage"]).value("garbage"))
+        // The snapshot's scan keeps each counter of a prefix under its own name, like keepVMStat.
+        let kept = VMStat.scan(Array(text.utf8), prefixes: MemorySnapshot.vmstatPrefixes, names: MemorySnapshot.vmstatNames)
+        XCTAssertEqual(kept, MemorySnapshot.keepVMStat(full.counters))
+        XCTAssertEqual(kept["compact_stall_extra"], 9)
+        XCTAssertNil(kept["garbage"])
     }
 }
