@@ -135,38 +135,15 @@ extension VMStat {
     /// from /proc/vmstat bytes without building a String per line: interval mode reads
     /// the file every tick, and the full parse was most of stallstat's own CPU time.
     public static func scan(_ bytes: [UInt8], wanted: [String]) -> VMStat {
-        let names = wanted.map { Array($0.utf8) }
-        var exact: [String: UInt64] = [:]
-        var family: [String: UInt64] = [:]
-        var lineStart = 0
-        let n = bytes.count
-        while lineStart < n {
-            var space = lineStart
-            while space < n, bytes[space] != 0x20, bytes[space] != 0x0A { space += 1 }
-            var end = space
-            while end < n, bytes[end] != 0x0A { end += 1 }
-            if space < end {
-                let nameLength = space - lineStart
-                for (k, name) in names.enumerated() where nameLength >= name.count {
-                    var same = true
-                    for j in 0..<name.count where bytes[lineStart + j] != name[j] { same = false; break }
-                    guard same, nameLength == name.count || bytes[lineStart + name.count] == 0x5F /* _ */ else { continue }
-                    var value: UInt64 = 0
-                    var digits = 0
-                    var i = space + 1
-                    while i < end, bytes[i] >= 0x30, bytes[i] <= 0x39 {
-                        value = value &* 10 &+ UInt64(bytes[i] - 0x30)
-                        i += 1
-                        digits += 1
-                    }
-                    guard digits > 0 && i == end else { continue }
-                    if nameLength == name.count { exact[wanted[k]] = value } else { family[wanted[k], default: 0] &+= value }
-                }
-            }
-            lineStart = end + 1
+        let found = scan(bytes, prefixes: wanted.map { $0 + "_" }, names: wanted)
+        var counters: [String: UInt64] = [:]
+        for w in wanted {
+            // As `value(_:)`: an exact counter wins over the family sharing its prefix.
+            if let exact = found[w] { counters[w] = exact; continue }
+            let family = found.filter { $0.key.hasPrefix(w + "_") }
+            if !family.isEmpty { counters[w] = family.values.reduce(0, &+) }
         }
-        // As `value(_:)`: an exact counter wins over the family sharing its prefix.
-        return VMStat(counters: family.merging(exact) { _, exactValue in exactValue })
+        return VMStat(counters: counters)
     }
 }
 
