@@ -36,11 +36,16 @@ public struct OpenFailure: Equatable, Sendable {
         }
     }
 
+    /// Why hardware events are missing and what still works; one line names every such event.
+    public static func noHardwarePMUMessage(events: [String]) -> String {
+        "\(events.joined(separator: ", ")): <not supported>: this machine exposes no hardware PMU (no cpu PMU under /sys/bus/event_source/devices: a virtual machine or container without a virtual PMU). Software events, tracepoints and the kernel stall signals (pressure:*, vmstat:*) still work."
+    }
+
     /// One line for stderr.
     public var message: String {
         switch cause {
         case .noHardwarePMU:
-            return "\(event): <not supported>: this machine exposes no hardware PMU (no cpu PMU under /sys/bus/event_source/devices: a virtual machine or container without a virtual PMU). Software events, tracepoints and the kernel stall signals (pressure:*, vmstat:*) still work."
+            return OpenFailure.noHardwarePMUMessage(events: [event])
         case .notSupportedByPMU:
             return "\(event): <not supported>: the CPU's PMU does not implement this event (`stallstat list` shows what it has)."
         case .permission(let paranoid, let systemWide):

@@ -181,12 +181,14 @@ public struct ProfileReport: Sendable {
         }
         out += "# Total Lost Samples: \(lostSamples)\n#\n"
         let widths = sortKeys.indices.map { i in max(sortKeys[i].title.count, rows.map { $0.keys[i].count }.max() ?? 0) }
-        var header = "#"
-        for e in events {
-            if children { header += " " + padLeft("Children", max(9, e.count < 9 ? 9 : min(e.count, 24))) }
-            header += " " + padLeft(events.count > 1 ? String(e.prefix(24)) : "Overhead", max(9, events.count > 1 ? min(e.count, 24) : 9))
-        }
+        // One column per event (headed by its name when there are several), and a Children
+        // column before each with --children; header and rows share the widths.
         let percentWidths = events.map { max(9, events.count > 1 ? min($0.count, 24) : 9) }
+        var header = "#"
+        for (i, e) in events.enumerated() {
+            if children { header += " " + padLeft("Children", percentWidths[i]) }
+            header += " " + padLeft(events.count > 1 ? String(e.prefix(24)) : "Overhead", percentWidths[i])
+        }
         for (i, k) in sortKeys.enumerated() { header += "  " + padRight(k.title, widths[i]) }
         out += header + "\n#\n"
         for r in rows {

@@ -105,12 +105,7 @@ public struct SimpleperfTextWriter {
             if interval { line += cFormat("%14.6f", window.timestampSeconds ?? 0) + "  " }
             if perCPU { line += padLeft(r.cpu.map(String.init) ?? "-", 4) + "  " }
             else if !interval { line += "  " }
-            line += padLeft(counts[i], countWidth) + "  " + padRight(r.name, nameWidth)
-            let comment = SimpleperfComments.comment(for: r, in: window)
-            line += "# " + comment
-            if r.isMultiplexed { line += cFormat("  (%.2f%%)", r.percentRunning) }
-            if let v = r.variancePercent { line += cFormat("  ( +- %.2f%% )", v) }
-            out += trimTrailing(line) + "\n"
+            out += row(line, count: counts[i], countWidth: countWidth, r, in: window, nameWidth: nameWidth)
         }
         if let totalSeconds { out += "\n" + cFormat("Total test time: %f seconds.", totalSeconds) + "\n" }
         return out
@@ -128,12 +123,19 @@ public struct SimpleperfTextWriter {
         for r in window.results {
             var line = cFormat("%14.6f", window.timestampSeconds ?? 0) + "  "
             if perCPU { line += padLeft(r.cpu.map(String.init) ?? "-", 4) + "  " }
-            line += padLeft(countText(r), countWidth) + "  " + padRight(r.name, nameWidth)
-            line += "# " + SimpleperfComments.comment(for: r, in: window)
-            if r.isMultiplexed { line += cFormat("  (%.2f%%)", r.percentRunning) }
-            out += trimTrailing(line) + "\n"
+            out += row(line, count: countText(r), countWidth: countWidth, r, in: window, nameWidth: nameWidth)
         }
         return out
+    }
+
+    /// `prefix` + count, name, the "count / runtime" comment, the running share when
+    /// multiplexed and the repeat variance: one line of either layout.
+    func row(_ prefix: String, count: String, countWidth: Int, _ r: CounterResult, in window: StatWindow, nameWidth: Int) -> String {
+        var line = prefix + padLeft(count, countWidth) + "  " + padRight(r.name, nameWidth)
+        line += "# " + SimpleperfComments.comment(for: r, in: window)
+        if r.isMultiplexed { line += cFormat("  (%.2f%%)", r.percentRunning) }
+        if let v = r.variancePercent { line += cFormat("  ( +- %.2f%% )", v) }
+        return trimTrailing(line) + "\n"
     }
 
     func countText(_ r: CounterResult) -> String {

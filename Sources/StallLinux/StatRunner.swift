@@ -201,7 +201,8 @@ public final class StatRunner {
         }
 
         let end = cpe_monotonic_ns()
-        if child != nil { /* counters stop with the task; reading after exit is still valid */ } else { session.disable() }
+        // A launched command's counters stop with its task (and stay readable); others are disabled.
+        if child == nil { session.disable() }
         if let child, child.exitStatus == nil {
             if interrupted == nil {
                 // --duration elapsed before the command finished: end it, as perf --timeout does.

@@ -381,7 +381,7 @@ struct Stat: ParsableCommand {
     func reportFailures(_ failures: [OpenFailure]) {
         let noPMU = failures.filter { $0.cause == .noHardwarePMU }
         if !noPMU.isEmpty {
-            StandardError.write("stallstat: \(noPMU.map(\.event).joined(separator: ", ")): <not supported>: this machine exposes no hardware PMU (no cpu PMU under /sys/bus/event_source/devices: a virtual machine or container without a virtual PMU). Software events, tracepoints and the kernel stall signals (pressure:*, vmstat:*) still work.")
+            StandardError.write("stallstat: " + OpenFailure.noHardwarePMUMessage(events: noPMU.map(\.event)))
         }
         for f in failures where f.cause != .noHardwarePMU { StandardError.write("stallstat: \(f.message)") }
     }

@@ -53,15 +53,11 @@ final class PerfDataTests: XCTestCase {
     func testTruncatedAndCorruptFilesReportTheOffsetAndKeepWhatCameBefore() throws {
         let full = sampleFile()
         let c = try PerfDataReader.read(full)
-        let layoutDataOffset = 104 + 2 * (128 + 16) + 8 * 3
+        // header, two attrs of 128 + 16 bytes, three ids; then comm, mmap2, sample 1, sample 2
+        let dataOffset = 104 + 2 * (128 + 16) + 8 * 3
+        var firstSampleEnd = dataOffset
+        for _ in 0..<3 { firstSampleEnd += Int(full[firstSampleEnd + 6]) | Int(full[firstSampleEnd + 7]) << 8 }
         // Cut inside the second sample.
-        let secondSample = full.count - (full.count - layoutDataOffset) + 0
-        _ = secondSample
-        var firstSampleEnd = layoutDataOffset
-        var o = layoutDataOffset
-        var seen = 0
-        while seen < 3 { let size = Int(full[o + 6]) | Int(full[o + 7]) << 8; o += size; seen += 1 }   // comm, mmap2, sample 1
-        firstSampleEnd = o
         let truncated = Array(full.prefix(firstSampleEnd + 20))
         let t = try PerfDataReader.read(truncated)
         XCTAssertEqual(t.samples.count, 1, "the sample before the damage is kept")
