@@ -49,26 +49,20 @@ struct Frag: ParsableCommand {
         }
         let reader = MemorySnapshotReader()
         if let n = timeSnapshots {
-            var costs: [Double] = []
-            for _ in 0..<max(1, n) {
-                let t0 = MachineFacts.monotonicNanoseconds()
-                _ = try snapshot(reader)
-                costs.append(Double(MachineFacts.monotonicNanoseconds() - t0) / 1000)
-            }
-            func summary(_ label: String, _ c: [Double]) -> String {
-                let sorted = c.sorted()
-                return cFormat("%d snapshots: mean %.1f us, median %.1f us, p99 %.1f us", Int32(c.count), RunStatistics(c).mean,
+            // Cost of the full snapshot of `frag` and of the light one `stat --frag` takes per interval.
+            func timed(_ r: MemorySnapshotReader, _ label: String) throws -> String {
+                var costs: [Double] = []
+                for _ in 0..<max(1, n) {
+                    let t0 = MachineFacts.monotonicNanoseconds()
+                    _ = try snapshot(r)
+                    costs.append(Double(MachineFacts.monotonicNanoseconds() - t0) / 1000)
+                }
+                let sorted = costs.sorted()
+                return cFormat("%d snapshots: mean %.1f us, median %.1f us, p99 %.1f us", Int32(costs.count), RunStatistics(costs).mean,
                                sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) + " (\(label))\n"
             }
-            var light: [Double] = []
-            let lightReader = MemorySnapshotReader(detailed: false)
-            for _ in 0..<max(1, n) {
-                let t0 = MachineFacts.monotonicNanoseconds()
-                _ = try snapshot(lightReader)
-                light.append(Double(MachineFacts.monotonicNanoseconds() - t0) / 1000)
-            }
-            StandardOutput.write(summary("full: buddyinfo, pagetypeinfo, zoneinfo, vmstat, pressure/*", costs)
-                                 + summary("per interval of stat --frag: buddyinfo, vmstat, pressure/*", light))
+            StandardOutput.write(try timed(reader, "full: buddyinfo, pagetypeinfo, zoneinfo, vmstat, pressure/*")
+                                 + timed(MemorySnapshotReader(detailed: false), "per interval of stat --frag: buddyinfo, vmstat, pressure/*"))
             return
         }
         guard let interval = watchSeconds else {
