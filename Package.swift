@@ -18,14 +18,17 @@ let package = Package(
         .target(name: "StallCore"),
         // Everything that touches the kernel.
         .target(name: "StallLinux", dependencies: ["StallCore", "CPerfEvent", "CPfm"]),
-        .executableTarget(
-            name: "stallstat",
+        // The command line: ArgumentParser commands wiring the two libraries together.
+        // A library so tests can parse and validate options in-process.
+        .target(
+            name: "StallCLI",
             dependencies: [
                 "StallCore", "StallLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .executableTarget(name: "stallstat", dependencies: ["StallCLI"]),
         .testTarget(name: "StallCoreTests", dependencies: ["StallCore"]),
-        .testTarget(name: "StallLinuxTests", dependencies: ["StallCore", "StallLinux"]),
+        .testTarget(name: "StallLinuxTests", dependencies: ["StallCore", "StallLinux", "StallCLI"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -93,6 +93,13 @@ int cpe_block_stop_signals(void) {
     return r == 0 ? 0 : -r;
 }
 
+int cpe_unblock_stop_signals(void) {
+    sigset_t s;
+    stop_signal_set(&s);
+    int r = pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    return r == 0 ? 0 : -r;
+}
+
 int cpe_wait_signal(int64_t timeout_ns) {
     sigset_t s;
     stop_signal_set(&s);

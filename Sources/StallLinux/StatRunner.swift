@@ -243,7 +243,11 @@ public enum MachineFacts {
         return Array(0..<Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
+    /// Stop signals are taken synchronously by the counting loops (sigtimedwait), so a
+    /// command that counts blocks them before it starts any thread and for as long as it
+    /// must print what it counted. Nothing else blocks them: analysis stops at Ctrl-C.
     public static func blockStopSignals() { _ = cpe_block_stop_signals() }
+    public static func unblockStopSignals() { _ = cpe_unblock_stop_signals() }
 
     public static func monotonicNanoseconds() -> UInt64 { cpe_monotonic_ns() }
 

@@ -1,7 +1,5 @@
-import ArgumentParser
-import StallLinux
+import StallCLI
 
-// Stop signals are taken synchronously by the counting loop (sigtimedwait), so they
-// must be blocked before anything else runs.
-MachineFacts.blockStopSignals()
+// Stop signals are blocked only by the subcommands that count (stat, record, gate runs),
+// for as long as they count: everything else stops at Ctrl-C like any program.
 Stallstat.main()

@@ -61,6 +61,8 @@ ssize_t cpe_read(int fd, void *buf, size_t len);
 // Blocks SIGINT, SIGTERM, SIGCHLD, SIGHUP in the calling thread so that they are
 // taken synchronously by cpe_wait_signal. Call before any thread starts.
 int cpe_block_stop_signals(void);
+/* Unblocks them again (a signal still pending is then delivered as usual). */
+int cpe_unblock_stop_signals(void);
 // Waits up to timeout_ns (negative: forever) for one of the blocked signals.
 // Returns the signal number, 0 on timeout, or -errno.
 int cpe_wait_signal(int64_t timeout_ns);

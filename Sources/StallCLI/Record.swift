@@ -73,6 +73,7 @@ struct Record: ParsableCommand {
     }
 
     func run() throws {
+        MachineFacts.blockStopSignals()
         let pmus = SysfsPMUs()
         let resolver = EventResolver(pmus: pmus)
         var names = events.flatMap { (try? EventListParser.parse($0))?.flatMap(\.members) ?? [$0] }

@@ -118,6 +118,7 @@ struct Stat: ParsableCommand {
     }
 
     func run() throws {
+        MachineFacts.blockStopSignals()
         let pmus = SysfsPMUs()
         let resolver = EventResolver(pmus: pmus, tablesDirectory: eventTables, cpuModel: cpuModel)
         try refuseForeignModel(resolver)

@@ -72,6 +72,7 @@ struct Frag: ParsableCommand {
         }
         var series: [MemorySnapshot] = []
         let tty = isatty(1) != 0
+        MachineFacts.blockStopSignals()   // Ctrl-C ends the watch and still writes the plot
         while true {
             let s = try snapshot(reader)
             series.append(s)

@@ -73,6 +73,9 @@ struct Gate: ParsableCommand {
             let warmupCount = warmup ?? config.warmup ?? 2
             guard runCount >= 3 else { throw ValidationError("--runs must be at least 3") }
             var samples = events.map { MetricSamples(name: $0.name, unit: $0.unit, samples: [], coveragePercent: []) }
+            // Ctrl-C is taken by the counting loop while the runs go on; the statistics after them stop at once.
+            MachineFacts.blockStopSignals()
+            defer { MachineFacts.unblockStopSignals() }
             for k in 0..<(warmupCount + runCount) {
                 let outcome: StatOutcome
                 do { outcome = try runner.run { _ in } } catch {

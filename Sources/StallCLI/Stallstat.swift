@@ -1,7 +1,8 @@
 import ArgumentParser
 
-struct Stallstat: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Stallstat: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
         commandName: "stallstat",
         abstract: "Find where the CPU pipeline stalls and why, and tie memory stalls to the kernel's memory state.",
         discussion: "With no subcommand, `stat` runs: `stallstat -a --duration 20` counts the default stall set system-wide.",
