@@ -72,6 +72,11 @@ int cpe_id(int fd, uint64_t *id) {
     return r < 0 ? -errno : 0;
 }
 
+int cpe_set_filter(int fd, const char *filter) {
+    int r = ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter);
+    return r < 0 ? -errno : 0;
+}
+
 ssize_t cpe_read(int fd, void *buf, size_t len) {
     ssize_t n;
     do { n = read(fd, buf, len); } while (n < 0 && errno == EINTR);

@@ -67,13 +67,15 @@ struct Analyze: ParsableCommand {
                 StandardOutput.write(StallTreeRenderer.json(report, source: file))
             } else {
                 StandardOutput.write("\(file) (\(imported.format.rawValue)):\n" + StallTreeRenderer(color: isatty(1) != 0).text(report))
+                // No tree from these events: the counts themselves are what the file says.
+                if report.nodes.isEmpty { StandardOutput.write(countsSummary(file: file, imported, why: "the \(model.name) tree needs events the file does not have")) }
             }
         }
         if failed { throw ExitCode(2) }
     }
 
-    func countsSummary(file: String, _ imported: ImportedCounts) -> String {
-        var out = "\(file) (\(imported.format.rawValue)): \(imported.totals.count) events, no stall tree without a CPU model\n"
+    func countsSummary(file: String, _ imported: ImportedCounts, why: String = "no stall tree without a CPU model") -> String {
+        var out = "\(file) (\(imported.format.rawValue)): \(imported.totals.count) events, \(why)\n"
         for c in imported.totals { out += "  " + padLeftCLI(groupThousands(c.value), 18) + "  " + c.name + "\n" }
         return out
     }

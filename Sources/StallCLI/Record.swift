@@ -26,20 +26,7 @@ struct Record: ParsableCommand {
     @Flag(name: [.customShort("g"), .customLong("call-graph")], help: "Record call chains (frame pointers).")
     var callGraph = false
 
-    @Flag(name: [.customShort("a"), .customLong("all-cpus")], help: "Sample every task on every CPU.")
-    var allCPUs = false
-
-    @Option(name: [.customShort("C"), .customLong("cpu")], help: "CPUs to sample (implies -a).")
-    var cpuList: String?
-
-    @Option(name: [.customShort("p"), .customLong("pid")], help: "Existing processes (comma list).")
-    var pids: String?
-
-    @Option(name: [.customShort("t"), .customLong("tid")], help: "Existing threads (comma list).")
-    var tids: String?
-
-    @Option(name: .customLong("duration"), help: "Stop after this many seconds.")
-    var durationSeconds: Double?
+    @OptionGroup var target: TargetOptions
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output file (default perf.data).")
     var output = "perf.data"
@@ -56,18 +43,20 @@ struct Record: ParsableCommand {
     @Option(name: [.customShort("m"), .customLong("mmap-pages")], help: "Ring buffer data pages per CPU, a power of two (default 256).")
     var mmapPages = 256
 
-    @Argument(parsing: .captureForPassthrough, help: "Command to run.")
+    @Argument(parsing: .postTerminator, help: "Command to run (options come first; the command starts after -- or at the first word that is not an option).")
     var command: [String] = []
 
-    var workload: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+    var workload: [String] { command }
+
+    /// Every spelling of the options that take a value, for splitting off the command.
+    static let valueOptions = CommandLineSplit.valueOptions(of: Record.self)
 
     func validate() throws {
         if frequency != nil && period != nil { throw ValidationError("choose one of -F and -c") }
         if let f = frequency, f == 0 { throw ValidationError("-F must be positive") }
         if let c = period, c == 0 { throw ValidationError("-c must be positive") }
         if mmapPages < 1 || mmapPages & (mmapPages - 1) != 0 { throw ValidationError("-m must be a power of two") }
-        if pids != nil && tids != nil { throw ValidationError("choose one of -p and -t") }
-        if workload.isEmpty && !allCPUs && cpuList == nil && pids == nil && tids == nil && durationSeconds == nil {
+        if workload.isEmpty && !target.allCPUs && target.cpuList == nil && target.pids == nil && target.tids == nil && target.durationText == nil {
             throw ValidationError("say what to record: a command after --, -p, -t, or -a with --duration")
         }
     }
@@ -92,10 +81,10 @@ struct Record: ParsableCommand {
             StandardError.write("stallstat: -F \(h) is above kernel.perf_event_max_sample_rate (\(max)); using \(max)")
             hz = max
         }
-        let scope = try targetScope(cpuList: cpuList, pids: pids, tids: tids, allCPUs: allCPUs, workload: workload)
+        let scope = try target.scope(workload: workload)
         var plan = RecordPlan(events: resolved, scope: scope, command: workload, frequency: hz, period: period, callchains: callGraph,
                               dataAddresses: dataAddresses, dataPageSize: dataPageSize, codePageSize: codePageSize,
-                              durationSeconds: durationSeconds, output: output, ringPages: mmapPages, stallstatArguments: CommandLine.arguments)
+                              durationSeconds: target.durationSeconds, output: output, ringPages: mmapPages, stallstatArguments: CommandLine.arguments)
         plan.toolVersion = "stallstat " + stallstatVersion
         let outcome: RecordOutcome
         do {

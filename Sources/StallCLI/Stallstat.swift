@@ -1,7 +1,58 @@
 import ArgumentParser
+import StallLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func processExit(_ code: Int32) -> Never { Glibc.exit(code) }
 
 public struct Stallstat: ParsableCommand {
     public init() {}
+
+    /// The entry point: `stat` and `record` take a command after their options, which is
+    /// split off before ArgumentParser sees the rest (see `CommandLineSplit`).
+    public static func main() {
+        do {
+            var command = try parse(Array(CommandLine.arguments.dropFirst()))
+            try command.run()
+        } catch let e as CLIError {
+            StandardError.write("stallstat: \(e.message)")
+            processExit(e.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// Parses a whole command line (without the program name) into the command to run.
+    static func parse(_ arguments: [String]) throws -> ParsableCommand {
+        let names = Set(configuration.subcommands.map { $0._commandName })
+        var sub = "stat", rest = arguments
+        if let first = arguments.first {
+            if names.contains(first) {
+                sub = first
+                rest = Array(arguments.dropFirst())
+            } else if !first.hasPrefix("-") || ["-h", "--help", "--version", "--generate-completion-script"].contains(first) {
+                // Not an option of the default `stat`: a subcommand name ArgumentParser will judge.
+                return try parseAsRoot(arguments)
+            }
+        }
+        switch sub {
+        case "stat":
+            let split = CommandLineSplit.split(rest, valueOptions: Stat.valueOptions)
+            // Only the command's first word goes through ArgumentParser (validation sees
+            // whether there is one); the whole command is set afterwards.
+            var parsed = try parseAsRoot(["stat"] + split.options + (split.command.isEmpty ? [] : ["--", split.command[0]]))
+            if var stat = parsed as? Stat { stat.command = split.command; parsed = stat }
+            return parsed
+        case "record":
+            let split = CommandLineSplit.split(rest, valueOptions: Record.valueOptions)
+            var parsed = try parseAsRoot(["record"] + split.options + (split.command.isEmpty ? [] : ["--", split.command[0]]))
+            if var record = parsed as? Record { record.command = split.command; parsed = record }
+            return parsed
+        default:
+            return try parseAsRoot([sub] + rest)
+        }
+    }
     public static let configuration = CommandConfiguration(
         commandName: "stallstat",
         abstract: "Find where the CPU pipeline stalls and why, and tie memory stalls to the kernel's memory state.",
@@ -18,31 +69,7 @@ enum ExitCodes {
     static let nothingCounted: Int32 = 3
     static let targetError: Int32 = 2
     static let usage: Int32 = 64
+    /// The results could not be written (full disk, closed pipe, /dev/full).
+    static let outputError: Int32 = 1
 }
 
-import StallCore
-import StallLinux
-
-/// Turns the target options shared by `stat` and `record` into a scope:
-/// -C, -p (expanded to threads), -t, -a, else the command, else the whole system.
-func targetScope(cpuList: String?, pids: String?, tids: String?, allCPUs: Bool, workload: [String]) throws -> StatPlan.Scope {
-    func ids(_ text: String, _ option: String) throws -> [Int32] {
-        let list = text.split(separator: ",").map { $0.trimmingWhitespace() }
-        let parsed = list.compactMap { Int32($0) }.filter { $0 > 0 }
-        guard !list.isEmpty, parsed.count == list.count else { throw ValidationError("\(option) takes positive ids separated by commas, got '\(text)'") }
-        return parsed
-    }
-    if let cpuList {
-        do { return .systemWide(cpus: try CPUList.parse(cpuList)) } catch let e as CPUList.ParseError { throw ValidationError(e.description) }
-    }
-    if let pids {
-        let list = try ids(pids, "-p")
-        do { return .threads(try StatRunner.threads(ofProcesses: list)) } catch {
-            StandardError.write("stallstat: \(error)")
-            throw ExitCode(ExitCodes.targetError)
-        }
-    }
-    if let tids { return .threads(try ids(tids, "-t")) }
-    if allCPUs || workload.isEmpty { return .systemWide(cpus: MachineFacts.onlineCPUs()) }
-    return .command
-}

@@ -5,6 +5,8 @@ import StallLinux
 import Glibc
 #endif
 
+/// `stallstat stat`: perf stat's options with perf's meaning (README: option table),
+/// plus stallstat's own (--frag, --plot, --tree, --no-multiplex, --cpu-model, ...).
 struct Stat: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Count events for a command, processes, or the whole system.",
@@ -12,55 +14,172 @@ struct Stat: ParsableCommand {
         Examples:
           stallstat -a --duration 20                  default stall set, system-wide, 20 s
           stallstat stat -e '{cycles,instructions}' -- ./app
+          stallstat stat -a -e page-faults -- sleep 5 system-wide while the command runs
           stallstat stat -x, -I 1000 -a -e task-clock,page-faults --duration 10
+        Options come first; the command starts after `--` or at the first word that is not
+        an option. -x/-j output goes to standard error, as perf's does (or to -o FILE).
         Exit status: 0 when at least one event counted (or the workload's own non-zero
-        status), 2 target error, 3 nothing could be counted, 64 usage error,
-        126/127 the command could not be run, 128+N interrupted by signal N.
+        status), 1 the output could not be written, 2 target error, 3 nothing could be
+        counted, 64 usage error, 126/127 the command could not be run, 128+N interrupted
+        by signal N.
         """)
 
-    @Option(name: [.customShort("e"), .customLong("event")], parsing: .singleValue,
-            help: "Event(s) to count: comma lists, {a,b} groups, perf/simpleperf/libpfm4 names, rNNNN, pmu/terms/, subsys:tracepoint, pressure:memory-some, vmstat:NAME.")
+    /// Every spelling of the options that take a value, for splitting off the command.
+    static let valueOptions = CommandLineSplit.valueOptions(of: Stat.self)
+
+    // MARK: events
+
+    @Option(name: [.customShort("e"), .customLong("event")], parsing: .unconditionalSingleValue,
+            help: "Event(s) to count: comma lists, {a,b} groups, perf/simpleperf/libpfm4 names, rNNNN, pmu/terms/, subsys:tracepoint (wildcards: kmem:*), pressure:memory-some, vmstat:NAME.")
     var events: [String] = []
 
-    @Flag(name: [.customShort("a"), .customLong("all-cpus")], help: "Count every task on every CPU.")
-    var allCPUs = false
+    @Flag(name: [.customShort("d"), .customLong("detailed")], help: "Add cache events: -d L1-dcache and LLC, -dd also L1-icache, dTLB and iTLB, -ddd also L1-dcache prefetches.")
+    var detailed: Int
 
-    @Option(name: [.customShort("C"), .customLong("cpu")], help: "CPUs to count on (e.g. 0-3,6); implies -a.")
-    var cpuList: String?
+    @Option(name: [.customShort("M"), .customLong("metrics")], parsing: .unconditionalSingleValue,
+            help: "Metrics or metric groups of this core's EventTables (comma list; `stallstat list --cpu MODEL` shows them); the stall tree's nodes are metrics.")
+    var metrics: [String] = []
 
-    @Option(name: [.customShort("p"), .customLong("pid")], help: "Existing process ids (comma list); all their threads are counted.")
-    var pids: String?
+    @Flag(name: .customLong("metric-only"), help: "Print only the metrics, not the counts.")
+    var metricOnly = false
 
-    @Option(name: [.customShort("t"), .customLong("tid")], help: "Existing thread ids (comma list).")
-    var tids: String?
+    @Flag(name: .customLong("metric-no-group"), help: "Do not group each metric's events (more multiplexing, fewer counters at once).")
+    var metricNoGroup = false
 
-    @Flag(name: [.customShort("A"), .customLong("per-cpu")], help: "With -a/-C: one row per CPU instead of the sum.")
+    @Flag(name: .customLong("metric-no-merge"), help: "Do not share events between metrics: each metric counts its own.")
+    var metricNoMerge = false
+
+    @Flag(name: .customLong("topdown"), help: "The stall tree (top-down) of this core, to --td-level.")
+    var topdown = false
+
+    @Option(name: .customLong("td-level"), parsing: .unconditional, help: "Top-down levels to print (0: all).")
+    var topdownLevelText: String?
+
+    @Flag(name: [.customShort("g"), .customLong("group")], help: "Put all -e events into one group.")
+    var groupAll = false
+
+    @Flag(name: .customLong("all-user"), help: "Count every event in user space only (:u).")
+    var allUser = false
+
+    @Flag(name: .customLong("all-kernel"), help: "Count every event in kernel space only (:k).")
+    var allKernel = false
+
+    @Option(name: .customLong("filter"), parsing: .unconditionalSingleValue, help: "Tracepoint filter for the last tracepoint given before it (perf's syntax: 'order > 3').")
+    var filters: [String] = []
+
+    @Option(name: [.customShort("G"), .customLong("cgroup")], parsing: .unconditionalSingleValue,
+            help: "Count the -e events, in order, only in these cgroups (comma list; '' for none). Needs system-wide counting.")
+    var cgroups: [String] = []
+
+    @Option(name: .customLong("for-each-cgroup"), parsing: .unconditional, help: "Count every event once per cgroup in this comma list.")
+    var forEachCgroup: String?
+
+    @Flag(name: [.customShort("n"), .customLong("null")], help: "Null run: count nothing, time the command.")
+    var nullRun = false
+
+    // MARK: target
+
+    @OptionGroup var target: TargetOptions
+
+    @Flag(name: [.customShort("i"), .customLong("no-inherit")], help: "Do not count children the workload forks.")
+    var noInherit = false
+
+    @Option(name: .customLong("timeout"), parsing: .unconditional, help: "perf's --duration in milliseconds: stop (and SIGTERM the command) after N ms.")
+    var timeoutText: String?
+
+    @Option(name: [.customShort("D"), .customLong("delay")], parsing: .unconditional, help: "Start counting N ms after the command starts (or after the start).")
+    var delayText: String?
+
+    @Option(name: [.customShort("r"), .customLong("repeat")], parsing: .unconditional, help: "Run the command N times; print means and ( +- SEM% ). 0: until interrupted.")
+    var repeatText: String?
+
+    @Option(name: .customLong("pre"), help: "Shell command to run before each run of the command.")
+    var preCommand: String?
+
+    @Option(name: .customLong("post"), help: "Shell command to run after each run of the command.")
+    var postCommand: String?
+
+    @Flag(name: [.customShort("S"), .customLong("sync")], help: "Call sync() before each run.")
+    var syncFirst = false
+
+    // MARK: aggregation
+
+    @Flag(name: [.customShort("A"), .customLong("no-aggr"), .customLong("per-cpu")], help: "With -a/-C: one row per CPU instead of the sum.")
     var perCPU = false
 
-    @Option(name: .customLong("duration"), help: "Stop after this many seconds (a launched command is sent SIGTERM).")
-    var durationSeconds: Double?
+    @Flag(name: .customLong("per-socket"), help: "One row per processor socket.")
+    var perSocket = false
 
-    @Option(name: [.customShort("I"), .customLong("interval")], help: "Print deltas every N milliseconds (>= 10).")
-    var intervalMilliseconds: Int?
+    @Flag(name: .customLong("per-die"), help: "One row per processor die.")
+    var perDie = false
 
-    @Option(name: [.customShort("r"), .customLong("repeat")], help: "Run the command N times; print means and ( +- SEM% ).")
-    var repeatCount: Int = 1
+    @Flag(name: .customLong("per-core"), help: "One row per physical core.")
+    var perCore = false
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "Write results to FILE instead of standard output.")
+    @Flag(name: .customLong("per-node"), help: "One row per NUMA node.")
+    var perNode = false
+
+    @Flag(name: .customLong("per-thread"), help: "One row per thread: of -p/-t, or of every thread with -a.")
+    var perThread = false
+
+    @Flag(name: .customLong("no-merge"), help: "Events that open on several PMUs (big.LITTLE clusters) get one row per PMU.")
+    var noMerge = false
+
+    @Flag(name: .customLong("scale"), inversion: .prefixedNo, help: "Scale counts by enabled/running time when multiplexed (--no-scale: as read).")
+    var scale = true
+
+    // MARK: intervals
+
+    @Option(name: [.customShort("I"), .customLong("interval"), .customLong("interval-print")], parsing: .unconditional,
+            help: "Print deltas every N milliseconds (>= 10).")
+    var intervalText: String?
+
+    @Option(name: .customLong("interval-count"), parsing: .unconditional, help: "With -I: stop after N intervals.")
+    var intervalCountText: String?
+
+    @Flag(name: .customLong("interval-clear"), help: "With -I: clear the screen before each interval.")
+    var intervalClear = false
+
+    @Flag(name: .customLong("summary"), help: "With -I: also print the whole run's counts at the end (CSV/JSON; text always does).")
+    var printSummary = false
+
+    @Flag(name: .customLong("no-csv-summary"), help: "With --summary -x: no 'summary' column in the summary lines.")
+    var noCSVSummary = false
+
+    // MARK: output
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write results to FILE (perf's '# started on' header first).")
     var outputFile: String?
 
-    @Option(name: [.customShort("x", allowingJoined: true), .customLong("field-separator")],
-            help: "perf stat -x layout with this separator.")
+    @Flag(name: .customLong("append"), help: "With -o: append to FILE.")
+    var append = false
+
+    @Option(name: .customLong("log-fd"), parsing: .unconditional, help: "Write results to this open file descriptor.")
+    var logFDText: String?
+
+    @Option(name: [.customShort("x", allowingJoined: true), .customLong("field-separator")], parsing: .unconditional,
+            help: "perf stat -x layout with this separator (to standard error, as perf).")
     var fieldSeparator: String?
 
     @Flag(name: .customLong("csv"), help: "Same as -x, (perf's CSV layout).")
     var csv = false
 
-    @Flag(name: [.customShort("j"), .customLong("json")], help: "perf stat -j layout: one JSON object per line.")
+    @Flag(name: [.customShort("j"), .customLong("json"), .customLong("json-output")], help: "perf stat -j layout: one JSON object per line (to standard error, as perf).")
     var json = false
 
-    @Flag(name: .customLong("no-inherit"), help: "Do not count children the workload forks.")
-    var noInherit = false
+    @Flag(name: [.customShort("B"), .customLong("big-num")], help: "Thousands separators in text counts (the default).")
+    var bigNum = false
+
+    @Flag(name: .customLong("no-big-num"), help: "No thousands separators.")
+    var noBigNum = false
+
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "Print no counts, notes or warnings (errors still go to stderr).")
+    var quiet = false
+
+    @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Say how each event was resolved and encoded, and why one could not be opened.")
+    var verbose: Int
+
+    // MARK: stallstat's own
 
     @Flag(name: .customLong("frag"), help: "With -I: take a memory snapshot every interval and correlate stalls with fragmentation (default with the default stall set and -I).")
     var frag = false
@@ -74,8 +193,8 @@ struct Stat: ParsableCommand {
     @Flag(name: .customLong("no-multiplex"), help: "Run the command once per group of events that fits the PMU, instead of multiplexing.")
     var noMultiplex = false
 
-    @Option(name: .customLong("pmu-counters"), help: "Programmable counters the PMU has (default: libpfm4's figure for the detected PMU, else 6).")
-    var pmuCounters: Int?
+    @Option(name: .customLong("pmu-counters"), parsing: .unconditional, help: "Programmable counters the PMU has (default: libpfm4's figure for the detected PMU, else 6).")
+    var pmuCountersText: String?
 
     @Option(name: .customLong("cpu-model"), help: "Use this core's EventTables instead of the detected one (e.g. cortex-a520, zen4).")
     var cpuModel: String?
@@ -83,31 +202,108 @@ struct Stat: ParsableCommand {
     @Option(name: .customLong("event-tables"), help: "Load EventTables from DIR (default: $STALLSTAT_EVENT_TABLES, next to the binary, or embedded).")
     var eventTables: String?
 
-    @Argument(parsing: .captureForPassthrough, help: "Command to run (counting starts at its exec).")
+    // MARK: perf options stallstat refuses, each with its reason (README: option table)
+
+    @Flag(name: [.customShort("T"), .customLong("transaction")], help: .hidden) var transaction = false
+    @Flag(name: .customLong("smi-cost"), help: .hidden) var smiCost = false
+    @Option(name: .customLong("iostat"), help: .hidden) var iostat: String?
+    @Option(name: .customLong("control"), help: .hidden) var control: String?
+    @Option(name: .customLong("cputype"), help: .hidden) var cputype: String?
+    @Flag(name: .customLong("hybrid-merge"), help: .hidden) var hybridMerge = false
+    @Flag(name: .customLong("percore-show-thread"), help: .hidden) var percoreShowThread = false
+    @Flag(name: .customLong("table"), help: .hidden) var table = false
+    @Flag(name: [.customShort("b"), .customLong("bpf-counters")], help: .hidden) var bpfCounters = false
+
+    @Argument(parsing: .postTerminator, help: "Command to run (counting starts at its exec).")
     var command: [String] = []
 
-    func validate() throws {
-        if let i = intervalMilliseconds, i < 10 { throw ValidationError("-I/--interval must be at least 10 ms (got \(i))") }
-        if let d = durationSeconds, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
-        if repeatCount < 1 { throw ValidationError("-r/--repeat must be at least 1") }
-        if repeatCount > 1 && workload.isEmpty { throw ValidationError("-r/--repeat needs a command to run") }
-        if repeatCount > 1 && intervalMilliseconds != nil { throw ValidationError("-r and -I cannot be combined") }
-        if json && (fieldSeparator != nil || csv) { throw ValidationError("choose one of -j/--json and -x/--csv") }
-        if pids != nil && tids != nil { throw ValidationError("choose one of -p and -t") }
-        if (pids != nil || tids != nil) && (allCPUs || cpuList != nil) {
-            throw ValidationError("-p/-t count those tasks on any CPU; they cannot be combined with -a or -C")
-        }
-        if perCPU && !(allCPUs || cpuList != nil || (pids == nil && tids == nil && workload.isEmpty)) {
-            throw ValidationError("--per-cpu needs system-wide counting (-a or -C)")
-        }
-        if let f = fieldSeparator, f.isEmpty { throw ValidationError("-x needs a separator") }
-        if noMultiplex && workload.isEmpty { throw ValidationError("--no-multiplex re-runs the workload once per group: it needs a command") }
-        if noMultiplex && intervalMilliseconds != nil { throw ValidationError("--no-multiplex and -I cannot be combined") }
-        if let n = pmuCounters, n < 1 { throw ValidationError("--pmu-counters must be at least 1") }
-        if (frag || plotFile != nil) && intervalMilliseconds == nil { throw ValidationError("--frag and --plot work per interval: add -I MS") }
+    var workload: [String] { command }
+
+    // MARK: validated values
+
+    static let maxMilliseconds = 315_360_000_000   // 10 years
+
+    var interval: Int? { intervalText.flatMap { try? NumericOption.integer($0, option: "-I/--interval", range: 10...Stat.maxMilliseconds, meaning: " ms").get() } }
+    var intervalCount: Int? { intervalCountText.flatMap { try? NumericOption.integer($0, option: "--interval-count", range: 1...Int(Int32.max)).get() } }
+    /// 0: repeat until interrupted (perf's "forever").
+    var repeatCount: Int { repeatText.flatMap { try? NumericOption.integer($0, option: "-r/--repeat", range: 0...1_000_000, meaning: " (0: until interrupted)").get() } ?? 1 }
+    var delay: Int? { delayText.flatMap { try? NumericOption.integer($0, option: "-D/--delay", range: 0...Stat.maxMilliseconds, meaning: " ms").get() } }
+    var pmuCounters: Int? { pmuCountersText.flatMap { try? NumericOption.integer($0, option: "--pmu-counters", range: 1...64).get() } }
+    var topdownLevel: Int { topdownLevelText.flatMap { try? NumericOption.integer($0, option: "--td-level", range: 0...8).get() } ?? 1 }
+    var logFD: Int32? { logFDText.flatMap { try? NumericOption.integer($0, option: "--log-fd", range: 0...Int(Int32.max)).get() }.map { Int32($0) } }
+    /// --duration in seconds, or --timeout in ms.
+    var durationSeconds: Double? {
+        if let t = timeoutText { return (try? NumericOption.integer(t, option: "--timeout", range: 10...Stat.maxMilliseconds, meaning: " ms").get()).map { Double($0) / 1000 } }
+        return target.durationSeconds
     }
 
-    var workload: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+    mutating func validate() throws {
+        // Each numeric option's own range (the message names the option and the range).
+        if let t = intervalText { _ = try NumericOption.integer(t, option: "-I/--interval", range: 10...Stat.maxMilliseconds, meaning: " ms").get() }
+        if let t = intervalCountText { _ = try NumericOption.integer(t, option: "--interval-count", range: 1...Int(Int32.max)).get() }
+        if let t = repeatText { _ = try NumericOption.integer(t, option: "-r/--repeat", range: 0...1_000_000, meaning: " (0: until interrupted)").get() }
+        if let t = delayText {
+            if t.trimmingCharacters(in: " ") == "-1" {
+                throw ValidationError("-D -1 starts with counters disabled for --control to enable; stallstat has no --control: give the delay in ms")
+            }
+            _ = try NumericOption.integer(t, option: "-D/--delay", range: 0...Stat.maxMilliseconds, meaning: " ms").get()
+        }
+        if let t = pmuCountersText { _ = try NumericOption.integer(t, option: "--pmu-counters", range: 1...64).get() }
+        if let t = topdownLevelText { _ = try NumericOption.integer(t, option: "--td-level", range: 0...8).get() }
+        if let t = timeoutText { _ = try NumericOption.integer(t, option: "--timeout", range: 10...Stat.maxMilliseconds, meaning: " ms").get() }
+        if let t = logFDText {
+            let fd = try NumericOption.integer(t, option: "--log-fd", range: 0...Int(Int32.max)).get()
+            if fcntl(Int32(fd), F_GETFD) < 0 { throw ValidationError("--log-fd \(fd) is not an open file descriptor") }
+        }
+
+        if let refusal = refusedOption { throw ValidationError(refusal) }
+        if events.contains(where: { $0.trimmingWhitespace().isEmpty }) { throw ValidationError("-e needs an event name (got an empty one)") }
+        if metrics.contains(where: { $0.trimmingWhitespace().isEmpty }) { throw ValidationError("-M needs a metric or metric group name") }
+        if timeoutText != nil && target.durationText != nil { throw ValidationError("choose one of --timeout (ms) and --duration (s)") }
+        if repeatCount != 1 && workload.isEmpty { throw ValidationError("-r/--repeat needs a command to run") }
+        if intervalCount != nil && interval == nil { throw ValidationError("--interval-count needs -I") }
+        if intervalClear && interval == nil { throw ValidationError("--interval-clear needs -I") }
+        if json && (fieldSeparator != nil || csv) { throw ValidationError("choose one of -j/--json and -x/--csv") }
+        if let f = fieldSeparator, f.isEmpty { throw ValidationError("-x needs a separator") }
+        if outputFile != nil && logFDText != nil { throw ValidationError("choose one of -o and --log-fd") }
+        if append && outputFile == nil { throw ValidationError("--append needs -o FILE") }
+        if bigNum && noBigNum { throw ValidationError("choose one of -B/--big-num and --no-big-num") }
+        if allUser && allKernel { throw ValidationError("choose one of --all-user and --all-kernel") }
+        if nullRun && (!events.isEmpty || !metrics.isEmpty || topdown || detailed > 0) { throw ValidationError("-n/--null counts nothing: it cannot take events, metrics or -d") }
+        if metricOnly && metrics.isEmpty && !topdown { throw ValidationError("--metric-only needs -M or --topdown") }
+        if topdownLevelText != nil && !topdown { throw ValidationError("--td-level goes with --topdown") }
+
+        let modes = [perCPU, perSocket, perDie, perCore, perNode, perThread].filter { $0 }.count
+        if modes > 1 { throw ValidationError("choose one of -A, --per-socket, --per-die, --per-core, --per-node and --per-thread") }
+        let systemWide = target.isSystemWide(workload: workload)
+        if (perCPU || perSocket || perDie || perCore || perNode) && !systemWide {
+            throw ValidationError("-A and --per-socket/die/core/node need system-wide counting (-a or -C)")
+        }
+        if perThread && target.pids == nil && target.tids == nil && !(systemWide && target.cpuList == nil) {
+            throw ValidationError("--per-thread needs -p, -t or -a (perf: only available when monitoring via -p -t -a)")
+        }
+        if (!cgroups.isEmpty || forEachCgroup != nil) && !systemWide {
+            throw ValidationError("-G and --for-each-cgroup count cgroups on whole CPUs: add -a (or -C)")
+        }
+        if !cgroups.isEmpty && forEachCgroup != nil { throw ValidationError("choose one of -G and --for-each-cgroup") }
+        if noMultiplex && workload.isEmpty { throw ValidationError("--no-multiplex re-runs the workload once per group: it needs a command") }
+        if noMultiplex && interval != nil { throw ValidationError("--no-multiplex and -I cannot be combined") }
+        if (frag || plotFile != nil) && interval == nil { throw ValidationError("--frag and --plot work per interval: add -I MS") }
+    }
+
+    /// perf options stallstat does not implement, each with the reason.
+    var refusedOption: String? {
+        if transaction { return "-T/--transaction counts Intel TSX events (cpu/tx-start/, cpu/el-start/, cpu/cycles-t/); stallstat does not build that set: give them with -e where the PMU has them" }
+        if smiCost { return "--smi-cost is not supported: it changes the machine (writes /sys/devices/cpu/freeze_on_smi); count msr/smi/ with -e instead" }
+        if iostat != nil { return "--iostat is not supported: it measures Intel uncore I/O stacks, not pipeline stalls" }
+        if control != nil { return "--control is not supported: use -D/--delay to start counting later, or -I to see counts over time" }
+        if cputype != nil { return "--cputype is not supported: on hybrid parts give the PMU in the event name (cpu_core/cycles/, cpu_atom/cycles/)" }
+        if hybridMerge { return "--hybrid-merge is not supported: events of different PMUs are printed per PMU with --no-merge, else merged" }
+        if percoreShowThread { return "--percore-show-thread is not supported: use --per-core" }
+        if table { return "--table is not supported: -r prints the mean and its ( +- SEM% ); -x/-j with -I give every run's numbers" }
+        if bpfCounters { return "-b/--bpf-counters is not supported: stallstat opens counters with perf_event_open only" }
+        return nil
+    }
 
     enum OutputFormat { case text, csv(String), json }
     var format: OutputFormat {
@@ -117,16 +313,38 @@ struct Stat: ParsableCommand {
         return .text
     }
 
+    var aggregationKind: AggregateKey.Kind? {
+        if perSocket { return .socket }
+        if perDie { return .die }
+        if perCore { return .core }
+        if perNode { return .node }
+        return nil
+    }
+
+    // MARK: run
+
     func run() throws {
         MachineFacts.blockStopSignals()
         let pmus = SysfsPMUs()
         let resolver = EventResolver(pmus: pmus, tablesDirectory: eventTables, cpuModel: cpuModel)
         try refuseForeignModel(resolver)
-        var (resolved, groups) = try resolveEvents(resolver: resolver, hasHardwarePMU: pmus.hasHardwarePMU)
-        let correlate = intervalMilliseconds != nil && (frag || plotFile != nil || events.isEmpty)
+        let selection = try StatEventSelection.build(self, resolver: resolver, pmus: pmus)
+        var resolved = selection.events, groups = selection.groups
+        let correlate = interval != nil && (frag || plotFile != nil || (events.isEmpty && metrics.isEmpty && !topdown && !nullRun))
         if correlate { addFragmentationEvents(&resolved, &groups, resolver: resolver) }
+        if verbose > 0 { describe(resolved) }
 
-        let scope = try targetScope(cpuList: cpuList, pids: pids, tids: tids, allCPUs: allCPUs, workload: workload)
+        var scope = try target.scope(workload: workload)
+        var aggregation: Aggregation = perCPU ? .perCPU : .global
+        if let kind = aggregationKind, case .systemWide(let cpus) = scope {
+            aggregation = .perPlace(kind, places: CPUPlaces.read(cpus: cpus))
+        }
+        if perThread {
+            let tids: [Int32]
+            if case .threads(let t) = scope { tids = t } else { tids = ThreadList.allThreads() }
+            scope = .threads(tids)
+            aggregation = .perTarget(tids.map { AggregateKey.thread(comm: ThreadList.comm(of: $0), tid: $0) })
+        }
 
         let kernelGroups = CounterGrouping.kernelGroups(events: resolved, requested: groups)
         var runGroups = [kernelGroups]
@@ -134,18 +352,23 @@ struct Stat: ParsableCommand {
             runGroups = RunPartitioner.runs(groups: kernelGroups, hardwareCount: { g in g.filter { resolved[$0].needsHardwarePMU }.count },
                                             budget: counterBudget)
         }
-        let plan = StatPlan(events: resolved, groups: kernelGroups, scope: scope, command: workload, perCPU: perCPU,
-                            durationSeconds: durationSeconds, intervalMilliseconds: intervalMilliseconds,
-                            inherit: !noInherit)
+        var plan = StatPlan(events: resolved, groups: kernelGroups, scope: scope, command: workload, aggregation: aggregation,
+                            durationSeconds: durationSeconds, intervalMilliseconds: interval, inherit: !noInherit)
+        plan.intervalCount = intervalCount
+        plan.delayMilliseconds = delay
+        plan.scaleForMultiplexing = scale
         let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())
-        let sink = try OutputSink(path: outputFile)
-        let intervalPrinter = IntervalPrinter(format: format, events: resolved, sink: sink)
+
+        let sink = try StatOutputSink(format: format, path: outputFile, append: append, logFD: logFD, quiet: quiet)
+        let notes = Notes(quiet: quiet)
+        let textWriter = SimpleperfTextWriter(bigNumbers: !noBigNum)
+        let intervalPrinter = IntervalPrinter(format: format, events: resolved, sink: sink, textWriter: textWriter, clearScreen: intervalClear)
         let snapshotReader = MemorySnapshotReader(detailed: false)
         let baselineSnapshot = correlate ? try? snapshotReader.read() : nil
         var intervalWindows: [StatWindow] = []
         var intervalSnapshots: [MemorySnapshot] = []
         var hugePageShares: [Double] = []
-        let attachedPID = pids.flatMap { $0.split(separator: ",").first.flatMap { Int32($0.trimmingWhitespace()) } }
+        let attachedPID = target.pids.flatMap { $0.split(separator: ",").first.flatMap { Int32($0.trimmingWhitespace()) } }
         if correlate {
             intervalPrinter.afterEach = { [runner] window in
                 if let s = try? snapshotReader.read() {
@@ -161,7 +384,11 @@ struct Stat: ParsableCommand {
         var summaries: [StatWindow] = []
         var last: StatOutcome? = nil
         var reportedFailures = false
-        for run in 0..<repeatCount {
+        var run = 0
+        while repeatCount == 0 || run < repeatCount {
+            run += 1
+            try runShellHook(preCommand, option: "--pre")
+            if syncFirst { sync() }
             var outcome: StatOutcome
             do {
                 if runGroups.count > 1 {
@@ -180,68 +407,114 @@ struct Stat: ParsableCommand {
                 }
                 break
             }
-            if !reportedFailures { reportFailures(outcome.failures); reportedFailures = true }
+            if !reportedFailures { reportFailures(outcome.failures, notes: notes); reportedFailures = true }
             summaries.append(outcome.summary)
             last = outcome
             if outcome.interruptedBy != nil {
-                if repeatCount > 1 { StandardError.write("stallstat: interrupted during run \(run + 1) of \(repeatCount); showing the runs that completed") }
+                if repeatCount != 1 { notes.write("interrupted during run \(run)\(repeatCount > 1 ? " of \(repeatCount)" : ""); showing the runs that completed") }
                 break
             }
+            try runShellHook(postCommand, option: "--post")
         }
         guard let last else { throw ExitCode(ExitCodes.nothingCounted) }
         var summary = last.summary
         let completed = last.interruptedBy != nil && summaries.count > 1 ? Array(summaries.dropLast()) : summaries
-        if repeatCount > 1, let combined = RepeatAggregator.combine(completed) { summary = combined }
+        if repeatCount != 1, let combined = RepeatAggregator.combine(completed) { summary = combined }
 
         if let sig = last.interruptedBy {
-            StandardError.write("stallstat: stopped by \(signalName(sig)) after \(cFormat("%.3f", last.elapsedSeconds)) s; printing what was counted so far")
+            notes.write("stopped by \(signalName(sig)) after \(cFormat("%.3f", last.elapsedSeconds)) s; printing what was counted so far")
         }
-        if last.targetsExited { StandardError.write("stallstat: the attached process(es) exited; counting stopped") }
-        warnAboutMultiplexing(summary)
+        if last.targetsExited { notes.write("the attached process(es) exited; counting stopped") }
+        warnAboutMultiplexing(summary, notes: notes)
 
-        if intervalMilliseconds == nil {
+        let metricRows = selection.metrics.isEmpty ? [] : selectedMetricRows(summary, selection: selection, resolver: resolver, pmus: pmus)
+        if nullRun {
+            if case .text = format { sink.write("\n" + cFormat("Total test time: %f seconds.", last.elapsedSeconds) + "\n") }
+        } else if metricOnly {
+            sink.write(MetricOnlyWriter(format: format).render(metricRows))
+        } else if interval == nil || printSummary || { if case .text = format { return true }; return false }() {
             switch format {
             case .text:
-                sink.write(SimpleperfTextWriter().render([summary], totalSeconds: last.elapsedSeconds,
-                                                         repeats: completed.count))
+                sink.write((interval != nil ? "\n" : "") + textWriter.render([summary], totalSeconds: last.elapsedSeconds, repeats: completed.count))
             case .csv(let sep):
-                sink.write(PerfCSVWriter(separator: sep).lines(for: summary).map { $0 + "\n" }.joined())
+                let prefix = interval != nil && !noCSVSummary ? String(repeating: " ", count: 9) + "summary" + sep : ""
+                sink.write(PerfCSVWriter(separator: sep).lines(for: summary).map { prefix + $0 + "\n" }.joined())
             case .json:
                 sink.write(PerfJSONWriter().lines(for: summary).map { $0 + "\n" }.joined())
             }
-        } else if case .text = format {
-            sink.write("\n" + SimpleperfTextWriter().render([summary], totalSeconds: last.elapsedSeconds))
         }
+        if !metricRows.isEmpty && !metricOnly { sink.write(MetricOnlyWriter(format: format).section(metricRows)) }
 
-        if case .text = format, tree || (events.isEmpty && pmus.hasHardwarePMU) || summary.results.contains(where: { $0.needsHardwarePMU && $0.status == .counted }) {
-            sink.write(stallTree(summary, resolver: resolver, pmus: pmus))
+        let wantsTree = tree || topdown || (events.isEmpty && metrics.isEmpty && pmus.hasHardwarePMU)
+            || summary.results.contains(where: { $0.needsHardwarePMU && $0.status == .counted })
+        if case .text = format, wantsTree, !nullRun, !metricOnly {
+            sink.write(stallTree(summary, resolver: resolver, pmus: pmus, maxDepth: topdown && topdownLevel > 0 ? topdownLevel - 1 : nil))
         } else if tree {
-            StandardError.write("stallstat: --tree is printed with the text output; save the -j output and run `stallstat analyze` on it")
+            notes.write("--tree is printed with the text output; save the -j output and run `stallstat analyze` on it")
         }
         if correlate {
             let hasWorkload = !workload.isEmpty || attachedPID != nil
             let c = FragmentationCorrelation(windows: intervalWindows, snapshots: intervalSnapshots, baseline: baselineSnapshot,
                                              hugePageShares: hasWorkload ? hugePageShares : nil)
-            if case .text = format { sink.write(c.text()) } else { StandardError.write(c.text()) }
+            if case .text = format { sink.write(c.text()) } else { notes.write(c.text(), prefix: false) }
             if let plotFile {
                 do {
-                    try SystemFiles.writeText(c.plot(title: "stallstat stat -I \(intervalMilliseconds!) " + (workload.isEmpty ? "-a" : workload.joined(separator: " "))), to: plotFile)
-                    StandardError.write("stallstat: wrote \(plotFile) (\(c.timestamps.count) intervals, \(c.stallSeries.count + c.fragmentationSeries.count) panels)")
+                    try SystemFiles.writeText(c.plot(title: "stallstat stat -I \(interval!) " + (workload.isEmpty ? "-a" : workload.joined(separator: " "))), to: plotFile)
+                    notes.write("wrote \(plotFile) (\(c.timestamps.count) intervals, \(c.stallSeries.count + c.fragmentationSeries.count) panels)")
                 } catch {
                     StandardError.write("stallstat: cannot write \(plotFile): \(error)")
                 }
             }
         }
-        if runGroups.count > 1 { StandardError.write("stallstat: --no-multiplex: measured in \(runGroups.count) runs of the command, each group of events counted alone") }
+        if runGroups.count > 1 { notes.write("--no-multiplex: measured in \(runGroups.count) runs of the command, each group of events counted alone") }
+        if let failure = sink.finish() {
+            StandardError.write("stallstat: \(failure)")
+            throw ExitCode(ExitCodes.outputError)
+        }
 
-        if !summary.results.contains(where: { $0.status == .counted }) {
+        // Exit 3 only when perf events were asked for and none could be opened: an event
+        // that opened but never ran (a sleeping -p target) is <not counted>, as in perf.
+        let perfEvents = resolved.filter { $0.procCounter == nil }
+        if !nullRun && !resolved.isEmpty && (perfEvents.isEmpty ? !summary.results.contains { $0.status == .counted }
+                                             : perfEvents.allSatisfy { e in last.failures.contains { $0.event == e.name } }) {
             StandardError.write("stallstat: no event was counted")
             throw ExitCode(ExitCodes.nothingCounted)
         }
         if let sig = last.interruptedBy { throw ExitCode(128 + sig) }
         if let code = last.commandExitCode, code != 0 {
-            StandardError.write("stallstat: the command '\(workload.joined(separator: " "))' exited with status \(code)")
+            notes.write("the command '\(workload.joined(separator: " "))' exited with status \(code)")
             throw ExitCode(code)
+        }
+    }
+
+    /// --pre/--post: `sh -c CMD`; a failure ends the run with the hook's status, as perf.
+    func runShellHook(_ text: String?, option: String) throws {
+        guard let text else { return }
+        let child: PausedChild
+        do { child = try PausedChild(arguments: ["/bin/sh", "-c", text]) ; try child.release() } catch {
+            throw CLIError(message: "\(option): \(error)", exitCode: 127)
+        }
+        child.waitBlocking()
+        if let code = child.exitCode, code != 0 {
+            throw CLIError(message: "\(option) command '\(text)' exited with status \(code)", exitCode: code)
+        }
+    }
+
+    /// -v: how each event was resolved, on stderr.
+    func describe(_ events: [ResolvedEvent]) {
+        for e in events {
+            var line = "stallstat: \(e.name): \(e.source.label)"
+            if let a = e.attr {
+                line += cFormat(" type=%u config=0x%llx", a.type, a.config)
+                if a.config1 != 0 { line += cFormat(" config1=0x%llx", a.config1) }
+                if a.config2 != 0 { line += cFormat(" config2=0x%llx", a.config2) }
+                if a.excludeUser { line += " exclude_user" }
+                if a.excludeKernel { line += " exclude_kernel" }
+                if a.excludeHypervisor { line += " exclude_hv" }
+            }
+            if let c = e.cgroup { line += " cgroup=\(c)" }
+            if let f = e.tracepointFilter { line += " filter='\(f)'" }
+            StandardError.write(line)
         }
     }
 
@@ -260,7 +533,7 @@ struct Stat: ParsableCommand {
                 skipped.append(name)
             }
         }
-        if !skipped.isEmpty { StandardError.write("stallstat: --frag: not available here, left out: \(skipped.joined(separator: ", "))") }
+        if !skipped.isEmpty && !quiet { StandardError.write("stallstat: --frag: not available here, left out: \(skipped.joined(separator: ", "))") }
     }
 
     /// Counters available for one group: --pmu-counters, libpfm4's figure, else 6
@@ -307,16 +580,35 @@ struct Stat: ParsableCommand {
     }
 
     /// The stall tree for what was counted, after the counts (text output).
-    func stallTree(_ summary: StatWindow, resolver: EventResolver, pmus: SysfsPMUs) -> String {
-        let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil }
+    func stallTree(_ summary: StatWindow, resolver: EventResolver, pmus: SysfsPMUs, maxDepth: Int? = nil) -> String {
+        let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
             .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning) }
         guard let model = (try? resolver.cpuModels())?.values.first else {
             let why = pmus.hasHardwarePMU ? "EventTables has no entry for this CPU (give --cpu-model)" : "this machine exposes no hardware PMU, so no cycle or stall counts exist"
             return "\nStall tree: not available: \(why).\n"
         }
         let slots = pmus.corePMUs.compactMap(\.slots).first
-        let report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots).build(counted)
+        var report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots).build(counted)
+        if let maxDepth { report.nodes.removeAll { $0.depth > maxDepth } }
         return "\n" + StallTreeRenderer(color: outputFile == nil && isatty(1) != 0).text(report)
+    }
+
+    /// -M: each selected metric's value over the summary (a name the tree could not
+    /// compute says why).
+    func selectedMetricRows(_ summary: StatWindow, selection: StatEventSelection, resolver: EventResolver, pmus: SysfsPMUs) -> [MetricRow] {
+        guard let catalog = selection.catalog else { return [] }
+        let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
+            .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning) }
+        let slots = pmus.corePMUs.compactMap(\.slots).first
+        let report = StallTreeBuilder(catalog: catalog, slots: slots).build(counted)
+        return selection.metrics.map { m in
+            if let node = report.node(m.name) {
+                return MetricRow(name: m.name, value: 100 * (node.shareOfParent ?? node.shareOfRoot), unit: "%", missing: nil)
+            }
+            if let info = report.info(m.name) { return MetricRow(name: m.name, value: info.value, unit: info.unit, missing: nil) }
+            let why = report.missing.first { $0.name == m.name }?.reason ?? "its events were not counted"
+            return MetricRow(name: m.name, value: nil, unit: m.scaleUnit ?? "", missing: why)
+        }
     }
 
     /// `--cpu-model` picks tables for counting; a model of another vendor would program
@@ -339,59 +631,18 @@ struct Stat: ParsableCommand {
         }
     }
 
-    /// The events to count and their groups (indices into the event list).
-    func resolveEvents(resolver: EventResolver, hasHardwarePMU: Bool) throws -> ([ResolvedEvent], [[Int]]) {
-        var requests: [EventGroupRequest] = []
-        if events.isEmpty {
-            requests = DefaultEvents.requests(hasHardwarePMU: hasHardwarePMU)
-            if hasHardwarePMU, let model = try? resolver.cpuModels().values.first {
-                // The stall tree's events, one group per metric that fits the PMU.
-                let catalog = resolver.tables.catalog(for: model)
-                let treeGroups = MetricScheduler.leadersFirst(
-                    MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog), budget: counterBudget), catalog: catalog)
-                requests.removeAll { $0.isExplicitGroup }
-                requests += treeGroups.map { EventGroupRequest(members: $0, isExplicitGroup: true) }
-            }
-        } else {
-            for text in events {
-                do { requests += try EventListParser.parse(text) } catch let e as EventListError {
-                    throw ValidationError(e.description)
-                }
-            }
-        }
-        var resolved: [ResolvedEvent] = []
-        var groups: [[Int]] = []
-        for request in requests {
-            var group: [Int] = []
-            for name in request.members {
-                do {
-                    resolved.append(try resolver.resolve(name))
-                } catch let e as EventResolver.Failure {
-                    throw ValidationError(e.description)
-                } catch let e as EventResolver.ModelError {
-                    throw ValidationError(e.description)
-                }
-                group.append(resolved.count - 1)
-            }
-            groups.append(group)
-        }
-        return (resolved, groups)
-    }
-
     /// One stderr line for everything the missing PMU took away, one per other failure.
-    func reportFailures(_ failures: [OpenFailure]) {
+    func reportFailures(_ failures: [OpenFailure], notes: Notes) {
         let noPMU = failures.filter { $0.cause == .noHardwarePMU }
-        if !noPMU.isEmpty {
-            StandardError.write("stallstat: " + OpenFailure.noHardwarePMUMessage(events: noPMU.map(\.event)))
-        }
-        for f in failures where f.cause != .noHardwarePMU { StandardError.write("stallstat: \(f.message)") }
+        if !noPMU.isEmpty { notes.write(OpenFailure.noHardwarePMUMessage(events: noPMU.map(\.event))) }
+        for f in failures where f.cause != .noHardwarePMU { notes.write(f.message) }
     }
 
-    func warnAboutMultiplexing(_ window: StatWindow) {
+    func warnAboutMultiplexing(_ window: StatWindow, notes: Notes) {
         let muxed = window.results.filter(\.isMultiplexed)
         guard !muxed.isEmpty else { return }
         let list = muxed.map { "\($0.name) (\(cFormat("%.2f", $0.percentRunning))%)" }.joined(separator: ", ")
-        StandardError.write("stallstat: warning: more events were asked for than the PMU has counters, so these were multiplexed (counted part of the time, scaled by enabled/running): \(list). Count fewer events, or put the ones a ratio needs in one {group}.")
+        notes.write("warning: more events were asked for than the PMU has counters, so these were multiplexed (counted part of the time, scaled by enabled/running): \(list). Count fewer events, or put the ones a ratio needs in one {group}.")
     }
 }
 
@@ -404,66 +655,10 @@ func signalName(_ sig: Int32) -> String {
     }
 }
 
-/// The default stall set: the kernel-visible stall signals on every machine, and the
-/// hardware counters the stall hierarchy needs where a PMU exists.
-enum DefaultEvents {
-    static func requests(hasHardwarePMU: Bool) -> [EventGroupRequest] {
-        var r: [EventGroupRequest] = ["task-clock", "context-switches", "cpu-migrations", "page-faults", "major-faults"]
-            .map { EventGroupRequest(members: [$0], isExplicitGroup: false) }
-        // One group, so instructions-per-cycle and stall shares come from one moment. On a
-        // machine without a PMU they print <not supported> with one line saying why.
-        r.append(EventGroupRequest(members: ["cycles", "instructions", "stalled-cycles-frontend", "stalled-cycles-backend"],
-                                   isExplicitGroup: true))
-        r += KernelSignalKind.defaultSet.map { EventGroupRequest(members: [$0.name], isExplicitGroup: false) }
-        return r
-    }
-}
-
-/// Where results go: standard output, or -o FILE.
-final class OutputSink {
-    let path: String?
-    init(path: String?) throws {
-        self.path = path
-        if let path {
-            do { try SystemFiles.writeText("", to: path) } catch let e as SystemError {
-                throw ValidationError("cannot write -o \(path): \(e)")
-            }
-        }
-    }
-    func write(_ text: String) {
-        if let path {
-            do { try SystemFiles.writeText(text, to: path, append: true) } catch {
-                StandardError.write("stallstat: cannot write \(path): \(error)")
-            }
-        } else {
-            StandardOutput.write(text)
-        }
-    }
-}
-
-/// Prints each -I window as it arrives, so a pipe reader sees it at once.
-final class IntervalPrinter {
-    let format: Stat.OutputFormat
-    let sink: OutputSink
-    var printedHeader = false
-    /// Called after each window is printed (the memory snapshot of `--frag`).
-    var afterEach: ((StatWindow) -> Void)? = nil
-    let nameWidth: Int
-
-    init(format: Stat.OutputFormat, events: [ResolvedEvent], sink: OutputSink) {
-        self.format = format
-        self.sink = sink
-        nameWidth = max(30, (events.map(\.name.count).max() ?? 0) + 2)
-    }
-
-    func print(_ window: StatWindow) {
-        switch format {
-        case .csv(let sep): sink.write(PerfCSVWriter(separator: sep).lines(for: window).map { $0 + "\n" }.joined())
-        case .json: sink.write(PerfJSONWriter().lines(for: window).map { $0 + "\n" }.joined())
-        case .text:
-            sink.write(SimpleperfTextWriter().intervalRows(window, includeHeader: !printedHeader, nameWidth: nameWidth))
-            printedHeader = true
-        }
-        afterEach?(window)
+/// Notes and warnings for stderr, silenced by -q/--quiet.
+struct Notes {
+    var quiet: Bool
+    func write(_ text: String, prefix: Bool = true) {
+        if !quiet { StandardError.write(prefix ? "stallstat: " + text : text) }
     }
 }

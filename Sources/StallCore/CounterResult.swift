@@ -19,6 +19,10 @@ public struct CounterResult: Equatable, Sendable {
     public var timeEnabledNs: Double
     public var timeRunningNs: Double
     public var cpu: Int?
+    /// The socket/die/core/node or thread this row stands for (`--per-*`).
+    public var aggregate: AggregateKey? = nil
+    /// The cgroup counted (`-G`, `--for-each-cgroup`).
+    public var cgroup: String? = nil
     /// perf's `( +- x.xx% )` for repeated runs: standard error of the mean / mean.
     public var variancePercent: Double?
     public var needsHardwarePMU: Bool
@@ -49,12 +53,19 @@ public struct CounterResult: Equatable, Sendable {
 
     public var isMultiplexed: Bool { status == .counted && timeRunningNs < timeEnabledNs }
     public var isClock: Bool { unit == "msec" }
+
+    /// Rows that share a CPU, an aggregate and a cgroup are one another's peers for
+    /// ratios and rates (perf's shadow metrics are kept per such row).
+    public func isPeer(of other: CounterResult) -> Bool {
+        cpu == other.cpu && aggregate == other.aggregate && cgroup == other.cgroup
+    }
 }
 
 extension CounterResult {
     /// Aggregates per-CPU or per-thread readings the way perf does: each reading is
     /// scaled on its own, then values and times are summed.
-    public static func aggregate(event: ResolvedEvent, readings: [CounterReading], cpu: Int? = nil) -> CounterResult {
+    public static func aggregate(event: ResolvedEvent, readings: [CounterReading], cpu: Int? = nil,
+                                 key: AggregateKey? = nil) -> CounterResult {
         var value = 0.0, enabled = 0.0, running = 0.0
         var anyRan = false
         for r in readings {
@@ -63,10 +74,13 @@ extension CounterResult {
             if let v = r.scaledValue { value += v; anyRan = true }
             else if r.timeRunningNs > 0 { anyRan = true }
         }
-        return CounterResult(name: event.name, unit: event.unit, scale: event.scale,
-                             status: anyRan ? .counted : .notCounted, value: value,
-                             timeEnabledNs: enabled, timeRunningNs: running, cpu: cpu,
-                             needsHardwarePMU: event.needsHardwarePMU)
+        var r = CounterResult(name: event.name, unit: event.unit, scale: event.scale,
+                              status: anyRan ? .counted : .notCounted, value: value,
+                              timeEnabledNs: enabled, timeRunningNs: running, cpu: cpu,
+                              needsHardwarePMU: event.needsHardwarePMU)
+        r.aggregate = key
+        r.cgroup = event.cgroup
+        return r
     }
 }
 

@@ -13,7 +13,7 @@ public struct DerivedMetric: Equatable, Sendable {
 public enum PerfShadowMetrics {
     public static func metric(for result: CounterResult, in window: StatWindow) -> DerivedMetric? {
         guard result.status == .counted else { return nil }
-        let peers = window.results.filter { $0.cpu == result.cpu && $0.status == .counted }
+        let peers = window.results.filter { $0.isPeer(of: result) && $0.status == .counted }
         let kind = GenericKind(name: result.name)
         if result.isClock {
             guard window.elapsedNs > 0 else { return nil }
@@ -62,7 +62,7 @@ public enum SimpleperfComments {
         }
         let kind = GenericKind(name: result.name)
         if kind == .instructions,
-           let cycles = window.results.first(where: { $0.cpu == result.cpu && $0.status == .counted && GenericKind(name: $0.name) == .cycles }),
+           let cycles = window.results.first(where: { $0.isPeer(of: result) && $0.status == .counted && GenericKind(name: $0.name) == .cycles }),
            result.value > 0 {
             return cFormat("%f cycles per instruction", cycles.value / result.value)
         }

@@ -78,6 +78,12 @@ public struct ResolvedEvent: Hashable, Sendable {
     /// On heterogeneous (big.LITTLE) systems: each CPU's own encoding (its core's event
     /// number, its cluster's PMU type). A CPU missing here does not implement the event.
     public var cpuAttrs: [Int: EventAttr]? = nil
+    /// The /proc counter this event reads, for kernel signals (`pressure:`, `vmstat:`).
+    public var procCounter: KernelSignalKind? = nil
+    /// A tracepoint filter (`--filter`), set with PERF_EVENT_IOC_SET_FILTER.
+    public var tracepointFilter: String? = nil
+    /// Count only tasks of this cgroup (`-G`), a path below the perf_event cgroup mount.
+    public var cgroup: String? = nil
 
     public init(name: String, attr: EventAttr?, source: EventSource, unit: String = "", scale: Double = 1) {
         self.name = name
@@ -98,6 +104,20 @@ public struct ResolvedEvent: Hashable, Sendable {
     }
 
     public var isClock: Bool { unit == "msec" }
+
+    /// How the engine gets the count: a perf_event_open counter, or a /proc counter read
+    /// at window boundaries. Decided at resolution, never re-derived from the name.
+    public enum Backend: Hashable, Sendable {
+        case perf(EventAttr)
+        case procCounter(KernelSignalKind)
+        case none
+    }
+
+    public var backend: Backend {
+        if let procCounter { return .procCounter(procCounter) }
+        if let attr { return .perf(attr) }
+        return .none
+    }
 
     /// The encoding to open on `cpu` (-1: a task on any CPU).
     public func attr(forCPU cpu: Int) -> EventAttr? {

@@ -48,7 +48,11 @@ public enum MetricScheduler {
 
     /// The event tuples of a core's stall tree: each node with its parent, so that every
     /// share of a parent is a ratio counted at one moment.
-    public static func treeTuples(catalog: CoreCatalog) -> [[String]] {
+    public static func treeTuples(catalog: CoreCatalog) -> [[String]] { tuples(for: catalog.metrics, catalog: catalog) }
+
+    /// The events each of `selected` needs (through the metrics it refers to, and its
+    /// parent's, whose share it is), one tuple per metric.
+    public static func tuples(for selected: [TableMetric], catalog: CoreCatalog) -> [[String]] {
         let metrics = Dictionary(catalog.metrics.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         func events(_ m: TableMetric, depth: Int = 0) -> [String] {
             guard depth < 8, let expr = try? MetricExpression.parse(m.expression) else { return [] }
@@ -60,7 +64,7 @@ public enum MetricScheduler {
             }
         }
         var tuples: [[String]] = []
-        for m in catalog.metrics {
+        for m in selected {
             var t = events(m)
             if let parentName = m.parent?.split(separator: "|").first, let parent = metrics[String(parentName)] { t += events(parent) }
             if !t.isEmpty { tuples.append(t) }

@@ -8,6 +8,8 @@ public struct OpenFailure: Equatable, Sendable {
         case tooManyOpenFiles
         case busy
         case other(errno: Int32, text: String)
+        /// Failed before perf_event_open (a cgroup that cannot be opened, ...).
+        case setup(message: String)
     }
 
     public var event: String
@@ -62,6 +64,8 @@ public struct OpenFailure: Equatable, Sendable {
             return "\(event): the PMU is busy (another tool holds it exclusively); stop that tool and try again."
         case .other(let errno, let text):
             return "\(event): cannot open (errno \(errno): \(text))."
+        case .setup(let message):
+            return message
         }
     }
 }

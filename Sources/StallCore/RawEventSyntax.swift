@@ -89,12 +89,31 @@ public enum PMUTermError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Encodes terms into config words using the PMU's `format/` files.
+///
+/// Besides the format terms, perf's built-in terms `config`, `config1`, `config2` set an
+/// attr word directly (`software/config=2/`), and a bare name is looked up among the
+/// PMU's sysfs event aliases (`msr/tsc/`, `cpu/cycles-t/`), whose file holds terms.
 public func encodePMUTerms(pmu: String, type: UInt32, terms: [(String, UInt64)],
-                           formats: [String: PMUFormatField]) throws -> EventAttr {
+                           formats: [String: PMUFormatField], aliases: (String) -> String? = { _ in nil }) throws -> EventAttr {
     var attr = EventAttr(type: type, config: 0)
     for (key, value) in terms {
+        switch key {
+        case "config": attr.config |= value; continue
+        case "config1": attr.config1 |= value; continue
+        case "config2": attr.config2 |= value; continue
+        default: break
+        }
+        if formats[key] == nil, value == 1, let alias = aliases(key) {
+            // "event=0x3c,umask=0x00": terms of the same PMU (no alias of an alias).
+            let aliasTerms = RawEventSyntax.pmuTerms("\(pmu)/\(alias.trimmingWhitespace())/")?.terms ?? []
+            let inner = try encodePMUTerms(pmu: pmu, type: type, terms: aliasTerms, formats: formats)
+            attr.config |= inner.config
+            attr.config1 |= inner.config1
+            attr.config2 |= inner.config2
+            continue
+        }
         guard let field = formats[key] else {
-            throw PMUTermError.unknownTerm(pmu: pmu, term: key, known: Array(formats.keys))
+            throw PMUTermError.unknownTerm(pmu: pmu, term: key, known: Array(formats.keys) + ["config", "config1", "config2"])
         }
         guard let bits = field.place(value) else {
             throw PMUTermError.valueTooLarge(pmu: pmu, term: key, value: value, bits: field.width)

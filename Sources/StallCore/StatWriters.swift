@@ -13,6 +13,10 @@ public struct PerfCSVWriter {
         var fields: [String] = []
         if let t = window.timestampSeconds { fields.append(cFormat("%16.9f", t)) }
         if let cpu = r.cpu { fields.append("CPU\(cpu)") }
+        if let key = r.aggregate {
+            fields.append(key.label)
+            if key.kind != .thread { fields.append(String(key.members)) }
+        }
         switch r.status {
         case .counted: fields.append(r.isClock ? cFormat("%.2f", r.printedValue) : formatWhole(r.printedValue))
         case .notCounted: fields.append("<not counted>")
@@ -20,6 +24,7 @@ public struct PerfCSVWriter {
         }
         fields.append(r.unit)
         fields.append(r.name)
+        if let cgroup = r.cgroup { fields.append(cgroup) }
         if let v = r.variancePercent { fields.append(cFormat("%.2f%%", v)) }
         fields.append(formatWhole(isUnsupported(r) ? 0 : r.timeRunningNs))
         fields.append(formatPercent(r.percentRunning))
@@ -52,6 +57,10 @@ public struct PerfJSONWriter {
         var parts: [String] = []
         if let t = window.timestampSeconds { parts.append(cFormat("\"interval\" : %.9f", t)) }
         if let cpu = r.cpu { parts.append("\"cpu\" : \"\(cpu)\"") }
+        if let key = r.aggregate {
+            parts.append("\"\(key.kind.rawValue)\" : \"\(jsonEscape(key.label))\"")
+            if key.kind != .thread { parts.append("\"aggregate-number\" : \(key.members)") }
+        }
         let value: String
         switch r.status {
         case .counted: value = cFormat("%f", r.printedValue)
@@ -61,6 +70,7 @@ public struct PerfJSONWriter {
         parts.append("\"counter-value\" : \"\(value)\"")
         parts.append("\"unit\" : \"\(jsonEscape(r.unit))\"")
         parts.append("\"event\" : \"\(jsonEscape(r.name))\"")
+        if let cgroup = r.cgroup { parts.append("\"cgroup\" : \"\(jsonEscape(cgroup))\"") }
         if let v = r.variancePercent { parts.append(cFormat("\"variance\" : %.2f", v)) }
         parts.append("\"event-runtime\" : " + formatWhole(isUnsupported(r) ? 0 : r.timeRunningNs))
         parts.append("\"pcnt-running\" : " + formatPercent(r.percentRunning))
@@ -83,27 +93,52 @@ public struct PerfJSONWriter {
 /// with perf's `(62.50%)` running share when a counter was multiplexed and
 /// `( +- x.xx% )` after repeated runs.
 public struct SimpleperfTextWriter {
-    public init() {}
+    /// `-B`/`--no-big-num`: thousands separators in counts (on by default, as simpleperf).
+    public var bigNumbers: Bool
+    public init(bigNumbers: Bool = true) { self.bigNumbers = bigNumbers }
+
+    /// The columns naming what a row stands for, left of the count: cpu (-A), the
+    /// socket/die/core/node/thread (--per-*), the cgroup (-G). Header and width of each.
+    struct LabelColumns {
+        var columns: [(header: String, width: Int, value: (CounterResult) -> String)] = []
+        init(_ results: [CounterResult]) {
+            if results.contains(where: { $0.cpu != nil }) {
+                columns.append(("cpu", 4, { $0.cpu.map(String.init) ?? "-" }))
+            }
+            if let kind = results.first(where: { $0.aggregate != nil })?.aggregate?.kind {
+                let width = max(kind.rawValue.count, results.map { $0.aggregate?.label.count ?? 1 }.max() ?? 1)
+                columns.append((kind.rawValue, width, { $0.aggregate?.label ?? "-" }))
+            }
+            if results.contains(where: { $0.cgroup != nil }) {
+                let width = max(6, results.map { $0.cgroup?.count ?? 1 }.max() ?? 1)
+                columns.append(("cgroup", width, { $0.cgroup ?? "-" }))
+            }
+        }
+        var isEmpty: Bool { columns.isEmpty }
+        var header: String { columns.map { padLeft($0.header, $0.width) + "  " }.joined() }
+        func text(_ r: CounterResult) -> String { columns.map { padLeft($0.value(r), $0.width) + "  " }.joined() }
+    }
 
     public func render(_ windows: [StatWindow], totalSeconds: Double?, repeats: Int = 1) -> String {
         var out = ""
         let interval = windows.contains { $0.timestampSeconds != nil }
-        let perCPU = windows.contains { $0.results.contains { $0.cpu != nil } }
         let rows = windows.map { w in w.results.map { r in (w, r) } }.flatMap { $0 }
+        let labels = LabelColumns(rows.map(\.1))
+        let perCPU = !labels.isEmpty
         let counts = rows.map { countText($0.1) }
         let countWidth = max(5, counts.map(\.count).max() ?? 0)
         let nameWidth = max(30, (rows.map { $0.1.name.count }.max() ?? 0) + 2)
         out += repeats > 1 ? "Performance counter statistics (\(repeats) runs):\n\n" : "Performance counter statistics:\n\n"
         var header = ""
         if interval { header += padLeft("time", 14) + "  " }
-        if perCPU { header += padLeft("cpu", 4) + "  " }
+        header += labels.header
         header += padLeft("count", countWidth)
         out += "#" + (interval || perCPU ? String(header.dropFirst()) : padLeft("count", countWidth + 1))
         out += "  " + padRight("event_name", nameWidth) + "# count / runtime\n"
         for (i, (window, r)) in rows.enumerated() {
             var line = ""
             if interval { line += cFormat("%14.6f", window.timestampSeconds ?? 0) + "  " }
-            if perCPU { line += padLeft(r.cpu.map(String.init) ?? "-", 4) + "  " }
+            if perCPU { line += labels.text(r) }
             else if !interval { line += "  " }
             out += row(line, count: counts[i], countWidth: countWidth, r, in: window, nameWidth: nameWidth)
         }
@@ -115,14 +150,14 @@ public struct SimpleperfTextWriter {
     public func intervalRows(_ window: StatWindow, includeHeader: Bool, nameWidth: Int) -> String {
         var out = ""
         let countWidth = 20
-        let perCPU = window.results.contains { $0.cpu != nil }
+        let labels = LabelColumns(window.results)
         if includeHeader {
-            out += "#" + padLeft("time", 13) + "  " + (perCPU ? padLeft("cpu", 4) + "  " : "")
+            out += "#" + padLeft("time", 13) + "  " + labels.header
             out += padLeft("count", countWidth) + "  " + padRight("event_name", nameWidth) + "# count / runtime\n"
         }
         for r in window.results {
             var line = cFormat("%14.6f", window.timestampSeconds ?? 0) + "  "
-            if perCPU { line += padLeft(r.cpu.map(String.init) ?? "-", 4) + "  " }
+            line += labels.text(r)
             out += row(line, count: countText(r), countWidth: countWidth, r, in: window, nameWidth: nameWidth)
         }
         return out
@@ -140,7 +175,9 @@ public struct SimpleperfTextWriter {
 
     func countText(_ r: CounterResult) -> String {
         switch r.status {
-        case .counted: return r.isClock ? cFormat("%f(ms)", r.printedValue) : groupThousands(r.printedValue)
+        case .counted:
+            if r.isClock { return cFormat("%f(ms)", r.printedValue) }
+            return bigNumbers ? groupThousands(r.printedValue) : formatWhole(r.printedValue)
         case .notCounted: return "<not counted>"
         case .notSupported: return "<not supported>"
         }

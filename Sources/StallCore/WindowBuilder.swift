@@ -4,24 +4,62 @@ public struct WindowBuilder {
     public var events: [ResolvedEvent]
     /// The CPU each target is bound to (nil for a task target on any CPU).
     public var targetCPUs: [Int?]
-    public var perCPU: Bool
+    public var aggregation: Aggregation
     /// Reasons for events that could not be opened anywhere.
     public var unsupported: [Int: String]
+    /// `--no-scale`: counts as read, not scaled by enabled/running.
+    public var scaleForMultiplexing = true
 
-    public init(events: [ResolvedEvent], targetCPUs: [Int?], perCPU: Bool, unsupported: [Int: String]) {
+    public init(events: [ResolvedEvent], targetCPUs: [Int?], aggregation: Aggregation, unsupported: [Int: String]) {
         self.events = events
         self.targetCPUs = targetCPUs
-        self.perCPU = perCPU
+        self.aggregation = aggregation
         self.unsupported = unsupported
+        cpuKeys = [:]
+        if case .perPlace(let kind, let places) = aggregation {
+            cpuKeys = Aggregation.keys(kind, places: places, cpus: Array(Set(targetCPUs.compactMap { $0 })).sorted())
+        }
+    }
+
+    public init(events: [ResolvedEvent], targetCPUs: [Int?], perCPU: Bool, unsupported: [Int: String]) {
+        self.init(events: events, targetCPUs: targetCPUs, aggregation: perCPU ? .perCPU : .global, unsupported: unsupported)
+    }
+
+    /// CPU → its row under --per-socket/die/core/node.
+    private var cpuKeys: [Int: AggregateKey]
+
+    /// The rows of one event, in output order: (cpu for -A, aggregate key).
+    private var rowKeys: [(cpu: Int?, key: AggregateKey?)] {
+        switch aggregation {
+        case .global: return [(nil, nil)]
+        case .perCPU:
+            let cpus = Array(Set(targetCPUs.compactMap { $0 })).sorted()
+            return cpus.isEmpty ? [(nil, nil)] : cpus.map { ($0, nil) }
+        case .perPlace:
+            let keys = Array(Set(cpuKeys.values)).sorted()
+            return keys.isEmpty ? [(nil, nil)] : keys.map { (nil, $0) }
+        case .perTarget(let keys):
+            return Array(Set(keys)).sorted().map { (nil, $0) }
+        }
+    }
+
+    /// The row a target's reading belongs to.
+    private func rowKey(target: Int) -> (cpu: Int?, key: AggregateKey?) {
+        switch aggregation {
+        case .global: return (nil, nil)
+        case .perCPU: return (targetCPUs[target], nil)
+        case .perPlace: return (nil, targetCPUs[target].flatMap { cpuKeys[$0] })
+        case .perTarget(let keys): return (nil, target < keys.count ? keys[target] : nil)
+        }
     }
 
     public func window(readings: [Int: [Int: CounterReading]], previous: [Int: [Int: CounterReading]],
                        signals: [KernelSignalKind: UInt64], previousSignals: [KernelSignalKind: UInt64],
                        timestampSeconds: Double?, elapsedNs: Double) -> StatWindow {
         var results: [CounterResult] = []
-        let cpus = perCPU ? Array(Set(targetCPUs.compactMap { $0 })).sorted() : []
+        let rows = rowKeys
         for (index, event) in events.enumerated() {
-            if let kind = KernelSignalKind(name: event.name), event.attr == nil {
+            if case .procCounter(let kind) = event.backend {
                 // System-wide /proc counters: one row even in per-CPU output.
                 if let now = signals[kind] {
                     let before = previousSignals[kind] ?? now
@@ -35,28 +73,29 @@ public struct WindowBuilder {
                 continue
             }
             if let reason = unsupported[index] {
-                let rows = perCPU && !cpus.isEmpty ? cpus.map { Optional($0) } : [nil]
-                for cpu in rows {
-                    results.append(CounterResult(name: event.name, unit: event.unit, scale: event.scale,
-                                                 status: .notSupported(reason: reason), cpu: cpu,
-                                                 needsHardwarePMU: event.needsHardwarePMU))
+                for row in rows {
+                    var r = CounterResult(name: event.name, unit: event.unit, scale: event.scale,
+                                          status: .notSupported(reason: reason), cpu: row.cpu,
+                                          needsHardwarePMU: event.needsHardwarePMU)
+                    r.aggregate = row.key
+                    r.cgroup = event.cgroup
+                    results.append(r)
                 }
                 continue
             }
             let current = readings[index] ?? [:]
             let earlier = previous[index] ?? [:]
-            var deltas: [(cpu: Int?, reading: CounterReading)] = []
+            var byRow: [Int: [CounterReading]] = [:]
+            let rowIndex: [String: Int] = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ("\($0.element.cpu ?? -1)/\($0.element.key?.label ?? "")", $0.offset) })
             for (target, reading) in current {
-                let base = earlier[target] ?? .zero
-                deltas.append((targetCPUs[target], reading.delta(since: base)))
+                var delta = reading.delta(since: earlier[target] ?? .zero)
+                if !scaleForMultiplexing { delta.timeEnabledNs = delta.timeRunningNs }
+                let key = rowKey(target: target)
+                guard let row = rowIndex["\(key.cpu ?? -1)/\(key.key?.label ?? "")"] else { continue }
+                byRow[row, default: []].append(delta)
             }
-            if perCPU && !cpus.isEmpty {
-                for cpu in cpus {
-                    let mine = deltas.filter { $0.cpu == cpu }.map(\.reading)
-                    results.append(CounterResult.aggregate(event: event, readings: mine, cpu: cpu))
-                }
-            } else {
-                results.append(CounterResult.aggregate(event: event, readings: deltas.map(\.reading)))
+            for (k, row) in rows.enumerated() {
+                results.append(CounterResult.aggregate(event: event, readings: byRow[k] ?? [], cpu: row.cpu, key: row.key))
             }
         }
         return StatWindow(timestampSeconds: timestampSeconds, elapsedNs: elapsedNs, results: results)

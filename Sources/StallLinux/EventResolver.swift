@@ -71,7 +71,9 @@ public final class EventResolver {
 
     public func resolve(_ name: String) throws -> ResolvedEvent {
         var details: [String] = []
-        if let event = try resolveExact(name, details: &details) { return event }
+        // libpfm4 last: it also reads `task-clock:u` (as its own perf::TASK-CLOCK, without
+        // the unit), so perf's own names with a modifier are tried before it.
+        if let event = try resolveExact(name, details: &details, allowLibpfm: false) { return event }
         if let (base, modifiers) = EventModifiers.split(name), var event = try resolveExact(base, details: &details, allowLibpfm: false) {
             guard var attr = event.attr else {
                 throw Failure.badTerms(name, reason: "modifiers do not apply to a /proc kernel signal")
@@ -82,6 +84,7 @@ public final class EventResolver {
             event.name = name
             return event
         }
+        if let event = try resolveLibpfm(name, details: &details) { return event }
         var candidates = GenericEvents.allNames + KernelSignalKind.defaultSet.map(\.name)
         if Tracefs.looksLikeTracepoint(name) { candidates += Tracefs.allTracepoints() }
         if let models = try? cpuModels() {
@@ -92,7 +95,9 @@ public final class EventResolver {
 
     func resolveExact(_ name: String, details: inout [String], allowLibpfm: Bool = true) throws -> ResolvedEvent? {
         if let signal = KernelSignalKind(name: name) {
-            return ResolvedEvent(name: name, attr: nil, source: .kernelSignal(file: signal.procFile), unit: signal.unit)
+            var event = ResolvedEvent(name: name, attr: nil, source: .kernelSignal(file: signal.procFile), unit: signal.unit)
+            event.procCounter = signal
+            return event
         }
         if let generic = GenericEvents.lookup(name) { return generic }
         if let code = RawEventSyntax.rawCode(name) {
@@ -103,8 +108,16 @@ public final class EventResolver {
                 throw Failure.badTerms(name, reason: "no PMU '\(pmuName)' in \(pmus.root); present: \(pmus.pmus.map(\.name).joined(separator: ", "))")
             }
             do {
-                let attr = try encodePMUTerms(pmu: pmuName, type: pmu.type, terms: terms, formats: pmu.formats)
-                return ResolvedEvent(name: name, attr: attr, source: .sysfs(pmu: pmuName))
+                let attr = try encodePMUTerms(pmu: pmuName, type: pmu.type, terms: terms, formats: pmu.formats,
+                                              aliases: { pmus.alias(pmu: pmuName, event: $0) })
+                var event = ResolvedEvent(name: name, attr: attr, source: .sysfs(pmu: pmuName))
+                // An alias with a unit and scale (power/energy-pkg/: Joules, 2.3e-10).
+                if terms.count == 1, let unit = pmus.alias(pmu: pmuName, event: terms[0].0 + ".unit"),
+                   let scale = pmus.alias(pmu: pmuName, event: terms[0].0 + ".scale").flatMap({ Double($0) }) {
+                    event.unit = unit
+                    event.scale = scale
+                }
+                return event
             } catch let e as PMUTermError {
                 throw Failure.badTerms(name, reason: e.description)
             }
@@ -118,17 +131,20 @@ public final class EventResolver {
             }
         }
         if let event = try resolveFromTables(name) { return event }
-        if allowLibpfm {
-            do {
-                let (attr, pmu, full) = try LibPfm.encode(name)
-                if !allowForeignPMUs && !["perf", "perf_raw"].contains(pmu) {
-                    let present = LibPfm.presentPMUs().map(\.name)
-                    if !present.contains(pmu) { throw Failure.foreignLibpfmPMU(name, pmu: pmu, present: present.filter { $0 != "perf" && $0 != "perf_raw" }) }
-                }
-                return ResolvedEvent(name: name, attr: attr, source: .libpfm4(pmu: pmu, fullName: full))
-            } catch let e as LibPfm.Failure {
-                details.append(e.description)
+        if allowLibpfm { return try resolveLibpfm(name, details: &details) }
+        return nil
+    }
+
+    func resolveLibpfm(_ name: String, details: inout [String]) throws -> ResolvedEvent? {
+        do {
+            let (attr, pmu, full) = try LibPfm.encode(name)
+            if !allowForeignPMUs && !["perf", "perf_raw"].contains(pmu) {
+                let present = LibPfm.presentPMUs().map(\.name)
+                if !present.contains(pmu) { throw Failure.foreignLibpfmPMU(name, pmu: pmu, present: present.filter { $0 != "perf" && $0 != "perf_raw" }) }
             }
+            return ResolvedEvent(name: name, attr: attr, source: .libpfm4(pmu: pmu, fullName: full))
+        } catch let e as LibPfm.Failure {
+            details.append(e.description)
         }
         return nil
     }

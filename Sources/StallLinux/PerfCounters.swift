@@ -56,8 +56,21 @@ public final class CounterSession {
 
     deinit { close() }
 
+    /// Open cgroup directories (-G), by name; closed with the session.
+    private var cgroupFDs: [String: Int32] = [:]
+
     public func open(options: CountingOptions, hasHardwarePMU: Bool, paranoid: Int?) {
         var firstFailure: [Int: OpenFailure] = [:]
+        let cgroupMount = events.contains { $0.cgroup != nil } ? PerfEventCgroups.mountPoint() : nil
+        for (index, event) in events.enumerated() {
+            guard let name = event.cgroup, cgroupFDs[name] == nil else { continue }
+            do {
+                guard let mount = cgroupMount else { throw PerfEventCgroups.Failure.noHierarchy }
+                cgroupFDs[name] = try PerfEventCgroups.open(name, mountPoint: mount)
+            } catch {
+                firstFailure[index] = OpenFailure(event: event.name, cause: .setup(message: "\(event.name): \(error)"))
+            }
+        }
         for (t, target) in targets.enumerated() {
             for group in groups {
                 var leader: Int32 = -1
@@ -83,7 +96,14 @@ public final class CounterSession {
                     }
                     if options.inherit && !target.isSystemWide { flags |= UInt64(CPE_INHERIT) }
                     a.flags = flags
-                    let fd = cpe_open(&a, target.pid, target.cpu, leader, 0)
+                    // A cgroup event counts that cgroup's tasks on one CPU: pid is the cgroup's fd.
+                    var pid = target.pid, openFlags: UInt = 0
+                    if let name = event.cgroup {
+                        guard let cgroupFD = cgroupFDs[name], target.isSystemWide else { continue }
+                        pid = cgroupFD
+                        openFlags = UInt(CPE_FLAG_PID_CGROUP)
+                    }
+                    let fd = cpe_open(&a, pid, target.cpu, leader, openFlags)
                     if fd < 0 {
                         if firstFailure[index] == nil {
                             firstFailure[index] = OpenFailure.classify(
@@ -92,6 +112,16 @@ public final class CounterSession {
                                 pid: target.isSystemWide ? nil : target.pid, errnoText: String(cString: strerror(-fd)))
                         }
                         continue
+                    }
+                    if let filter = event.tracepointFilter {
+                        let r = cpe_set_filter(fd, filter)
+                        if r < 0 {
+                            Glibc.close(fd)
+                            if firstFailure[index] == nil {
+                                firstFailure[index] = OpenFailure(event: event.name, cause: .setup(message: "\(event.name): the kernel refused the filter '\(filter)' (\(String(cString: strerror(-r)))); see the tracepoint's format file for its fields"))
+                            }
+                            continue
+                        }
                     }
                     var id: UInt64 = 0
                     if cpe_id(fd, &id) < 0 { Glibc.close(fd); continue }
@@ -132,6 +162,8 @@ public final class CounterSession {
     public func close() {
         for g in opened { for fd in g.fds { Glibc.close(fd) } }
         opened.removeAll()
+        for fd in cgroupFDs.values { Glibc.close(fd) }
+        cgroupFDs.removeAll()
     }
 }
 

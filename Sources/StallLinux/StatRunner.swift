@@ -20,21 +20,33 @@ public struct StatPlan {
     public var scope: Scope
     /// The workload to run; with `.systemWide` or `.threads` it only sets the duration.
     public var command: [String]
-    public var perCPU: Bool
+    public var aggregation: Aggregation
     public var durationSeconds: Double?
     public var intervalMilliseconds: Int?
+    /// `--interval-count`: stop after this many intervals.
+    public var intervalCount: Int? = nil
+    /// `-D`: counting starts this long after the command starts (or after the start).
+    public var delayMilliseconds: Int? = nil
     public var inherit: Bool
+    /// `--no-scale`: counts as read, not extrapolated over multiplexing.
+    public var scaleForMultiplexing = true
 
-    public init(events: [ResolvedEvent], groups: [[Int]], scope: Scope, command: [String], perCPU: Bool,
+    public init(events: [ResolvedEvent], groups: [[Int]], scope: Scope, command: [String], aggregation: Aggregation = .global,
                 durationSeconds: Double?, intervalMilliseconds: Int?, inherit: Bool = true) {
         self.events = events
         self.groups = groups
         self.scope = scope
         self.command = command
-        self.perCPU = perCPU
+        self.aggregation = aggregation
         self.durationSeconds = durationSeconds
         self.intervalMilliseconds = intervalMilliseconds
         self.inherit = inherit
+    }
+
+    public init(events: [ResolvedEvent], groups: [[Int]], scope: Scope, command: [String], perCPU: Bool,
+                durationSeconds: Double?, intervalMilliseconds: Int?, inherit: Bool = true) {
+        self.init(events: events, groups: groups, scope: scope, command: command, aggregation: perCPU ? .perCPU : .global,
+                  durationSeconds: durationSeconds, intervalMilliseconds: intervalMilliseconds, inherit: inherit)
     }
 }
 
@@ -70,6 +82,9 @@ public enum StatRunError: Error, CustomStringConvertible {
 /// Runs one counting session: arms counters, starts or attaches to the workload, waits
 /// for the end (workload exit, --duration, Ctrl-C/SIGTERM/SIGHUP, attached processes
 /// gone), emitting interval windows on the way, and returns the summary.
+///
+/// Counters are read at the moment the run ends, whatever ends it: a Ctrl-C while the
+/// command still runs reads (and stops) them at the signal, then ends the command.
 public final class StatRunner {
     public let plan: StatPlan
     /// The launched command's pid while it runs (for per-process samples such as smaps_rollup).
@@ -94,6 +109,19 @@ public final class StatRunner {
         return tids
     }
 
+    /// True once a task is gone or a zombie (it runs no more code; perf ends there too).
+    public static func hasExited(_ tid: Int32) -> Bool {
+        if kill(tid, 0) != 0 && errno == ESRCH { return true }
+        guard let stat = SystemFiles.readTrimmed("/proc/\(tid)/stat"), let paren = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: paren)...].drop { $0 == " " }.first
+        return state == "Z" || state == "X"
+    }
+
+    /// How long a command may take to exit by itself after a stop signal reached it (a
+    /// Ctrl-C at the terminal reaches the whole group), then after SIGTERM.
+    static let exitGraceNs: UInt64 = 200_000_000
+    static let termGraceNs: UInt64 = 2_000_000_000
+
     public func run(onInterval: (StatWindow) -> Void) throws -> StatOutcome {
         var child: PausedChild? = nil
         if !plan.command.isEmpty {
@@ -115,13 +143,15 @@ public final class StatRunner {
             targets = targets.flatMap { t in cpus.map { CounterTarget(pid: t.pid, cpu: Int32($0)) } }
         }
         let session = CounterSession(events: plan.events, groups: plan.groups, targets: targets)
-        let enableOnExec = plan.scope == .command
+        // Only a launched command, counted from its exec with no delay, is armed by the
+        // kernel (enable_on_exec); every other run is enabled by us when counting starts.
+        let enableOnExec = plan.scope == .command && (plan.delayMilliseconds ?? 0) == 0
         session.open(options: CountingOptions(enableOnExec: enableOnExec, inherit: plan.inherit),
                      hasHardwarePMU: hasHardwarePMU, paranoid: paranoid)
         let failures = session.failures.sorted { $0.key < $1.key }.map(\.value)
-        let signalKinds = plan.events.compactMap { $0.attr == nil ? KernelSignalKind(name: $0.name) : nil }
+        let signalKinds = plan.events.compactMap(\.procCounter)
         let signalReader = KernelSignalReader(kinds: signalKinds)
-        if session.isEmpty && signalKinds.isEmpty {
+        if session.isEmpty && signalKinds.isEmpty && !plan.events.isEmpty {
             child?.signal(SIGKILL)
             child?.waitBlocking()
             throw StatRunError.nothingOpened(failures)
@@ -131,29 +161,61 @@ public final class StatRunner {
             throw StatRunError.noSuchProcess(pid)
         }
 
-        let builder = WindowBuilder(
-            events: plan.events, targetCPUs: targets.map { $0.cpu >= 0 ? Int($0.cpu) : nil }, perCPU: plan.perCPU,
+        var aggregation = plan.aggregation
+        if case .perTarget(let keys) = aggregation, keys.count != targets.count {
+            // per-thread keys were given per task; big.LITTLE expanded each task over CPUs.
+            let perTask = max(1, targets.count / max(1, keys.count))
+            aggregation = .perTarget(targets.indices.map { keys[min(keys.count - 1, $0 / perTask)] })
+        }
+        var builder = WindowBuilder(
+            events: plan.events, targetCPUs: targets.map { $0.cpu >= 0 ? Int($0.cpu) : nil }, aggregation: aggregation,
             unsupported: Dictionary(uniqueKeysWithValues: session.failures.map { ($0.key, $0.value.message) }))
+        builder.scaleForMultiplexing = plan.scaleForMultiplexing
+
+        var interrupted: Int32? = nil
+        /// Waits until `until` (monotonic ns), returning early on a stop signal or the child's exit.
+        func pause(until: UInt64) -> Bool {
+            while true {
+                let now = cpe_monotonic_ns()
+                if now >= until { return true }
+                let sig = cpe_wait_signal(Int64(until - now))
+                switch sig {
+                case SIGCHLD: if let child, child.waitNonBlocking() { return false }
+                case SIGINT, SIGTERM, SIGHUP: interrupted = sig; return false
+                default: break
+                }
+            }
+        }
 
         var baselineSignals = signalReader.read()
-        let start = cpe_monotonic_ns()
+        var start = cpe_monotonic_ns()
         if let child {
+            // System-wide or attached counting bounded by a command: counting starts with
+            // the command (enabled just before it may exec), not at its exec only.
+            if !enableOnExec && (plan.delayMilliseconds ?? 0) == 0 { session.enable() }
             do { try child.release() } catch let f as PausedChild.Failure {
                 session.close()
                 throw StatRunError.child(f)
             }
-        } else {
+        }
+        if let delay = plan.delayMilliseconds, delay > 0 {
+            // -D: the command runs uncounted for the delay, then counting starts.
+            _ = pause(until: start + UInt64(delay) * 1_000_000)
+            baselineSignals = signalReader.read()
+            start = cpe_monotonic_ns()
+            if interrupted == nil && child?.exitStatus == nil { session.enable() }
+        } else if child == nil {
             session.enable()
         }
 
         let intervalNs = plan.intervalMilliseconds.map { UInt64($0) * 1_000_000 }
-        let deadline = plan.durationSeconds.map { start + UInt64($0 * 1e9) }
+        let deadline = plan.durationSeconds.map { start &+ UInt64(min($0 * 1e9, 1e18)) }
         var nextTick = intervalNs.map { start + $0 }
         var previousReadings: [Int: [Int: CounterReading]] = [:]
         var previousSignals = baselineSignals
         var lastTick = start
-        var interrupted: Int32? = nil
         var targetsExited = false
+        var intervalsPrinted = 0
         let pollNs: UInt64 = 100_000_000   // attached processes are checked at 10 Hz
 
         func emitInterval(now: UInt64) {
@@ -165,14 +227,16 @@ public final class StatRunner {
             previousReadings = readings
             previousSignals = signals
             lastTick = now
+            intervalsPrinted += 1
             onInterval(window)
         }
 
-        loop: while true {
+        loop: while interrupted == nil && !(child?.exitStatus != nil) {
             let now = cpe_monotonic_ns()
             if let d = deadline, now >= d { break }
             if let t = nextTick, now >= t {
                 emitInterval(now: now)
+                if let n = plan.intervalCount, intervalsPrinted >= n { break }
                 nextTick = t + intervalNs!
                 while let tick = nextTick, tick <= cpe_monotonic_ns() { nextTick = tick + intervalNs! }
                 continue
@@ -188,31 +252,38 @@ public final class StatRunner {
                 if let child, child.waitNonBlocking() { break loop }
             case SIGINT, SIGTERM, SIGHUP:
                 interrupted = sig
-                // Ctrl-C reaches the whole foreground group; a SIGTERM aimed at us is passed on.
-                if sig != SIGINT { child?.signal(sig) }
                 break loop
             default:
-                if case .threads(let tids) = plan.scope, child == nil,
-                   tids.allSatisfy({ kill($0, 0) != 0 && errno == ESRCH }) {
+                if case .threads(let tids) = plan.scope, child == nil, tids.allSatisfy(StatRunner.hasExited) {
                     targetsExited = true
                     break loop
                 }
             }
         }
 
+        // The run ends now: stop the counters and read them at this moment, before
+        // waiting for a command that may take its time to exit.
         let end = cpe_monotonic_ns()
-        // A launched command's counters stop with its task (and stay readable); others are disabled.
-        if child == nil { session.disable() }
+        session.disable()
+        let finalReadings = session.read()
+        let finalSignals = signalReader.read()
         if let child, child.exitStatus == nil {
-            if interrupted == nil {
+            if let sig = interrupted {
+                // Ctrl-C reaches the whole foreground group: give the command a moment to
+                // exit by itself. A signal aimed at us alone is passed on; then SIGTERM.
+                if sig != SIGINT { child.signal(sig) }
+                if !waitForExit(child, ns: StatRunner.exitGraceNs) {
+                    child.signal(SIGTERM)
+                    if !waitForExit(child, ns: StatRunner.termGraceNs) { child.signal(SIGKILL) }
+                }
+            } else {
                 // --duration elapsed before the command finished: end it, as perf --timeout does.
                 child.signal(SIGTERM)
+                if !waitForExit(child, ns: StatRunner.termGraceNs) { child.signal(SIGKILL) }
             }
             child.waitBlocking()
         }
-        let finalReadings = session.read()
-        let finalSignals = signalReader.read()
-        if intervalNs != nil, end > lastTick + 1_000_000 {
+        if intervalNs != nil, end > lastTick + 1_000_000, plan.intervalCount.map({ intervalsPrinted < $0 }) ?? true {
             let window = builder.window(readings: finalReadings, previous: previousReadings, signals: finalSignals,
                                         previousSignals: previousSignals,
                                         timestampSeconds: Double(end - start) / 1e9, elapsedNs: Double(end - lastTick))
@@ -227,6 +298,18 @@ public final class StatRunner {
                            commandExitCode: child?.exitCode, interruptedBy: interrupted,
                            targetsExited: targetsExited, failures: failures,
                            anyCounted: summary.results.contains { $0.status == .counted })
+    }
+
+    /// Waits up to `ns` for the child to exit (SIGCHLD), reaping it. Other stop signals
+    /// arriving meanwhile are taken and ignored: the run is already ending.
+    private func waitForExit(_ child: PausedChild, ns: UInt64) -> Bool {
+        let until = cpe_monotonic_ns() + ns
+        while !child.waitNonBlocking() {
+            let now = cpe_monotonic_ns()
+            if now >= until { return false }
+            _ = cpe_wait_signal(Int64(min(until - now, 20_000_000)))
+        }
+        return true
     }
 }
 

@@ -49,6 +49,12 @@ public struct SysfsPMUs: Sendable {
 
     public func named(_ name: String) -> SysfsPMU? { pmus.first { $0.name == name } }
 
+    /// The text of an event alias file (`events/tsc` holds `event=0x00`), read on demand.
+    public func alias(pmu: String, event: String) -> String? {
+        guard !event.contains("/"), !event.hasPrefix(".") else { return nil }
+        return SystemFiles.readTrimmed("\(root)/\(pmu)/events/\(event)")
+    }
+
     public var corePMUs: [SysfsPMU] { pmus.filter(\.isCorePMU) }
     public var hasHardwarePMU: Bool { !corePMUs.isEmpty }
 }

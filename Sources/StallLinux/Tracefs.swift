@@ -54,6 +54,18 @@ public enum Tracefs {
         throw Failure.noSuchTracepoint(name, suggestions: Suggestions.closest(to: name, among: siblings))
     }
 
+    /// `kmem:*`, `syscalls:sys_enter_*`, `sched:sched_{switch,wakeup}`-free globs.
+    public static func isWildcard(_ name: String) -> Bool {
+        guard name.contains(":"), !name.contains("/") else { return false }
+        return name.contains("*") || name.contains("?") || name.contains("[")
+    }
+
+    /// Every tracepoint whose `subsystem:name` matches the glob (fnmatch), sorted.
+    public static func matching(_ pattern: String) throws -> [String] {
+        _ = try eventsDirectory()
+        return allTracepoints().filter { fnmatch(pattern, $0, 0) == 0 }.sorted()
+    }
+
     public static func allTracepoints() -> [String] {
         guard let events = try? eventsDirectory() else { return [] }
         var names: [String] = []

@@ -28,7 +28,7 @@ final class AnalyzeCommandTests: XCTestCase {
         let own = Harness.stallstat(["stat", "-j", "-e", "task-clock,page-faults", "--", "/bin/true"])
         let path = NSTemporaryDirectory() + "stallstat-own-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try own.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+        try own.machine.write(toFile: path, atomically: true, encoding: .utf8)
         let r = Harness.stallstat(["analyze", path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("page-faults"), r.stdout)
@@ -59,7 +59,7 @@ final class AnalyzeCommandTests: XCTestCase {
                                    "-e", "{cycles,instructions},{stalled-cycles-frontend},page-faults", "--", Harness.workloads + "/touch_pages", "4"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("measured in 2 runs"), r.stderr)
-        XCTAssertGreaterThan(Harness.csvCounts(r.stdout)["page-faults"] ?? 0, 1024, r.stdout)
-        XCTAssertEqual(r.stdout.split(separator: "\n").count, 4)
+        XCTAssertGreaterThan(Harness.csvCounts(r.machine)["page-faults"] ?? 0, 1024, r.machine)
+        XCTAssertEqual(r.machine.split(separator: "\n").count, 4)
     }
 }

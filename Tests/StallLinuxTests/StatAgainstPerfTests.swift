@@ -16,7 +16,7 @@ final class StatAgainstPerfTests: XCTestCase {
         let perf = Harness.csvCounts(Harness.perf(["stat", "-x,", "-e", events, "--"] + touch(64)).stderr)
         let mine = Harness.stallstat(["stat", "-x,", "-e", events, "--"] + touch(64))
         XCTAssertEqual(mine.status, 0, mine.stderr)
-        let ours = Harness.csvCounts(mine.stdout)
+        let ours = Harness.csvCounts(mine.machine)
         for event in ["page-faults", "minor-faults"] {
             let p = try! XCTUnwrap(perf[event]), s = try! XCTUnwrap(ours[event], "no \(event) in \(mine.stdout)")
             XCTAssertGreaterThan(p, 16384, "64 MiB is 16384 pages")
@@ -29,7 +29,7 @@ final class StatAgainstPerfTests: XCTestCase {
         var perfValues: [Double] = [], ourValues: [Double] = []
         for _ in 0..<3 {
             perfValues.append(Harness.csvCounts(Harness.perf(["stat", "-x,", "-e", event, "--"] + touch(32)).stderr)[event] ?? -1)
-            ourValues.append(Harness.csvCounts(Harness.stallstat(["stat", "-x,", "-e", event, "--"] + touch(32)).stdout)[event] ?? -1)
+            ourValues.append(Harness.csvCounts(Harness.stallstat(["stat", "-x,", "-e", event, "--"] + touch(32)).machine)[event] ?? -1)
         }
         let p = Harness.median(perfValues), s = Harness.median(ourValues)
         XCTAssertGreaterThan(p, 8000, "32 MiB of 4 KiB pages allocates at least 8192 pages")
@@ -40,7 +40,7 @@ final class StatAgainstPerfTests: XCTestCase {
         var perfValues: [Double] = [], ourValues: [Double] = []
         for _ in 0..<3 {
             perfValues.append(Harness.csvCounts(Harness.perf(["stat", "-x,", "-e", "task-clock", "--"] + touch(1, spinMs: 300)).stderr)["task-clock"] ?? -1)
-            ourValues.append(Harness.csvCounts(Harness.stallstat(["stat", "-x,", "-e", "task-clock", "--"] + touch(1, spinMs: 300)).stdout)["task-clock"] ?? -1)
+            ourValues.append(Harness.csvCounts(Harness.stallstat(["stat", "-x,", "-e", "task-clock", "--"] + touch(1, spinMs: 300)).machine)["task-clock"] ?? -1)
         }
         let p = Harness.median(perfValues), s = Harness.median(ourValues)
         XCTAssertGreaterThan(p, 250)
@@ -64,13 +64,13 @@ final class StatAgainstPerfTests: XCTestCase {
         for args in cases {
             let perfJSON = Harness.perf(["stat", "-j"] + args).stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
             let ours = Harness.stallstat(["stat", "-j"] + args)
-            let ourJSON = ours.stdout.split(separator: "\n")
-            XCTAssertTrue(ourJSON.allSatisfy { $0.hasPrefix("{") }, "only JSON lines on the JSON stream: \(ours.stdout)")
+            let ourJSON = ours.machine.split(separator: "\n")
+            XCTAssertTrue(ourJSON.allSatisfy { $0.hasPrefix("{") }, "only JSON lines on the JSON stream: \(ours.machine)")
             XCTAssertEqual(ourJSON.count, perfJSON.count, "\(args): \(ours.stdout) vs \(perfJSON)")
             for (a, b) in zip(ourJSON, perfJSON) { XCTAssertEqual(keys(a), keys(b), "\(args)") }
 
             let perfCSV = Harness.perf(["stat", "-x,"] + args).stderr.split(separator: "\n").filter { !$0.isEmpty }
-            let ourCSV = Harness.stallstat(["stat", "-x,"] + args).stdout.split(separator: "\n")
+            let ourCSV = Harness.stallstat(["stat", "-x,"] + args).machine.split(separator: "\n")
             XCTAssertEqual(ourCSV.count, perfCSV.count, "\(args)")
             for (a, b) in zip(ourCSV, perfCSV) {
                 let fa = a.split(separator: ",", omittingEmptySubsequences: false)

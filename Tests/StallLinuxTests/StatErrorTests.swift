@@ -17,8 +17,8 @@ final class StatErrorTests: XCTestCase {
         try XCTSkipIf(SysfsPMUs().hasHardwarePMU, "this machine has a hardware PMU")
         let r = Harness.stallstat(["stat", "-x,", "-e", "cycles,instructions,page-faults", "--", "/bin/true"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("<not supported>,,cycles,0,100.00,,"), r.stdout)
-        XCTAssertTrue(r.stdout.contains(",,page-faults,"), r.stdout)
+        XCTAssertTrue(r.machine.contains("<not supported>,,cycles,0,100.00,,"), r.machine)
+        XCTAssertTrue(r.machine.contains(",,page-faults,"), r.machine)
         let lines = r.stderr.split(separator: "\n").filter { $0.contains("no hardware PMU") }
         XCTAssertEqual(lines.count, 1, r.stderr)
         XCTAssertTrue(lines[0].contains("cycles, instructions"), r.stderr)
@@ -30,7 +30,7 @@ final class StatErrorTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("cannot run '/no/such/program'"), missing.stderr)
         let failing = Harness.stallstat(["stat", "-x,", "-e", "task-clock", "--", "/bin/sh", "-c", "exit 7"])
         XCTAssertEqual(failing.status, 7)
-        XCTAssertTrue(failing.stdout.contains("task-clock"), "counts are still printed")
+        XCTAssertTrue(failing.machine.contains("task-clock"), "counts are still printed")
         XCTAssertTrue(failing.stderr.contains("exited with status 7"), failing.stderr)
     }
 
@@ -46,7 +46,7 @@ final class StatErrorTests: XCTestCase {
             kill(p.processIdentifier, SIGINT)
         }
         XCTAssertEqual(r.status, 128 + SIGINT)
-        let counts = Harness.csvCounts(r.stdout)
+        let counts = Harness.csvCounts(r.machine)
         XCTAssertGreaterThan(counts["task-clock"] ?? 0, 500, "about 0.6 s × 2 CPUs of task-clock: \(r.stdout)")
         XCTAssertTrue(r.stderr.contains("stopped by SIGINT"), r.stderr)
     }
@@ -57,7 +57,7 @@ final class StatErrorTests: XCTestCase {
             kill(p.processIdentifier, SIGTERM)
         }
         XCTAssertEqual(r.status, 128 + SIGTERM)
-        XCTAssertNotNil(Harness.csvCounts(r.stdout)["task-clock"], r.stdout)
+        XCTAssertNotNil(Harness.csvCounts(r.machine)["task-clock"], r.machine)
     }
 
     func testAttachedProcessExitingEndsTheRunCleanly() {
@@ -71,14 +71,14 @@ final class StatErrorTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(start), 3)
         XCTAssertTrue(r.stderr.contains("exited; counting stopped"), r.stderr)
-        XCTAssertNotNil(Harness.csvCounts(r.stdout)["context-switches"], r.stdout)
+        XCTAssertNotNil(Harness.csvCounts(r.machine)["context-switches"], r.machine)
     }
 
     func testDurationStopsALongCommand() {
         let start = Date()
         let r = Harness.stallstat(["stat", "-x,", "--duration", "0.3", "-e", "task-clock", "--", "/bin/sleep", "10"])
         XCTAssertLessThan(Date().timeIntervalSince(start), 3)
-        XCTAssertNotNil(Harness.csvCounts(r.stdout)["task-clock"], r.stdout + r.stderr)
+        XCTAssertNotNil(Harness.csvCounts(r.machine)["task-clock"], r.stdout + r.stderr)
     }
 
     func testPermissionDeniedNamesTheSetting() throws {
@@ -104,8 +104,8 @@ final class ResolverTests: XCTestCase {
 
     func testLibpfmCountsTheSameAsTheGenericName() {
         let r = Harness.stallstat(["stat", "-x,", "-e", "{page-faults,perf::page-faults}", "--", Harness.workloads + "/touch_pages", "8"])
-        let counts = Harness.csvCounts(r.stdout)
-        XCTAssertEqual(counts["page-faults"], counts["perf::page-faults"], r.stdout)
+        let counts = Harness.csvCounts(r.machine)
+        XCTAssertEqual(counts["page-faults"], counts["perf::page-faults"], r.machine)
     }
 
     func testSysfsTermsUseThePMUsFormatFiles() throws {

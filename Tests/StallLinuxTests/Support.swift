@@ -66,3 +66,15 @@ enum Harness {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }
+
+extension Harness.Result {
+    /// What `stat -x`/`-j` printed: on standard error, where perf prints it, without
+    /// stallstat's own notes ("stallstat: ..." and their indented continuation lines).
+    var machine: String {
+        stderr.split(separator: "\n").filter { line in
+            let continuation = line.hasPrefix("  ") && !(line.drop { $0 == " " }.first?.isNumber ?? false)
+            return !line.hasPrefix("stallstat: ") && !continuation && !line.isEmpty
+        }
+            .map { $0 + "\n" }.joined()
+    }
+}

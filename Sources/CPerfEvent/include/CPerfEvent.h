@@ -30,6 +30,9 @@ enum {
     CPE_WATERMARK       = 1u << 18,
 };
 
+// perf_event_open flags (PERF_FLAG_PID_CGROUP: pid is a cgroup directory fd).
+enum { CPE_FLAG_PID_CGROUP = 1u << 2 };
+
 struct cpe_attr {
     uint32_t type;
     uint64_t config;
@@ -55,6 +58,8 @@ int cpe_disable(int fd, int whole_group);
 int cpe_reset(int fd, int whole_group);
 // Kernel id of the event (PERF_EVENT_IOC_ID); -errno on failure.
 int cpe_id(int fd, uint64_t *id);
+/* PERF_EVENT_IOC_SET_FILTER: a tracepoint filter expression. */
+int cpe_set_filter(int fd, const char *filter);
 // read(2) retried on EINTR; returns bytes or -errno.
 ssize_t cpe_read(int fd, void *buf, size_t len);
 

@@ -1,0 +1,221 @@
+import ArgumentParser
+import StallCore
+import StallLinux
+
+/// The events `stat` counts and how they are grouped, from its options: the default
+/// stall set or -e (tracepoint wildcards expanded), -d's cache events, -M's and
+/// --topdown's metric events, then the per-event settings (--all-user/--all-kernel,
+/// --filter, -G/--for-each-cgroup, --no-merge) and -g.
+struct StatEventSelection {
+    var events: [ResolvedEvent] = []
+    /// Indices into `events`, one array per requested group.
+    var groups: [[Int]] = []
+    /// -M/--topdown: the metrics to print, and the core they belong to.
+    var metrics: [TableMetric] = []
+    var catalog: CoreCatalog? = nil
+
+    static func build(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws -> StatEventSelection {
+        var selection = StatEventSelection()
+        if stat.nullRun { return selection }
+        var requests: [EventGroupRequest] = []
+        if !stat.metrics.isEmpty || stat.topdown {
+            let (catalog, metrics) = try selectMetrics(stat, resolver: resolver, pmus: pmus)
+            selection.catalog = catalog
+            selection.metrics = metrics
+            var tuples = MetricScheduler.tuples(for: metrics, catalog: catalog)
+            if !stat.metricNoMerge {
+                var seen = Set<String>()
+                tuples = tuples.map { $0.filter { seen.insert($0).inserted } }.filter { !$0.isEmpty }
+            }
+            requests += tuples.map { EventGroupRequest(members: Array(orderedUnique($0)), isExplicitGroup: !stat.metricNoGroup) }
+                .flatMap { r in r.isExplicitGroup ? [r] : r.members.map { EventGroupRequest(members: [$0], isExplicitGroup: false) } }
+        }
+        if stat.events.isEmpty && requests.isEmpty {
+            requests = DefaultEvents.requests(hasHardwarePMU: pmus.hasHardwarePMU)
+            if pmus.hasHardwarePMU, let model = try? resolver.cpuModels().values.first {
+                // The stall tree's events, one group per metric that fits the PMU.
+                let catalog = resolver.tables.catalog(for: model)
+                let treeGroups = MetricScheduler.leadersFirst(
+                    MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog), budget: stat.counterBudget), catalog: catalog)
+                requests.removeAll { $0.isExplicitGroup }
+                requests += treeGroups.map { EventGroupRequest(members: $0, isExplicitGroup: true) }
+            }
+        } else {
+            for text in stat.events {
+                do { requests += try EventListParser.parse(text) } catch let e as EventListError {
+                    throw ValidationError(e.description)
+                }
+            }
+        }
+        requests += DetailedEvents.requests(level: stat.detailed)
+
+        // Filters attach to the last tracepoint named before them; ArgumentParser keeps
+        // no order across options, so with several they go to the tracepoints in turn.
+        var filters = stat.filters[...]
+        for request in requests {
+            var group: [Int] = []
+            for name in request.members {
+                for var event in try resolve(name, resolver: resolver) {
+                    if stat.allUser || stat.allKernel, var attr = event.attr {
+                        attr.excludeKernel = stat.allUser
+                        attr.excludeUser = stat.allKernel
+                        attr.excludeHypervisor = true
+                        event.attr = attr
+                        event.cpuAttrs = event.cpuAttrs?.mapValues { var a = $0; a.excludeKernel = stat.allUser; a.excludeUser = stat.allKernel; a.excludeHypervisor = true; return a }
+                    }
+                    if event.attr?.type == PerfType.tracepoint, let f = filters.first {
+                        event.tracepointFilter = f
+                        filters = filters.dropFirst()
+                    }
+                    selection.events.append(event)
+                    group.append(selection.events.count - 1)
+                }
+            }
+            selection.groups.append(group)
+        }
+        if !filters.isEmpty { throw ValidationError("--filter '\(filters.first!)' has no tracepoint event to apply to") }
+        if stat.noMerge { selection.splitPerPMU(pmus: pmus) }
+        try selection.applyCgroups(stat)
+        if stat.groupAll {
+            // -g: every -e event in one group, as perf's --group.
+            selection.groups = [selection.groups.flatMap { $0 }]
+        }
+        return selection
+    }
+
+    /// One name, or every tracepoint a wildcard (`kmem:*`, `syscalls:sys_enter_*`) matches.
+    static func resolve(_ name: String, resolver: EventResolver) throws -> [ResolvedEvent] {
+        do {
+            if Tracefs.isWildcard(name) {
+                let names = try Tracefs.matching(name)
+                if names.isEmpty { throw ValidationError("no tracepoint matches '\(name)' (`stallstat list tracepoint` shows them)") }
+                return try names.map { try resolver.resolve($0) }
+            }
+            return [try resolver.resolve(name)]
+        } catch let e as EventResolver.Failure {
+            throw ValidationError(e.description)
+        } catch let e as EventResolver.ModelError {
+            throw ValidationError(e.description)
+        } catch let e as Tracefs.Failure {
+            throw ValidationError(e.description)
+        }
+    }
+
+    /// -M names (metric or metric group, any case) or --topdown's tree, on this core's tables.
+    static func selectMetrics(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws -> (CoreCatalog, [TableMetric]) {
+        guard let model = try? resolver.cpuModels().values.first else {
+            let id = resolver.topology.identities.values.first.map { "\($0)" } ?? "unknown"
+            throw CLIError.nothingCounted("-M/--topdown need this core's metrics, but EventTables has no entry for this CPU (\(id)); give --cpu-model MODEL of the same vendor, or count events with -e")
+        }
+        let catalog = resolver.tables.catalog(for: model)
+        var chosen: [TableMetric] = []
+        func add(_ m: TableMetric) { if !chosen.contains(where: { $0.name == m.name }) { chosen.append(m) } }
+        for list in stat.metrics {
+            for raw in list.split(separator: ",") {
+                let name = raw.trimmingWhitespace()
+                let byName = catalog.metrics.filter { $0.name.lowercased() == name.lowercased() }
+                let byGroup = catalog.metrics.filter { $0.groups.contains { $0.lowercased() == name.lowercased() } }
+                if byName.isEmpty && byGroup.isEmpty {
+                    let known = Set(catalog.metrics.map(\.name) + catalog.metrics.flatMap(\.groups))
+                    throw ValidationError("unknown metric or metric group '\(name)' for \(model.name); did you mean: \(Suggestions.closest(to: name, among: Array(known)).joined(separator: ", "))")
+                }
+                (byName + byGroup).forEach(add)
+            }
+        }
+        if stat.topdown {
+            if !pmus.hasHardwarePMU {
+                throw CLIError.nothingCounted("--topdown counts the stall tree's hardware events, and this machine exposes no hardware PMU (a virtual machine or container without a virtual PMU)")
+            }
+            catalog.metrics.filter(\.isTreeNode).forEach(add)
+        }
+        return (catalog, chosen)
+    }
+
+    /// --no-merge: an event with a different encoding per cluster (big.LITTLE) becomes
+    /// one event per PMU, named as perf names them (`armv8_cortex_a53/cycles/`).
+    mutating func splitPerPMU(pmus: SysfsPMUs) {
+        var newEvents: [ResolvedEvent] = []
+        var mapping: [Int: [Int]] = [:]
+        for (i, e) in events.enumerated() {
+            guard let perCPU = e.cpuAttrs else {
+                mapping[i] = [newEvents.count]
+                newEvents.append(e)
+                continue
+            }
+            let byType = Dictionary(grouping: perCPU.keys.sorted(), by: { perCPU[$0]!.type })
+            mapping[i] = []
+            for type in byType.keys.sorted() {
+                var part = e
+                let cpus = byType[type]!
+                part.cpuAttrs = Dictionary(uniqueKeysWithValues: cpus.map { ($0, perCPU[$0]!) })
+                part.attr = perCPU[cpus[0]]
+                let pmu = pmus.pmus.first { $0.type == type }?.name ?? "type\(type)"
+                part.name = "\(pmu)/\(e.name)/"
+                mapping[i]!.append(newEvents.count)
+                newEvents.append(part)
+            }
+        }
+        events = newEvents
+        groups = groups.map { $0.flatMap { mapping[$0] ?? [] } }
+    }
+
+    /// -G: the i-th cgroup for the i-th event ('' for none); --for-each-cgroup: every
+    /// event once per cgroup, cgroup by cgroup (perf's order).
+    mutating func applyCgroups(_ stat: Stat) throws {
+        if let list = stat.forEachCgroup {
+            let names = list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            if names.contains(where: \.isEmpty) { throw ValidationError("--for-each-cgroup takes cgroup names separated by commas (got '\(list)')") }
+            let original = events, originalGroups = groups
+            events = []
+            groups = []
+            for name in names {
+                let base = events.count
+                events += original.map { var e = $0; e.cgroup = name; return e }
+                groups += originalGroups.map { $0.map { $0 + base } }
+            }
+            return
+        }
+        let names = stat.cgroups.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        guard !names.isEmpty else { return }
+        let countable = events.indices.filter { events[$0].procCounter == nil }
+        if names.count > countable.count {
+            throw ValidationError("-G names \(names.count) cgroups but only \(countable.count) events were given before it (each cgroup applies to one event, in order)")
+        }
+        for (k, name) in names.enumerated() where !name.isEmpty { events[countable[k]].cgroup = name }
+    }
+}
+
+/// Keeps the first of each repeated name, in order.
+func orderedUnique(_ names: [String]) -> [String] {
+    var seen = Set<String>()
+    return names.filter { seen.insert($0).inserted }
+}
+
+/// The default stall set: the kernel-visible stall signals on every machine, and the
+/// hardware counters the stall hierarchy needs where a PMU exists.
+enum DefaultEvents {
+    static func requests(hasHardwarePMU: Bool) -> [EventGroupRequest] {
+        var r: [EventGroupRequest] = ["task-clock", "context-switches", "cpu-migrations", "page-faults", "major-faults"]
+            .map { EventGroupRequest(members: [$0], isExplicitGroup: false) }
+        // One group, so instructions-per-cycle and stall shares come from one moment. On a
+        // machine without a PMU they print <not supported> with one line saying why.
+        r.append(EventGroupRequest(members: ["cycles", "instructions", "stalled-cycles-frontend", "stalled-cycles-backend"],
+                                   isExplicitGroup: true))
+        r += KernelSignalKind.defaultSet.map { EventGroupRequest(members: [$0.name], isExplicitGroup: false) }
+        return r
+    }
+}
+
+/// perf's -d/-dd/-ddd sets (builtin-stat.c detailed_attrs, very_detailed_attrs,
+/// very_very_detailed_attrs), appended to the counted events.
+enum DetailedEvents {
+    static let levels: [[String]] = [
+        ["L1-dcache-loads", "L1-dcache-load-misses", "LLC-loads", "LLC-load-misses"],
+        ["L1-icache-loads", "L1-icache-load-misses", "dTLB-loads", "dTLB-load-misses", "iTLB-loads", "iTLB-load-misses"],
+        ["L1-dcache-prefetches", "L1-dcache-prefetch-misses"],
+    ]
+
+    static func requests(level: Int) -> [EventGroupRequest] {
+        levels.prefix(max(0, min(level, levels.count))).flatMap { $0 }.map { EventGroupRequest(members: [$0], isExplicitGroup: false) }
+    }
+}

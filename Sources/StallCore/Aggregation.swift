@@ -1,0 +1,88 @@
+/// What one output row stands for when counts are not summed over everything:
+/// perf's `--per-socket`, `--per-die`, `--per-core`, `--per-node` (a set of CPUs) and
+/// `--per-thread` (one monitored thread). `-A` rows keep using `CounterResult.cpu`.
+public struct AggregateKey: Hashable, Sendable, Comparable {
+    public enum Kind: String, Sendable {
+        case socket, die, core, node, thread
+    }
+
+    public var kind: Kind
+    /// perf's label: `S0`, `S0-D0`, `S0-D0-C1`, `N0`, `comm-tid`.
+    public var label: String
+    /// CPUs aggregated into this row (perf's `aggregate-number`); 0 for a thread.
+    public var members: Int
+    /// Sort order: the numeric ids (socket, die, core / node / tid).
+    public var order: [Int]
+
+    public init(kind: Kind, label: String, members: Int, order: [Int]) {
+        self.kind = kind
+        self.label = label
+        self.members = members
+        self.order = order
+    }
+
+    public static func < (a: AggregateKey, b: AggregateKey) -> Bool { a.order.lexicographicallyPrecedes(b.order) }
+
+    public static func thread(comm: String, tid: Int32) -> AggregateKey {
+        AggregateKey(kind: .thread, label: "\(comm)-\(tid)", members: 0, order: [Int(tid)])
+    }
+}
+
+/// Where a CPU sits: what `/sys/devices/system/cpu/cpuN/topology` and the NUMA node
+/// directories say.
+public struct CPUPlace: Hashable, Sendable {
+    public var socket: Int
+    public var die: Int
+    public var core: Int
+    public var node: Int
+
+    public init(socket: Int, die: Int, core: Int, node: Int) {
+        self.socket = socket
+        self.die = die
+        self.core = core
+        self.node = node
+    }
+}
+
+/// How the counts of one event are split into rows.
+public enum Aggregation: Equatable, Sendable {
+    /// One row per event (the default).
+    case global
+    /// `-A`: one row per CPU.
+    case perCPU
+    /// `--per-socket/--per-die/--per-core/--per-node`: CPUs grouped by their place.
+    case perPlace(AggregateKey.Kind, places: [Int: CPUPlace])
+    /// `--per-thread`: one row per monitored task (target index → its key).
+    case perTarget([AggregateKey])
+
+    /// The row key for a CPU under a per-place mode.
+    public static func key(_ kind: AggregateKey.Kind, place p: CPUPlace, members: Int) -> AggregateKey {
+        switch kind {
+        case .socket: return AggregateKey(kind: kind, label: "S\(p.socket)", members: members, order: [p.socket])
+        case .die: return AggregateKey(kind: kind, label: "S\(p.socket)-D\(p.die)", members: members, order: [p.socket, p.die])
+        case .core: return AggregateKey(kind: kind, label: "S\(p.socket)-D\(p.die)-C\(p.core)", members: members, order: [p.socket, p.die, p.core])
+        case .node: return AggregateKey(kind: kind, label: "N\(p.node)", members: members, order: [p.node])
+        case .thread: return AggregateKey(kind: kind, label: "?", members: 0, order: [])
+        }
+    }
+
+    /// CPU → row key, with each key's member count, for the CPUs counted on.
+    public static func keys(_ kind: AggregateKey.Kind, places: [Int: CPUPlace], cpus: [Int]) -> [Int: AggregateKey] {
+        func id(_ p: CPUPlace) -> [Int] {
+            switch kind {
+            case .socket: return [p.socket]
+            case .die: return [p.socket, p.die]
+            case .core: return [p.socket, p.die, p.core]
+            case .node, .thread: return [p.node]
+            }
+        }
+        var count: [[Int]: Int] = [:]
+        for cpu in cpus { if let p = places[cpu] { count[id(p), default: 0] += 1 } }
+        var result: [Int: AggregateKey] = [:]
+        for cpu in cpus {
+            let p = places[cpu] ?? CPUPlace(socket: 0, die: 0, core: cpu, node: 0)
+            result[cpu] = key(kind, place: p, members: count[id(p)] ?? 1)
+        }
+        return result
+    }
+}
