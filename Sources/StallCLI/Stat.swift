@@ -474,9 +474,8 @@ struct Stat: ParsableCommand {
 
         // Exit 3 only when perf events were asked for and none could be opened: an event
         // that opened but never ran (a sleeping -p target) is <not counted>, as in perf.
-        let perfEvents = resolved.filter { $0.procCounter == nil }
-        if !nullRun && !resolved.isEmpty && (perfEvents.isEmpty ? !summary.results.contains { $0.status == .counted }
-                                             : perfEvents.allSatisfy { e in last.failures.contains { $0.event == e.name } }) {
+        let perfEventsAsked = resolved.contains { $0.procCounter == nil }
+        if !nullRun && !resolved.isEmpty && (perfEventsAsked ? !last.perfCountersOpened : !summary.results.contains { $0.status == .counted }) {
             StandardError.write("stallstat: no event was counted")
             throw ExitCode(ExitCodes.nothingCounted)
         }
@@ -572,6 +571,7 @@ struct Stat: ParsableCommand {
             }
             m.elapsedSeconds += outcome.elapsedSeconds
             m.failures += outcome.failures
+            m.perfCountersOpened = m.perfCountersOpened || outcome.perfCountersOpened
             if outcome.interruptedBy != nil { m.interruptedBy = outcome.interruptedBy; merged = m; StandardError.write("stallstat: interrupted in run \(k + 1) of \(runGroups.count)"); break }
             if (outcome.commandExitCode ?? 0) != 0 { m.commandExitCode = outcome.commandExitCode }
             merged = m

@@ -61,6 +61,8 @@ public struct StatOutcome {
     public var targetsExited: Bool
     public var failures: [OpenFailure]
     public var anyCounted: Bool
+    /// At least one perf_event_open counter opened (kernel signals aside).
+    public var perfCountersOpened: Bool = false
 }
 
 public enum StatRunError: Error, CustomStringConvertible {
@@ -293,11 +295,12 @@ public final class StatRunner {
         let summary = builder.window(readings: finalReadings, previous: [:], signals: finalSignals,
                                      previousSignals: baselineSignals, timestampSeconds: nil,
                                      elapsedNs: Double(end - start))
+        let opened = !session.isEmpty
         session.close()
         return StatOutcome(summary: summary, elapsedSeconds: Double(end - start) / 1e9,
                            commandExitCode: child?.exitCode, interruptedBy: interrupted,
                            targetsExited: targetsExited, failures: failures,
-                           anyCounted: summary.results.contains { $0.status == .counted })
+                           anyCounted: summary.results.contains { $0.status == .counted }, perfCountersOpened: opened)
     }
 
     /// Waits up to `ns` for the child to exit (SIGCHLD), reaping it. Other stop signals

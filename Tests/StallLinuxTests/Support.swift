@@ -7,7 +7,9 @@ enum Harness {
         "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
     }()
 
-    static var stallstat: String { packageRoot + "/.build/debug/stallstat" }
+    /// The binary under test; STALLSTAT_BIN runs the same tests against another build
+    /// (how the new tests were checked to fail on the previous release).
+    static var stallstat: String { ProcessInfo.processInfo.environment["STALLSTAT_BIN"] ?? packageRoot + "/.build/debug/stallstat" }
 
     static let workloads: String = {
         let r = run(["/bin/bash", packageRoot + "/Examples/workloads/build.sh", packageRoot + "/.build/workloads"])

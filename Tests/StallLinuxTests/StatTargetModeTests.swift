@@ -1,0 +1,173 @@
+import Foundation
+import XCTest
+@testable import StallLinux
+import StallCore
+
+/// Every target mode bounded by a command, side by side with perf counting the same
+/// target at the same time (both tools run concurrently while a fault generator runs).
+final class StatTargetModeTests: XCTestCase {
+    /// A process faulting at a steady rate (16 MiB mapped, touched and unmapped in a loop).
+    final class FaultGenerator {
+        let process = Process()
+        init(cpu: Int? = nil) throws {
+            let generator = Harness.workloads + "/cpu_faults"
+            if let cpu {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+                process.arguments = ["-c", String(cpu), generator, "100000000"]
+            } else {
+                process.executableURL = URL(fileURLWithPath: generator)
+                process.arguments = ["100000000"]
+            }
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            usleep(200_000)   // past its start-up
+        }
+        var pid: Int32 { process.processIdentifier }
+        func stop() { process.terminate(); process.waitUntilExit() }
+    }
+
+    /// Runs perf and stallstat with the same arguments at the same time.
+    func sideBySide(_ args: [String]) -> (perf: Harness.Result, ours: Harness.Result) {
+        var results: [Harness.Result?] = [nil, nil]
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 2) { k in
+            let r = k == 0 ? Harness.perf(["stat", "-x,"] + args) : Harness.stallstat(["stat", "-x,"] + args)
+            lock.lock(); results[k] = r; lock.unlock()
+        }
+        return (results[0]!, results[1]!)
+    }
+
+    func assertClose(_ ours: Double?, _ perf: Double?, within fraction: Double, _ what: String,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        guard let ours, let perf else { return XCTFail("\(what): missing count (ours \(String(describing: ours)), perf \(String(describing: perf)))", file: file, line: line) }
+        XCTAssertGreaterThan(perf, 1000, "\(what): the generator should fault thousands of times", file: file, line: line)
+        XCTAssertEqual(ours, perf, accuracy: fraction * perf, "\(what): stallstat \(ours) vs perf \(perf)", file: file, line: line)
+    }
+
+    func testSystemWideWhileACommandRunsCountsLikePerf() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        let generator = try FaultGenerator()
+        defer { generator.stop() }
+        let (perf, ours) = sideBySide(["-a", "-e", "page-faults", "--", "/bin/sleep", "0.5"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        assertClose(Harness.csvCounts(ours.machine)["page-faults"], Harness.csvCounts(perf.stderr)["page-faults"], within: 0.15, "-a -- sleep 0.5")
+    }
+
+    func testCPUListWhileACommandRunsCountsLikePerf() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        let generator = try FaultGenerator(cpu: 0)
+        defer { generator.stop() }
+        let (perf, ours) = sideBySide(["-C", "0", "-e", "page-faults", "--", "/bin/sleep", "0.5"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        assertClose(Harness.csvCounts(ours.machine)["page-faults"], Harness.csvCounts(perf.stderr)["page-faults"], within: 0.15, "-C 0 -- sleep 0.5")
+    }
+
+    func testPerCPURowsWhileACommandRunsCountLikePerf() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        let generator = try FaultGenerator(cpu: 0)
+        defer { generator.stop() }
+        let (perf, ours) = sideBySide(["-a", "-A", "-e", "page-faults", "--", "/bin/sleep", "0.5"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        func cpu0(_ text: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix("CPU0,") }.flatMap { Double($0.split(separator: ",")[1]) }
+        }
+        assertClose(cpu0(ours.machine), cpu0(perf.stderr), within: 0.15, "-a -A CPU0")
+    }
+
+    func testAttachedProcessWhileACommandRunsCountsLikePerf() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        let generator = try FaultGenerator()
+        defer { generator.stop() }
+        let (perf, ours) = sideBySide(["-p", String(generator.pid), "-e", "page-faults", "--", "/bin/sleep", "0.5"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        assertClose(Harness.csvCounts(ours.machine)["page-faults"], Harness.csvCounts(perf.stderr)["page-faults"], within: 0.15, "-p PID -- sleep 0.5")
+    }
+
+    func testPerSocketDieCoreNodeLabelsAndCountsMatchPerf() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        for mode in ["--per-socket", "--per-die", "--per-core", "--per-node"] {
+            let (perf, ours) = sideBySide(["-a", mode, "-e", "task-clock", "--", "/bin/sleep", "0.3"])
+            XCTAssertEqual(ours.status, 0, "\(mode): \(ours.stderr)")
+            let perfRows = perf.stderr.split(separator: "\n").filter { $0.contains("task-clock") }
+            let ourRows = ours.machine.split(separator: "\n").filter { $0.contains("task-clock") }
+            XCTAssertEqual(ourRows.count, perfRows.count, "\(mode): \(ours.machine) vs \(perf.stderr)")
+            for (a, b) in zip(ourRows, perfRows) {
+                let fa = a.split(separator: ",", omittingEmptySubsequences: false), fb = b.split(separator: ",", omittingEmptySubsequences: false)
+                XCTAssertEqual(fa[0], fb[0], "\(mode): label")
+                XCTAssertEqual(fa[1], fb[1], "\(mode): CPUs aggregated")
+                XCTAssertEqual(fa.count, fb.count, "\(mode): columns")
+                // task-clock of whole CPUs over the same 0.3 s: within 10%.
+                XCTAssertEqual(Double(fa[2]) ?? 0, Double(fb[2]) ?? -1, accuracy: 0.1 * (Double(fb[2]) ?? 0), "\(mode): \(a) vs \(b)")
+            }
+        }
+    }
+
+    func testPerThreadRowsNameEachThreadAsPerf() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        let generator = try FaultGenerator()
+        defer { generator.stop() }
+        let (perf, ours) = sideBySide(["--per-thread", "-p", String(generator.pid), "-e", "page-faults", "--", "/bin/sleep", "0.4"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        let label = "cpu_faults-\(generator.pid)"
+        func count(_ text: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix(label + ",") }.flatMap { Double($0.split(separator: ",")[1]) }
+        }
+        assertClose(count(ours.machine), count(perf.stderr), within: 0.15, "--per-thread -p")
+    }
+
+    func testCtrlCWhileTheCommandKeepsRunningReadsCountsAtTheSignal() throws {
+        // The command ignores SIGINT and spins for 3 s; Ctrl-C reaches stallstat after 1 s.
+        let script = NSTemporaryDirectory() + "stallstat-spin-\(getpid()).sh"
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        try "trap '' INT\nend=$((SECONDS+3)); while [ $SECONDS -lt $end ]; do :; done\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let start = Date()
+        let r = Harness.run([Harness.stallstat, "stat", "-x,", "-e", "task-clock", "--", "/bin/bash", script]) { p in
+            usleep(1_000_000)
+            kill(p.processIdentifier, SIGINT)
+        }
+        XCTAssertEqual(r.status, 128 + SIGINT, r.stderr)
+        let fields = try XCTUnwrap(r.machine.split(separator: "\n").first { $0.contains("task-clock") }).split(separator: ",", omittingEmptySubsequences: false)
+        let ms = try XCTUnwrap(Double(fields[0]))
+        let utilized = try XCTUnwrap(Double(fields[5]))
+        XCTAssertLessThan(utilized, 1.15, "one single-threaded command cannot use more than one CPU: \(r.machine)")
+        XCTAssertEqual(ms, 1000, accuracy: 250, "counted until the signal, not until the command exited: \(r.machine)")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 4.5, "the command that ignores SIGINT is sent SIGTERM")
+    }
+
+    func testModifiedClockKeepsItsUnitAndTheOthersRates() throws {
+        let r = Harness.stallstat(["stat", "-x,", "-e", "task-clock:u,page-faults", "--", Harness.workloads + "/touch_pages", "4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.machine.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let clock = try XCTUnwrap(rows.first { $0.count > 2 && $0[2] == "task-clock:u" })
+        XCTAssertEqual(clock[1], "msec", "task-clock:u is printed in msec as perf: \(r.machine)")
+        XCTAssertEqual(clock.last, "CPUs utilized")
+        let faults = try XCTUnwrap(rows.first { $0.count > 2 && $0[2] == "page-faults" })
+        XCTAssertTrue(faults.last?.hasSuffix("/sec") ?? false, "page-faults keeps its rate over the clock: \(r.machine)")
+        if Harness.perfAvailable {
+            let perf = Harness.perf(["stat", "-x,", "-e", "task-clock:u,page-faults", "--", Harness.workloads + "/touch_pages", "4"])
+            let perfClock = perf.stderr.split(separator: "\n").first { $0.contains("task-clock:u") }?.split(separator: ",", omittingEmptySubsequences: false)
+            XCTAssertEqual(perfClock?[1], "msec")
+        }
+        let text = Harness.stallstat(["stat", "-e", "task-clock:k", "--", "/bin/true"])
+        XCTAssertTrue(text.stdout.contains("(ms)") && text.stdout.contains("cpus used"), text.stdout)
+        XCTAssertFalse(text.stdout.contains("M/sec"), text.stdout)
+    }
+
+    func testMoreSoftwareEventsThanOneKernelGroupHoldsAreAllCounted() throws {
+        XCTAssertEqual(CounterGrouping.maxGroupSize, 1022, "(16 KiB - 8 - 24) / 16")
+        let events = Array(repeating: "page-faults", count: 1100).joined(separator: ",")
+        let r = Harness.stallstat(["stat", "-x,", "-e", events, "--", "/bin/true"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.machine.split(separator: "\n")
+        XCTAssertEqual(rows.count, 1100)
+        XCTAssertFalse(r.machine.contains("<not supported>"), "no event refused with E2BIG")
+        XCTAssertEqual(Set(rows.map { $0.split(separator: ",")[0] }).count, 1, "every copy counts the same faults: \(Set(rows.map { $0.split(separator: ",")[0] }))")
+    }
+
+    func testKernelGroupsSplitAtTheLimitAndByCgroup() {
+        var events = (0..<5).map { _ in ResolvedEvent(name: "page-faults", attr: EventAttr(type: PerfType.software, config: 2), source: .generic) }
+        events[4].cgroup = "a"
+        let groups = CounterGrouping.kernelGroups(events: events, requested: events.indices.map { [$0] }, maxGroupSize: 2)
+        XCTAssertEqual(groups, [[0, 1], [2, 3], [4]])
+    }
+}
