@@ -223,31 +223,42 @@ long cpe_find(const void *haystack, size_t hlen, const void *needle, size_t nlen
     return p ? (long)((const char *)p - (const char *)haystack) : -1;
 }
 
-long cpe_read_file(const char *path, unsigned char **out) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
+long cpe_read_fd_max(int fd, size_t max, unsigned char **out) {
     size_t cap = 65536, len = 0;
     unsigned char *buf = malloc(cap);
-    if (!buf) { close(fd); return -ENOMEM; }
+    if (!buf) return -ENOMEM;
     for (;;) {
         if (len == cap) {
-            unsigned char *bigger = realloc(buf, cap * 2);
-            if (!bigger) { free(buf); close(fd); return -ENOMEM; }
+            if (cap >= max) { free(buf); return -EFBIG; }
+            size_t bigger_cap = cap * 2 > max ? max + 1 : cap * 2;
+            unsigned char *bigger = realloc(buf, bigger_cap);
+            if (!bigger) { free(buf); return -ENOMEM; }
             buf = bigger;
-            cap *= 2;
+            cap = bigger_cap;
         }
         ssize_t n = read(fd, buf + len, cap - len);
         if (n < 0) {
             if (errno == EINTR) continue;
             int e = errno;
             free(buf);
-            close(fd);
             return -e;
         }
         if (n == 0) break;
         len += (size_t)n;
+        if (len > max) { free(buf); return -EFBIG; }
     }
-    close(fd);
     *out = buf;
     return (long)len;
+}
+
+long cpe_read_file_max(const char *path, size_t max, unsigned char **out) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    long r = cpe_read_fd_max(fd, max, out);
+    close(fd);
+    return r;
+}
+
+long cpe_read_file(const char *path, unsigned char **out) {
+    return cpe_read_file_max(path, (size_t)-1 / 2, out);
 }

@@ -6,6 +6,10 @@ import Glibc
 #endif
 
 struct Analyze: ParsableCommand {
+    /// The most one input may hold: 256 MiB is far more than any stat output (a day of
+    /// `-I 100 -A` on 256 CPUs is ~2 GB only with hundreds of events), and /dev/zero ends there.
+    static let maxInputBytes = 256 << 20
+
     static let configuration = CommandConfiguration(
         abstract: "Build the stall tree from a saved simpleperf/perf stat output (text, -x CSV, -j JSON, with or without -I) or stallstat's own.",
         discussion: "Record on the device (simpleperf stat ... > stat.txt), analyse on the desk: stallstat analyze stat.txt")
@@ -26,7 +30,7 @@ struct Analyze: ParsableCommand {
         var failed = false
         for file in files {
             let text: String
-            do { text = file == "-" ? readStandardInput() : try SystemFiles.readText(file) } catch {
+            do { text = try SystemFiles.readText(file, limit: Analyze.maxInputBytes) } catch {
                 StandardError.write("stallstat: \(file): \(error)")
                 failed = true
                 continue
@@ -34,6 +38,13 @@ struct Analyze: ParsableCommand {
             let imported: ImportedCounts
             do { imported = try CountImporter.parse(text) } catch {
                 StandardError.write("stallstat: \(file): \(error)")
+                failed = true
+                continue
+            }
+            if imported.isEmpty {
+                // Nothing in the file was a count: say so and fail, never an empty success.
+                for p in imported.problems.prefix(5) { StandardError.write("stallstat: \(file): \(p)") }
+                StandardError.write("stallstat: \(file): no count could be read from this \(imported.format.rawValue) input")
                 failed = true
                 continue
             }
@@ -83,13 +94,3 @@ struct Analyze: ParsableCommand {
 
 func padLeftCLI(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
 
-func readStandardInput() -> String {
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}

@@ -301,6 +301,31 @@ public struct CoreCatalog: Sendable {
     public var events: [TableEvent]
     public var armCommon: [String: TableEvent]
     public var metrics: [TableMetric]
+    /// Lower-cased name → the first event answering to it, and (Arm) → the common event
+    /// this core lacks: built once, so a lookup costs one hash (files name 100,000 events).
+    private let foundIndex: [String: Int]
+    private let commonIndex: [String: TableEvent]
+
+    public init(model: CPUModel, events: [TableEvent], armCommon: [String: TableEvent], metrics: [TableMetric]) {
+        self.model = model
+        self.events = events
+        self.armCommon = armCommon
+        self.metrics = metrics
+        var found: [String: Int] = [:]
+        for (i, e) in events.enumerated() {
+            for n in CoreCatalog.names(of: e, model: model) { found[n.lowercased()] = found[n.lowercased()] ?? i }
+        }
+        var common: [String: TableEvent] = [:]
+        if model.vendor == .arm {
+            for e in armCommon.values.sorted(by: { $0.name < $1.name }) {
+                for n in [e.name, "raw-" + e.name.lowercased().replacingUnderscores()] + e.portable {
+                    common[n.lowercased()] = common[n.lowercased()] ?? e
+                }
+            }
+        }
+        foundIndex = found
+        commonIndex = common
+    }
 
     public enum Lookup: Equatable {
         case found(TableEvent)
@@ -311,16 +336,20 @@ public struct CoreCatalog: Sendable {
 
     /// simpleperf's name: `raw-` + lower case with dashes; implementation-defined events
     /// carry the core name (`raw-cortex-a55-stall-backend-ld`).
-    public func simpleperfName(_ e: TableEvent) -> String? {
+    public func simpleperfName(_ e: TableEvent) -> String? { CoreCatalog.simpleperfName(e, model: model) }
+
+    static func simpleperfName(_ e: TableEvent, model: CPUModel) -> String? {
         guard model.vendor == .arm else { return nil }
         let base = e.isImplementationDefined ? "raw-\(model.name)-\(e.name)" : "raw-\(e.name)"
         return base.lowercased().replacingUnderscores()
     }
 
     /// Every name an event answers to on this core.
-    public func names(of e: TableEvent) -> [String] {
+    public func names(of e: TableEvent) -> [String] { CoreCatalog.names(of: e, model: model) }
+
+    static func names(of e: TableEvent, model: CPUModel) -> [String] {
         var n = [e.name]
-        if let s = simpleperfName(e) { n.append(s) }
+        if let s = simpleperfName(e, model: model) { n.append(s) }
         if case .libpfm4(let pfm) = e.encoding {
             n.append(pfm)
             if let bare = pfm.components(separatedByDoubleColon: ()).last, bare != pfm { n.append(bare) }
@@ -331,13 +360,8 @@ public struct CoreCatalog: Sendable {
 
     public func lookup(_ name: String) -> Lookup {
         let key = name.lowercased()
-        for e in events where names(of: e).contains(where: { $0.lowercased() == key }) { return .found(e) }
-        if model.vendor == .arm {
-            for e in armCommon.values.sorted(by: { $0.name < $1.name })
-            where ([e.name, "raw-" + e.name.lowercased().replacingUnderscores()] + e.portable).contains(where: { $0.lowercased() == key }) {
-                return .notImplemented(e)
-            }
-        }
+        if let i = foundIndex[key] { return .found(events[i]) }
+        if let e = commonIndex[key] { return .notImplemented(e) }
         return .unknown
     }
 

@@ -49,20 +49,20 @@ public enum GenericEvents {
 
     /// Looks up a generic name (case-insensitive, as perf does). Clock events are
     /// printed in msec, as perf and simpleperf do.
+    /// Lower-cased name → (type, config), first spelling wins (hardware, software, cache).
+    private static let index: [String: (type: UInt32, config: UInt64)] = {
+        var index: [String: (type: UInt32, config: UInt64)] = [:]
+        for h in hardware { for n in h.names where index[n] == nil { index[n] = (PerfType.hardware, h.config) } }
+        for s in software { for n in s.names where index[n] == nil { index[n] = (PerfType.software, s.config) } }
+        for c in cache where index[c.name.lowercased()] == nil { index[c.name.lowercased()] = (PerfType.hardwareCache, c.config) }
+        return index
+    }()
+
     public static func lookup(_ name: String) -> ResolvedEvent? {
-        let key = name.lowercased()
-        if let hit = hardware.first(where: { $0.names.contains(key) }) {
-            return ResolvedEvent(name: name, attr: EventAttr(type: PerfType.hardware, config: hit.config), source: .generic)
-        }
-        if let hit = software.first(where: { $0.names.contains(key) }) {
-            let clock = hit.config <= 1
-            return ResolvedEvent(name: name, attr: EventAttr(type: PerfType.software, config: hit.config),
-                                 source: .generic, unit: clock ? "msec" : "", scale: clock ? 1e-6 : 1)
-        }
-        if let hit = cache.first(where: { $0.name.lowercased() == key }) {
-            return ResolvedEvent(name: name, attr: EventAttr(type: PerfType.hardwareCache, config: hit.config), source: .generic)
-        }
-        return nil
+        guard let hit = index[name.lowercased()] else { return nil }
+        let clock = hit.type == PerfType.software && hit.config <= 1
+        return ResolvedEvent(name: name, attr: EventAttr(type: hit.type, config: hit.config),
+                             source: .generic, unit: clock ? "msec" : "", scale: clock ? 1e-6 : 1)
     }
 
     public static var allNames: [String] {

@@ -261,6 +261,14 @@ public struct StallTreeBuilder {
             info.append(InfoMetric(name: m.name, brief: m.brief, value: v, unit: unit, group: m.groups.first ?? "", guidance: guidance))
         }
         notes += problems
+        if !nodes.contains(where: { $0.depth > 0 }), let generic = GenericStallSplit.nodes(counted) {
+            // The core's tree has at most its roots here (only perf's generic events were counted).
+            // Only perf's generic stalled-cycles events: perf's own frontend/backend split.
+            nodes = generic.nodes
+            info += generic.info.filter { g in !info.contains { $0.brief == g.brief } }
+            notes.append("The \(catalog.model.name) tree needs its own events; shown instead: perf's generic split, stalled-cycles-frontend and stalled-cycles-backend as shares of cycles (perf's \"frontend/backend cycles idle\"). The two may overlap: they are not a partition.")
+            return StallReport(cpu: "generic", nodes: nodes, info: info, notes: notes, missing: [])
+        }
         return StallReport(cpu: catalog.model.name, nodes: nodes, info: info, notes: notes,
                            missing: missing.filter { !$0.1.hasPrefix("no metric") })
     }
@@ -289,5 +297,40 @@ public struct StallTreeBuilder {
                 + (slots.map { " of \($0)" } ?? " (slot width not known for this core: the PMU's caps/slots gives it at run time)") + ".")
         }
         return notes
+    }
+}
+
+/// perf's generic stall figures for any core (stat-shadow.c): stalled-cycles-frontend and
+/// stalled-cycles-backend as shares of cycles, and stalled cycles per instruction. Used
+/// when a file or a run has only these generic events (x86 perf output commonly does).
+public enum GenericStallSplit {
+    public static func nodes(_ counted: [NamedCount]) -> (nodes: [StallTreeNode], info: [InfoMetric])? {
+        func value(_ kind: GenericKind) -> NamedCount? { counted.first { GenericKind(name: $0.name) == kind } }
+        guard let cycles = value(.cycles), cycles.value > 0 else { return nil }
+        let frontend = value(.stalledFrontend), backend = value(.stalledBackend)
+        guard frontend != nil || backend != nil else { return nil }
+        var nodes = [StallTreeNode(name: "cycles", brief: "Core cycles", parent: nil, depth: 0, count: cycles.value,
+                                   shareOfParent: nil, shareOfRoot: 1, root: "cycles", percentRunning: cycles.percentRunning,
+                                   flags: [], guidance: nil, unit: "")]
+        for (part, name, brief) in [(frontend, "frontend_cycles_idle", "Cycles the frontend delivered nothing (stalled-cycles-frontend)"),
+                                    (backend, "backend_cycles_idle", "Cycles the backend could not accept work (stalled-cycles-backend)")] {
+            guard let part else { continue }
+            let share = part.value / cycles.value
+            var flags: [String] = []
+            let running = min(part.percentRunning, cycles.percentRunning)
+            if running < 99.995 { flags.append(cFormat("counters ran %.2f%% of the time (multiplexed, scaled)", running)) }
+            if share > 1.001 { flags.append("larger than its parent cycles" + cFormat(" (%.1f%%)", 100 * share)) }
+            nodes.append(StallTreeNode(name: name, brief: brief, parent: "cycles", depth: 1, count: part.value,
+                                       shareOfParent: share, shareOfRoot: share, root: "cycles", percentRunning: running,
+                                       flags: flags, guidance: nil, unit: ""))
+        }
+        var info: [InfoMetric] = []
+        if let instructions = value(.instructions), instructions.value > 0 {
+            info.append(InfoMetric(name: "ipc", brief: "Instructions per cycle", value: instructions.value / cycles.value, unit: "", group: "generic", guidance: nil))
+            let stalled = max(frontend?.value ?? 0, backend?.value ?? 0)
+            info.append(InfoMetric(name: "stalled_cycles_per_insn", brief: "Stalled cycles per instruction (perf's)",
+                                   value: stalled / instructions.value, unit: "", group: "generic", guidance: nil))
+        }
+        return (nodes, info)
     }
 }

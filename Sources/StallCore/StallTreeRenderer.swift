@@ -110,7 +110,13 @@ public struct StallTreeRenderer {
 
     /// The tree as one JSON document.
     public static func json(_ r: StallReport, source: String? = nil) -> String {
-        func num(_ d: Double) -> String { d.isFinite ? cFormat("%.6g", d) : "null" }
+        // Counts exactly (45,580,956,762 stays 45580956762), other figures as the shortest
+        // text that reads back to the same double.
+        func num(_ d: Double) -> String {
+            guard d.isFinite else { return "null" }
+            if d == d.rounded() && abs(d) < 1.9e19 { return cFormat("%.0f", d) }
+            return "\(d)"
+        }
         var parts: [String] = []
         if let source { parts.append("\"source\": \"\(jsonEscape(source))\"") }
         parts.append("\"cpu\": \"\(jsonEscape(r.cpu))\"")

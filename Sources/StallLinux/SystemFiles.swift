@@ -17,10 +17,27 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
     public var description: String { "\(operation): \(String(cString: strerror(errno)))" }
 }
 
+public struct InputTooLarge: Error, CustomStringConvertible {
+    public var path: String
+    public var limit: Int
+    public var description: String { "\(path) holds more than \(limit >> 20) MiB, the most this command reads (is it the right file?)" }
+}
+
 /// Small, Foundation-free file access (start-up time matters: `stat -- true` must beat perf).
 public enum SystemFiles {
     public static func readText(_ path: String) throws -> String {
         String(decoding: try readBytes(path), as: UTF8.self)
+    }
+
+    /// At most `limit` bytes of a file ("-": standard input); a longer input is an error
+    /// that says so (reading /dev/zero ends there instead of at the OOM killer).
+    public static func readText(_ path: String, limit: Int) throws -> String {
+        var buffer: UnsafeMutablePointer<UInt8>? = nil
+        let n = path == "-" ? cpe_read_fd_max(0, limit, &buffer) : cpe_read_file_max(path, limit, &buffer)
+        if n == -Int(EFBIG) { throw InputTooLarge(path: path, limit: limit) }
+        if n < 0 { throw SystemError(errno: Int32(-n), operation: "read \(path)") }
+        defer { free(buffer) }
+        return String(decoding: UnsafeBufferPointer(start: buffer, count: n), as: UTF8.self)
     }
 
     public static func readBytes(_ path: String) throws -> [UInt8] {

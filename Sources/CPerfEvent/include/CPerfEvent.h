@@ -105,6 +105,9 @@ int cpe_set_output(int fd, int target_fd);
 // Reads a whole file (procfs included, whose size is unknown) into a malloc'd
 // buffer the caller frees. Returns the length, or -errno.
 long cpe_read_file(const char *path, unsigned char **out);
+/* The same, failing with -EFBIG past max bytes (so /dev/zero or a huge file is refused, not read into memory). */
+long cpe_read_file_max(const char *path, size_t max, unsigned char **out);
+long cpe_read_fd_max(int fd, size_t max, unsigned char **out);
 
 // memmem(3): the offset of needle in haystack, or -1.
 long cpe_find(const void *haystack, size_t hlen, const void *needle, size_t nlen);
