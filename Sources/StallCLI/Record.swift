@@ -48,8 +48,12 @@ struct Record: ParsableCommand {
 
     var workload: [String] { command }
 
-    /// Every spelling of the options that take a value, for splitting off the command.
-    static let valueOptions = CommandLineSplit.valueOptions(of: Record.self)
+    /// Every spelling of the options that take a value, for splitting off the command
+    /// (checked by a test against ArgumentParser's description of `Record`).
+    static let valueOptions: Set<String> = [
+        "--count", "--cpu", "--duration", "--event", "--freq", "--mmap-pages", "--output", "--pid", "--tid",
+        "-C", "-F", "-c", "-e", "-m", "-o", "-p", "-t",
+    ]
 
     func validate() throws {
         if frequency != nil && period != nil { throw ValidationError("choose one of -F and -c") }

@@ -12,12 +12,21 @@ public struct Stallstat: ParsableCommand {
     /// The entry point: `stat` and `record` take a command after their options, which is
     /// split off before ArgumentParser sees the rest (see `CommandLineSplit`).
     public static func main() {
+        var command: ParsableCommand
         do {
-            var command = try parse(Array(CommandLine.arguments.dropFirst()))
+            command = try parse(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            exit(withError: error)   // usage errors, --help, --version: ArgumentParser's own output
+        }
+        do {
             try command.run()
         } catch let e as CLIError {
             StandardError.write("stallstat: \(e.message)")
             processExit(e.exitCode)
+        } catch let e as ValidationError {
+            // Found while running (an unknown event or metric): a usage error, without a usage line.
+            StandardError.write("stallstat: \(e.message)")
+            processExit(ExitCodes.usage)
         } catch {
             exit(withError: error)
         }

@@ -116,8 +116,9 @@ struct StatEventSelection {
                 let byName = catalog.metrics.filter { $0.name.lowercased() == name.lowercased() }
                 let byGroup = catalog.metrics.filter { $0.groups.contains { $0.lowercased() == name.lowercased() } }
                 if byName.isEmpty && byGroup.isEmpty {
-                    let known = Set(catalog.metrics.map(\.name) + catalog.metrics.flatMap(\.groups))
-                    throw ValidationError("unknown metric or metric group '\(name)' for \(model.name); did you mean: \(Suggestions.closest(to: name, among: Array(known)).joined(separator: ", "))")
+                    let known = Array(Set(catalog.metrics.map(\.name) + catalog.metrics.flatMap(\.groups))).sorted()
+                    let close = Suggestions.closest(to: name, among: known)
+                    throw ValidationError("unknown metric or metric group '\(name)' for \(model.name); " + (close.isEmpty ? "it has: \(known.joined(separator: ", "))" : "did you mean: \(close.joined(separator: ", "))"))
                 }
                 (byName + byGroup).forEach(add)
             }
@@ -159,7 +160,8 @@ struct StatEventSelection {
         groups = groups.map { $0.flatMap { mapping[$0] ?? [] } }
     }
 
-    /// -G: the i-th cgroup for the i-th event ('' for none); --for-each-cgroup: every
+    /// -G: one name for every event, else the i-th cgroup for the i-th event ('' for
+    /// none); --for-each-cgroup: every
     /// event once per cgroup, cgroup by cgroup (perf's order).
     mutating func applyCgroups(_ stat: Stat) throws {
         if let list = stat.forEachCgroup {
@@ -178,6 +180,11 @@ struct StatEventSelection {
         let names = stat.cgroups.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         guard !names.isEmpty else { return }
         let countable = events.indices.filter { events[$0].procCounter == nil }
+        if names.count == 1 {
+            // One name applies to every event, as in perf (`-G name` with several -e).
+            if !names[0].isEmpty { for i in countable { events[i].cgroup = names[0] } }
+            return
+        }
         if names.count > countable.count {
             throw ValidationError("-G names \(names.count) cgroups but only \(countable.count) events were given before it (each cgroup applies to one event, in order)")
         }

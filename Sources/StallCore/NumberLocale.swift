@@ -49,8 +49,8 @@ public struct NumberLocale: Equatable, Sendable {
         var commaDecimal = 0, pointDecimal = 0
         var evidence: [String] = []
         for line in lines {
-            let isElapsed = line.contains("seconds time elapsed") || line.hasSuffix("seconds user") || line.hasSuffix("seconds sys")
-            guard isElapsed || line.contains("msec") else { continue }
+            let isElapsed = line.hasSuffix("seconds time elapsed") || line.hasSuffix("seconds user") || line.hasSuffix("seconds sys")
+            guard isElapsed || line.containsBytes("msec") else { continue }
             let tokens = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             for (k, token) in tokens.enumerated() where isElapsed || !(k == 0 && IntervalTimestamp.seconds(token) != nil && tokens.count > 2) {
                 // A decimal number's mark is the last separator, followed by 2 (msec), 6 or 9 digits.
@@ -100,5 +100,26 @@ public enum CountRange {
         if value < 0 { return "is negative" }
         if value > maximum { return "is larger than a 64-bit counter can hold" }
         return nil
+    }
+}
+
+extension StringProtocol {
+    /// A plain byte search: the generic `contains(_:)` of String Processing costs
+    /// microseconds a call, and the importers ask it of every line.
+    func containsBytes(_ needle: StaticString) -> Bool {
+        let n = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
+        guard let first = n.first else { return true }
+        let hay = Array(utf8)
+        guard hay.count >= n.count else { return false }
+        var i = 0
+        while i <= hay.count - n.count {
+            if hay[i] == first {
+                var k = 1
+                while k < n.count && hay[i + k] == n[k] { k += 1 }
+                if k == n.count { return true }
+            }
+            i += 1
+        }
+        return false
     }
 }

@@ -6,10 +6,13 @@ public struct PerfCSVWriter {
     public init(separator: String = ",") { self.separator = separator }
 
     public func lines(for window: StatWindow) -> [String] {
-        window.results.map { line(for: $0, in: window) }
+        let cgroupColumn = window.results.contains { $0.cgroup != nil }
+        return window.results.map { line(for: $0, in: window, cgroupColumn: cgroupColumn) }
     }
 
-    public func line(for r: CounterResult, in window: StatWindow) -> String {
+    /// `cgroupColumn`: perf prints the cgroup column on every row once any event has a
+    /// cgroup (empty for the others).
+    public func line(for r: CounterResult, in window: StatWindow, cgroupColumn: Bool = false) -> String {
         var fields: [String] = []
         if let t = window.timestampSeconds { fields.append(cFormat("%16.9f", t)) }
         if let cpu = r.cpu { fields.append("CPU\(cpu)") }
@@ -24,7 +27,7 @@ public struct PerfCSVWriter {
         }
         fields.append(r.unit)
         fields.append(r.name)
-        if let cgroup = r.cgroup { fields.append(cgroup) }
+        if cgroupColumn || r.cgroup != nil { fields.append(r.cgroup ?? "") }
         if let v = r.variancePercent { fields.append(cFormat("%.2f%%", v)) }
         fields.append(formatWhole(isUnsupported(r) ? 0 : r.timeRunningNs))
         fields.append(formatPercent(r.percentRunning))
@@ -50,10 +53,11 @@ public struct PerfJSONWriter {
     public init() {}
 
     public func lines(for window: StatWindow) -> [String] {
-        window.results.map { line(for: $0, in: window) }
+        let cgroupKey = window.results.contains { $0.cgroup != nil }
+        return window.results.map { line(for: $0, in: window, cgroupKey: cgroupKey) }
     }
 
-    public func line(for r: CounterResult, in window: StatWindow) -> String {
+    public func line(for r: CounterResult, in window: StatWindow, cgroupKey: Bool = false) -> String {
         var parts: [String] = []
         if let t = window.timestampSeconds { parts.append(cFormat("\"interval\" : %.9f", t)) }
         if let cpu = r.cpu { parts.append("\"cpu\" : \"\(cpu)\"") }
@@ -70,7 +74,7 @@ public struct PerfJSONWriter {
         parts.append("\"counter-value\" : \"\(value)\"")
         parts.append("\"unit\" : \"\(jsonEscape(r.unit))\"")
         parts.append("\"event\" : \"\(jsonEscape(r.name))\"")
-        if let cgroup = r.cgroup { parts.append("\"cgroup\" : \"\(jsonEscape(cgroup))\"") }
+        if cgroupKey || r.cgroup != nil { parts.append("\"cgroup\" : \"\(jsonEscape(r.cgroup ?? ""))\"") }
         if let v = r.variancePercent { parts.append(cFormat("\"variance\" : %.2f", v)) }
         parts.append("\"event-runtime\" : " + formatWhole(isUnsupported(r) ? 0 : r.timeRunningNs))
         parts.append("\"pcnt-running\" : " + formatPercent(r.percentRunning))

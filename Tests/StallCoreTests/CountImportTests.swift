@@ -193,3 +193,49 @@ final class CountImportTests: XCTestCase {
         XCTAssertEqual(NumberLocale.decimalComma.number("16\u{202F}437"), 16437)
     }
 }
+
+/// Mutations of real outputs (bytes flipped, lines cut, duplicated, swapped, hostile
+/// tokens spliced in): the importers never trap, every count they return is one a 64-bit
+/// counter can hold, and an input with nothing readable is reported as empty.
+final class CountImportFuzzTests: XCTestCase {
+    func testFuzzImportersOnMutatedRealOutputs() throws {
+        let dir = "/" + #filePath.split(separator: "/").dropLast().joined(separator: "/") + "/Fixtures/"
+        let seeds = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("perf-stat") }.sorted()
+            .map { try String(contentsOfFile: dir + $0, encoding: .utf8) }
+        XCTAssertGreaterThanOrEqual(seeds.count, 10)
+        var state: UInt64 = UInt64(ProcessInfo.processInfo.environment["STALLSTAT_FUZZ_SEED"] ?? "") ?? 0xA11A
+        func next(_ n: Int) -> Int {
+            state &+= 0x9E3779B97F4A7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+            return Int((z ^ (z >> 31)) % UInt64(max(1, n)))
+        }
+        let tokens = ["-1", "nan", "inf", "1e400", "18446744073709551616", "<not counted>", "\r\n", "{", "}", "\"", ",", ";", "#",
+                      "msec", "CPU", "S0", "9.134,89", "\u{202F}", "\u{0}", "(", "%)", "Performance counter stats", "summary", "0x1f"]
+        let iterations = Int(ProcessInfo.processInfo.environment["STALLSTAT_FUZZ_ITERATIONS"] ?? "") ?? 20_000
+        var read = 0
+        for _ in 0..<iterations {
+            var bytes = Array(seeds[next(seeds.count)].utf8)
+            for _ in 0...next(4) {
+                guard !bytes.isEmpty else { break }
+                let at = next(bytes.count)
+                switch next(5) {
+                case 0: bytes[at] = UInt8(truncatingIfNeeded: next(256))
+                case 1: bytes.insert(contentsOf: Array(tokens[next(tokens.count)].utf8), at: at)
+                case 2: bytes.removeSubrange(at..<min(bytes.count, at + next(40)))
+                case 3: bytes += bytes[at..<min(bytes.count, at + next(200))]
+                default: bytes = Array(bytes[..<at])
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard let counts = try? CountImporter.parse(text) else { continue }
+            read += 1
+            for c in counts.totals {
+                XCTAssertTrue(c.value.isFinite && c.value >= 0, "\(c.name) = \(c.value) from a mutated file")
+            }
+            if counts.windows.isEmpty && counts.uncounted.isEmpty { XCTAssertTrue(counts.isEmpty) }
+        }
+        XCTAssertGreaterThan(read, iterations / 10, "most mutations still read")
+    }
+}
