@@ -5,6 +5,8 @@
             and under `stallstat stat` with the same 6 software events
   startup   `stallstat stat -e task-clock -- true` vs `perf stat -e task-clock -- true`
   interval  CPU time the tool itself spends on `-a -I 100` for DURATION seconds
+  args      `stat -- /bin/true x x ...` with 20,000 and 100,000 arguments (linear, as perf)
+  analyze   `stallstat analyze` of perf text naming 10,000 and 100,000 distinct events (linear)
 
 Usage: Examples/bench/stat_bench.py [--runs N] [--interval-seconds S] [--readme README.md]
 With --readme the figures replace the block between the BENCH:stat markers.
@@ -61,6 +63,29 @@ def main():
     i_perf, w_perf = cpu_seconds(["perf", "stat", "-a", "-I", "100", "-x,", "-e", EVENTS, "--"] + sleep)
     i_def, w_def = cpu_seconds([STALLSTAT, "-a", "-I", "100", "--duration", str(a.interval_seconds)])
 
+    # Linear in the command's argument count and in analyze's distinct event names.
+    # (hyperfine takes a command as one string, longer than one argv string may be: timed here.)
+    def median_wall(argv, runs=7):
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            times.append(time.perf_counter() - start)
+        return (statistics.median(times), 0.0)
+    args = {}
+    for n in (20_000, 100_000):
+        words = ["x"] * n
+        args[n] = median_wall([STALLSTAT, "stat", "-e", "task-clock", "-o", "/dev/null", "--", "/bin/true"] + words)
+        args[("perf", n)] = median_wall(["perf", "stat", "-e", "task-clock", "-o", "/dev/null", "--", "/bin/true"] + words)
+    names = {}
+    with tempfile.TemporaryDirectory() as d:
+        for n in (10_000, 100_000):
+            path = f"{d}/names-{n}.txt"
+            with open(path, "w") as f:
+                f.write(" Performance counter stats for 'x':\n\n")
+                f.writelines(f"     {i * 7919 % 1000003:,}      event_{i}\n" for i in range(n))
+            (names[n],) = hyperfine([f"{STALLSTAT} analyze --cpu zen4 {path}"], 3, warmup=1)
+
     def pct(x, base):
         return 100.0 * (x / base - 1.0)
 
@@ -78,6 +103,10 @@ def main():
         f"| `-a -I 100` for {a.interval_seconds:g} s, tool's own CPU time, the same 6 software events "
         f"| – | {i_perf*1e3:.0f} ms = {100*i_perf/w_perf:.3f}% of one CPU | {i_ours*1e3:.0f} ms = {100*i_ours/w_ours:.3f}% of one CPU "
         f"| {i_ours/i_perf if i_perf else float('nan'):.3f} |",
+        f"| `stat -- /bin/true` with 20,000 / 100,000 arguments, median of 7 | – | {args[('perf', 20_000)][0]*1e3:.0f} / {args[('perf', 100_000)][0]*1e3:.0f} ms "
+        f"| {args[20_000][0]*1e3:.0f} / {args[100_000][0]*1e3:.0f} ms | {args[100_000][0]/args[('perf', 100_000)][0]:.3f} |",
+        f"| `analyze` of perf text with 10,000 / 100,000 distinct events (perf has no such command) | – | – "
+        f"| {names[10_000][0]:.2f} / {names[100_000][0]:.2f} s ({names[100_000][0]/names[10_000][0]:.1f}× for 10× the names) | – |",
         f"| same, stallstat's default stall set, which with -I implies --frag (29 events incl. /proc signals and tracepoints, a memory snapshot per interval, the correlation) | – | – "
         f"| {i_def*1e3:.0f} ms = {100*i_def/w_def:.3f}% of one CPU | – |",
     ]

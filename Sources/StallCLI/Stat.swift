@@ -29,7 +29,7 @@ struct Stat: ParsableCommand {
     /// it equals what ArgumentParser's own description of `Stat` says.
     static let valueOptions: Set<String> = [
         "--cgroup", "--control", "--cpu", "--cpu-model", "--cputype", "--delay", "--duration", "--event", "--event-tables",
-        "--field-separator", "--filter", "--for-each-cgroup", "--interval", "--interval-count", "--interval-print", "--iostat",
+        "--field-separator", "--filter", "--for-each-cgroup", "--interval", "--interval-count", "--interval-print",
         "--log-fd", "--metrics", "--output", "--pid", "--plot", "--pmu-counters", "--post", "--pre", "--repeat", "--td-level",
         "--tid", "--timeout", "-C", "-D", "-G", "-I", "-M", "-e", "-o", "-p", "-r", "-t", "-x",
     ]
@@ -213,7 +213,7 @@ struct Stat: ParsableCommand {
 
     @Flag(name: [.customShort("T"), .customLong("transaction")], help: .hidden) var transaction = false
     @Flag(name: .customLong("smi-cost"), help: .hidden) var smiCost = false
-    @Option(name: .customLong("iostat"), help: .hidden) var iostat: String?
+    @Flag(name: .customLong("iostat"), help: .hidden) var iostat = false
     @Option(name: .customLong("control"), help: .hidden) var control: String?
     @Option(name: .customLong("cputype"), help: .hidden) var cputype: String?
     @Flag(name: .customLong("hybrid-merge"), help: .hidden) var hybridMerge = false
@@ -302,7 +302,7 @@ struct Stat: ParsableCommand {
     var refusedOption: String? {
         if transaction { return "-T/--transaction counts Intel TSX events (cpu/tx-start/, cpu/el-start/, cpu/cycles-t/); stallstat does not build that set: give them with -e where the PMU has them" }
         if smiCost { return "--smi-cost is not supported: it changes the machine (writes /sys/devices/cpu/freeze_on_smi); count msr/smi/ with -e instead" }
-        if iostat != nil { return "--iostat is not supported: it measures Intel uncore I/O stacks, not pipeline stalls" }
+        if iostat { return "--iostat is not supported: it measures Intel uncore I/O stacks, not pipeline stalls" }
         if control != nil { return "--control is not supported: use -D/--delay to start counting later, or -I to see counts over time" }
         if cputype != nil { return "--cputype is not supported: on hybrid parts give the PMU in the event name (cpu_core/cycles/, cpu_atom/cycles/)" }
         if hybridMerge { return "--hybrid-merge is not supported: events of different PMUs are printed per PMU with --no-merge, else merged" }

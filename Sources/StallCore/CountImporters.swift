@@ -153,7 +153,7 @@ public enum CountImporter {
                 continue
             }
             if line.isEmpty || line.hasPrefix("Performance counter") || line.hasPrefix("Total test time")
-                || line.hasSuffix("seconds time elapsed") || line.hasSuffix("seconds user") || line.hasSuffix("seconds sys")
+                || line.containsBytes("seconds time elapsed") || line.hasSuffix("seconds user") || line.hasSuffix("seconds sys")
                 || line.hasPrefix("Some events weren't counted") || line.hasPrefix("Try disabling") || line.hasPrefix("echo ")
                 || line.hasPrefix("perf stat") || line.hasPrefix("WARNING") || line.hasPrefix("Warning") { continue }
             var runningShare = 100.0

@@ -49,7 +49,7 @@ public struct NumberLocale: Equatable, Sendable {
         var commaDecimal = 0, pointDecimal = 0
         var evidence: [String] = []
         for line in lines {
-            let isElapsed = line.hasSuffix("seconds time elapsed") || line.hasSuffix("seconds user") || line.hasSuffix("seconds sys")
+            let isElapsed = line.containsBytes("seconds time elapsed") || line.hasSuffix("seconds user") || line.hasSuffix("seconds sys")
             guard isElapsed || line.containsBytes("msec") else { continue }
             let tokens = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             for (k, token) in tokens.enumerated() where isElapsed || !(k == 0 && IntervalTimestamp.seconds(token) != nil && tokens.count > 2) {

@@ -30,7 +30,7 @@ final class StatOptionTests: XCTestCase {
         let v = Stat.valueOptions
         for name in ["-e", "--event", "-I", "--interval", "--interval-print", "-x", "--field-separator", "-o", "-C", "-p", "-t",
                      "--duration", "--timeout", "-D", "-r", "-G", "-M", "--log-fd", "--pre", "--post", "--for-each-cgroup",
-                     "--td-level", "--interval-count", "--filter", "--cputype", "--control", "--iostat"] {
+                     "--td-level", "--interval-count", "--filter", "--cputype", "--control"] {
             XCTAssertTrue(v.contains(name), "\(name) takes a value")
         }
         for flag in ["-a", "-A", "--per-core", "-d", "-q", "-v", "-n", "-B", "--no-merge", "--append", "-j", "--json"] {
