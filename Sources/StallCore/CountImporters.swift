@@ -98,6 +98,9 @@ public enum CountImporter {
     struct RowLabels {
         var simpleperfCPU = false
         var simpleperfThread = false
+        /// Label columns a header names before "count" (stallstat's own text: `core`,
+        /// `thread`, `cgroup`, ...), each one word.
+        var headerColumns = 0
 
         static func isAggregateLabel(_ t: Substring) -> Bool {
             func ids(_ parts: [Substring], _ letters: [Character]) -> Bool {
@@ -122,11 +125,17 @@ public enum CountImporter {
                 f.removeFirst()
                 return true
             }
+            if headerColumns > 0 {
+                guard f.count >= headerColumns + 2 else { return false }
+                f.removeFirst(headerColumns)
+                return true
+            }
             guard f.count >= 3, let first = f.first, !isNumber(first) else { return true }
             if first.hasPrefix("CPU"), first.dropFirst(3).allSatisfy(\.isNumber), !first.dropFirst(3).isEmpty {
                 f.removeFirst()
-            } else if RowLabels.isAggregateLabel(first), f.count >= 4, Int(f[1]) != nil, isNumber(f[2]) {
-                f.removeFirst(2)
+            } else if RowLabels.isAggregateLabel(first) {
+                // perf: "S0  2  408.37 msec ..." (the CPUs aggregated follow); -x: no count column here.
+                f.removeFirst(f.count >= 4 && Int(f[1]) != nil && isNumber(f[2]) ? 2 : 1)
             } else if let dash = first.lastIndex(of: "-"), first[first.index(after: dash)...].allSatisfy(\.isNumber), isNumber(f[1]) {
                 f.removeFirst()   // --per-thread: comm-tid
             }
@@ -148,8 +157,11 @@ public enum CountImporter {
             if line.hasPrefix("#") {
                 // simpleperf's header names its label columns: "# cpu  count  event_name ..."
                 let titles = line.dropFirst().split(separator: " ")
-                if titles.first == "cpu" { labels.simpleperfCPU = true }
                 if titles.first == "thread_name" { labels.simpleperfThread = true }
+                else if titles.first == "cpu" && titles.dropFirst().first == "count" { labels.simpleperfCPU = true }
+                else if let count = titles.firstIndex(of: "count") {
+                    labels.headerColumns = titles[..<count].filter { $0 != "time" }.count
+                }
                 continue
             }
             if line.isEmpty || line.hasPrefix("Performance counter") || line.hasPrefix("Total test time")
@@ -226,6 +238,11 @@ public enum CountImporter {
             if let first = f.first, (first.hasPrefix("CPU") && first.dropFirst(3).allSatisfy(\.isNumber)) || RowLabels.isAggregateLabel(Substring(first)) {
                 f.removeFirst()
                 if !first.hasPrefix("CPU"), f.count >= 8, Int(f[0]) != nil { f.removeFirst() }   // aggregated CPU count
+            }
+            // --per-thread: "comm-tid,count,unit,event,..."
+            if f.count >= 7, locale.number(Substring(f[0])) == nil, !isUncounted(f[0]), locale.number(Substring(f[1])) != nil || isUncounted(f[1]),
+               let dash = f[0].lastIndex(of: "-"), f[0][f[0].index(after: dash)...].allSatisfy(\.isNumber) {
+                f.removeFirst()
             }
             // "-x," in a decimal-comma locale: "27,98,msec,task-clock,..." — a count split in two.
             if sep == ",", f.count >= 4, !f[1].isEmpty, f[1].allSatisfy(\.isNumber), units.contains(f[2]) || f[2].isEmpty {

@@ -110,15 +110,17 @@ public struct SimpleperfTextWriter {
                 columns.append(("cpu", 4, { $0.cpu.map(String.init) ?? "-" }))
             }
             if let kind = results.first(where: { $0.aggregate != nil })?.aggregate?.kind {
-                let width = max(kind.rawValue.count, results.map { $0.aggregate?.label.count ?? 1 }.max() ?? 1)
+                let width = max(kind.rawValue.count + (columns.isEmpty ? 1 : 0), results.map { $0.aggregate?.label.count ?? 1 }.max() ?? 1)
                 columns.append((kind.rawValue, width, { $0.aggregate?.label ?? "-" }))
             }
             if results.contains(where: { $0.cgroup != nil }) {
-                let width = max(6, results.map { $0.cgroup?.count ?? 1 }.max() ?? 1)
+                let width = max(6 + (columns.isEmpty ? 1 : 0), results.map { $0.cgroup?.count ?? 1 }.max() ?? 1)
                 columns.append(("cgroup", width, { $0.cgroup ?? "-" }))
             }
         }
         var isEmpty: Bool { columns.isEmpty }
+        /// The header line's first character becomes its '#': the first column keeps a
+        /// space before its title so the title is never cut.
         var header: String { columns.map { padLeft($0.header, $0.width) + "  " }.joined() }
         func text(_ r: CounterResult) -> String { columns.map { padLeft($0.value(r), $0.width) + "  " }.joined() }
     }

@@ -98,6 +98,31 @@ final class CountImportTests: XCTestCase {
         XCTAssertEqual(total(t, "page-faults"), 100_000)
     }
 
+    func testStallstatsOwnLabelledTextAndPerfPerThreadCSV() throws {
+        // stallstat stat -a --per-core / -G / --per-thread text (layout of this build).
+        let perCore = """
+        Performance counter statistics:
+
+        #     core           count  event_name                    # count / runtime
+        S0-D0-C0  200.276806(ms)  task-clock                    # 1.001232 cpus used
+        S0-D0-C1  200.253470(ms)  task-clock                    # 1.001115 cpus used
+        S0-D0-C0               3  page-faults                   # 14.978 /sec
+
+        Total test time: 0.200029 seconds.
+        """
+        let c = try CountImporter.parse(perCore)
+        XCTAssertEqual(c.problems, [])
+        XCTAssertEqual(total(c, "task-clock") ?? 0, 400.530276, accuracy: 1e-6)
+        let cgroup = "Performance counter statistics:\n\n#cgroup           count  event_name   # count / runtime\n      /  400.387156(ms)  task-clock   # 2.000190 cpus used\n      /             380  page-faults\n"
+        let g = try CountImporter.parse(cgroup)
+        XCTAssertEqual(g.problems, [])
+        XCTAssertEqual(total(g, "page-faults"), 380)
+        // perf stat -x, --per-thread -p PID (perf 6.1): the thread label first.
+        let t = try CountImporter.parse("sleep-4097,1.25,msec,task-clock,1250000,100.00,0.006,CPUs utilized\nsleep-4097,71,,page-faults,1250000,100.00,56.800,K/sec\n")
+        XCTAssertEqual(t.problems, [])
+        XCTAssertEqual(total(t, "page-faults"), 71)
+    }
+
     func testJSONWithCRLFAndDecimalCommaJSON() throws {
         let crlf = "{\"counter-value\" : \"45580956762.000000\", \"unit\" : \"\", \"event\" : \"cycles\", \"pcnt-running\" : 100.00}\r\n"
             + "{\"counter-value\" : \"1000.000000\", \"unit\" : \"\", \"event\" : \"instructions\", \"pcnt-running\" : 100.00}\r\n"
