@@ -74,6 +74,42 @@ public final class PausedChild {
 
     public func signal(_ sig: Int32) { if exitStatus == nil { kill(pid, sig) } }
 
+    /// How long a command may take to exit by itself after a stop signal reached it (a
+    /// Ctrl-C at the terminal reaches the whole group), and then after SIGTERM.
+    static let exitGraceNs: UInt64 = 200_000_000
+    static let termGraceNs: UInt64 = 2_000_000_000
+
+    /// Ends a command still running when the run ended, and reaps it. After a stop
+    /// signal: a signal other than SIGINT is passed on, the command gets a moment to exit,
+    /// then SIGTERM, then SIGKILL. After a time limit: SIGTERM at once (perf --timeout).
+    /// Needs the stop signals blocked (it waits for SIGCHLD with sigtimedwait).
+    public func end(interruptedBy sig: Int32?) {
+        guard exitStatus == nil else { return }
+        if let sig {
+            if sig != SIGINT { signal(sig) }
+            if !waitForExit(ns: PausedChild.exitGraceNs) {
+                signal(SIGTERM)
+                if !waitForExit(ns: PausedChild.termGraceNs) { signal(SIGKILL) }
+            }
+        } else {
+            signal(SIGTERM)
+            if !waitForExit(ns: PausedChild.termGraceNs) { signal(SIGKILL) }
+        }
+        waitBlocking()
+    }
+
+    /// Waits up to `ns` for the exit (SIGCHLD), reaping it. Other stop signals arriving
+    /// meanwhile are taken and ignored: the run is already ending.
+    private func waitForExit(ns: UInt64) -> Bool {
+        let until = cpe_monotonic_ns() + ns
+        while !waitNonBlocking() {
+            let now = cpe_monotonic_ns()
+            if now >= until { return false }
+            _ = cpe_wait_signal(Int64(min(until - now, 20_000_000)))
+        }
+        return true
+    }
+
     /// The shell-style exit code: the status, or 128 + signal.
     public var exitCode: Int32? {
         guard let s = exitStatus else { return nil }

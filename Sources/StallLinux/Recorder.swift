@@ -140,7 +140,9 @@ public final class Recorder {
         }
         for (pid, cpu) in targets {
             for (i, event) in plan.events.enumerated() {
-                guard var a = attr(for: event, cpu: cpu, tracking: i == 0, command: child != nil, inherit: inherit) else { continue }
+                // enable_on_exec only arms the exec'ing task's own events: system-wide and
+                // attached recordings bounded by a command are enabled just before it may exec.
+                guard var a = attr(for: event, cpu: cpu, tracking: i == 0, command: child != nil && plan.scope == .command, inherit: inherit) else { continue }
                 let fd = cpe_open(&a, pid, Int32(cpu), -1, 0)
                 if fd < 0 {
                     if failures[i] == nil {
@@ -259,10 +261,9 @@ public final class Recorder {
         }
 
         let start = cpe_monotonic_ns()
+        if child == nil || plan.scope != .command { for fd in fds { _ = cpe_enable(fd, 0) } }
         if let child {
             do { try child.release() } catch let f as PausedChild.Failure { throw RecordError.child(f) }
-        } else {
-            for fd in fds { _ = cpe_enable(fd, 0) }
         }
         let deadline = plan.durationSeconds.map { start + UInt64($0 * 1e9) }
         var interrupted: Int32? = nil
@@ -277,18 +278,14 @@ public final class Recorder {
             case SIGCHLD: if let child, child.waitNonBlocking() { break loop }
             case SIGINT, SIGTERM, SIGHUP:
                 interrupted = sig
-                if sig != SIGINT { child?.signal(sig) }
                 break loop
             default:
-                if case .threads(let tids) = plan.scope, tids.allSatisfy({ kill($0, 0) != 0 && errno == ESRCH }) { break loop }
+                if case .threads(let tids) = plan.scope, tids.allSatisfy(StatRunner.hasExited) { break loop }
             }
         }
         for fd in fds { _ = cpe_disable(fd, 0) }
         let end = cpe_monotonic_ns()
-        if let child, child.exitStatus == nil {
-            if interrupted == nil { child.signal(SIGTERM) }
-            child.waitBlocking()
-        }
+        child?.end(interruptedBy: interrupted)
         drain()
 
         var features: [PerfData.Feature] = []

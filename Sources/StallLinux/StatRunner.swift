@@ -119,11 +119,6 @@ public final class StatRunner {
         return state == "Z" || state == "X"
     }
 
-    /// How long a command may take to exit by itself after a stop signal reached it (a
-    /// Ctrl-C at the terminal reaches the whole group), then after SIGTERM.
-    static let exitGraceNs: UInt64 = 200_000_000
-    static let termGraceNs: UInt64 = 2_000_000_000
-
     public func run(onInterval: (StatWindow) -> Void) throws -> StatOutcome {
         var child: PausedChild? = nil
         if !plan.command.isEmpty {
@@ -269,22 +264,7 @@ public final class StatRunner {
         session.disable()
         let finalReadings = session.read()
         let finalSignals = signalReader.read()
-        if let child, child.exitStatus == nil {
-            if let sig = interrupted {
-                // Ctrl-C reaches the whole foreground group: give the command a moment to
-                // exit by itself. A signal aimed at us alone is passed on; then SIGTERM.
-                if sig != SIGINT { child.signal(sig) }
-                if !waitForExit(child, ns: StatRunner.exitGraceNs) {
-                    child.signal(SIGTERM)
-                    if !waitForExit(child, ns: StatRunner.termGraceNs) { child.signal(SIGKILL) }
-                }
-            } else {
-                // --duration elapsed before the command finished: end it, as perf --timeout does.
-                child.signal(SIGTERM)
-                if !waitForExit(child, ns: StatRunner.termGraceNs) { child.signal(SIGKILL) }
-            }
-            child.waitBlocking()
-        }
+        child?.end(interruptedBy: interrupted)
         if intervalNs != nil, end > lastTick + 1_000_000, plan.intervalCount.map({ intervalsPrinted < $0 }) ?? true {
             let window = builder.window(readings: finalReadings, previous: previousReadings, signals: finalSignals,
                                         previousSignals: previousSignals,
@@ -303,17 +283,6 @@ public final class StatRunner {
                            anyCounted: summary.results.contains { $0.status == .counted }, perfCountersOpened: opened)
     }
 
-    /// Waits up to `ns` for the child to exit (SIGCHLD), reaping it. Other stop signals
-    /// arriving meanwhile are taken and ignored: the run is already ending.
-    private func waitForExit(_ child: PausedChild, ns: UInt64) -> Bool {
-        let until = cpe_monotonic_ns() + ns
-        while !child.waitNonBlocking() {
-            let now = cpe_monotonic_ns()
-            if now >= until { return false }
-            _ = cpe_wait_signal(Int64(min(until - now, 20_000_000)))
-        }
-        return true
-    }
 }
 
 /// Facts about the machine the CLI reports on.

@@ -43,7 +43,8 @@ final class StatAgainstPerfTests: XCTestCase {
             ourValues.append(Harness.csvCounts(Harness.stallstat(["stat", "-x,", "-e", "task-clock", "--"] + touch(1, spinMs: 300)).machine)["task-clock"] ?? -1)
         }
         let p = Harness.median(perfValues), s = Harness.median(ourValues)
-        XCTAssertGreaterThan(p, 250)
+        // perf saw the spin (CPU time of a 300 ms wall-clock spin; less when other work shares the 2 CPUs).
+        XCTAssertGreaterThan(p, 100)
         XCTAssertEqual(s, p, accuracy: p * 0.05, "msec: stallstat \(ourValues) vs perf \(perfValues)")
     }
 

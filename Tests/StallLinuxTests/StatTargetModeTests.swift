@@ -170,4 +170,40 @@ final class StatTargetModeTests: XCTestCase {
         let groups = CounterGrouping.kernelGroups(events: events, requested: events.indices.map { [$0] }, maxGroupSize: 2)
         XCTAssertEqual(groups, [[0, 1], [2, 3], [4]])
     }
+
+    /// Samples in a recording, from stallstat's own summary line ("N samples").
+    func samples(_ r: Harness.Result) -> Int? {
+        guard let line = r.stderr.split(separator: "\n").first(where: { $0.contains("samples,") }),
+              let words = line.split(separator: ":").last?.split(separator: " "), let n = words.first else { return nil }
+        return Int(n)
+    }
+
+    func testRecordSystemWideAndCPUListBoundedByACommandSample() throws {
+        let dir = NSTemporaryDirectory() + "stallstat-rec-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for target in [["-a"], ["-C", "0"]] {
+            let r = Harness.stallstat(["record"] + target + ["-o", dir + "/s.data", "--", "/bin/sleep", "0.3"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            // cpu-clock at 4000 Hz on idle CPUs still ticks: ~1,200 samples per CPU in 0.3 s.
+            XCTAssertGreaterThan(samples(r) ?? 0, 500, "\(target): \(r.stderr)")
+            if Harness.perfAvailable {
+                let perf = Harness.perf(["report", "-i", dir + "/s.data", "--stdio", "--sort", "comm"])
+                XCTAssertEqual(perf.status, 0, perf.stderr)
+                XCTAssertTrue(perf.stdout.contains("%"), "perf reads the samples: \(perf.stdout.prefix(400))")
+            }
+        }
+    }
+
+    func testRecordInterruptedEndsACommandThatIgnoresSIGINT() throws {
+        let path = NSTemporaryDirectory() + "stallstat-rec-int-\(getpid()).data"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let start = Date()
+        let r = Harness.run([Harness.stallstat, "record", "-o", path, "--", "/bin/bash", "-c", "trap '' INT; sleep 60"]) { p in
+            usleep(800_000)
+            kill(p.processIdentifier, SIGINT)
+        }
+        XCTAssertEqual(r.status, 128 + SIGINT, r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 4, "perf SIGTERMs its workload and exits in about 2 s")
+    }
 }
