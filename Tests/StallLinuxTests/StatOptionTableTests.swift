@@ -66,3 +66,68 @@ final class StatOptionTableTests: XCTestCase {
         }
     }
 }
+
+/// Where `stat` output goes, and `analyze` on inputs that never end or say nothing.
+final class OutputStreamAndAnalyzeStopTests: XCTestCase {
+    func testMachineLayoutsGoToStandardErrorAndOutputFilesGetPerfsHeader() throws {
+        let csv = Harness.stallstat(["stat", "-x,", "-e", "task-clock", "--", "/bin/true"])
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        XCTAssertEqual(csv.stdout, "", "-x output is on stderr, as perf's")
+        XCTAssertTrue(csv.stderr.contains(",msec,task-clock,"), csv.stderr)
+        let json = Harness.stallstat(["stat", "-j", "-e", "task-clock", "--", "/bin/true"])
+        XCTAssertEqual(json.stdout, "")
+        XCTAssertTrue(json.stderr.contains("\"event\" : \"task-clock\""), json.stderr)
+        let text = Harness.stallstat(["stat", "-e", "task-clock", "--", "/bin/true"])
+        XCTAssertTrue(text.stdout.contains("task-clock"), "text stays on stdout")
+
+        let path = NSTemporaryDirectory() + "stallstat-header-\(getpid()).csv"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertEqual(Harness.stallstat(["stat", "-x,", "-o", path, "-e", "task-clock", "--", "/bin/true"]).status, 0)
+        XCTAssertEqual(Harness.stallstat(["stat", "-x,", "-o", path, "--append", "-e", "task-clock", "--", "/bin/true"]).status, 0)
+        let written = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = written.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertTrue(lines[0].hasPrefix("# started on "), written)
+        XCTAssertEqual(lines[1], "", "perf's header: ctime's own newline, then a blank line")
+        XCTAssertEqual(written.components(separatedBy: "# started on").count - 1, 2, "--append keeps the first run")
+        if Harness.perfAvailable {
+            let perfPath = path + ".perf"
+            defer { try? FileManager.default.removeItem(atPath: perfPath) }
+            _ = Harness.perf(["stat", "-x,", "-o", perfPath, "-e", "task-clock", "--", "/bin/true"])
+            let perfLines = try String(contentsOfFile: perfPath, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            XCTAssertTrue(perfLines[0].hasPrefix("# started on ") && perfLines[1].isEmpty, "perf writes the same header")
+        }
+        let full = Harness.stallstat(["stat", "-x,", "-o", "/dev/full", "-e", "task-clock", "--", "/bin/true"])
+        XCTAssertEqual(full.status, 1, "a write failure is an error: \(full.stderr)")
+        XCTAssertTrue(full.stderr.contains("No space left on device"), full.stderr)
+    }
+
+    func testAnalyzeStopsAtCtrlCAndRefusesEndlessOrEmptyInput() throws {
+        let fifo = NSTemporaryDirectory() + "stallstat-fifo-\(getpid())"
+        defer { unlink(fifo) }
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        // A writer that never closes: analyze would wait forever; Ctrl-C must end it.
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "exec sleep 30 > \(fifo)"]
+        try writer.run()
+        defer { writer.terminate() }
+        let start = Date()
+        let r = Harness.run([Harness.stallstat, "analyze", fifo]) { p in
+            usleep(500_000)
+            kill(p.processIdentifier, SIGINT)
+        }
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "analyze stops at SIGINT")
+
+        let zero = Harness.stallstat(["analyze", "/dev/zero"])
+        XCTAssertEqual(zero.status, 2, zero.stderr)
+        XCTAssertTrue(zero.stderr.contains("more than 256 MiB"), zero.stderr)
+
+        let junk = NSTemporaryDirectory() + "stallstat-junk-\(getpid()).csv"
+        defer { try? FileManager.default.removeItem(atPath: junk) }
+        try "a,b\nc,d\n".write(toFile: junk, atomically: true, encoding: .utf8)
+        let empty = Harness.stallstat(["analyze", junk])
+        XCTAssertEqual(empty.status, 2, "nothing readable is not a success: \(empty.stdout) \(empty.stderr)")
+        XCTAssertTrue(empty.stderr.contains("no count could be read"), empty.stderr)
+    }
+}
