@@ -86,6 +86,7 @@ final class OutputStreamAndAnalyzeStopTests: XCTestCase {
         XCTAssertEqual(Harness.stallstat(["stat", "-x,", "-o", path, "--append", "-e", "task-clock", "--", "/bin/true"]).status, 0)
         let written = try String(contentsOfFile: path, encoding: .utf8)
         let lines = written.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 2 else { return XCTFail("no header in \(written)") }
         XCTAssertTrue(lines[0].hasPrefix("# started on "), written)
         XCTAssertEqual(lines[1], "", "perf's header: ctime's own newline, then a blank line")
         XCTAssertEqual(written.components(separatedBy: "# started on").count - 1, 2, "--append keeps the first run")
@@ -94,6 +95,7 @@ final class OutputStreamAndAnalyzeStopTests: XCTestCase {
             defer { try? FileManager.default.removeItem(atPath: perfPath) }
             _ = Harness.perf(["stat", "-x,", "-o", perfPath, "-e", "task-clock", "--", "/bin/true"])
             let perfLines = try String(contentsOfFile: perfPath, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            guard perfLines.count >= 2 else { return XCTFail("perf wrote no header") }
             XCTAssertTrue(perfLines[0].hasPrefix("# started on ") && perfLines[1].isEmpty, "perf writes the same header")
         }
         let full = Harness.stallstat(["stat", "-x,", "-o", "/dev/full", "-e", "task-clock", "--", "/bin/true"])
