@@ -65,6 +65,24 @@ extension Substring {
 /// Numeric options are taken as text and checked here, so that every bad value gets a
 /// message naming the option and the accepted range (never a trap, never "Missing value"
 /// for a negative number).
+/// One numeric option: its name, range and unit, stated once. `value` is the validated
+/// number (nil when absent or invalid: `check` in validate() has refused those already).
+struct IntegerOption {
+    var name: String
+    var range: ClosedRange<Int>
+    var meaning: String = ""
+    func check(_ text: String?) throws { if let text { _ = try NumericOption.integer(text, option: name, range: range, meaning: meaning).get() } }
+    func value(_ text: String?) -> Int? { text.flatMap { try? NumericOption.integer($0, option: name, range: range, meaning: meaning).get() } }
+}
+
+struct DecimalOption {
+    var name: String
+    var range: ClosedRange<Double>
+    var unit: String
+    func check(_ text: String?) throws { if let text { _ = try NumericOption.decimal(text, option: name, range: range, unit: unit).get() } }
+    func value(_ text: String?) -> Double? { text.flatMap { try? NumericOption.decimal($0, option: name, range: range, unit: unit).get() } }
+}
+
 enum NumericOption {
     static func integer(_ text: String, option: String, range: ClosedRange<Int>, meaning: String = "") -> Result<Int, ValidationError> {
         let t = text.trimmingCharacters(in: " ")

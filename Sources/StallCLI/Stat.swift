@@ -230,38 +230,43 @@ struct Stat: ParsableCommand {
 
     static let maxMilliseconds = 315_360_000_000   // 10 years
 
-    var interval: Int? { intervalText.flatMap { try? NumericOption.integer($0, option: "-I/--interval", range: 10...Stat.maxMilliseconds, meaning: " ms").get() } }
-    var intervalCount: Int? { intervalCountText.flatMap { try? NumericOption.integer($0, option: "--interval-count", range: 1...Int(Int32.max)).get() } }
+    /// Each numeric option's name and range, stated once for parsing and validation.
+    enum Ranges {
+        static let interval = IntegerOption(name: "-I/--interval", range: 10...Stat.maxMilliseconds, meaning: " ms")
+        static let intervalCount = IntegerOption(name: "--interval-count", range: 1...Int(Int32.max))
+        static let repeatCount = IntegerOption(name: "-r/--repeat", range: 0...1_000_000, meaning: " (0: until interrupted)")
+        static let delay = IntegerOption(name: "-D/--delay", range: 0...Stat.maxMilliseconds, meaning: " ms")
+        static let pmuCounters = IntegerOption(name: "--pmu-counters", range: 1...64)
+        static let topdownLevel = IntegerOption(name: "--td-level", range: 0...8)
+        static let logFD = IntegerOption(name: "--log-fd", range: 0...Int(Int32.max))
+        static let timeout = IntegerOption(name: "--timeout", range: 10...Stat.maxMilliseconds, meaning: " ms")
+    }
+
+    var interval: Int? { Ranges.interval.value(intervalText) }
+    var intervalCount: Int? { Ranges.intervalCount.value(intervalCountText) }
     /// 0: repeat until interrupted (perf's "forever").
-    var repeatCount: Int { repeatText.flatMap { try? NumericOption.integer($0, option: "-r/--repeat", range: 0...1_000_000, meaning: " (0: until interrupted)").get() } ?? 1 }
-    var delay: Int? { delayText.flatMap { try? NumericOption.integer($0, option: "-D/--delay", range: 0...Stat.maxMilliseconds, meaning: " ms").get() } }
-    var pmuCounters: Int? { pmuCountersText.flatMap { try? NumericOption.integer($0, option: "--pmu-counters", range: 1...64).get() } }
-    var topdownLevel: Int { topdownLevelText.flatMap { try? NumericOption.integer($0, option: "--td-level", range: 0...8).get() } ?? 1 }
-    var logFD: Int32? { logFDText.flatMap { try? NumericOption.integer($0, option: "--log-fd", range: 0...Int(Int32.max)).get() }.map { Int32($0) } }
+    var repeatCount: Int { Ranges.repeatCount.value(repeatText) ?? 1 }
+    var delay: Int? { Ranges.delay.value(delayText) }
+    var pmuCounters: Int? { Ranges.pmuCounters.value(pmuCountersText) }
+    var topdownLevel: Int { Ranges.topdownLevel.value(topdownLevelText) ?? 1 }
+    var logFD: Int32? { Ranges.logFD.value(logFDText).map { Int32($0) } }
     /// --duration in seconds, or --timeout in ms.
     var durationSeconds: Double? {
-        if let t = timeoutText { return (try? NumericOption.integer(t, option: "--timeout", range: 10...Stat.maxMilliseconds, meaning: " ms").get()).map { Double($0) / 1000 } }
+        if timeoutText != nil { return Ranges.timeout.value(timeoutText).map { Double($0) / 1000 } }
         return target.durationSeconds
     }
 
     mutating func validate() throws {
         // Each numeric option's own range (the message names the option and the range).
-        if let t = intervalText { _ = try NumericOption.integer(t, option: "-I/--interval", range: 10...Stat.maxMilliseconds, meaning: " ms").get() }
-        if let t = intervalCountText { _ = try NumericOption.integer(t, option: "--interval-count", range: 1...Int(Int32.max)).get() }
-        if let t = repeatText { _ = try NumericOption.integer(t, option: "-r/--repeat", range: 0...1_000_000, meaning: " (0: until interrupted)").get() }
-        if let t = delayText {
-            if t.trimmingCharacters(in: " ") == "-1" {
-                throw ValidationError("-D -1 starts with counters disabled for --control to enable; stallstat has no --control: give the delay in ms")
-            }
-            _ = try NumericOption.integer(t, option: "-D/--delay", range: 0...Stat.maxMilliseconds, meaning: " ms").get()
+        if delayText?.trimmingCharacters(in: " ") == "-1" {
+            throw ValidationError("-D -1 starts with counters disabled for --control to enable; stallstat has no --control: give the delay in ms")
         }
-        if let t = pmuCountersText { _ = try NumericOption.integer(t, option: "--pmu-counters", range: 1...64).get() }
-        if let t = topdownLevelText { _ = try NumericOption.integer(t, option: "--td-level", range: 0...8).get() }
-        if let t = timeoutText { _ = try NumericOption.integer(t, option: "--timeout", range: 10...Stat.maxMilliseconds, meaning: " ms").get() }
-        if let t = logFDText {
-            let fd = try NumericOption.integer(t, option: "--log-fd", range: 0...Int(Int32.max)).get()
-            if fcntl(Int32(fd), F_GETFD) < 0 { throw ValidationError("--log-fd \(fd) is not an open file descriptor") }
+        for (spec, text) in [(Ranges.interval, intervalText), (Ranges.intervalCount, intervalCountText), (Ranges.repeatCount, repeatText),
+                             (Ranges.delay, delayText), (Ranges.pmuCounters, pmuCountersText), (Ranges.topdownLevel, topdownLevelText),
+                             (Ranges.timeout, timeoutText), (Ranges.logFD, logFDText)] {
+            try spec.check(text)
         }
+        if let fd = logFD, fcntl(fd, F_GETFD) < 0 { throw ValidationError("--log-fd \(fd) is not an open file descriptor") }
 
         if let refusal = refusedOption { throw ValidationError(refusal) }
         if events.contains(where: { $0.trimmingWhitespace().isEmpty }) { throw ValidationError("-e needs an event name (got an empty one)") }

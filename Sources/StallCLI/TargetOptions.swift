@@ -23,10 +23,11 @@ struct TargetOptions: ParsableArguments {
     /// The longest run --duration and --timeout accept: 10 years.
     static let maxSeconds = 315_360_000.0
 
-    var durationSeconds: Double? { durationText.flatMap { try? NumericOption.decimal($0, option: "--duration", range: 0.001...TargetOptions.maxSeconds, unit: "seconds").get() } }
+    static let duration = DecimalOption(name: "--duration", range: 0.001...maxSeconds, unit: "seconds")
+    var durationSeconds: Double? { TargetOptions.duration.value(durationText) }
 
     func validate() throws {
-        if let d = durationText { _ = try NumericOption.decimal(d, option: "--duration", range: 0.001...TargetOptions.maxSeconds, unit: "seconds").get() }
+        try TargetOptions.duration.check(durationText)
         if pids != nil && tids != nil { throw ValidationError("choose one of -p and -t") }
         if (pids != nil || tids != nil) && (allCPUs || cpuList != nil) {
             throw ValidationError("-p/-t count those tasks on any CPU; they cannot be combined with -a or -C")
