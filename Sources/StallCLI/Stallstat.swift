@@ -40,9 +40,11 @@ public struct Stallstat: ParsableCommand {
             if names.contains(first) {
                 sub = first
                 rest = Array(arguments.dropFirst())
-            } else if !first.hasPrefix("-") || ["-h", "--help", "--version", "--generate-completion-script"].contains(first) {
-                // Not an option of the default `stat`: a subcommand name ArgumentParser will judge.
+            } else if ["-h", "--help", "--version", "--generate-completion-script", "help"].contains(first) {
                 return try parseAsRoot(arguments)
+            } else if !first.hasPrefix("-") {
+                let shown = arguments.prefix(3).joined(separator: " ") + (arguments.count > 3 ? " ..." : "")
+                throw ValidationError("'\(first)' is not a stallstat command (\(names.sorted().joined(separator: ", "))); to count a command: stallstat stat -- \(shown)")
             }
         }
         switch sub {
