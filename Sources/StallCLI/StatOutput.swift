@@ -13,6 +13,8 @@ import Glibc
 final class StatOutputSink {
     private let fd: Int32
     private let ownsFD: Bool
+    /// -o FILE (not --append): written beside FILE and renamed over it, never through a link.
+    private var replacing: ReplacingOutput? = nil
     private let quiet: Bool
     private var failure: String? = nil
     let destination: String
@@ -20,19 +22,32 @@ final class StatOutputSink {
     init(format: Stat.OutputFormat, path: String?, append: Bool, logFD: Int32?, quiet: Bool) throws {
         self.quiet = quiet
         if let path {
-            let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
-            let f = open(path, flags, 0o644)
-            if f < 0 {
-                throw CLIError(message: "cannot write -o \(path): \(String(cString: strerror(errno)))", exitCode: ExitCodes.outputError)
+            if append {
+                // Adding to a file: never through a link (O_NOFOLLOW), created 0644 if missing.
+                let f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                if f < 0 {
+                    let why = errno == ELOOP ? "it is a symbolic link, which --append does not follow" : String(cString: strerror(errno))
+                    throw CLIError(message: "cannot write -o \(path): \(why)", exitCode: ExitCodes.outputError)
+                }
+                fd = f
+                ownsFD = true
+            } else {
+                do { replacing = try ReplacingOutput(path: path, mode: 0o644, keepOld: false) } catch {
+                    throw CLIError(message: "cannot write -o \(path): \(error)", exitCode: ExitCodes.outputError)
+                }
+                fd = replacing!.fd
+                ownsFD = false
             }
-            fd = f
-            ownsFD = true
             destination = path
             // perf's header: ctime() already ends in a newline, and a blank line follows.
             var now = time(nil)
             var buffer = [CChar](repeating: 0, count: 64)
             let stamp = ctime_r(&now, &buffer).map { String(cString: $0) } ?? "\n"
             write("# started on \(stamp)\n")
+            // The new file exists (with perf's header): put it in place, so -I output can be followed as it grows.
+            do { try replacing?.commit() } catch {
+                throw CLIError(message: "cannot write -o \(path): \(error)", exitCode: ExitCodes.outputError)
+            }
         } else if let logFD {
             fd = logFD
             ownsFD = false
@@ -64,6 +79,9 @@ final class StatOutputSink {
 
     /// Closes a file and returns the first write failure, if any.
     func finish() -> String? {
+        if let r = replacing, fsync(r.fd) != 0, errno != EINVAL, failure == nil {
+            failure = "cannot write to \(destination): \(String(cString: strerror(errno)))"
+        }
         if ownsFD, close(fd) != 0, failure == nil {
             failure = "cannot write to \(destination): \(String(cString: strerror(errno)))"
         }

@@ -185,9 +185,15 @@ public final class Recorder {
         let layout = PerfDataLayout(events: kept.map { PerfDataLayout.Event(attrBytes: attrBytes[$0], ids: idsPerEvent[$0], name: plan.events[$0].name) })
         let identifier = layout.events[0].ids.first ?? 0
 
-        let out = open(plan.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if out < 0 { throw RecordError.output("cannot create \(plan.output): \(String(cString: strerror(errno)))") }
-        defer { close(out) }
+        // Written beside the destination and renamed into place once the recording has
+        // started: never through a planted link, never destroying a file on a failed launch.
+        let output: ReplacingOutput
+        do { output = try ReplacingOutput(path: plan.output, keepOld: true) } catch {
+            child?.signal(SIGKILL)
+            child?.waitBlocking()
+            throw RecordError.output("\(error)")
+        }
+        let out = output.fd
         var dataSize = 0
         var writeError: String? = nil
         func writeAt(_ bytes: [UInt8], _ offset: Int) -> Bool {
@@ -264,6 +270,10 @@ public final class Recorder {
         if child == nil || plan.scope != .command { for fd in fds { _ = cpe_enable(fd, 0) } }
         if let child {
             do { try child.release() } catch let f as PausedChild.Failure { throw RecordError.child(f) }
+        }
+        do { try output.commit() } catch {
+            child?.end(interruptedBy: SIGTERM)
+            throw RecordError.output("\(error)")
         }
         let deadline = plan.durationSeconds.map { start + UInt64($0 * 1e9) }
         var interrupted: Int32? = nil
