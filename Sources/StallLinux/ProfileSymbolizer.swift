@@ -17,36 +17,35 @@ public final class ProfileSymbolizer {
     private var kernelLoader: BackgroundLoad<KernelSymbols?>? = nil
 
     static func loadKernelSymbols(_ path: String) -> KernelSymbols? {
-        let cache = path == "/proc/kallsyms" ? kallsymsCachePath() : nil
-        if let cache, let bytes = try? SystemFiles.readBytes(cache) {
+        let cache = path == "/proc/kallsyms" ? PrivateCache.forCurrentUser() : nil
+        let name = cache == nil ? nil : kallsymsCacheName()
+        if let cache, let name, let bytes = cache.read(name, limit: maxKallsymsBytes) {
             let k = KernelSymbols(kallsymsBytes: bytes)
             if !k.isEmpty { return k }
         }
-        guard let bytes = try? SystemFiles.readBytes(path) else { return nil }
+        guard let bytes = try? SystemFiles.readBytes(path, limit: maxKallsymsBytes) else { return nil }
         let k = KernelSymbols(kallsymsBytes: bytes)
         if k.isEmpty { return nil }
-        if let cache {
-            // Best effort: a copy as perf keeps in ~/.debug, valid for this boot and module list.
-            let dir = String(cache[..<cache.lastIndex(of: "/")!])
-            _ = mkdir(String(dir[..<dir.lastIndex(of: "/")!]), 0o755)
-            _ = mkdir(dir, 0o755)
-            try? SystemFiles.writeText(String(decoding: bytes, as: UTF8.self), to: cache + ".tmp")
-            _ = rename(cache + ".tmp", cache)
-        }
+        // Best effort, as perf keeps ~/.debug: valid for this boot and module list. Only
+        // what this user read (kptr_restrict shows a user zeros: k is empty, nothing cached).
+        if let cache, let name { cache.write(name, bytes) }
         return k
     }
 
     /// Generating /proc/kallsyms costs the kernel ~0.1 s. Its addresses change every boot
     /// (KASLR) and its module symbols with the module list, so the key is both.
-    static func kallsymsCachePath() -> String? {
+    /// /proc/kallsyms is ~10 MB on a distribution kernel; 256 MiB bounds a hostile --kallsyms file.
+    static let maxKallsymsBytes = 256 << 20
+    /// The largest object file read for symbols (a debug build of a browser is ~2 GB).
+    static let maxObjectBytes = 4 << 30
+
+    static func kallsymsCacheName() -> String? {
         guard let boot = SystemFiles.readTrimmed("/proc/sys/kernel/random/boot_id") else { return nil }
         // No /proc/modules: a kernel built without modules, whose symbols never change.
         let modules = (try? SystemFiles.readBytes("/proc/modules")) ?? []
         var hash: UInt64 = 0xCBF29CE484222325   // FNV-1a
         for b in modules { hash = (hash ^ UInt64(b)) &* 0x100000001B3 }
-        let base = environment("XDG_CACHE_HOME") ?? environment("HOME").map { $0 + "/.cache" }
-        guard let base else { return nil }
-        return "\(base)/stallstat/kallsyms-\(boot)-\(String(hash, radix: 16))"
+        return "kallsyms-\(boot.filter { $0.isHexDigit || $0 == "-" })-\(String(hash, radix: 16))"
     }
 
     /// Starts reading kernel symbols on another thread: generating /proc/kallsyms is
@@ -83,11 +82,14 @@ public final class ProfileSymbolizer {
     func elf(_ path: String) -> ELFSymbols? {
         if let cached = elfCache[path] { return cached }
         var loaded: ELFSymbols? = nil
-        if path.hasPrefix("/"), let bytes = try? SystemFiles.readBytes(symfs + path) { loaded = try? ELFSymbols(bytes: bytes) }
+        // Mapping names come from the recording: only regular files, bounded (never /dev/zero or a FIFO).
+        if path.hasPrefix("/"), let bytes = try? SystemFiles.readRegularFile(symfs + path, limit: ProfileSymbolizer.maxObjectBytes) {
+            loaded = try? ELFSymbols(bytes: bytes)
+        }
         // A stripped file: its detached debug file by build id, as perf and gdb look it up.
         if var e = loaded, !e.hasFullSymbolTable, let id = e.buildID, id.count > 2 {
             let debugPath = symfs + "/usr/lib/debug/.build-id/\(id.prefix(2))/\(id.dropFirst(2)).debug"
-            if let bytes = try? SystemFiles.readBytes(debugPath), let debug = try? ELFSymbols(bytes: bytes) {
+            if let bytes = try? SystemFiles.readRegularFile(debugPath, limit: ProfileSymbolizer.maxObjectBytes), let debug = try? ELFSymbols(bytes: bytes) {
                 e.adoptSymbols(from: debug)
                 loaded = e
             }

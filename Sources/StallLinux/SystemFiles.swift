@@ -40,6 +40,35 @@ public enum SystemFiles {
         return String(decoding: UnsafeBufferPointer(start: buffer, count: n), as: UTF8.self)
     }
 
+    /// At most `limit` bytes of a file (InputTooLarge past it).
+    public static func readBytes(_ path: String, limit: Int) throws -> [UInt8] {
+        var buffer: UnsafeMutablePointer<UInt8>? = nil
+        let n = cpe_read_file_max(path, limit, &buffer)
+        if n == -Int(EFBIG) { throw InputTooLarge(path: path, limit: limit) }
+        if n < 0 { throw SystemError(errno: Int32(-n), operation: "read \(path)") }
+        defer { free(buffer) }
+        return Array(UnsafeBufferPointer(start: buffer, count: n))
+    }
+
+    /// A regular file named by untrusted data (a recording's mapping names): a device
+    /// (/dev/zero), FIFO or directory is refused without reading or blocking, and the
+    /// size is bounded.
+    public static func readRegularFile(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd < 0 { throw SystemError(errno: errno, operation: "open \(path)") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError(errno: errno, operation: "stat \(path)") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError(errno: EINVAL, operation: "\(path) is not a regular file; not read") }
+        guard st.st_size <= limit else { throw InputTooLarge(path: path, limit: limit) }
+        var buffer: UnsafeMutablePointer<UInt8>? = nil
+        let n = cpe_read_fd_max(fd, limit, &buffer)
+        if n == -Int(EFBIG) { throw InputTooLarge(path: path, limit: limit) }
+        if n < 0 { throw SystemError(errno: Int32(-n), operation: "read \(path)") }
+        defer { free(buffer) }
+        return Array(UnsafeBufferPointer(start: buffer, count: n))
+    }
+
     public static func readBytes(_ path: String) throws -> [UInt8] {
         var buffer: UnsafeMutablePointer<UInt8>? = nil
         let n = cpe_read_file(path, &buffer)

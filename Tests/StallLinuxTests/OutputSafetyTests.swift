@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import StallLinux
 
 /// Outputs as root in a directory anyone may write to: nothing written through a planted
 /// link, nothing replaced before the replacement exists, recordings 0600 (as perf's).
@@ -80,5 +81,80 @@ final class OutputSafetyTests: XCTestCase {
         var st = stat()
         XCTAssertEqual(stat("/dev/null", &st), 0)
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFCHR, "/dev/null is still the device")
+    }
+}
+
+/// The kallsyms cache and the files a recording names, read as root.
+final class ReadSafetyTests: XCTestCase {
+    func testRootNeverUsesAnotherUsersCacheDirectory() throws {
+        try XCTSkipUnless(geteuid() == 0, "needs root to plant a directory owned by another user")
+        let home = NSTemporaryDirectory() + "stallstat-home-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        try FileManager.default.createDirectory(atPath: home + "/.cache/stallstat", withIntermediateDirectories: true)
+        let victim = NSTemporaryDirectory() + "stallstat-victim-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: victim) }
+        try "precious\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        chmod(victim, 0o600)
+        // The user's cache directory holds a link under the very name the cache would use.
+        let name = try XCTUnwrap(ProfileSymbolizer.kallsymsCacheName())
+        XCTAssertEqual(symlink(victim, home + "/.cache/stallstat/" + name), 0)
+        for path in [home, home + "/.cache", home + "/.cache/stallstat"] { chown(path, 65534, 65534) }
+        XCTAssertNil(PrivateCache(base: home + "/.cache"), "another user's directory is no cache for root")
+
+        let data = home + "/../stallstat-k-\(getpid()).data"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        XCTAssertEqual(Harness.stallstat(["record", "-a", "-o", data, "--duration", "0.1"]).status, 0)
+        let r = Harness.run(["/usr/bin/env", "HOME=\(home)", "XDG_CACHE_HOME=", Harness.stallstat, "report", "-i", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "precious\n")
+        let files = try FileManager.default.contentsOfDirectory(atPath: home + "/.cache/stallstat")
+        XCTAssertEqual(files, [name], "nothing written there")
+        var st = stat()
+        XCTAssertEqual(lstat(home + "/.cache/stallstat/" + name, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFLNK, "the planted link is neither followed nor replaced")
+    }
+
+    func testOwnCacheIsPrivate() throws {
+        let base = NSTemporaryDirectory() + "stallstat-cache-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let cache = try XCTUnwrap(PrivateCache(base: base))
+        cache.write("entry", Array("ffffffff81000000 T _text\n".utf8))
+        var st = stat()
+        XCTAssertEqual(stat(cache.directory, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o700)
+        XCTAssertEqual(stat(cache.directory + "/entry", &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o600)
+        XCTAssertEqual(cache.read("entry", limit: 1 << 20).map { String(decoding: $0, as: UTF8.self) }, "ffffffff81000000 T _text\n")
+        chmod(cache.directory + "/entry", 0o644)
+        XCTAssertNil(cache.read("entry", limit: 1 << 20), "a cache file others could read is not used")
+        XCTAssertEqual(symlink("/etc/hostname", cache.directory + "/link"), 0)
+        XCTAssertNil(cache.read("link", limit: 1 << 20), "links are not followed")
+    }
+
+    func testSymbolFilesMustBeRegularFiles() throws {
+        let start = Date()
+        XCTAssertThrowsError(try SystemFiles.readRegularFile("/dev/zero", limit: 1 << 30))
+        let fifo = NSTemporaryDirectory() + "stallstat-sym-fifo-\(getpid())"
+        defer { unlink(fifo) }
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertThrowsError(try SystemFiles.readRegularFile(fifo, limit: 1 << 30), "a FIFO is refused, not waited on")
+        XCTAssertThrowsError(try SystemFiles.readRegularFile("/etc", limit: 1 << 30))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1)
+        XCTAssertEqual(try SystemFiles.readRegularFile("/etc/hostname", limit: 1 << 20), Array(try Data(contentsOf: URL(fileURLWithPath: "/etc/hostname"))))
+        XCTAssertThrowsError(try SystemFiles.readRegularFile("/etc/hostname", limit: 1), "bounded")
+    }
+}
+
+/// Commands that do not count take Ctrl-C like any program.
+final class StopSignalTests: XCTestCase {
+    func testFragTimingLoopStopsAtSIGINT() {
+        let start = Date()
+        let r = Harness.run([Harness.stallstat, "frag", "--time", "100000000"]) { p in
+            usleep(500_000)
+            kill(p.processIdentifier, SIGINT)
+        }
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 3, "frag --time stops at SIGINT")
     }
 }
