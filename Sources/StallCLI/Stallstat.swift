@@ -20,6 +20,10 @@ public struct Stallstat: ParsableCommand {
         }
         do {
             try command.run()
+            if let e = StandardOutput.failure {
+                StandardError.write("stallstat: write failure on standard output: \(String(cString: strerror(e)))")
+                processExit(ExitCodes.outputError)
+            }
         } catch let e as CLIError {
             StandardError.write("stallstat: \(e.message)")
             processExit(e.exitCode)

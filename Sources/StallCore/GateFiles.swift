@@ -79,8 +79,8 @@ public struct GateBaseline: Equatable, Sendable {
         guard root["format"]?.stringValue == "stallstat-gate-baseline" else {
             throw GateError("\(file) is not a stallstat gate baseline (no \"format\": \"stallstat-gate-baseline\")")
         }
-        guard let v = root["format_version"]?.numberValue, Int(v) == formatVersion else {
-            throw GateError("\(file): baseline format version \(root["format_version"]?.numberValue.map { String(Int($0)) } ?? "?") is not \(formatVersion); record it again")
+        guard let v = root["format_version"]?.numberValue, v == Double(formatVersion) else {
+            throw GateError("\(file): baseline format version \(root["format_version"]?.numberValue.map { "\($0)" } ?? "?") is not \(formatVersion); record it again")
         }
         guard let m = root["machine"], let cpu = m["cpu"]?.stringValue, let metricsJSON = root["metrics"]?.arrayValue,
               let runs = root["runs"]?.numberValue, let command = root["command"]?.arrayValue else {
@@ -101,10 +101,12 @@ public struct GateBaseline: Equatable, Sendable {
         }
         if metrics.isEmpty { throw GateError("\(file): the baseline has no metrics") }
         let machine = MachineDescription(cpu: cpu, cpuModelName: m["cpu_model_name"]?.stringValue ?? "", kernel: m["kernel"]?.stringValue ?? "",
-                                         cpus: Int(m["cpus"]?.numberValue ?? 0), hasPMU: m["has_pmu"] == .bool(true, line: 0))
+                                         cpus: try wholeNumber(m["cpus"]?.numberValue ?? 0, "machine.cpus", 0...1_048_576, file: file),
+                                         hasPMU: m["has_pmu"] == .bool(true, line: 0))
         return GateBaseline(stallstatVersion: root["stallstat_version"]?.stringValue ?? "?", createdSeconds: root["created"]?.numberValue ?? 0,
-                            command: command.compactMap(\.stringValue), machine: machine, runs: Int(runs),
-                            warmup: Int(root["warmup"]?.numberValue ?? 0), metrics: metrics)
+                            command: command.compactMap(\.stringValue), machine: machine,
+                            runs: try wholeNumber(runs, "runs", GateConfig.runRange, file: file),
+                            warmup: try wholeNumber(root["warmup"]?.numberValue ?? 0, "warmup", GateConfig.warmupRange, file: file), metrics: metrics)
     }
 }
 
@@ -115,6 +117,9 @@ public struct GateConfig: Equatable, Sendable {
     public var alpha: Double?
     public var minimumCoverage: Double?
     public var metrics: [String]?
+    /// What runs and warm-up counts may be: a gate of more runs than this is a typo.
+    public static let runRange = 1...100_000
+    public static let warmupRange = 0...100_000
     /// Relative thresholds (0.05 = 5%).
     public var thresholds: [String: Double] = [:]
 
@@ -138,8 +143,8 @@ public struct GateConfig: Equatable, Sendable {
         if text.trimmingWhitespace().hasPrefix("{") {
             let root: JSONValue
             do { root = try JSONReader.parse(text) } catch { throw GateError("\(file): \(error)") }
-            c.runs = root["runs"]?.numberValue.map { Int($0) }
-            c.warmup = root["warmup"]?.numberValue.map { Int($0) }
+            c.runs = try root["runs"]?.numberValue.map { try wholeNumber($0, "runs", GateConfig.runRange, file: file) }
+            c.warmup = try root["warmup"]?.numberValue.map { try wholeNumber($0, "warmup", GateConfig.warmupRange, file: file) }
             c.alpha = root["alpha"]?.numberValue
             c.minimumCoverage = root["min_coverage"]?.numberValue
             c.metrics = root["metrics"]?.arrayValue?.compactMap(\.stringValue)
@@ -174,8 +179,8 @@ public struct GateConfig: Equatable, Sendable {
             }
             if section == "thresholds" { c.thresholds[key] = try number() / 100; continue }
             switch key {
-            case "runs": c.runs = Int(try number())
-            case "warmup": c.warmup = Int(try number())
+            case "runs": c.runs = try wholeNumber(try number(), "runs", GateConfig.runRange, file: "\(file) line \(n + 1)")
+            case "warmup": c.warmup = try wholeNumber(try number(), "warmup", GateConfig.warmupRange, file: "\(file) line \(n + 1)")
             case "alpha": c.alpha = try number()
             case "min_coverage": c.minimumCoverage = try number()
             case "metrics":
@@ -276,4 +281,13 @@ public enum GateReport {
         }
         return "{\"\(jsonEscape(benchmark))\": {" + measures.joined(separator: ", ") + "}}\n"
     }
+}
+
+/// A count read from a baseline or config: a whole number in range, or an error naming it
+/// (never `Int(Double)`, which traps on nan, inf and 1e300, and silently turns 3.9 into 3).
+func wholeNumber(_ v: Double, _ what: String, _ range: ClosedRange<Int>, file: String) throws -> Int {
+    guard v.isFinite, v == v.rounded(), v >= Double(range.lowerBound), v <= Double(range.upperBound) else {
+        throw GateError("\(file): \(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(v)")
+    }
+    return Int(v)
 }

@@ -147,12 +147,18 @@ public enum StandardError {
 
 /// Standard output for results.
 public enum StandardOutput {
+    /// The first write failure (ENOSPC on /dev/full, EPIPE...), reported once when the
+    /// command ends: a report that could not be written is not a success.
+    nonisolated(unsafe) public private(set) static var failure: Int32? = nil
+
     public static func write(_ text: String) {
+        guard failure == nil else { return }
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { if errno == EINTR { continue }; return }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { failure = n < 0 ? errno : EIO; return }
             offset += n
         }
     }

@@ -149,3 +149,22 @@ final class GateFileTests: XCTestCase {
         XCTAssertEqual(json["verdict"]?.stringValue, "regression")
     }
 }
+
+/// Hostile numbers in baselines and configs are errors naming the field, never a trap.
+final class GateFileNumberTests: XCTestCase {
+    func testRunsAndWarmupMustBeWholeNumbersInRange() {
+        for bad in ["nan", "inf", "-inf", "1e30", "1e300", "3.9", "-1"] {
+            XCTAssertThrowsError(try GateConfig.parse("runs = \(bad)\n", file: "c.toml"), bad) { XCTAssertTrue("\($0)".contains("runs must be a whole number"), "\($0)") }
+            XCTAssertThrowsError(try GateConfig.parse("warmup = \(bad)\n", file: "c.toml"), bad)
+        }
+        for bad in ["1e999", "1e300", "2.5", "-3"] {
+            XCTAssertThrowsError(try GateConfig.parse("{\"runs\": \(bad)}", file: "c.json"), bad)
+            let baseline = """
+            {"format": "stallstat-gate-baseline", "format_version": 1, "runs": \(bad), "command": ["x"],
+             "machine": {"cpu": "x"}, "metrics": [{"name": "task-clock", "samples": [1, 2, 3]}]}
+            """
+            XCTAssertThrowsError(try GateBaseline.decode(baseline, file: "b.json"), bad) { XCTAssertTrue("\($0)".contains("runs must be a whole number"), "\($0)") }
+        }
+        XCTAssertEqual(try GateConfig.parse("runs = 12\n", file: "c.toml").runs, 12)
+    }
+}

@@ -158,3 +158,18 @@ final class StopSignalTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 3, "frag --time stops at SIGINT")
     }
 }
+
+/// A result that could not be written is an error, with one message.
+final class WriteFailureTests: XCTestCase {
+    func testEveryCommandReportsAFullStandardOutput() throws {
+        let data = NSTemporaryDirectory() + "stallstat-full-\(getpid()).data"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        XCTAssertEqual(Harness.stallstat(["record", "-o", data, "--", "/bin/true"]).status, 0)
+        for args in [["stat", "-e", "task-clock", "--", "/bin/true"], ["report", "-i", data],
+                     ["analyze", Harness.packageRoot + "/Tests/StallCoreTests/Fixtures/perf-stat-text.txt"], ["list", "sw"]] {
+            let r = Harness.run(["/bin/sh", "-c", "exec \"$0\" \"$@\" > /dev/full", Harness.stallstat] + args)
+            XCTAssertEqual(r.status, 1, "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stderr.components(separatedBy: "No space left on device").count - 1, 1, "one message: \(r.stderr)")
+        }
+    }
+}
