@@ -52,10 +52,17 @@ public struct OpenFailure: Equatable, Sendable {
             return "\(event): <not supported>: the CPU's PMU does not implement this event (`stallstat list` shows what it has)."
         case .permission(let paranoid, let systemWide):
             let level = paranoid.map { "kernel.perf_event_paranoid is \($0)" } ?? "kernel.perf_event_paranoid could not be read"
+            if !systemWide, let paranoid, paranoid <= -1 {
+                // Nothing paranoid forbids at -1: what refused is the ptrace access check
+                // on a process of another user (or a more privileged one).
+                return "\(event): permission denied: \(level), which allows everything, so what refused is the ptrace access check: counting another user's (or a setuid) process needs CAP_PERFMON or CAP_SYS_PTRACE, or running as that user (see kernel.yama.ptrace_scope)."
+            }
             let need = systemWide
                 ? "system-wide counting (-a, -C) needs perf_event_paranoid <= 0, CAP_PERFMON or root"
                 : "counting kernel activity needs perf_event_paranoid <= 1, CAP_PERFMON or root"
-            return "\(event): permission denied: \(level); \(need). Try: sudo sysctl kernel.perf_event_paranoid=\(systemWide ? 0 : 1), run as root, or count user space only with '\(event):u'."
+            let userOnly = EventModifiers.split(event).map { $0.modifiers.user && !$0.modifiers.kernel } ?? false
+            let hint = userOnly || systemWide ? "" : ", or count user space only with '\(event):u'"
+            return "\(event): permission denied: \(level); \(need). Try: sudo sysctl kernel.perf_event_paranoid=\(systemWide ? 0 : 1), run as root\(hint)."
         case .noSuchProcess(let pid):
             return "\(event): process \(pid) does not exist (it may have exited)."
         case .tooManyOpenFiles:

@@ -87,3 +87,17 @@ final class CounterGroupingTests: XCTestCase {
         XCTAssertEqual(groups, [[0, 2], [1], [3, 4], [5]])
     }
 }
+
+/// Permission messages name the real cause.
+final class PermissionMessageTests: XCTestCase {
+    func testMessagesFitTheCause() {
+        func message(_ event: String, paranoid: Int?, systemWide: Bool) -> String {
+            OpenFailure(event: event, cause: .permission(paranoid: paranoid, systemWide: systemWide)).message
+        }
+        XCTAssertTrue(message("cycles", paranoid: 2, systemWide: false).contains("'cycles:u'"))
+        XCTAssertFalse(message("cycles:u", paranoid: 2, systemWide: false).contains("count user space only"), "no :u hint for a :u event")
+        XCTAssertFalse(message("cycles", paranoid: 2, systemWide: true).contains(":u'"), "-a needs paranoid <= 0 whatever the modifier")
+        let ptrace = message("task-clock", paranoid: -1, systemWide: false)
+        XCTAssertTrue(ptrace.contains("ptrace access check") && !ptrace.contains("sysctl"), "paranoid -1 refuses nothing: \(ptrace)")
+    }
+}
