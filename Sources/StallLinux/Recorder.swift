@@ -211,15 +211,18 @@ public final class Recorder {
         }
         var samples = 0, throttled = 0
         var lost: UInt64 = 0
-        func appendData(_ bytes: [UInt8]) {
-            guard writeError == nil, !bytes.isEmpty else { return }
+        @discardableResult
+        func appendData(_ bytes: [UInt8]) -> Bool {
+            guard writeError == nil, !bytes.isEmpty else { return false }
             if writeAt(bytes, layout.dataOffset + dataSize) {
                 dataSize += bytes.count
                 // Keep the header current: a recording killed now is still a readable file.
                 _ = writeAt(layout.header(dataSize: dataSize, features: []), 0)
+                return true
             } else {
                 // Drop a partial write so the file ends on a whole record.
                 _ = ftruncate(out, off_t(layout.dataOffset + dataSize))
+                return false
             }
         }
         // Mappings that existed before the recording started.
@@ -242,13 +245,18 @@ public final class Recorder {
         }
         appendData(synthesized.bytes)
 
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: plan.ringPages * 4096 * 2, alignment: 8)
+        // Sized from the rings themselves (data_pages × the kernel's page size: 16 or 64 KiB
+        // pages on some arm64 kernels), so one drain always takes a whole ring.
+        let bufferBytes = max(1, rings.values.map { $0.ring.data_size }.max() ?? 0)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferBytes, alignment: 8)
         defer { buffer.deallocate() }
         func drain() {
             var chunk: [UInt8] = []
+            // Samples are counted when the chunk holding them is in the file (ENOSPC: not before).
+            var chunkSamples = 0
             for cpu in rings.keys.sorted() {
                 var ring = rings[cpu]!.ring
-                let n = cpe_ring_drain(&ring, buffer, plan.ringPages * 4096 * 2)
+                let n = cpe_ring_drain(&ring, buffer, bufferBytes)
                 guard n > 0 else { continue }
                 let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
                 var o = 0
@@ -256,14 +264,14 @@ public final class Recorder {
                     let type = bytes.load(fromByteOffset: o, as: UInt32.self)
                     let size = Int(bytes.load(fromByteOffset: o + 6, as: UInt16.self))
                     if size < 8 { break }
-                    if type == PerfData.RecordType.sample.rawValue { samples += 1 }
+                    if type == PerfData.RecordType.sample.rawValue { chunkSamples += 1 }
                     else if type == PerfData.RecordType.lost.rawValue, o + 24 <= n { lost &+= bytes.loadUnaligned(fromByteOffset: o + 16, as: UInt64.self) }
                     else if type == PerfData.RecordType.throttle.rawValue { throttled += 1 }
                     o += size
                 }
                 chunk += bytes
             }
-            if !chunk.isEmpty { appendData(chunk + SynthesizedRecord.finishedRound) }
+            if !chunk.isEmpty, appendData(chunk + SynthesizedRecord.finishedRound) { samples += chunkSamples }
         }
 
         let start = cpe_monotonic_ns()

@@ -173,3 +173,28 @@ final class WriteFailureTests: XCTestCase {
         }
     }
 }
+
+/// A recording that fills its filesystem says how many samples the file holds.
+final class FullFilesystemTests: XCTestCase {
+    func testSummaryCountsTheSamplesInTheFile() throws {
+        try XCTSkipUnless(geteuid() == 0, "needs root to mount a small tmpfs")
+        let mnt = NSTemporaryDirectory() + "stallstat-small-\(getpid())"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        defer { _ = Harness.run(["/bin/umount", mnt]); try? FileManager.default.removeItem(atPath: mnt) }
+        try XCTSkipUnless(Harness.run(["/bin/mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", mnt]).status == 0, "cannot mount tmpfs here")
+        let path = mnt + "/full.data"
+        let r = Harness.stallstat(["record", "-a", "-o", path, "--duration", "2"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)
+        let line = try XCTUnwrap(r.stderr.split(separator: "\n").first { $0.contains(" samples,") })
+        let claimed = try XCTUnwrap(Int(line.split(separator: ":").last!.split(separator: " ").first!))
+        let report = Harness.stallstat(["report", "-i", path, "--json", "--percent-limit", "101"])
+        let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+        let inFile = ((json?["events"] as? [[String: Any]])?.first?["samples"] as? Int) ?? -1
+        XCTAssertEqual(claimed, inFile, "the summary counts what the file holds")
+        if Harness.perfAvailable {
+            let script = Harness.perf(["script", "-i", path])
+            XCTAssertEqual(script.stdout.split(separator: "\n").count, inFile, "perf reads as many samples")
+        }
+    }
+}
