@@ -377,18 +377,17 @@ struct Stat: ParsableCommand {
         let intervalPrinter = IntervalPrinter(format: format, events: resolved, sink: sink, textWriter: textWriter, clearScreen: intervalClear)
         let snapshotReader = MemorySnapshotReader(detailed: false)
         let baselineSnapshot = correlate ? try? snapshotReader.read() : nil
-        var intervalWindows: [StatWindow] = []
-        var intervalSnapshots: [MemorySnapshot] = []
-        var hugePageShares: [Double] = []
         let attachedPID = target.pids.flatMap { $0.split(separator: ",").first.flatMap { Int32($0.trimmingWhitespace()) } }
+        let hasWorkload = !workload.isEmpty || attachedPID != nil
+        // Fed interval by interval and bounded: nothing per interval is kept beyond its window.
+        var correlation = FragmentationCorrelation(baseline: baselineSnapshot, tracksHugePages: hasWorkload)
         if correlate {
             intervalPrinter.afterEach = { [runner] window in
                 if let s = try? snapshotReader.read() {
-                    intervalWindows.append(window)
-                    intervalSnapshots.append(s)
                     // TLB reach of the workload: how much of its memory huge pages map.
                     let pid = runner.childPID ?? attachedPID
-                    hugePageShares.append(pid.flatMap { MemorySnapshotReader.smapsRollup(pid: $0)?.hugePageShareOfAnonymous } ?? 0)
+                    let share = pid.flatMap { MemorySnapshotReader.smapsRollup(pid: $0)?.hugePageShareOfAnonymous } ?? 0
+                    correlation.add(window: window, snapshot: s, hugePageShare: share)
                 }
             }
         }
@@ -465,9 +464,7 @@ struct Stat: ParsableCommand {
             notes.write("--tree is printed with the text output; save the -j output and run `stallstat analyze` on it")
         }
         if correlate {
-            let hasWorkload = !workload.isEmpty || attachedPID != nil
-            let c = FragmentationCorrelation(windows: intervalWindows, snapshots: intervalSnapshots, baseline: baselineSnapshot,
-                                             hugePageShares: hasWorkload ? hugePageShares : nil)
+            let c = correlation
             if case .text = format { sink.write(c.text()) } else { notes.write(c.text(), prefix: false) }
             if let plotFile {
                 do {

@@ -58,68 +58,152 @@ public struct CorrelationPair: Equatable, Sendable {
 }
 
 /// Sets stall signals against fragmentation measures, interval by interval.
-public struct FragmentationCorrelation: Sendable {
-    public var timestamps: [Double]
-    public var stallSeries: [TimeSeries]
-    public var fragmentationSeries: [TimeSeries]
+/// Pearson's r over a stream, in O(1) memory (Welford's co-moments: stable for long runs).
+public struct RunningPearson: Equatable, Sendable {
+    public private(set) var count = 0
+    private var meanX = 0.0, meanY = 0.0, m2x = 0.0, m2y = 0.0, cxy = 0.0
 
-    /// Builds the series from each interval's counts and the memory snapshot taken with it.
-    /// `baseline` is the snapshot taken before counting started (for vmstat deltas).
-    public init(windows: [StatWindow], snapshots: [MemorySnapshot], baseline: MemorySnapshot?, hugePageShares: [Double]? = nil) {
-        let n = min(windows.count, snapshots.count)
-        timestamps = windows.prefix(n).map { $0.timestampSeconds ?? 0 }
-        var stall: [TimeSeries] = []
-        let names = windows.first?.results.filter { $0.cpu == nil }.map(\.name) ?? []
-        for name in names {
-            let isTLBOrMemory = ["tlb", "walk", "stall", "mem"].contains { name.lowercased().contains($0) } && GenericEvents.lookup(name) == nil
-            // Memory stall signals: PSI memory (not cpu or io), vmstat, faults, compaction/reclaim tracepoints.
-            let signal = KernelSignalKind(name: name)
-            let isSignal = (signal != nil && signal != .pressure(resource: "cpu", full: false) && signal != .pressure(resource: "cpu", full: true)
-                            && signal != .pressure(resource: "io", full: false) && signal != .pressure(resource: "io", full: true))
-                || ["page-faults", "major-faults", "minor-faults"].contains(name)
-                || name.hasPrefix("compaction:") || name.hasPrefix("vmscan:") || name == "kmem:mm_page_alloc_extfrag"
-            guard isTLBOrMemory || isSignal else { continue }
-            var values: [Double] = []
-            var counted = true
-            for w in windows.prefix(n) {
-                guard let r = w.results.first(where: { $0.name == name && $0.cpu == nil }), w.elapsedNs > 0 else { counted = false; break }
-                switch r.status {
-                case .counted: values.append(r.value / (w.elapsedNs / 1e9))
-                // A task counter that never ran in an interval: the task did nothing, so 0.
-                case .notCounted: values.append(0)
-                case .notSupported: counted = false
-                }
-                if !counted { break }
-            }
-            guard counted else { continue }
-            let unit = KernelSignalKind(name: name)?.isPressure == true ? "us/s" : "/s"
-            stall.append(TimeSeries(name: name, unit: unit, values: values))
-        }
-        stallSeries = stall
-        let snaps = Array(snapshots.prefix(n))
-        var frag = [
-            TimeSeries(name: "unusable index (order \(snaps.first?.hugePageOrder ?? 9))", unit: "Normal zones", values: snaps.map(\.unusableAtHugePageOrderNormal)),
-            TimeSeries(name: "free THP-sized blocks", unit: "blocks", values: snaps.map { Double($0.hugePageBlocksFree) }),
-        ]
-        var previous = baseline ?? snaps.first
-        var compaction: [Double] = []
-        for s in snaps {
-            func delta(_ k: String) -> Double { Double((s.vmstat[k] ?? 0) &- (previous?.vmstat[k] ?? s.vmstat[k] ?? 0)) }
-            compaction.append(delta("compact_stall") + delta("compact_daemon_wake"))
-            previous = s
-        }
-        frag.append(TimeSeries(name: "compaction events", unit: "direct stalls + kcompactd wakes per interval", values: compaction))
-        if let shares = hugePageShares, shares.count >= n {
-            frag.append(TimeSeries(name: "workload memory on huge pages", unit: "share of anonymous memory (TLB reach)", values: Array(shares.prefix(n))))
-        }
-        fragmentationSeries = frag
+    public init() {}
+
+    public mutating func add(_ x: Double, _ y: Double) {
+        count += 1
+        let n = Double(count)
+        let dx = x - meanX
+        meanX += dx / n
+        let dy = y - meanY
+        meanY += dy / n
+        m2x += dx * (x - meanX)
+        m2y += dy * (y - meanY)
+        cxy += dx * (y - meanY)
     }
 
+    /// nil when fewer than 3 points or either series is constant, as `Correlation.pearson`.
+    public var r: Double? {
+        guard count >= 3, m2x > 0, m2y > 0 else { return nil }
+        return max(-1, min(1, cxy / (m2x * m2y).squareRoot()))
+    }
+}
+
+/// Stall rates against fragmentation measures, interval by interval, in bounded memory:
+/// Pearson's r over the whole run from running co-moments; Spearman's ρ and the plot over
+/// the last `window` intervals (an hour at -I 1000), so `stallstat -a -I 1000` left running
+/// for a day keeps a flat footprint.
+public struct FragmentationCorrelation: Sendable {
+    /// Intervals kept for Spearman's ρ and the plot.
+    public static let window = 3600
+
+    /// Intervals seen in all.
+    public private(set) var intervals = 0
+    /// Up to twice `window` values each, trimmed by half at a time (amortised O(1));
+    /// the public views are the last `window`.
+    private var storedTimestamps: [Double] = []
+    private var storedStall: [TimeSeries] = []
+    private var storedFragmentation: [TimeSeries] = []
+
+    /// The last `window` intervals.
+    public var timestamps: [Double] { Array(storedTimestamps.suffix(FragmentationCorrelation.window)) }
+    public var stallSeries: [TimeSeries] { storedStall.map { TimeSeries(name: $0.name, unit: $0.unit, values: Array($0.values.suffix(FragmentationCorrelation.window))) } }
+    public var fragmentationSeries: [TimeSeries] { storedFragmentation.map { TimeSeries(name: $0.name, unit: $0.unit, values: Array($0.values.suffix(FragmentationCorrelation.window))) } }
+    /// [stall series][fragmentation series], over every interval.
+    private var pearsons: [[RunningPearson]] = []
+    private var previous: MemorySnapshot?
+    private let tracksHugePages: Bool
+    private var started = false
+
+    /// `baseline`: the snapshot taken before counting started (for vmstat deltas).
+    /// `tracksHugePages`: a workload's huge-page share is given with each interval.
+    public init(baseline: MemorySnapshot?, tracksHugePages: Bool) {
+        previous = baseline
+        self.tracksHugePages = tracksHugePages
+    }
+
+    /// Builds the series from each interval's counts and the memory snapshot taken with it.
+    public init(windows: [StatWindow], snapshots: [MemorySnapshot], baseline: MemorySnapshot?, hugePageShares: [Double]? = nil) {
+        self.init(baseline: baseline, tracksHugePages: hugePageShares != nil)
+        for k in 0..<min(windows.count, snapshots.count) {
+            add(window: windows[k], snapshot: snapshots[k], hugePageShare: hugePageShares.map { k < $0.count ? $0[k] : 0 })
+        }
+    }
+
+    /// The stall signals worth correlating with memory: TLB/memory events (not perf's
+    /// generic names), PSI memory, vmstat, faults, compaction/reclaim tracepoints.
+    static func isMemoryStallSignal(_ name: String) -> Bool {
+        let isTLBOrMemory = ["tlb", "walk", "stall", "mem"].contains { name.lowercased().contains($0) } && GenericEvents.lookup(name) == nil
+        let signal = KernelSignalKind(name: name)
+        let isSignal = (signal != nil && signal != .pressure(resource: "cpu", full: false) && signal != .pressure(resource: "cpu", full: true)
+                        && signal != .pressure(resource: "io", full: false) && signal != .pressure(resource: "io", full: true))
+            || ["page-faults", "major-faults", "minor-faults"].contains(name)
+            || name.hasPrefix("compaction:") || name.hasPrefix("vmscan:") || name == "kmem:mm_page_alloc_extfrag"
+        return isTLBOrMemory || isSignal
+    }
+
+    /// A rate, or nil when the event was not counted in this window (the series is then
+    /// dropped: a correlation with holes would mislead). A task counter that never ran
+    /// in an interval did nothing: 0.
+    static func rate(_ name: String, in w: StatWindow) -> Double? {
+        guard let r = w.results.first(where: { $0.name == name && $0.cpu == nil && $0.aggregate == nil }), w.elapsedNs > 0 else { return nil }
+        switch r.status {
+        case .counted: return r.value / (w.elapsedNs / 1e9)
+        case .notCounted: return 0
+        case .notSupported: return nil
+        }
+    }
+
+    public mutating func add(window w: StatWindow, snapshot s: MemorySnapshot, hugePageShare: Double?) {
+        if !started {
+            started = true
+            let names = w.results.filter { $0.cpu == nil && $0.aggregate == nil }.map(\.name).filter(FragmentationCorrelation.isMemoryStallSignal)
+            storedStall = names.filter { FragmentationCorrelation.rate($0, in: w) != nil }.map { name in
+                TimeSeries(name: name, unit: KernelSignalKind(name: name)?.isPressure == true ? "us/s" : "/s", values: [])
+            }
+            storedFragmentation = [
+                TimeSeries(name: "unusable index (order \(s.hugePageOrder))", unit: "Normal zones", values: []),
+                TimeSeries(name: "free THP-sized blocks", unit: "blocks", values: []),
+                TimeSeries(name: "compaction events", unit: "direct stalls + kcompactd wakes per interval", values: []),
+            ]
+            if tracksHugePages {
+                storedFragmentation.append(TimeSeries(name: "workload memory on huge pages", unit: "share of anonymous memory (TLB reach)", values: []))
+            }
+            pearsons = storedStall.map { _ in storedFragmentation.map { _ in RunningPearson() } }
+            if previous == nil { previous = s }
+        }
+        // A series whose event is missing from this window is dropped from here on.
+        var keep: [Int] = []
+        var rates: [Double] = []
+        for (i, series) in storedStall.enumerated() {
+            if let r = FragmentationCorrelation.rate(series.name, in: w) { keep.append(i); rates.append(r) }
+        }
+        if keep.count != storedStall.count {
+            storedStall = keep.map { storedStall[$0] }
+            pearsons = keep.map { pearsons[$0] }
+        }
+        func delta(_ k: String) -> Double { Double((s.vmstat[k] ?? 0) &- (previous?.vmstat[k] ?? s.vmstat[k] ?? 0)) }
+        var measures = [s.unusableAtHugePageOrderNormal, Double(s.hugePageBlocksFree), delta("compact_stall") + delta("compact_daemon_wake")]
+        if tracksHugePages { measures.append(hugePageShare ?? 0) }
+        previous = s
+
+        intervals += 1
+        append(&storedTimestamps, w.timestampSeconds ?? 0)
+        for (i, rate) in rates.enumerated() {
+            append(&storedStall[i].values, rate)
+            for (j, m) in measures.enumerated() { pearsons[i][j].add(rate, m) }
+        }
+        for (j, m) in measures.enumerated() { append(&storedFragmentation[j].values, m) }
+    }
+
+    /// Appends; past twice the window, the older half goes at once.
+    private func append(_ values: inout [Double], _ v: Double) {
+        if values.count >= 2 * FragmentationCorrelation.window { values.removeFirst(values.count - FragmentationCorrelation.window) }
+        values.append(v)
+    }
+
+    /// Pearson over every interval; Spearman over the last `window`.
     public var pairs: [CorrelationPair] {
-        stallSeries.flatMap { s in
-            fragmentationSeries.map { f in
-                CorrelationPair(stall: s.name, fragmentation: f.name, pearson: Correlation.pearson(s.values, f.values),
-                                spearman: Correlation.spearman(s.values, f.values), intervals: min(s.values.count, f.values.count))
+        let fragmentation = fragmentationSeries
+        return stallSeries.enumerated().flatMap { i, s in
+            fragmentation.enumerated().map { j, f in
+                CorrelationPair(stall: s.name, fragmentation: f.name, pearson: pearsons[i][j].r,
+                                spearman: Correlation.spearman(s.values, f.values), intervals: pearsons[i][j].count)
             }
         }
     }
@@ -136,21 +220,23 @@ public struct FragmentationCorrelation: Sendable {
     }
 
     public func text() -> String {
-        var out = "\nCorrelation of stall signals with fragmentation over \(timestamps.count) intervals (Pearson r / Spearman ρ):\n"
-        if timestamps.count < 3 { return out + "  fewer than 3 intervals: nothing to correlate (use a smaller -I or a longer run).\n" }
-        let w = max(34, (stallSeries.map(\.name.count).max() ?? 0) + 2)
-        let cw = max(26, (fragmentationSeries.map(\.name.count).max() ?? 0) + 2)
-        out += padRight("", w) + fragmentationSeries.map { padLeft($0.name, cw) }.joined() + "\n"
-        for s in stallSeries {
+        var out = "\nCorrelation of stall signals with fragmentation over \(intervals) intervals (Pearson r / Spearman ρ"
+            + (intervals > FragmentationCorrelation.window ? " over the last \(FragmentationCorrelation.window)" : "") + "):\n"
+        if intervals < 3 { return out + "  fewer than 3 intervals: nothing to correlate (use a smaller -I or a longer run).\n" }
+        let stall = stallSeries, fragmentation = fragmentationSeries
+        let w = max(34, (stall.map(\.name.count).max() ?? 0) + 2)
+        let cw = max(26, (fragmentation.map(\.name.count).max() ?? 0) + 2)
+        out += padRight("", w) + fragmentation.map { padLeft($0.name, cw) }.joined() + "\n"
+        for (i, s) in stall.enumerated() {
             out += padRight(s.name, w)
-            for f in fragmentationSeries {
-                let p = Correlation.pearson(s.values, f.values), rho = Correlation.spearman(s.values, f.values)
+            for (j, f) in fragmentation.enumerated() {
+                let p = pearsons[i][j].r, rho = Correlation.spearman(s.values, f.values)
                 let cell = p == nil ? "n/a (constant)" : cFormat("%+.2f / ", p!) + (rho.map { cFormat("%+.2f", $0) } ?? "n/a")
                 out += padLeft(cell, cw)
             }
             out += "\n"
         }
-        if let thp = fragmentationSeries.first(where: { $0.name == "workload memory on huge pages" }), let last = thp.values.last(where: { $0 > 0 }) ?? thp.values.last {
+        if let thp = fragmentation.first(where: { $0.name == "workload memory on huge pages" }), let last = thp.values.last(where: { $0 > 0 }) ?? thp.values.last {
             out += cFormat("Workload memory mapped by huge pages (AnonHugePages / Anonymous, last sample): %.1f%%\n", 100 * last)
         }
         let s = sentences

@@ -50,3 +50,40 @@ final class CorrelationTests: XCTestCase {
         XCTAssertTrue(c.plot(title: "t").contains("<polyline"))
     }
 }
+
+/// `stat -I --frag` left running: the correlation keeps a bounded window and running sums.
+final class BoundedCorrelationTests: XCTestCase {
+    func testMemoryIsBoundedAndPearsonCoversTheWholeRun() throws {
+        var c = FragmentationCorrelation(baseline: nil, tracksHugePages: true)
+        var walks: [Double] = [], unusable: [Double] = []
+        var seed: UInt64 = 12345
+        func random() -> Double { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Double(seed >> 33) / Double(1 << 31) }
+        let n = FragmentationCorrelation.window * 2 + 17   // past the point where the older half is dropped
+        for i in 0..<n {
+            let high = UInt64(10 + Int(random() * 40))
+            let snap = MemorySnapshot(timestampSeconds: Double(i), zones: [ZoneFreeLists(node: 0, zone: "Normal", freeBlocks: [UInt64(1000 + i % 500), 0, 0, 0, 0, 0, 0, 0, 0, 3, high])],
+                                      vmstat: ["compact_stall": UInt64(i)])
+            let w = 100 + 10 * Double(high) + 50 * random()
+            walks.append(w)
+            unusable.append(snap.unusableAtHugePageOrderNormal)
+            c.add(window: StatWindow(timestampSeconds: Double(i + 1), elapsedNs: 1e9, results: [
+                CounterResult(name: "dtlb-walk", status: .counted, value: w, timeEnabledNs: 1e9, timeRunningNs: 1e9, needsHardwarePMU: true)]),
+                  snapshot: snap, hugePageShare: random())
+        }
+        XCTAssertEqual(c.intervals, n)
+        XCTAssertEqual(c.timestamps.count, FragmentationCorrelation.window, "only the window is kept")
+        XCTAssertTrue(c.stallSeries.allSatisfy { $0.values.count == FragmentationCorrelation.window })
+        XCTAssertTrue(c.fragmentationSeries.allSatisfy { $0.values.count == FragmentationCorrelation.window })
+        let pair = try XCTUnwrap(c.pairs.first { $0.fragmentation.hasPrefix("unusable") })
+        XCTAssertEqual(pair.intervals, n)
+        XCTAssertEqual(try XCTUnwrap(pair.pearson), try XCTUnwrap(Correlation.pearson(walks, unusable)), accuracy: 1e-9, "running co-moments = two-pass Pearson")
+        XCTAssertEqual(try XCTUnwrap(pair.spearman), try XCTUnwrap(Correlation.spearman(Array(walks.suffix(FragmentationCorrelation.window)), Array(unusable.suffix(FragmentationCorrelation.window)))), accuracy: 1e-12)
+        XCTAssertTrue(c.text().contains("over the last \(FragmentationCorrelation.window)"))
+    }
+
+    func testRunningPearsonOfAConstantSeriesIsUndefined() {
+        var p = RunningPearson()
+        for i in 0..<10 { p.add(Double(i), 5) }
+        XCTAssertNil(p.r)
+    }
+}
