@@ -8,6 +8,8 @@ import StallCore
 public enum Tracefs {
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case notMounted(mountError: String?)
+        /// Mounted, but this user may not read it (tracefs is 0700 root by default).
+        case notReadable(mountPoint: String)
         case noSuchTracepoint(String, suggestions: [String])
 
         public var description: String {
@@ -15,6 +17,8 @@ public enum Tracefs {
             case .notMounted(let err):
                 let why = err.map { " (mount failed: \($0))" } ?? ""
                 return "tracefs is not mounted\(why); as root run: mount -t tracefs nodev /sys/kernel/tracing"
+            case .notReadable(let mountPoint):
+                return "tracefs is mounted at \(mountPoint) but this user cannot read it (it is root's, mode 0700, by default): run as root, or let the user in (e.g. mount -o remount,mode=755 \(mountPoint), which also exposes the trace buffers)"
             case .noSuchTracepoint(let name, let suggestions):
                 let hint = suggestions.isEmpty ? "" : "; did you mean: \(suggestions.joined(separator: ", "))"
                 return "unknown tracepoint '\(name)' (see `stallstat list tracepoint`)\(hint)"
@@ -27,6 +31,13 @@ public enum Tracefs {
     /// The `events` directory of a mounted tracefs; mounts one if needed and possible.
     public static func eventsDirectory(mountIfNeeded: Bool = true) throws -> String {
         for base in candidates where SystemFiles.isDirectory("\(base)/events") { return "\(base)/events" }
+        // Mounted but unreadable is a permission problem, not a missing mount.
+        if let mounts = SystemFiles.readTrimmed("/proc/self/mounts") {
+            for line in mounts.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count >= 3, f[2] == "tracefs", candidates.contains(String(f[1])) { throw Failure.notReadable(mountPoint: String(f[1])) }
+            }
+        }
         guard mountIfNeeded else { throw Failure.notMounted(mountError: nil) }
         if geteuid() != 0 { throw Failure.notMounted(mountError: "not root") }
         if mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nil) != 0 {

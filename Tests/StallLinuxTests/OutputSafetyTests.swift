@@ -198,3 +198,26 @@ final class FullFilesystemTests: XCTestCase {
         }
     }
 }
+
+/// Permission problems are named as what they are.
+final class PermissionDiagnosisTests: XCTestCase {
+    func testUnreadableTracefsIsNotCalledUnmounted() throws {
+        try XCTSkipUnless(geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to drop to nobody")
+        var st = stat()
+        try XCTSkipUnless(stat("/sys/kernel/tracing", &st) == 0 && st.st_mode & 0o005 == 0, "tracefs is readable by others here")
+        let r = Harness.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             Harness.stallstat, "stat", "-e", "sched:sched_switch", "--", "/bin/true"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("tracefs is mounted at /sys/kernel/tracing but this user cannot read it"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("is not mounted"), r.stderr)
+    }
+
+    func testEveryPerfEventRefusedIsExitThree() throws {
+        let paranoid = MachineFacts.perfEventParanoid() ?? -1
+        try XCTSkipUnless(paranoid >= 1 && geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs paranoid >= 1 and root to drop to nobody")
+        let r = Harness.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             Harness.stallstat, "-a", "--duration", "0.2"])
+        XCTAssertEqual(r.status, 3, "the default set's perf events were all refused; the /proc signals alone are no success: \(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("permission denied"), r.stderr)
+    }
+}
