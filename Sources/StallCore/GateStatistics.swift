@@ -43,6 +43,18 @@ public enum GateStatistics {
         }
     }
 
+    /// The most samples per side the bootstrap and the noise floor resample: past it they
+    /// work on that many evenly spaced quantiles of each side (its distribution, not its
+    /// order), so a baseline of millions of samples costs what 2,000 do. Medians and the
+    /// Mann-Whitney test always use every sample.
+    public static let maxResampledSize = 2000
+
+    static func quantileSubsample(_ x: [Double]) -> [Double] {
+        guard x.count > maxResampledSize else { return x }
+        let sorted = x.sorted()
+        return (0..<maxResampledSize).map { sorted[$0 * (sorted.count - 1) / (maxResampledSize - 1)] }
+    }
+
     static func resample(_ x: [Double], _ rng: inout SplitMix64) -> [Double] {
         (0..<x.count).map { _ in x[Int(rng.next() % UInt64(x.count))] }
     }
@@ -50,6 +62,7 @@ public enum GateStatistics {
     /// Percentile bootstrap interval of median(new) / median(baseline).
     public static func bootstrapRatioOfMedians(baseline: [Double], new: [Double], resamples: Int = 2000,
                                                confidence: Double = 0.95, seed: UInt64 = 0x5EED) -> (low: Double, high: Double)? {
+        let baseline = quantileSubsample(baseline), new = quantileSubsample(new)
         var rng = SplitMix64(seed: seed)
         var ratios: [Double] = []
         ratios.reserveCapacity(resamples)
@@ -69,6 +82,7 @@ public enum GateStatistics {
     /// then A/A pairs of the same sizes are drawn; 95% of their ratio-of-medians
     /// differences lie within ± the returned fraction.
     public static func minimumDetectableChange(baseline: [Double], new: [Double], resamples: Int = 2000, seed: UInt64 = 0xA11CE) -> Double {
+        let baseline = quantileSubsample(baseline), new = quantileSubsample(new)
         let ma = median(baseline), mb = median(new)
         if ma == 0 || mb == 0 {
             // Counts at zero: any non-zero value is a change, and equal zeros show no noise.

@@ -168,3 +168,22 @@ final class GateFileNumberTests: XCTestCase {
         XCTAssertEqual(try GateConfig.parse("runs = 12\n", file: "c.toml").runs, 12)
     }
 }
+
+/// The gate's cost is bounded whatever the baseline's size.
+final class GateCostTests: XCTestCase {
+    func testResamplingCostDoesNotGrowWithTheBaseline() {
+        var seed: UInt64 = 7
+        func noise() -> Double { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Double(seed >> 40) / Double(1 << 24) }
+        func timed(_ n: Int) -> (seconds: Double, low: Double) {
+            let baseline = (0..<n).map { _ in 100 + noise() }, slower = (0..<n).map { _ in 110 + noise() }
+            let start = Date()
+            let ci = GateStatistics.bootstrapRatioOfMedians(baseline: baseline, new: slower, resamples: 50)
+            _ = GateStatistics.minimumDetectableChange(baseline: baseline, new: slower, resamples: 50)
+            return (Date().timeIntervalSince(start), ci?.low ?? 0)
+        }
+        let small = timed(GateStatistics.maxResampledSize), large = timed(100 * GateStatistics.maxResampledSize)
+        XCTAssertLessThan(large.seconds, 5 * small.seconds + 0.5, "100× the samples, about the same cost: \(small.seconds) s vs \(large.seconds) s")
+        XCTAssertEqual(large.low, 1.1, accuracy: 0.01, "the quantiles keep the distribution")
+        XCTAssertEqual(GateStatistics.quantileSubsample([3, 1, 2]), [3, 1, 2], "small samples are used as they are")
+    }
+}
