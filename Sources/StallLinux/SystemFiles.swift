@@ -32,22 +32,12 @@ public enum SystemFiles {
     /// At most `limit` bytes of a file ("-": standard input); a longer input is an error
     /// that says so (reading /dev/zero ends there instead of at the OOM killer).
     public static func readText(_ path: String, limit: Int) throws -> String {
-        var buffer: UnsafeMutablePointer<UInt8>? = nil
-        let n = path == "-" ? cpe_read_fd_max(0, limit, &buffer) : cpe_read_file_max(path, limit, &buffer)
-        if n == -Int(EFBIG) { throw InputTooLarge(path: path, limit: limit) }
-        if n < 0 { throw SystemError(errno: Int32(-n), operation: "read \(path)") }
-        defer { free(buffer) }
-        return String(decoding: UnsafeBufferPointer(start: buffer, count: n), as: UTF8.self)
+        try bounded(path, limit) { path == "-" ? cpe_read_fd_max(0, limit, &$0) : cpe_read_file_max(path, limit, &$0) } as String
     }
 
     /// At most `limit` bytes of a file (InputTooLarge past it).
     public static func readBytes(_ path: String, limit: Int) throws -> [UInt8] {
-        var buffer: UnsafeMutablePointer<UInt8>? = nil
-        let n = cpe_read_file_max(path, limit, &buffer)
-        if n == -Int(EFBIG) { throw InputTooLarge(path: path, limit: limit) }
-        if n < 0 { throw SystemError(errno: Int32(-n), operation: "read \(path)") }
-        defer { free(buffer) }
-        return Array(UnsafeBufferPointer(start: buffer, count: n))
+        try bounded(path, limit) { cpe_read_file_max(path, limit, &$0) } as [UInt8]
     }
 
     /// A regular file named by untrusted data (a recording's mapping names): a device
@@ -61,12 +51,17 @@ public enum SystemFiles {
         guard fstat(fd, &st) == 0 else { throw SystemError(errno: errno, operation: "stat \(path)") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError(errno: EINVAL, operation: "\(path) is not a regular file; not read") }
         guard st.st_size <= limit else { throw InputTooLarge(path: path, limit: limit) }
+        return try bounded(path, limit) { cpe_read_fd_max(fd, limit, &$0) } as [UInt8]
+    }
+
+    /// Runs one of the C bounded readers and turns its result into bytes or text.
+    private static func bounded<T: BoundedReadResult>(_ path: String, _ limit: Int, _ read: (inout UnsafeMutablePointer<UInt8>?) -> Int) throws -> T {
         var buffer: UnsafeMutablePointer<UInt8>? = nil
-        let n = cpe_read_fd_max(fd, limit, &buffer)
+        let n = read(&buffer)
         if n == -Int(EFBIG) { throw InputTooLarge(path: path, limit: limit) }
         if n < 0 { throw SystemError(errno: Int32(-n), operation: "read \(path)") }
         defer { free(buffer) }
-        return Array(UnsafeBufferPointer(start: buffer, count: n))
+        return T(UnsafeBufferPointer(start: buffer, count: n))
     }
 
     public static func readBytes(_ path: String) throws -> [UInt8] {
@@ -176,4 +171,11 @@ func executablePath() -> String? {
     guard n > 0 else { return nil }
     buffer[n] = 0
     return String(cString: buffer)
+}
+
+/// What a bounded read can be returned as.
+protocol BoundedReadResult { init(_ bytes: UnsafeBufferPointer<UInt8>) }
+extension Array: BoundedReadResult where Element == UInt8 {}
+extension String: BoundedReadResult {
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self = String(decoding: bytes, as: UTF8.self) }
 }
