@@ -63,7 +63,10 @@ struct Gate: ParsableCommand {
             let names = metricNames(config, hasPMU: pmus.hasHardwarePMU)
             var events: [ResolvedEvent] = []
             for n in names {
-                do { events.append(try resolver.resolve(n)) } catch { throw ValidationError("\(error)") }
+                do { events.append(try resolver.resolve(n)) } catch {
+                    // A metric the gate cannot measure is bad gate data: exit 2, as documented.
+                    throw CLIError(message: "gate: \(error)", exitCode: 2)
+                }
             }
             let groups = CounterGrouping.kernelGroups(events: events, requested: events.indices.map { [$0] })
             let plan = StatPlan(events: events, groups: groups, scope: .command, command: workload, perCPU: false,
@@ -154,6 +157,9 @@ struct Gate: ParsableCommand {
         @Flag(name: .customLong("allow-different-machine"), help: "Compare with a baseline from another CPU model or with other metrics.")
         var allowDifferentMachine = false
 
+        @Flag(name: .customLong("allow-different-command"), help: "Compare with a baseline that measured another command line.")
+        var allowDifferentCommand = false
+
         func run() throws {
             let config = try m.loadConfig()
             let baseline: GateBaseline
@@ -187,7 +193,12 @@ struct Gate: ParsableCommand {
                 throw ExitCode(2)
             }
             if baseline.command != m.workload {
-                StandardError.write("stallstat: gate: note: the baseline measured '\(baseline.command.joined(separator: " "))', this run '\(m.workload.joined(separator: " "))'")
+                let what = "the baseline measured '\(baseline.command.joined(separator: " "))', this run '\(m.workload.joined(separator: " "))'"
+                guard allowDifferentCommand else {
+                    StandardError.write("stallstat: gate: refused: \(what): the counts of different commands do not compare. Record a new baseline, or pass --allow-different-command.")
+                    throw ExitCode(2)
+                }
+                StandardError.write("stallstat: gate: note: \(what) (--allow-different-command)")
             }
             let a = alpha ?? config.alpha ?? 0.01
             let coverage = minCoverage ?? config.minimumCoverage ?? 0.99

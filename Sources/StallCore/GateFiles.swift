@@ -95,6 +95,9 @@ public struct GateBaseline: Equatable, Sendable {
             guard values.count == samples.count, values.count >= 2, values.allSatisfy(\.isFinite) else {
                 throw GateError("\(file) line \(item.line): metric \(name) needs at least 2 finite samples")
             }
+            guard values.allSatisfy({ $0 >= 0 }) else {
+                throw GateError("\(file) line \(item.line): metric \(name) has a negative sample: counts and times are never negative")
+            }
             let coverage = (item["coverage_percent"]?.arrayValue ?? []).compactMap(\.numberValue)
             metrics.append(MetricSamples(name: name, unit: item["unit"]?.stringValue ?? "", samples: values,
                                          coveragePercent: coverage.count == values.count ? coverage : values.map { _ in 100 }))

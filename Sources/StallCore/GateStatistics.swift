@@ -144,7 +144,16 @@ public enum GateDecision {
         // The smallest p these sample sizes can give (complete separation): if it is not
         // below alpha, no change of any size could be called significant.
         let smallestP = GateStatistics.mannWhitneyU((0..<baseline.count).map(Double.init), (0..<new.count).map { Double($0 + baseline.count) }).p
-        if coverage < minimumCoverage * 100 {
+        if (baseline + new).contains(where: { $0 < 0 || !$0.isFinite }) {
+            r.verdict = .inconclusive
+            r.reason = "a sample is negative or not finite: these are not counts"
+        } else if mb == 0 && mn == 0 && (baseline + new).allSatisfy({ $0 == 0 }) {
+            r.verdict = .inconclusive
+            r.reason = "counted nothing in either run: no signal to gate (choose a metric the benchmark exercises)"
+        } else if mb == 0 {
+            r.verdict = .inconclusive
+            r.reason = "the baseline's median is 0: there is no ratio to gate (record a baseline in which the metric counts)"
+        } else if coverage < minimumCoverage * 100 {
             r.verdict = .inconclusive
             r.reason = cFormat("a counter ran only %.1f%% of the time (multiplexed); ", coverage) + cFormat("needs %.0f%%", minimumCoverage * 100)
         } else if smallestP >= alpha {

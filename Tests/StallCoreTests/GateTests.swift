@@ -187,3 +187,24 @@ final class GateCostTests: XCTestCase {
         XCTAssertEqual(GateStatistics.quantileSubsample([3, 1, 2]), [3, 1, 2], "small samples are used as they are")
     }
 }
+
+/// Samples that carry no ratio get no verdict.
+final class GateDegenerateSampleTests: XCTestCase {
+    func decide(_ base: [Double], _ new: [Double]) -> GateResult {
+        GateDecision.decide(metric: "major-faults", unit: "", baseline: base, new: new, threshold: 0.05, alpha: 0.01,
+                            coveragePercent: [100], minimumCoverage: 0.99)
+    }
+
+    func testZeroNegativeAndZeroBaselineAreInconclusive() {
+        let zeros = Array(repeating: 0.0, count: 10)
+        XCTAssertEqual(decide(zeros, zeros).verdict, .inconclusive, "counted nothing either time: not a PASS")
+        XCTAssertEqual(decide(zeros, Array(repeating: 5.0, count: 10)).verdict, .inconclusive, "no ratio to a zero baseline, not REGRESSION +inf")
+        let negative = (0..<10).map { -Double($0) - 100 }
+        XCTAssertEqual(decide(Array(repeating: 100.0, count: 10), negative).verdict, .inconclusive, "negative samples are not counts, not an IMPROVEMENT")
+        let baseline = """
+        {"format": "stallstat-gate-baseline", "format_version": 1, "runs": 3, "command": ["x"],
+         "machine": {"cpu": "x"}, "metrics": [{"name": "task-clock", "samples": [1, -2, 3]}]}
+        """
+        XCTAssertThrowsError(try GateBaseline.decode(baseline, file: "b.json")) { XCTAssertTrue("\($0)".contains("negative sample"), "\($0)") }
+    }
+}

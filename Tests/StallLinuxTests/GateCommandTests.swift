@@ -18,7 +18,8 @@ final class GateCommandTests: XCTestCase {
         let same = Harness.stallstat(["gate", "check", "--baseline", base, "--runs", "6", "--warmup", "1", "-e", "page-faults", "--threshold", "page-faults=1", "--"] + work("8", "0"))
         XCTAssertEqual(same.status, 0, same.stdout + same.stderr)
         let junit = dir + "/g.xml", md = dir + "/g.md", bmf = dir + "/g.bmf"
-        let worse = Harness.stallstat(["gate", "check", "--baseline", base, "--runs", "6", "--warmup", "1", "-e", "page-faults",
+        // 9 MiB instead of 8 stands for a slower build of the same benchmark.
+        let worse = Harness.stallstat(["gate", "check", "--baseline", base, "--allow-different-command", "--runs", "6", "--warmup", "1", "-e", "page-faults",
                                        "--junit", junit, "--markdown", md, "--bmf", bmf, "--"] + work("9", "0"))
         XCTAssertEqual(worse.status, 1, worse.stdout + worse.stderr)
         XCTAssertTrue(worse.stdout.contains("REGRESSION"), worse.stdout)
@@ -73,3 +74,23 @@ final class GateCommandTests: XCTestCase {
 
 import StallCore
 enum GateStatisticsProbe { static func p(_ a: [Double], _ b: [Double]) -> Double { GateStatistics.mannWhitneyU(a, b).p } }
+
+/// Bad gate data is exit 2 with a message, never a verdict.
+final class GateBadDataTests: XCTestCase {
+    func testAnotherCommandsBaselineAndUnknownMetricsAreRefused() throws {
+        let dir = NSTemporaryDirectory() + "stallstat-gate-bad-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = dir + "/base.json"
+        XCTAssertEqual(Harness.stallstat(["gate", "record", "--baseline", base, "--runs", "3", "--warmup", "0", "-e", "page-faults", "--",
+                                          Harness.workloads + "/touch_pages", "2", "0"]).status, 0)
+        let other = Harness.stallstat(["gate", "check", "--baseline", base, "--runs", "3", "--warmup", "0", "-e", "page-faults", "--",
+                                       Harness.workloads + "/touch_pages", "3", "0"])
+        XCTAssertEqual(other.status, 2, other.stdout + other.stderr)
+        XCTAssertTrue(other.stderr.contains("--allow-different-command"), other.stderr)
+        XCTAssertFalse(other.stdout.contains("REGRESSION") || other.stdout.contains("PASS"), "no verdict: \(other.stdout)")
+        let unknown = Harness.stallstat(["gate", "record", "--baseline", dir + "/u.json", "--runs", "3", "-e", "no-such-metric", "--", "/bin/true"])
+        XCTAssertEqual(unknown.status, 2, unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("no-such-metric"), unknown.stderr)
+    }
+}
