@@ -1,4 +1,5 @@
 import ArgumentParser
+import StallCore
 
 /// Splits `stat`/`record` arguments as perf does (parse-options with
 /// PARSE_OPT_STOP_AT_NON_OPTION): options first; the command starts after `--` or at the
@@ -48,17 +49,11 @@ struct CommandLineSplit: Equatable {
             // "-e, --event <event>" or "--interval, --interval-print <n>"; a flag's help has no '<' before its text.
             guard !head.contains("  ") else { continue }
             for name in head.split(separator: ",") {
-                let n = name.trimmingCharacters(in: " ")
+                let n = name.trimmingWhitespace()
                 if n.hasPrefix("-") { names.insert(n) }
             }
         }
         return names
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: Character) -> String {
-        String(self.drop { $0 == set }.reversed().drop { $0 == set }.reversed())
     }
 }
 
@@ -85,7 +80,7 @@ struct DecimalOption {
 
 enum NumericOption {
     static func integer(_ text: String, option: String, range: ClosedRange<Int>, meaning: String = "") -> Result<Int, ValidationError> {
-        let t = text.trimmingCharacters(in: " ")
+        let t = text.trimmingWhitespace()
         guard let v = Int(t), range.contains(v) else {
             return .failure(ValidationError("\(option) takes a whole number from \(range.lowerBound) to \(range.upperBound)\(meaning) (got '\(text)')"))
         }
@@ -93,7 +88,7 @@ enum NumericOption {
     }
 
     static func decimal(_ text: String, option: String, range: ClosedRange<Double>, unit: String) -> Result<Double, ValidationError> {
-        let t = text.trimmingCharacters(in: " ")
+        let t = text.trimmingWhitespace()
         // Double("inf"), Double("nan") and hex floats parse: only plain decimals are taken.
         let plain = !t.isEmpty && t.allSatisfy { $0.isNumber || $0 == "." || $0 == "e" || $0 == "E" || $0 == "-" || $0 == "+" }
         guard plain, let v = Double(t), v.isFinite, range.contains(v) else {
@@ -105,8 +100,4 @@ enum NumericOption {
     private static func cFormatNumber(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
     }
-}
-
-extension String {
-    func trimmingCharacters(in set: Character) -> String { Substring(self).trimmingCharacters(in: set) }
 }

@@ -52,21 +52,21 @@ public struct Stallstat: ParsableCommand {
             }
         }
         switch sub {
-        case "stat":
-            let split = CommandLineSplit.split(rest, valueOptions: Stat.valueOptions)
-            // Only the command's first word goes through ArgumentParser (validation sees
-            // whether there is one); the whole command is set afterwards.
-            var parsed = try parseAsRoot(["stat"] + split.options + (split.command.isEmpty ? [] : ["--", split.command[0]]))
-            if var stat = parsed as? Stat { stat.command = split.command; parsed = stat }
-            return parsed
-        case "record":
-            let split = CommandLineSplit.split(rest, valueOptions: Record.valueOptions)
-            var parsed = try parseAsRoot(["record"] + split.options + (split.command.isEmpty ? [] : ["--", split.command[0]]))
-            if var record = parsed as? Record { record.command = split.command; parsed = record }
-            return parsed
-        default:
-            return try parseAsRoot([sub] + rest)
+        case "stat": return try parse(Stat.self, rest)
+        case "record": return try parse(Record.self, rest)
+        default: return try parseAsRoot([sub] + rest)
         }
+    }
+
+    /// Splits off the command, then parses the options. Only the command's first word
+    /// goes through ArgumentParser (validation sees whether there is one); the whole
+    /// command is set afterwards.
+    static func parse<C: CommandTaking>(_ type: C.Type, _ arguments: [String]) throws -> ParsableCommand {
+        let split = CommandLineSplit.split(arguments, valueOptions: C.valueOptions)
+        let parsed = try parseAsRoot([C._commandName] + split.options + (split.command.isEmpty ? [] : ["--", split.command[0]]))
+        guard var command = parsed as? C else { return parsed }   // help, for one
+        command.command = split.command
+        return command
     }
     public static let configuration = CommandConfiguration(
         commandName: "stallstat",
@@ -88,3 +88,12 @@ enum ExitCodes {
     static let outputError: Int32 = 1
 }
 
+
+/// A subcommand that runs a command given after its options (`stat`, `record`).
+protocol CommandTaking: ParsableCommand {
+    static var valueOptions: Set<String> { get }
+    var command: [String] { get set }
+}
+
+extension Stat: CommandTaking {}
+extension Record: CommandTaking {}

@@ -258,7 +258,7 @@ struct Stat: ParsableCommand {
 
     mutating func validate() throws {
         // Each numeric option's own range (the message names the option and the range).
-        if delayText?.trimmingCharacters(in: " ") == "-1" {
+        if delayText?.trimmingWhitespace() == "-1" {
             throw ValidationError("-D -1 starts with counters disabled for --control to enable; stallstat has no --control: give the delay in ms")
         }
         for (spec, text) in [(Ranges.interval, intervalText), (Ranges.intervalCount, intervalCountText), (Ranges.repeatCount, repeatText),

@@ -74,7 +74,6 @@ final class StatOutputSink {
             }
             offset += n
         }
-        bytes.removeAll()
     }
 
     /// Closes a file and returns the first write failure, if any.
@@ -150,7 +149,7 @@ struct MetricOnlyWriter {
     }
 
     func section(_ rows: [MetricRow]) -> String {
-        guard case .text = format else { return format.isText ? "" : render(rows) }
+        guard format.isText else { return render(rows) }
         let width = max(30, (rows.map(\.name.count).max() ?? 0) + 2)
         var out = "\nMetrics:\n"
         for r in rows {

@@ -1,63 +1,57 @@
 /// Builds a `StatWindow` from cumulative counter readings: deltas against the previous
 /// window (interval mode), per-target scaling, and aggregation over CPUs/threads.
 public struct WindowBuilder {
-    public var events: [ResolvedEvent]
+    public let events: [ResolvedEvent]
     /// The CPU each target is bound to (nil for a task target on any CPU).
-    public var targetCPUs: [Int?]
-    public var aggregation: Aggregation
+    public let targetCPUs: [Int?]
+    public let aggregation: Aggregation
     /// Reasons for events that could not be opened anywhere.
-    public var unsupported: [Int: String]
+    public let unsupported: [Int: String]
     /// `--no-scale`: counts as read, not scaled by enabled/running.
     public var scaleForMultiplexing = true
+
+    /// The rows of one event, in output order: (cpu for -A, aggregate key).
+    private let rows: [(cpu: Int?, key: AggregateKey?)]
+    /// Target index → its row; decided once, as the targets never change (-I reads
+    /// every target of every event each interval).
+    private let rowOfTarget: [Int?]
 
     public init(events: [ResolvedEvent], targetCPUs: [Int?], aggregation: Aggregation, unsupported: [Int: String]) {
         self.events = events
         self.targetCPUs = targetCPUs
         self.aggregation = aggregation
         self.unsupported = unsupported
-        cpuKeys = [:]
-        if case .perPlace(let kind, let places) = aggregation {
-            cpuKeys = Aggregation.keys(kind, places: places, cpus: Array(Set(targetCPUs.compactMap { $0 })).sorted())
+        let cpus = Array(Set(targetCPUs.compactMap { $0 })).sorted()
+        var rows: [(cpu: Int?, key: AggregateKey?)]
+        var keyOfTarget: [(cpu: Int?, key: AggregateKey?)]
+        switch aggregation {
+        case .global:
+            rows = [(nil, nil)]
+            keyOfTarget = targetCPUs.map { _ in (nil, nil) }
+        case .perCPU:
+            rows = cpus.map { ($0, nil) }
+            keyOfTarget = targetCPUs.map { ($0, nil) }
+        case .perPlace(let kind, let places):
+            let cpuKeys = Aggregation.keys(kind, places: places, cpus: cpus)
+            rows = Array(Set(cpuKeys.values)).sorted().map { (nil, $0) }
+            keyOfTarget = targetCPUs.map { cpu in (nil, cpu.flatMap { cpuKeys[$0] }) }
+        case .perTarget(let keys):
+            rows = Array(Set(keys)).sorted().map { (nil, $0) }
+            keyOfTarget = targetCPUs.indices.map { (nil, $0 < keys.count ? keys[$0] : nil) }
         }
+        if rows.isEmpty { rows = [(nil, nil)] }
+        self.rows = rows
+        rowOfTarget = keyOfTarget.map { k in rows.firstIndex { $0.cpu == k.cpu && $0.key == k.key } }
     }
 
     public init(events: [ResolvedEvent], targetCPUs: [Int?], perCPU: Bool, unsupported: [Int: String]) {
         self.init(events: events, targetCPUs: targetCPUs, aggregation: perCPU ? .perCPU : .global, unsupported: unsupported)
     }
 
-    /// CPU → its row under --per-socket/die/core/node.
-    private var cpuKeys: [Int: AggregateKey]
-
-    /// The rows of one event, in output order: (cpu for -A, aggregate key).
-    private var rowKeys: [(cpu: Int?, key: AggregateKey?)] {
-        switch aggregation {
-        case .global: return [(nil, nil)]
-        case .perCPU:
-            let cpus = Array(Set(targetCPUs.compactMap { $0 })).sorted()
-            return cpus.isEmpty ? [(nil, nil)] : cpus.map { ($0, nil) }
-        case .perPlace:
-            let keys = Array(Set(cpuKeys.values)).sorted()
-            return keys.isEmpty ? [(nil, nil)] : keys.map { (nil, $0) }
-        case .perTarget(let keys):
-            return Array(Set(keys)).sorted().map { (nil, $0) }
-        }
-    }
-
-    /// The row a target's reading belongs to.
-    private func rowKey(target: Int) -> (cpu: Int?, key: AggregateKey?) {
-        switch aggregation {
-        case .global: return (nil, nil)
-        case .perCPU: return (targetCPUs[target], nil)
-        case .perPlace: return (nil, targetCPUs[target].flatMap { cpuKeys[$0] })
-        case .perTarget(let keys): return (nil, target < keys.count ? keys[target] : nil)
-        }
-    }
-
     public func window(readings: [Int: [Int: CounterReading]], previous: [Int: [Int: CounterReading]],
                        signals: [KernelSignalKind: UInt64], previousSignals: [KernelSignalKind: UInt64],
                        timestampSeconds: Double?, elapsedNs: Double) -> StatWindow {
         var results: [CounterResult] = []
-        let rows = rowKeys
         for (index, event) in events.enumerated() {
             if case .procCounter(let kind) = event.backend {
                 // System-wide /proc counters: one row even in per-CPU output.
@@ -86,12 +80,10 @@ public struct WindowBuilder {
             let current = readings[index] ?? [:]
             let earlier = previous[index] ?? [:]
             var byRow: [Int: [CounterReading]] = [:]
-            let rowIndex: [String: Int] = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ("\($0.element.cpu ?? -1)/\($0.element.key?.label ?? "")", $0.offset) })
             for (target, reading) in current {
+                guard target < rowOfTarget.count, let row = rowOfTarget[target] else { continue }
                 var delta = reading.delta(since: earlier[target] ?? .zero)
                 if !scaleForMultiplexing { delta.timeEnabledNs = delta.timeRunningNs }
-                let key = rowKey(target: target)
-                guard let row = rowIndex["\(key.cpu ?? -1)/\(key.key?.label ?? "")"] else { continue }
                 byRow[row, default: []].append(delta)
             }
             for (k, row) in rows.enumerated() {
