@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import StallCore
 import StallLinux
@@ -43,25 +44,13 @@ struct Report: ParsableCommand {
             keys.append(key)
         }
         let kernelSymbols = ProfileSymbolizer.preloadKernelSymbols(kallsyms)
-        let bytes: ByteStorage
-        do { bytes = try SystemFiles.map(input) } catch {
-            StandardError.write("stallstat: \(input): \(error)")
-            throw ExitCode(2)
-        }
-        let large = bytes.count > 64 << 20
-        let contents: PerfDataContents
-        do {
-            contents = try PerfDataReader.read(bytes, progress: large ? { StandardError.write(cFormat("stallstat: reading \(input): %.0f%%", 100 * $0)) } : nil)
-        } catch {
-            StandardError.write("stallstat: \(input): \(error)")
-            throw ExitCode(2)
-        }
+        let contents = try Report.load(input)
         if let d = contents.damage {
             StandardError.write("stallstat: \(input): damaged at offset \(d.offset): \(d.message); reporting the \(contents.samples.count) samples before it")
         }
         for n in contents.notes { StandardError.write("stallstat: \(input): \(n)") }
-        if contents.lostEvents + contents.lostSamples > 0 {
-            StandardError.write("stallstat: \(input): the kernel lost \(contents.lostEvents + contents.lostSamples) samples while recording")
+        if contents.lostEvents > 0 {
+            StandardError.write("stallstat: \(input): the kernel lost \(contents.lostEvents) events (the ring buffer was full) while recording")
         }
         if keys.contains(.dataPageSize) && !contents.attrs.contains(where: { $0.sampleType & PerfData.Sample.dataPageSize != 0 }) {
             StandardError.write("stallstat: \(input): no data page sizes were recorded (record with -d --data-page-size); the column shows N/A")
@@ -71,9 +60,48 @@ struct Report: ParsableCommand {
         let resolve = { (pid: Int32, ip: UInt64, k: Bool) in symbolizer.resolve(pid: pid, ip: ip, kernel: k) }
         if folded {
             StandardOutput.write(ProfileReport.folded(contents: contents, resolve: resolve))
-            return
+        } else {
+            let report = ProfileReport(contents: contents, sortKeys: keys, children: children, resolve: resolve)
+            StandardOutput.write(json ? report.json(children: children, percentLimit: percentLimit) : report.text(children: children, percentLimit: percentLimit))
         }
-        let report = ProfileReport(contents: contents, sortKeys: keys, children: children, resolve: resolve)
-        StandardOutput.write(json ? report.json(children: children, percentLimit: percentLimit) : report.text(children: children, percentLimit: percentLimit))
+        // A partial report of a damaged file is still a failure for scripts.
+        if contents.damage != nil { throw ExitCode(2) }
     }
+
+    /// stdin is read whole (pipe mode, `-i -`); a directory is `perf record --threads`'
+    /// layout (the header in `data`, each thread's records in `data.N`); otherwise the
+    /// file is mapped. Unusable input is one message and exit 2.
+    static func load(_ input: String) throws -> PerfDataContents {
+        func fail(_ message: String) -> ExitCode {
+            StandardError.write("stallstat: \(input): \(message)")
+            return ExitCode(2)
+        }
+        do {
+            if input == "-" {
+                return try PerfDataReader.read(ByteStorage(try SystemFiles.readStandardInput(limit: maxPipeBytes)))
+            }
+            if SystemFiles.isDirectory(input) {
+                guard SystemFiles.exists(input + "/data") else { throw fail("a directory without a perf.data header file ('data')") }
+                var c = try PerfDataReader.read(try SystemFiles.map(input + "/data"))
+                let parts = (try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []
+                let threads = parts.compactMap { name -> (Int, String)? in
+                    guard name.hasPrefix("data."), let n = Int(name.dropFirst(5)) else { return nil }
+                    return (n, name)
+                }.sorted { $0.0 < $1.0 }
+                for (_, name) in threads where c.damage == nil {
+                    PerfDataReader.appendRecords(from: try SystemFiles.map(input + "/" + name), named: name, into: &c)
+                }
+                return c
+            }
+            let bytes = try SystemFiles.map(input)
+            let progress: ((Double) -> Void)? = bytes.count > 64 << 20 ? { StandardError.write(cFormat("stallstat: reading \(input): %.0f%%", 100 * $0)) } : nil
+            return try PerfDataReader.read(bytes, progress: progress)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+    /// Standard input is read into memory: pipe-mode data cannot be mapped.
+    static let maxPipeBytes = 64 << 30
 }

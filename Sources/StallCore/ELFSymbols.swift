@@ -24,34 +24,37 @@ public struct ELFSymbols: Sendable {
         guard bytes[4] == 2, bytes[5] == 1 else { throw Failure(message: "only 64-bit little-endian ELF is read") }
         do {
             isSharedOrPIE = try r.u16(16) == 3   // ET_DYN
-            let phoff = Int(try r.u64(32)), shoff = Int(try r.u64(40))
-            let phentsize = Int(try r.u16(54)), phnum = Int(try r.u16(56)), shentsize = Int(try r.u16(58)), shnum = Int(try r.u16(60))
-            for k in 0..<phnum {
-                let o = phoff + k * phentsize
-                if try r.u32(o) == 1 {   // PT_LOAD
-                    segments.append(Segment(offset: try r.u64(o + 8), vaddr: try r.u64(o + 16), fileSize: try r.u64(o + 32)))
+            // Tables are (offset, entry size, count) from the file: each becomes a byte range
+            // only after it is checked to lie inside the file (ByteReader.range).
+            func entries(_ offset: UInt64, _ entrySize: UInt16, _ count: UInt16, minEntry: Int, _ what: String) throws -> [Int] {
+                guard count > 0 else { return [] }
+                guard Int(entrySize) >= minEntry, let t = r.range(offset: offset, size: UInt64(entrySize) * UInt64(count)) else {
+                    throw Failure(message: "the \(what) table (offset \(offset), \(count) entries of \(entrySize) bytes) does not fit the file")
                 }
+                return Array(stride(from: t.lowerBound, to: t.upperBound, by: Int(entrySize)))
             }
+            let programHeaders = try entries(try r.u64(32), try r.u16(54), try r.u16(56), minEntry: 56, "program header")
+            let sections = try entries(try r.u64(40), try r.u16(58), try r.u16(60), minEntry: 64, "section header")
+            for o in programHeaders where try r.u32(o) == 1 {   // PT_LOAD
+                segments.append(Segment(offset: try r.u64(o + 8), vaddr: try r.u64(o + 16), fileSize: try r.u64(o + 32)))
+            }
+            func contents(_ header: Int) throws -> Range<Int>? { r.range(offset: try r.u64(header + 24), size: try r.u64(header + 32)) }
             var found: [Symbol] = []
-            for k in 0..<shnum {
-                let o = shoff + k * shentsize
+            for o in sections {
                 let type = try r.u32(o + 4)
-                if type == 7 { buildID = buildID ?? (try? ELFSymbols.buildIDNote(r, offset: Int(try r.u64(o + 24)), size: Int(try r.u64(o + 32)))) ?? nil }
+                if type == 7, buildID == nil, let notes = try contents(o) { buildID = ELFSymbols.buildIDNote(r, notes) }   // SHT_NOTE
                 guard type == 2 || type == 11 else { continue }   // SHT_SYMTAB, SHT_DYNSYM
+                let link = Int(try r.u32(o + 40))
+                guard let symbolBytes = try contents(o), link < sections.count, let strings = try contents(sections[link]) else { continue }
                 if type == 2 { hasFullSymbolTable = true }
-                let symOff = Int(try r.u64(o + 24)), symSize = Int(try r.u64(o + 32)), link = Int(try r.u32(o + 40))
-                let strHeader = shoff + link * shentsize
-                let strOff = Int(try r.u64(strHeader + 24)), strSize = Int(try r.u64(strHeader + 32))
-                for s in 0..<(symSize / 24) {
-                    let so = symOff + s * 24
-                    let info = bytes[so + 4]
-                    let kind = info & 0xF
+                for so in stride(from: symbolBytes.lowerBound, to: symbolBytes.upperBound - 23, by: 24) {
+                    let kind = try r.u8(so + 4) & 0xF
                     guard kind == 2 || kind == 10, try r.u16(so + 6) != 0 else { continue }   // FUNC / IFUNC, defined
                     let value = try r.u64(so + 8)
                     guard value != 0 else { continue }
                     let nameOff = Int(try r.u32(so))
-                    guard nameOff < strSize else { continue }
-                    found.append(Symbol(address: value, size: try r.u64(so + 16), name: try r.cString(strOff + nameOff, end: strOff + strSize)))
+                    guard nameOff < strings.count else { continue }
+                    found.append(Symbol(address: value, size: try r.u64(so + 16), name: try r.cString(strings.lowerBound + nameOff, end: strings.upperBound)))
                 }
             }
             found.sort { $0.address != $1.address ? $0.address < $1.address : $0.size > $1.size }
@@ -66,15 +69,13 @@ public struct ELFSymbols: Sendable {
     }
 
     /// Notes are {namesz, descsz, type, name (4-aligned), desc (4-aligned)}.
-    static func buildIDNote(_ r: ByteReader, offset: Int, size: Int) throws -> String? {
-        var p = offset
-        while p + 12 <= offset + size {
-            let namesz = Int(try r.u32(p)), descsz = Int(try r.u32(p + 4)), type = try r.u32(p + 8)
-            let nameStart = p + 12, descStart = nameStart + (namesz + 3) / 4 * 4
-            if type == 3, namesz == 4, try r.cString(nameStart, end: nameStart + 4) == "GNU", descStart + descsz <= r.bytes.count {
-                return r.bytes[descStart..<(descStart + descsz)].map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+    static func buildIDNote(_ r: ByteReader, _ notes: Range<Int>) -> String? {
+        guard var f = try? r.cursor(notes) else { return nil }
+        while f.remaining >= 12, let namesz = try? f.u32(), let descsz = try? f.u32(), let type = try? f.u32() {
+            guard let name = try? f.items((UInt64(namesz) + 3) / 4 * 4, of: 1), let desc = try? f.items((UInt64(descsz) + 3) / 4 * 4, of: 1) else { return nil }
+            if type == 3, namesz == 4, (try? r.cString(name.lowerBound, end: name.upperBound)) == "GNU" {
+                return r.bytes[desc.lowerBound..<(desc.lowerBound + Int(descsz))].map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
             }
-            p = descStart + (descsz + 3) / 4 * 4
         }
         return nil
     }
@@ -89,7 +90,8 @@ public struct ELFSymbols: Sendable {
 
     /// The virtual address a file offset is loaded at.
     public func virtualAddress(fileOffset: UInt64) -> UInt64? {
-        for s in segments where fileOffset >= s.offset && fileOffset < s.offset + max(s.fileSize, 1) { return fileOffset - s.offset + s.vaddr }
+        // Differences, not sums: a segment's fields are the file's and may be anything.
+        for s in segments where fileOffset >= s.offset && fileOffset - s.offset < max(s.fileSize, 1) { return (fileOffset - s.offset) &+ s.vaddr }
         return nil
     }
 
@@ -109,7 +111,7 @@ enum SymbolTable {
         }
         guard best >= 0 else { return nil }
         let (start, size) = table[best]
-        if size > 0 { return address < start + size ? best : nil }
+        if size > 0 { return address - start < size ? best : nil }
         if best + 1 < table.count { return address < table[best + 1].0 ? best : nil }
         return address - start < 1 << 20 ? best : nil
     }
@@ -142,13 +144,14 @@ public struct KernelSymbols: Sendable {
                 i += 1
             }
             var type: UInt8 = 0
-            if i + 2 < n, bytes[i] == 0x20 { type = bytes[i + 1]; i += 3 }
+            // " T " exactly: a short line must not run into the next one.
+            if i + 2 < n, bytes[i] == 0x20, bytes[i + 1] != 0x0A, bytes[i + 2] == 0x20 { type = bytes[i + 1]; i += 3 }
             let nameStart = i
             while i < n, bytes[i] != 0x0A, bytes[i] != 0x09, bytes[i] != 0x20 { i += 1 }
             let nameEnd = i
             while i < n, bytes[i] != 0x0A { i += 1 }
             i += 1
-            guard digits > 0, address != 0, type == 0x74 || type == 0x54 || type == 0x77 || type == 0x57 else { continue }   // t T w W
+            guard digits > 0, digits <= 16, address != 0, type == 0x74 || type == 0x54 || type == 0x77 || type == 0x57 else { continue }   // t T w W
             entries.append((address, nameStart..<nameEnd))
         }
         entries.sort { $0.0 < $1.0 }

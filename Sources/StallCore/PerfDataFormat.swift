@@ -79,18 +79,25 @@ public final class ByteStorage: @unchecked Sendable {
     public subscript(r: Range<Int>) -> UnsafeRawBufferPointer.SubSequence { pointer[r] }
 }
 
-/// Little-endian reads that never trap: a read past the end throws with the offset.
+/// Little-endian reads of untrusted bytes that never trap.
+///
+/// Overflow-safe by construction: offsets and lengths that come from the file are
+/// UInt64s, and they become Ints only through `range(offset:size:)` or a `FieldCursor`,
+/// which compare them with the bytes there are in UInt64 first. Code that reads a file
+/// format goes through these and does no arithmetic of its own on a value it read.
 public struct ByteReader {
     public let bytes: ByteStorage
     public init(_ bytes: [UInt8]) { self.bytes = ByteStorage(bytes) }
     public init(_ storage: ByteStorage) { self.bytes = storage }
 
-    public struct OutOfBounds: Error, Equatable { public var offset: Int; public var needed: Int }
+    /// A read that did not fit: at `offset`, `needed` bytes (as the file claimed them).
+    public struct OutOfBounds: Error, Equatable { public var offset: Int; public var needed: UInt64 }
 
     @inline(__always) func check(_ o: Int, _ n: Int) throws {
-        if o < 0 || n < 0 || o > bytes.count - n { throw OutOfBounds(offset: o, needed: n) }
+        if o < 0 || n < 0 || o > bytes.count - n { throw OutOfBounds(offset: o, needed: UInt64(max(n, 0))) }
     }
     // Bounds are checked first; the loads themselves are unaligned little-endian reads.
+    public func u8(_ o: Int) throws -> UInt8 { try check(o, 1); return bytes[o] }
     public func u16(_ o: Int) throws -> UInt16 {
         try check(o, 2)
         return UInt16(littleEndian: bytes.pointer.loadUnaligned(fromByteOffset: o, as: UInt16.self))
@@ -103,17 +110,72 @@ public struct ByteReader {
         try check(o, 8)
         return UInt64(littleEndian: bytes.pointer.loadUnaligned(fromByteOffset: o, as: UInt64.self))
     }
+
+    /// The bytes a file's (offset, size) pair names, or nil when they are not all there.
+    public func range(offset: UInt64, size: UInt64) -> Range<Int>? {
+        let count = UInt64(bytes.count)
+        guard offset <= count, size <= count - offset else { return nil }
+        return Int(offset)..<Int(offset + size)
+    }
+
     /// A NUL-terminated string inside [o, end).
     public func cString(_ o: Int, end: Int) throws -> String {
-        try check(o, max(0, end - o))
+        guard end >= o else { throw OutOfBounds(offset: o, needed: 0) }
+        try check(o, end - o)
         var e = o
         while e < end, bytes[e] != 0 { e += 1 }
         return String(decoding: bytes[o..<e], as: UTF8.self)
     }
-    public func headerString(_ o: Int) throws -> (String, Int) {
-        let len = Int(try u32(o))
-        try check(o + 4, len)
-        return (try cString(o + 4, end: o + 4 + len), 4 + len)
+
+    public func cursor(_ range: Range<Int>) throws -> FieldCursor {
+        try check(range.lowerBound, range.count)
+        return FieldCursor(reader: self, position: range.lowerBound, end: range.upperBound)
+    }
+}
+
+/// Reads consecutive fields of one record or section, never past its end. Counts and
+/// lengths read from the file are checked against what remains before they are used.
+public struct FieldCursor {
+    public let reader: ByteReader
+    public private(set) var position: Int
+    public let end: Int
+
+    public var remaining: Int { end - position }
+
+    @inline(__always) mutating func take(_ n: Int) throws -> Int {
+        guard n >= 0, n <= end - position else { throw ByteReader.OutOfBounds(offset: position, needed: UInt64(max(n, 0))) }
+        defer { position += n }
+        return position
+    }
+    public mutating func u16() throws -> UInt16 { try reader.u16(try take(2)) }
+    public mutating func u32() throws -> UInt32 { try reader.u32(try take(4)) }
+    public mutating func u64() throws -> UInt64 { try reader.u64(try take(8)) }
+    public mutating func skip(_ n: Int) throws { _ = try take(n) }
+
+    /// `count` items of `size` bytes (a count the file gave): their byte range, consumed.
+    public mutating func items(_ count: UInt64, of size: Int) throws -> Range<Int> {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: UInt64(size))
+        guard !overflow, bytes <= UInt64(remaining) else {
+            throw ByteReader.OutOfBounds(offset: position, needed: overflow ? .max : bytes)
+        }
+        let start = try take(Int(bytes))
+        return start..<position
+    }
+    /// A count the file gave, as an Int, when that many `size`-byte items fit in what remains.
+    public mutating func count(_ value: UInt64, of size: Int) throws -> Int {
+        let r = try items(value, of: size)
+        return r.count / max(size, 1)
+    }
+
+    /// perf_header_string: u32 length (NUL and padding included), then the bytes.
+    public mutating func headerString() throws -> String {
+        let r = try items(UInt64(try u32()), of: 1)
+        return try reader.cString(r.lowerBound, end: r.upperBound)
+    }
+    /// The rest as a NUL-terminated string.
+    public mutating func restAsCString() throws -> String {
+        defer { position = end }
+        return try reader.cString(position, end: end)
     }
 }
 
@@ -135,12 +197,16 @@ public struct PerfFileAttr: Equatable, Sendable {
     public var frequencyMode: Bool { flags & (1 << 10) != 0 }
     public var sampleIDAll: Bool { flags & (1 << 18) != 0 }
 
-    public static func parse(_ r: ByteReader, at o: Int, size: Int) throws -> PerfFileAttr {
-        PerfFileAttr(type: try r.u32(o), config: try r.u64(o + 8), samplePeriodOrFrequency: try r.u64(o + 16),
-                     sampleType: try r.u64(o + 24), readFormat: try r.u64(o + 32), flags: try r.u64(o + 40),
-                     config1: size >= 64 ? try r.u64(o + 56) : 0, branchSampleType: size >= 80 ? try r.u64(o + 72) : 0,
-                     sampleRegsUser: size >= 88 ? try r.u64(o + 80) : 0, sampleRegsIntr: size >= 104 ? try r.u64(o + 96) : 0,
-                     ids: [], name: "")
+    /// The attr in `range` (its size as the file gives it: 64 bytes for the oldest ABI,
+    /// fields beyond the size read as 0, as the kernel does).
+    public static func parse(_ r: ByteReader, in range: Range<Int>) throws -> PerfFileAttr {
+        guard range.count >= 48 else { throw ByteReader.OutOfBounds(offset: range.lowerBound, needed: 48) }
+        let o = range.lowerBound, size = range.count
+        return PerfFileAttr(type: try r.u32(o), config: try r.u64(o + 8), samplePeriodOrFrequency: try r.u64(o + 16),
+                            sampleType: try r.u64(o + 24), readFormat: try r.u64(o + 32), flags: try r.u64(o + 40),
+                            config1: size >= 64 ? try r.u64(o + 56) : 0, branchSampleType: size >= 80 ? try r.u64(o + 72) : 0,
+                            sampleRegsUser: size >= 88 ? try r.u64(o + 80) : 0, sampleRegsIntr: size >= 104 ? try r.u64(o + 96) : 0,
+                            ids: [], name: "")
     }
 
     /// The name perf gives an attr with no EVENT_DESC.

@@ -50,6 +50,10 @@ public enum PerfDataReader {
         public var description: String { message }
     }
 
+    /// The largest perf_event_attr read (the kernel's is 136 bytes today; a larger size
+    /// is a newer ABI whose extra fields are skipped).
+    static let maxAttrSize: UInt64 = 1 << 16
+
     /// Reads a perf.data file. Throws only when the header itself cannot be used; damage
     /// in the data section stops the reading there and is reported in `damage`.
     public static func read(_ bytes: [UInt8], progress: ((Double) -> Void)? = nil) throws -> PerfDataContents {
@@ -61,156 +65,246 @@ public enum PerfDataReader {
         guard bytes.count >= 16, let magic = try? r.u64(0) else { throw Failure(message: "not a perf.data file: \(bytes.count) bytes, too short for a header") }
         if magic == PerfData.magic.byteSwapped { throw Failure(message: "big-endian perf.data files are not supported") }
         guard magic == PerfData.magic else { throw Failure(message: "not a perf.data file (no PERFILE2 magic at offset 0)") }
-        let headerSize = Int(try r.u64(8))
-        if headerSize == 16 { throw Failure(message: "a pipe-mode perf.data (perf record -o -) is not supported: convert it with `perf inject -i IN -o OUT`") }
-        guard headerSize >= PerfData.headerSize, bytes.count >= PerfData.headerSize else {
+        let headerSize = try r.u64(8)
+        if headerSize == 16 { return readPipe(r, progress: progress) }
+        guard headerSize >= UInt64(PerfData.headerSize), bytes.count >= PerfData.headerSize else {
             throw Failure(message: "perf.data header is \(headerSize) bytes, expected \(PerfData.headerSize) (truncated at offset \(bytes.count)?)")
         }
         var c = PerfDataContents()
-        let attrSize = Int(try r.u64(16))
-        let attrsOffset = Int(try r.u64(24)), attrsSize = Int(try r.u64(32))
-        let dataOffset = Int(try r.u64(40)), dataSize = Int(try r.u64(48))
-        guard attrSize > 16, attrsSize % attrSize == 0, attrsOffset + attrsSize <= bytes.count else {
+        let attrSize = try r.u64(16)
+        let attrsOffset = try r.u64(24), attrsSize = try r.u64(32)
+        guard attrSize >= 64 + 16, attrSize <= maxAttrSize + 16, attrsSize % attrSize == 0,
+              let attrsRange = r.range(offset: attrsOffset, size: attrsSize) else {
             throw Failure(message: "attribute section (offset \(attrsOffset), \(attrsSize) bytes of \(attrSize)-byte entries) does not fit the file of \(bytes.count) bytes")
         }
-        for k in 0..<(attrsSize / attrSize) {
-            let o = attrsOffset + k * attrSize
-            var a = try PerfFileAttr.parse(r, at: o, size: attrSize - 16)
-            let idsOffset = Int(try r.u64(o + attrSize - 16)), idsSize = Int(try r.u64(o + attrSize - 8))
-            if idsOffset + idsSize <= bytes.count { a.ids = (0..<(idsSize / 8)).compactMap { try? r.u64(idsOffset + 8 * $0) } }
+        let entry = Int(attrSize)   // <= 65552 (checked above)
+        for start in stride(from: attrsRange.lowerBound, to: attrsRange.upperBound, by: entry) {
+            var a = try PerfFileAttr.parse(r, in: start..<(start + entry - 16))
+            let idsOffset = try r.u64(start + entry - 16), idsSize = try r.u64(start + entry - 8)
+            if let ids = r.range(offset: idsOffset, size: idsSize - idsSize % 8) {
+                a.ids = stride(from: ids.lowerBound, to: ids.upperBound, by: 8).compactMap { try? r.u64($0) }
+            } else {
+                c.notes.append("the ids of event \(c.attrs.count) (offset \(idsOffset), \(idsSize) bytes) are outside the file: its samples cannot be told apart")
+            }
             a.name = a.defaultName
             c.attrs.append(a)
         }
         guard !c.attrs.isEmpty else { throw Failure(message: "perf.data has no event attributes") }
         if (c.attrs.contains { $0.sampleType & PerfData.Sample.aux != 0 }) { c.notes.append("AUX samples are skipped") }
 
-        var dataEnd = dataOffset + dataSize
+        let dataOffset = try r.u64(40), dataSize = try r.u64(48)
+        guard let dataStart = r.range(offset: dataOffset, size: 0)?.lowerBound else {
+            throw Failure(message: "the data section starts at offset \(dataOffset), past the end of the file (\(bytes.count) bytes)")
+        }
+        var data = dataStart..<bytes.count
+        var claimedPastEnd = false
         if dataSize == 0 {
             c.notes.append("the header's data size is 0 (the recording was not finished): reading to the end of the file")
-            dataEnd = bytes.count
+        } else if let whole = r.range(offset: dataOffset, size: dataSize) {
+            data = whole
+            readFeatures(r, tableAt: whole.upperBound, into: &c)
+        } else {
+            claimedPastEnd = true
         }
-        if dataEnd > bytes.count {
-            c.notes.append("the header claims \(dataSize) bytes of data but the file ends at \(bytes.count): truncated")
-            dataEnd = bytes.count
-        } else if dataSize > 0 {
-            readFeatures(r, from: dataEnd, into: &c)
+        var state = RecordState(attrs: c.attrs)
+        readRecords(r, data, state: &state, into: &c, pipe: false, progress: progress)
+        if claimedPastEnd && c.damage == nil {
+            c.damage = (bytes.count, "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
         }
+        dropUnusedDummy(&c)
+        return c
+    }
 
-        // Which attr a sample belongs to.
+    /// perf record -o - (pipe mode): a 16-byte header, then records only; the attrs,
+    /// features and trace data are records of their own (PERF_RECORD_HEADER_*).
+    static func readPipe(_ r: ByteReader, progress: ((Double) -> Void)?) -> PerfDataContents {
+        var c = PerfDataContents()
+        var state = RecordState(attrs: [])
+        readRecords(r, 16..<r.bytes.count, state: &state, into: &c, pipe: true, progress: progress)
+        if c.attrs.isEmpty && c.damage == nil { c.damage = (16, "a pipe-mode perf.data without any event attribute record") }
+        dropUnusedDummy(&c)
+        return c
+    }
+
+    /// What the record loop needs to attribute samples: which attr an id belongs to.
+    struct RecordState {
         var attrByID: [UInt64: Int32] = [:]
-        for (i, a) in c.attrs.enumerated() { for id in a.ids { attrByID[id] = Int32(i) } }
-        let first = c.attrs[0]
+        init(attrs: [PerfFileAttr]) {
+            for (i, a) in attrs.enumerated() { for id in a.ids { attrByID[id] = Int32(i) } }
+        }
+    }
 
+    static func readRecords(_ r: ByteReader, _ data: Range<Int>, state: inout RecordState, into c: inout PerfDataContents,
+                            pipe: Bool, progress: ((Double) -> Void)?) {
         // Typical samples are 40-100 bytes: reserve once instead of regrowing (and copying) the arrays.
-        c.samples.reserveCapacity((dataEnd - dataOffset) / 96)
-        if first.sampleType & PerfData.Sample.callchain != 0 { c.callchainIPs.reserveCapacity((dataEnd - dataOffset) / 24) }
-        var o = dataOffset
-        var nextProgress = dataOffset + (1 << 24)
-        while o < dataEnd {
-            if o + 8 > dataEnd { c.damage = (o, "a record header is cut off at the end of the data (truncated file)"); break }
-            guard let type = try? r.u32(o), let size16 = try? r.u16(o + 6) else { break }
-            let misc = (try? r.u16(o + 4)) ?? 0
+        c.samples.reserveCapacity(data.count / 96)
+        if c.attrs.first.map({ $0.sampleType & PerfData.Sample.callchain != 0 }) ?? false { c.callchainIPs.reserveCapacity(data.count / 24) }
+        var o = data.lowerBound
+        var nextProgress = o + (1 << 24)
+        while o < data.upperBound {
+            guard let type = try? r.u32(o), let misc = try? r.u16(o + 4), let size16 = try? r.u16(o + 6), o + 8 <= data.upperBound else {
+                c.damage = (o, "a record header is cut off at the end of the data (truncated file)")
+                break
+            }
             let size = Int(size16)
             if size < 8 { c.damage = (o, "record of type \(type) claims \(size) bytes (corrupt)"); break }
-            if o + size > dataEnd { c.damage = (o, "record of type \(type) claims \(size) bytes, past the end of the data (truncated file)"); break }
+            if size > data.upperBound - o { c.damage = (o, "record of type \(type) claims \(size) bytes, past the end of the data (truncated file)"); break }
             c.recordCounts[type, default: 0] += 1
-            let body = o + 8
+            var next = o + size
             do {
+                var f = try r.cursor((o + 8)..<(o + size))
                 switch PerfData.RecordType(rawValue: type) {
                 case .sample:
+                    guard !c.attrs.isEmpty else { c.damage = (o, "a sample before any event attribute (corrupt)"); break }
+                    let first = c.attrs[0]
                     var attrIndex: Int32 = 0
                     if c.attrs.count > 1 {
-                        if first.sampleType & PerfData.Sample.identifier != 0 { attrIndex = attrByID[try r.u64(body)] ?? -1 }
-                        else if let id = try sampleID(r, at: body, attr: first) { attrIndex = attrByID[id] ?? -1 }
+                        var probe = f
+                        let id: UInt64?
+                        if first.sampleType & PerfData.Sample.identifier != 0 { id = try probe.u64() } else { id = try sampleID(&probe, attr: first) }
+                        attrIndex = id.flatMap { state.attrByID[$0] } ?? -1
                         if attrIndex < 0 { c.damage = (o, "a sample names an event id no attribute has (corrupt)"); break }
                     }
-                    try parseSample(r, at: body, end: o + size, attr: c.attrs[Int(attrIndex)], attrIndex: attrIndex,
-                                    kernel: misc & 0x7 == 1, into: &c)
+                    try parseSample(&f, attr: c.attrs[Int(attrIndex)], attrIndex: attrIndex, kernel: misc & 0x7 == 1, into: &c)
                 case .mmap:
-                    let start = try r.u64(body + 8), len = try r.u64(body + 16), pgoff = try r.u64(body + 24)
-                    c.mappings.append(MemoryMapping(pid: Int32(bitPattern: try r.u32(body)), start: start, end: start &+ len, pgoff: pgoff,
-                                                    filename: try r.cString(body + 32, end: o + size)))
+                    let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
+                    let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
+                    c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString()))
                 case .mmap2:
-                    let start = try r.u64(body + 8), len = try r.u64(body + 16), pgoff = try r.u64(body + 24)
-                    c.mappings.append(MemoryMapping(pid: Int32(bitPattern: try r.u32(body)), start: start, end: start &+ len, pgoff: pgoff,
-                                                    filename: try r.cString(body + 64, end: o + size)))
+                    let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
+                    let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
+                    try f.skip(32)   // maj, min, ino, ino_generation (or build id), prot, flags
+                    c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString()))
                 case .comm:
-                    c.comms[Int32(bitPattern: try r.u32(body))] = try r.cString(body + 8, end: o + size)
+                    let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
+                    c.comms[pid] = try f.restAsCString()
                 case .fork:
-                    let pid = Int32(bitPattern: try r.u32(body)), ppid = Int32(bitPattern: try r.u32(body + 4))
+                    let pid = Int32(bitPattern: try f.u32()), ppid = Int32(bitPattern: try f.u32())
                     if pid != ppid { c.forks[pid] = ppid }
                 case .lost:
-                    c.lostEvents &+= try r.u64(body + 8)
+                    _ = try f.u64()
+                    c.lostEvents &+= try f.u64()
                 case .lostSamples:
-                    c.lostSamples &+= try r.u64(body)
+                    c.lostSamples &+= try f.u64()
                 case .compressed, .compressed2:
                     c.damage = (o, "compressed records (perf record -z) are not supported: `perf inject -i IN -o OUT` writes them uncompressed")
+                case .headerAttr where pipe:
+                    // perf_event_attr (its own size field says how long), then the ids to the end.
+                    var probe = f
+                    _ = try probe.u32()
+                    let declared = try probe.u32()
+                    let attrBytes = try f.items(UInt64(declared == 0 ? 64 : declared), of: 1)
+                    var a = try PerfFileAttr.parse(r, in: attrBytes)
+                    while f.remaining >= 8 { a.ids.append(try f.u64()) }
+                    a.name = a.defaultName
+                    for id in a.ids { state.attrByID[id] = Int32(c.attrs.count) }
+                    c.attrs.append(a)
+                case .headerFeature where pipe:
+                    let bit = try f.u64()
+                    if bit < 256, let feature = PerfData.Feature(rawValue: Int(bit)) { readFeature(feature, r, f.position..<f.end, into: &c) }
+                case .tracingData where pipe:
+                    // The trace data follows the record, padded to 8 bytes.
+                    let traceSize = UInt64(try f.u32())
+                    let padded = (traceSize + 7) / 8 * 8
+                    guard padded <= UInt64(data.upperBound - next) else {
+                        c.damage = (o, "the trace data (\(traceSize) bytes) runs past the end of the data (truncated file)")
+                        break
+                    }
+                    next += Int(padded)
+                case .auxtrace:
+                    // Its payload (u64 size first) follows the record.
+                    let payload = try f.u64()
+                    guard payload <= UInt64(data.upperBound - next) else {
+                        c.damage = (o, "AUX trace data (\(payload) bytes) runs past the end of the data (truncated file)")
+                        break
+                    }
+                    next += Int(payload)
+                case .eventUpdate where pipe:
+                    // PERF_EVENT_UPDATE__NAME (1): the event's name.
+                    let kind = try f.u64(), id = try f.u64()
+                    if kind == 1, let i = state.attrByID[id] { c.attrs[Int(i)].name = try f.restAsCString() }
                 default:
                     break
                 }
             } catch let e as ByteReader.OutOfBounds {
-                c.damage = (o, "record of type \(type) is shorter than its fields (read of \(e.needed) bytes at offset \(e.offset))")
+                c.damage = (o, "record of type \(type) is shorter than its fields (a read of \(e.needed) bytes at offset \(e.offset))")
+            } catch {
+                c.damage = (o, "record of type \(type): \(error)")
             }
             if c.damage != nil { break }
-            o += size
+            o = next
             if let progress, o >= nextProgress {
-                progress(Double(o - dataOffset) / Double(max(1, dataEnd - dataOffset)))
+                progress(Double(o - data.lowerBound) / Double(max(1, data.count)))
                 nextProgress = o + (1 << 24)
             }
         }
-        // perf adds a "dummy" event (software, config 9) for side-band records; it never samples.
+    }
+
+    /// Records of another file that continue `c`: `perf record --threads` writes one
+    /// `data.N` per thread, records only, beside the header file. Damage names the file.
+    public static func appendRecords(from bytes: ByteStorage, named name: String, into c: inout PerfDataContents) {
+        var state = RecordState(attrs: c.attrs)
+        readRecords(ByteReader(bytes), 0..<bytes.count, state: &state, into: &c, pipe: false, progress: nil)
+        if let d = c.damage { c.damage = (d.offset, "in \(name): \(d.message)") }
+    }
+
+    /// perf adds a "dummy" event (software, config 9) for side-band records; it never samples.
+    static func dropUnusedDummy(_ c: inout PerfDataContents) {
         let dummy = c.attrs.indices.filter { c.attrs[$0].type == 1 && c.attrs[$0].config == 9 }
-        if !dummy.isEmpty && !c.samples.contains(where: { dummy.contains(Int($0.attr)) }) {
-            let keep = c.attrs.indices.filter { !dummy.contains($0) }
-            var remap = [Int32](repeating: -1, count: c.attrs.count)
-            for (new, old) in keep.enumerated() { remap[old] = Int32(new) }
-            c.attrs = keep.map { c.attrs[$0] }
-            for i in c.samples.indices { c.samples[i].attr = remap[Int(c.samples[i].attr)] }
-        }
-        return c
+        guard !dummy.isEmpty, !c.samples.contains(where: { dummy.contains(Int($0.attr)) }) else { return }
+        let keep = c.attrs.indices.filter { !dummy.contains($0) }
+        var remap = [Int32](repeating: -1, count: c.attrs.count)
+        for (new, old) in keep.enumerated() { remap[old] = Int32(new) }
+        c.attrs = keep.map { c.attrs[$0] }
+        for i in c.samples.indices { c.samples[i].attr = remap[Int(c.samples[i].attr)] }
     }
 
     /// PERF_SAMPLE_ID's value, walking the fields before it.
-    static func sampleID(_ r: ByteReader, at o: Int, attr: PerfFileAttr) throws -> UInt64? {
+    static func sampleID(_ f: inout FieldCursor, attr: PerfFileAttr) throws -> UInt64? {
         let t = attr.sampleType
         guard t & PerfData.Sample.id != 0 else { return nil }
-        var p = o
-        for bit in [PerfData.Sample.identifier, PerfData.Sample.ip, PerfData.Sample.tid, PerfData.Sample.time, PerfData.Sample.addr] where t & bit != 0 { p += 8 }
-        return try r.u64(p)
+        for bit in [PerfData.Sample.identifier, PerfData.Sample.ip, PerfData.Sample.tid, PerfData.Sample.time, PerfData.Sample.addr] where t & bit != 0 {
+            try f.skip(8)
+        }
+        return try f.u64()
     }
 
-    static func parseSample(_ r: ByteReader, at start: Int, end: Int, attr: PerfFileAttr, attrIndex: Int32, kernel: Bool,
-                            into c: inout PerfDataContents) throws {
+    static func parseSample(_ f: inout FieldCursor, attr: PerfFileAttr, attrIndex: Int32, kernel: Bool, into c: inout PerfDataContents) throws {
         let t = attr.sampleType
-        var p = start
-        func next() throws -> UInt64 { let v = try r.u64(p); p += 8; return v }
         var s = ProfileSample(attr: attrIndex, pid: -1, tid: -1, cpu: -1, ip: 0, period: attr.frequencyMode ? 1 : max(1, attr.samplePeriodOrFrequency),
-                              addr: 0, dataPageSize: 0, codePageSize: 0, isKernel: kernel, chainStart: Int32(c.callchainIPs.count), chainCount: 0)
-        if t & PerfData.Sample.identifier != 0 { _ = try next() }
-        if t & PerfData.Sample.ip != 0 { s.ip = try next() }
+                              addr: 0, dataPageSize: 0, codePageSize: 0, isKernel: kernel, chainStart: Int32(truncatingIfNeeded: c.callchainIPs.count), chainCount: 0)
+        if t & PerfData.Sample.identifier != 0 { try f.skip(8) }
+        if t & PerfData.Sample.ip != 0 { s.ip = try f.u64() }
         if t & PerfData.Sample.tid != 0 {
-            s.pid = Int32(bitPattern: try r.u32(p))
-            s.tid = Int32(bitPattern: try r.u32(p + 4))
-            p += 8
+            s.pid = Int32(bitPattern: try f.u32())
+            s.tid = Int32(bitPattern: try f.u32())
         }
-        if t & PerfData.Sample.time != 0 { _ = try next() }
-        if t & PerfData.Sample.addr != 0 { s.addr = try next() }
-        if t & PerfData.Sample.id != 0 { _ = try next() }
-        if t & PerfData.Sample.streamID != 0 { _ = try next() }
-        if t & PerfData.Sample.cpu != 0 { s.cpu = Int32(bitPattern: try r.u32(p)); p += 8 }
-        if t & PerfData.Sample.period != 0 { s.period = try next() }
+        if t & PerfData.Sample.time != 0 { try f.skip(8) }
+        if t & PerfData.Sample.addr != 0 { s.addr = try f.u64() }
+        if t & PerfData.Sample.id != 0 { try f.skip(8) }
+        if t & PerfData.Sample.streamID != 0 { try f.skip(8) }
+        if t & PerfData.Sample.cpu != 0 { s.cpu = Int32(bitPattern: try f.u32()); try f.skip(4) }
+        if t & PerfData.Sample.period != 0 { s.period = try f.u64() }
         if t & PerfData.Sample.read != 0 {
+            // read_format: TOTAL_TIME_ENABLED 1, TOTAL_TIME_RUNNING 2, ID 4, GROUP 8, LOST 16.
             let rf = attr.readFormat
-            let extra = (rf & 1 != 0 ? 1 : 0) + (rf & 2 != 0 ? 1 : 0)
-            let perValue = 1 + (rf & 4 != 0 ? 1 : 0) + (rf & 16 != 0 ? 1 : 0)
-            if rf & 8 != 0 { let nr = Int(try next()); p += 8 * (extra + nr * perValue) } else { p += 8 * (extra + perValue) }
+            let times = (rf & 1 != 0 ? 8 : 0) + (rf & 2 != 0 ? 8 : 0)
+            let perValue = 8 * (1 + (rf & 4 != 0 ? 1 : 0) + (rf & 16 != 0 ? 1 : 0))
+            if rf & 8 != 0 {
+                let nr = try f.u64()
+                try f.skip(times)
+                _ = try f.items(nr, of: perValue)
+            } else {
+                try f.skip(times + perValue)
+            }
         }
         if t & PerfData.Sample.callchain != 0 {
-            let nr = Int(try next())
-            guard nr <= (end - p) / 8 else { throw ByteReader.OutOfBounds(offset: p, needed: nr * 8) }
+            let frames = try f.items(try f.u64(), of: 8)
+            // Samples keep 32-bit positions into the shared call chain array (memory: a file holds millions).
+            guard c.callchainIPs.count <= Int(Int32.max) - frames.count / 8 else { throw Failure(message: "more than 2^31 call chain entries") }
             var skippedSelf = false
-            for _ in 0..<nr {
-                let ip = try next()
+            for p in stride(from: frames.lowerBound, to: frames.upperBound, by: 8) {
+                let ip = try f.reader.u64(p)
                 if ip >= PerfData.contextMarkerFloor { continue }
                 // The first real frame is the sampled IP itself.
                 if !skippedSelf && ip == s.ip { skippedSelf = true; continue }
@@ -219,66 +313,74 @@ public enum PerfDataReader {
                 s.chainCount += 1
             }
         }
-        if t & PerfData.Sample.raw != 0 { let n = Int(try r.u32(p)); p += 4 + n }
+        if t & PerfData.Sample.raw != 0 { try f.skip(Int(try f.u32())) }
         if t & PerfData.Sample.branchStack != 0 {
-            let nr = Int(try next())
-            if attr.branchSampleType & (1 << 17) != 0 { p += 8 }   // PERF_SAMPLE_BRANCH_HW_INDEX
-            p += 24 * nr
+            let nr = try f.u64()
+            if attr.branchSampleType & (1 << 17) != 0 { try f.skip(8) }   // PERF_SAMPLE_BRANCH_HW_INDEX
+            _ = try f.items(nr, of: 24)
         }
-        if t & PerfData.Sample.regsUser != 0 { if try next() != 0 { p += 8 * attr.sampleRegsUser.nonzeroBitCount } }
-        if t & PerfData.Sample.stackUser != 0 { let n = Int(try next()); p += n; if n > 0 { p += 8 } }
-        if t & (PerfData.Sample.weight | PerfData.Sample.weightStruct) != 0 { p += 8 }
-        if t & PerfData.Sample.dataSrc != 0 { p += 8 }
-        if t & PerfData.Sample.transaction != 0 { p += 8 }
-        if t & PerfData.Sample.regsIntr != 0 { if try next() != 0 { p += 8 * attr.sampleRegsIntr.nonzeroBitCount } }
-        if t & PerfData.Sample.physAddr != 0 { p += 8 }
-        if t & PerfData.Sample.cgroup != 0 { p += 8 }
-        if t & PerfData.Sample.dataPageSize != 0 { s.dataPageSize = try next() }
-        if t & PerfData.Sample.codePageSize != 0 { s.codePageSize = try next() }
-        if p > end { throw ByteReader.OutOfBounds(offset: p, needed: p - end) }
+        if t & PerfData.Sample.regsUser != 0 { if try f.u64() != 0 { try f.skip(8 * attr.sampleRegsUser.nonzeroBitCount) } }
+        if t & PerfData.Sample.stackUser != 0 {
+            let size = try f.u64()
+            _ = try f.items(size, of: 1)
+            if size > 0 { try f.skip(8) }   // dyn_size
+        }
+        if t & (PerfData.Sample.weight | PerfData.Sample.weightStruct) != 0 { try f.skip(8) }
+        if t & PerfData.Sample.dataSrc != 0 { try f.skip(8) }
+        if t & PerfData.Sample.transaction != 0 { try f.skip(8) }
+        if t & PerfData.Sample.regsIntr != 0 { if try f.u64() != 0 { try f.skip(8 * attr.sampleRegsIntr.nonzeroBitCount) } }
+        if t & PerfData.Sample.physAddr != 0 { try f.skip(8) }
+        if t & PerfData.Sample.cgroup != 0 { try f.skip(8) }
+        if t & PerfData.Sample.dataPageSize != 0 { s.dataPageSize = try f.u64() }
+        if t & PerfData.Sample.codePageSize != 0 { s.codePageSize = try f.u64() }
         if s.ip >= 0xFFFF_8000_0000_0000 { s.isKernel = true }
         c.samples.append(s)
     }
 
-    static func readFeatures(_ r: ByteReader, from tableOffset: Int, into c: inout PerfDataContents) {
-        var features: [PerfData.Feature] = []
+    /// The feature sections: a table of (offset, size) pairs right after the data, one
+    /// per bit set in the header's feature bitmap, in bit order.
+    static func readFeatures(_ r: ByteReader, tableAt tableOffset: Int, into c: inout PerfDataContents) {
+        var k = 0
         for bit in 0..<256 {
             guard let word = try? r.u64(72 + (bit / 64) * 8), word & (1 << UInt64(bit % 64)) != 0 else { continue }
-            if let f = PerfData.Feature(rawValue: bit) { features.append(f) } else { features.append(.tracingData) }   // keep table order
-        }
-        for (k, f) in features.enumerated() {
-            guard let off = try? r.u64(tableOffset + 16 * k), let size = try? r.u64(tableOffset + 16 * k + 8) else {
+            defer { k += 1 }
+            guard let entry = r.range(offset: UInt64(tableOffset) + 16 * UInt64(k), size: 16) else {
                 c.notes.append("the feature table is cut off (truncated file)")
                 return
             }
-            let o = Int(off)
-            guard size > 0, o + Int(size) <= r.bytes.count else { continue }
-            switch f {
-            case .hostname: c.hostname = try? r.headerString(o).0
-            case .osRelease: c.osRelease = try? r.headerString(o).0
-            case .version: c.perfVersion = try? r.headerString(o).0
-            case .cmdline:
-                if let n = try? r.u32(o) {
-                    var p = o + 4
-                    for _ in 0..<min(Int(n), 4096) {
-                        guard let (s, len) = try? r.headerString(p) else { break }
-                        c.cmdline.append(s)
-                        p += len
-                    }
-                }
-            case .eventDesc:
-                guard let n = try? r.u32(o), let aSize = try? r.u32(o + 4) else { continue }
-                var p = o + 8
-                for _ in 0..<min(Int(n), 4096) {
-                    p += Int(aSize)
-                    guard let nrIDs = try? r.u32(p), let (name, len) = try? r.headerString(p + 4) else { break }
-                    p += 4 + len
-                    let ids = (0..<Int(nrIDs)).compactMap { try? r.u64(p + 8 * $0) }
-                    p += 8 * Int(nrIDs)
-                    for i in c.attrs.indices where !Set(c.attrs[i].ids).isDisjoint(with: ids) { c.attrs[i].name = name }
-                }
-            default: break
+            let off = (try? r.u64(entry.lowerBound)) ?? 0, size = (try? r.u64(entry.lowerBound + 8)) ?? 0
+            guard let feature = PerfData.Feature(rawValue: bit) else { continue }
+            guard size > 0, let section = r.range(offset: off, size: size) else {
+                if size > 0 { c.notes.append("the \(feature) header section (offset \(off), \(size) bytes) is outside the file; skipped") }
+                continue
             }
+            readFeature(feature, r, section, into: &c)
+        }
+    }
+
+    /// One feature section's contents (the same bytes in a file's table and in pipe mode's
+    /// HEADER_FEATURE records). A malformed section is skipped: the samples do not need it.
+    static func readFeature(_ feature: PerfData.Feature, _ r: ByteReader, _ section: Range<Int>, into c: inout PerfDataContents) {
+        guard var f = try? r.cursor(section) else { return }
+        switch feature {
+        case .hostname: c.hostname = try? f.headerString()
+        case .osRelease: c.osRelease = try? f.headerString()
+        case .version: c.perfVersion = try? f.headerString()
+        case .cmdline:
+            guard let n = try? f.u32() else { return }
+            for _ in 0..<min(Int(n), 4096) {
+                guard let s = try? f.headerString() else { break }
+                c.cmdline.append(s)
+            }
+        case .eventDesc:
+            guard let n = try? f.u32(), let attrSize = try? f.u32() else { return }
+            for _ in 0..<min(Int(n), 4096) {
+                guard (try? f.skip(Int(attrSize))) != nil, let nrIDs = try? f.u32(), let name = try? f.headerString(),
+                      let ids = try? f.items(UInt64(nrIDs), of: 8) else { break }
+                let idSet = Set(stride(from: ids.lowerBound, to: ids.upperBound, by: 8).compactMap { try? r.u64($0) })
+                for i in c.attrs.indices where c.attrs[i].ids.contains(where: idSet.contains) { c.attrs[i].name = name }
+            }
+        default: break
         }
     }
 }

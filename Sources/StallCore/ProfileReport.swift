@@ -76,7 +76,7 @@ public struct ProfileReport: Sendable {
         events = contents.attrs.map(\.name)
         precondition(sortKeys.count <= 8, "at most 8 sort keys")
         self.sortKeys = sortKeys
-        lostSamples = contents.lostEvents + contents.lostSamples
+        lostSamples = contents.lostSamples   // perf: PERF_RECORD_LOST_SAMPLES only (lost ring events are a separate warning)
         let n = contents.attrs.count
         var totals = [UInt64](repeating: 0, count: n)
         var counts = [Int](repeating: 0, count: n)
@@ -147,7 +147,7 @@ public struct ProfileReport: Sendable {
             if children {
                 var seen: Set<RowKey> = [k]
                 childPeriod[k, default: zero][a] &+= s.period
-                for i in Int(s.chainStart)..<Int(s.chainStart + s.chainCount) {
+                for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                     let ip = contents.callchainIPs[i]
                     let ck = key(s, frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
                     if seen.insert(ck).inserted { childPeriod[ck, default: zero][a] &+= s.period }
@@ -227,7 +227,7 @@ public struct ProfileReport: Sendable {
         var counts: [String: Int] = [:]
         for s in contents.samples {
             var frames = [resolve(s.pid, s.ip, s.isKernel)]
-            for i in Int(s.chainStart)..<Int(s.chainStart + s.chainCount) {
+            for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                 let ip = contents.callchainIPs[i]
                 frames.append(resolve(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
             }

@@ -111,7 +111,7 @@ public final class ProfileSymbolizer {
             let name = m.file.split(separator: "/").last.map(String.init) ?? m.file
             frame.dso = name
             if let e = elf(m.file) {
-                let fileOffset = ip - m.start + m.pgoff
+                let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's
                 if let vaddr = e.virtualAddress(fileOffset: fileOffset) { frame.symbol = e.symbol(at: vaddr) }
             }
         }

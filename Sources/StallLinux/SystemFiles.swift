@@ -35,6 +35,11 @@ public enum SystemFiles {
         try bounded(path, limit) { path == "-" ? cpe_read_fd_max(0, limit, &$0) : cpe_read_file_max(path, limit, &$0) } as String
     }
 
+    /// At most `limit` bytes of standard input.
+    public static func readStandardInput(limit: Int) throws -> [UInt8] {
+        try bounded("-", limit) { cpe_read_fd_max(0, limit, &$0) } as [UInt8]
+    }
+
     /// At most `limit` bytes of a file (InputTooLarge past it).
     public static func readBytes(_ path: String, limit: Int) throws -> [UInt8] {
         try bounded(path, limit) { cpe_read_file_max(path, limit, &$0) } as [UInt8]

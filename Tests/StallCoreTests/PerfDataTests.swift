@@ -63,7 +63,6 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(t.samples.count, 1, "the sample before the damage is kept")
         XCTAssertEqual(t.damage?.offset, firstSampleEnd)
         XCTAssertTrue(t.damage?.message.contains("truncated") ?? false, "\(String(describing: t.damage))")
-        XCTAssertTrue(t.notes.contains { $0.contains("truncated") }, "\(t.notes)")
 
         var corrupt = full
         corrupt[firstSampleEnd + 6] = 3; corrupt[firstSampleEnd + 7] = 0   // size 3
@@ -76,7 +75,7 @@ final class PerfDataTests: XCTestCase {
         XCTAssertThrowsError(try PerfDataReader.read(Array("hello, world, not perf".utf8))) { XCTAssertTrue("\($0)".contains("no PERFILE2 magic")) }
         XCTAssertThrowsError(try PerfDataReader.read(Array(full.prefix(60)))) { XCTAssertTrue("\($0)".contains("truncated")) }
         var pipe = ByteWriter(); pipe.u64(PerfData.magic); pipe.u64(16)
-        XCTAssertThrowsError(try PerfDataReader.read(pipe.bytes)) { XCTAssertTrue("\($0)".contains("pipe-mode")) }
+        XCTAssertEqual(try PerfDataReader.read(pipe.bytes).damage?.offset, 16, "a pipe-mode header without records has nothing to report")
     }
 
     func testReportAggregatesPerEventSideBySideAndFolds() throws {

@@ -1,0 +1,222 @@
+import XCTest
+@testable import StallCore
+
+/// The readers of untrusted bytes (perf.data, ELF) on the field values that used to trap
+/// (issue: SIGILL on 2^63-1, 2^64-8, 2^63, every feature bit, nr = 2^64-1), then every
+/// header field of a real file set to each extreme: a trap ends this process, so the
+/// sweeps pass only if no value in any field can trap.
+final class UntrustedBytesTests: XCTestCase {
+    static let extremes: [UInt64] = [.max, 1 << 63, (1 << 63) - 1, .max - 7, 1 << 32, 0xFFFF_FFFF, 0]
+
+    func record(type: UInt32, misc: UInt16 = 2, _ body: [UInt8]) -> [UInt8] {
+        var r = ByteWriter()
+        r.u32(type); r.u16(misc); r.u16(UInt16(8 + body.count)); r.append(body)
+        return r.bytes
+    }
+
+    /// A one-event file (ip, tid, callchain, read, raw, branch stack, user stack) with two samples.
+    func richFile(chain nr: UInt64? = nil) -> (bytes: [UInt8], dataOffset: Int, secondSample: Int) {
+        var a = ByteWriter()
+        let sampleType = PerfData.Sample.ip | PerfData.Sample.tid | PerfData.Sample.period | PerfData.Sample.read | PerfData.Sample.callchain
+            | PerfData.Sample.raw | PerfData.Sample.branchStack | PerfData.Sample.stackUser
+        a.u32(1); a.u32(128); a.u64(0); a.u64(1000); a.u64(sampleType)
+        a.u64(8 | 1 | 4)   // read_format: GROUP, TOTAL_TIME_ENABLED, ID
+        a.u64(1 << 18)
+        while a.bytes.count < 128 { a.u8(0) }
+        let layout = PerfDataLayout(events: [.init(attrBytes: a.bytes, ids: [7], name: "cpu-clock")])
+        func sample(ip: UInt64, chainNR: UInt64) -> [UInt8] {
+            var b = ByteWriter()
+            b.u64(ip); b.u32(5); b.u32(5); b.u64(1)
+            b.u64(1); b.u64(100); b.u64(9); b.u64(7)             // read: nr, enabled, {value, id}
+            b.u64(chainNR); b.u64(PerfData.contextUser); b.u64(ip); b.u64(0x4000)
+            b.u32(4); b.u32(0)                                    // raw: 4 bytes
+            b.u64(1); b.u64(1); b.u64(2); b.u64(3)                // branch stack: 1 entry
+            b.u64(8); b.u64(0xAB); b.u64(8)                       // user stack: 8 bytes, dyn_size
+            return record(type: 9, b.bytes)
+        }
+        let first = sample(ip: 0x1000, chainNR: 3)
+        let second = sample(ip: 0x2000, chainNR: nr ?? 3)
+        let data = first + second
+        return (layout.header(dataSize: data.count, features: []) + layout.attrsAndIDs() + data, layout.dataOffset, layout.dataOffset + first.count)
+    }
+
+    func set(_ bytes: inout [UInt8], _ offset: Int, _ value: UInt64, width: Int = 8) {
+        for i in 0..<width { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+    }
+
+    func testTheRichFileReadsWhole() throws {
+        let c = try PerfDataReader.read(richFile().bytes)
+        XCTAssertNil(c.damage)
+        XCTAssertEqual(c.samples.map(\.ip), [0x1000, 0x2000])
+        XCTAssertEqual(c.samples.map(\.period), [1, 1])
+        XCTAssertEqual(c.callchainIPs, [0x4000, 0x4000], "the context marker and the sampled IP are not callers")
+    }
+
+    func testTheIssuesFieldValuesGiveDamageOrAnErrorNeverATrap() throws {
+        let (good, dataOffset, second) = richFile()
+        // data.size = 2^63-1: the samples are read, then damage at the end of the file.
+        var f = good
+        set(&f, 48, (1 << 63) - 1)
+        var c = try PerfDataReader.read(f)
+        XCTAssertEqual(c.samples.count, 2)
+        XCTAssertEqual(c.damage?.offset, f.count)
+        XCTAssertTrue(c.damage?.message.contains("truncated") ?? false)
+        // data.offset = 2^64-8: a one-line error.
+        f = good
+        set(&f, 40, .max - 7)
+        XCTAssertThrowsError(try PerfDataReader.read(f)) { XCTAssertTrue("\($0)".contains("past the end of the file"), "\($0)") }
+        // header size = 2^63: only a lower bound is used.
+        f = good
+        set(&f, 8, 1 << 63)
+        XCTAssertEqual(try PerfDataReader.read(f).samples.count, 2)
+        // Every feature bit: the table after the data is missing.
+        f = good
+        for w in 0..<4 { set(&f, 72 + 8 * w, .max) }
+        c = try PerfDataReader.read(f)
+        XCTAssertEqual(c.samples.count, 2)
+        XCTAssertTrue(c.notes.contains { $0.contains("feature table is cut off") }, "\(c.notes)")
+        // callchain nr = 2^64-1 in the second sample: the first is kept, damage at the second.
+        c = try PerfDataReader.read(richFile(chain: .max).bytes)
+        XCTAssertEqual(c.samples.count, 1)
+        XCTAssertEqual(c.damage?.offset, second)
+        XCTAssertTrue(c.damage?.message.contains("shorter than its fields") ?? false, "\(String(describing: c.damage))")
+        // The group read's nr, the branch stack's nr, the user stack's size and the raw size.
+        let body = second + 8
+        for (field, what) in [(body + 24, "read nr"), (body + 96, "branch nr"), (body + 128, "stack size"), (body + 88, "raw size")] {
+            for v in Self.extremes where v > 64 {
+                var g = richFile().bytes
+                set(&g, field, v, width: what == "raw size" ? 4 : 8)
+                let r = try PerfDataReader.read(g)
+                XCTAssertEqual(r.samples.count, 1, what)
+                XCTAssertEqual(r.damage?.offset, second, what)
+            }
+        }
+        // attrs at 2^63 with an entry size of 2^64-1.
+        f = good
+        set(&f, 16, .max); set(&f, 24, 1 << 63)
+        XCTAssertThrowsError(try PerfDataReader.read(f)) { XCTAssertTrue("\($0)".contains("attribute section"), "\($0)") }
+        // An event's ids at 2^64-8: a note, the file is still read.
+        f = good
+        set(&f, 104 + 128, .max - 7)
+        c = try PerfDataReader.read(f)
+        XCTAssertTrue(c.notes.contains { $0.contains("ids of event 0") }, "\(c.notes)")
+        XCTAssertEqual(dataOffset, 104 + 128 + 16 + 8)
+    }
+
+    /// Every 2-, 4- and 8-byte field of the header, the attr and both samples, at every extreme.
+    func testEveryFieldAtEveryExtremeNeverTraps() throws {
+        let (good, _, _) = richFile()
+        var reads = 0
+        for offset in stride(from: 0, to: good.count - 8, by: 2) {
+            for v in Self.extremes {
+                for width in [2, 4, 8] where offset % width == 0 {
+                    var f = good
+                    set(&f, offset, v, width: width)
+                    if let c = try? PerfDataReader.read(f) {
+                        XCTAssertLessThanOrEqual(c.samples.count, 2)
+                        XCTAssertLessThanOrEqual(c.damage?.offset ?? 0, f.count)
+                    }
+                    reads += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(reads, 1000)
+    }
+
+    func testPipeModeRecordsWithExtremeSizes() throws {
+        var w = ByteWriter(); w.u64(PerfData.magic); w.u64(16)
+        var attr = ByteWriter()
+        attr.u32(1); attr.u32(0xFFFF_FFFF)   // declared attr size 4 GiB
+        attr.u64(0); attr.u64(1); attr.u64(PerfData.Sample.ip)
+        var c = try PerfDataReader.read(w.bytes + record(type: 64, attr.bytes))
+        XCTAssertEqual(c.damage?.offset, 16)
+        var trace = ByteWriter(); trace.u32(0xFFFF_FFF0); trace.u32(0)
+        c = try PerfDataReader.read(w.bytes + record(type: 66, trace.bytes))
+        XCTAssertTrue(c.damage?.message.contains("trace data") ?? false, "\(String(describing: c.damage))")
+        var feature = ByteWriter(); feature.u64(.max)
+        c = try PerfDataReader.read(w.bytes + record(type: 80, feature.bytes))
+        XCTAssertEqual(c.damage?.offset, 16, "no attribute at all")
+    }
+
+    // MARK: ELF
+
+    /// A small real object: this test bundle's own executable is too large to sweep, so
+    /// a minimal ELF is built with one PT_LOAD, .symtab, .strtab and a build-id note.
+    func tinyELF() -> [UInt8] {
+        var w = ByteWriter()
+        let phoff = 64, shoff = 64 + 56
+        // ELF header
+        w.append([0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0] + [UInt8](repeating: 0, count: 8))
+        w.u16(3); w.u16(62); w.u32(1); w.u64(0x1000); w.u64(UInt64(phoff)); w.u64(UInt64(shoff))
+        w.u32(0); w.u16(64); w.u16(56); w.u16(1); w.u16(64); w.u16(4); w.u16(2)
+        // PT_LOAD: offset 0, vaddr 0, filesz 0x2000
+        w.u32(1); w.u32(5); w.u64(0); w.u64(0); w.u64(0); w.u64(0x2000); w.u64(0x2000); w.u64(0x1000)
+        let contentStart = shoff + 4 * 64
+        let strtab: [UInt8] = Array("\0main\0helper\0".utf8)
+        var symtab = ByteWriter()
+        symtab.append([UInt8](repeating: 0, count: 24))
+        for (name, value, size) in [(1, 0x1100, 0x40), (6, 0x1140, 0x20)] as [(UInt32, UInt64, UInt64)] {
+            symtab.u32(name); symtab.u8(0x12); symtab.u8(0); symtab.u16(1); symtab.u64(value); symtab.u64(size)
+        }
+        var note = ByteWriter(); note.u32(4); note.u32(4); note.u32(3); note.append(Array("GNU\0".utf8)); note.append([0xDE, 0xAD, 0xBE, 0xEF])
+        let symOff = contentStart, strOff = symOff + symtab.bytes.count, noteOff = strOff + strtab.count
+        func section(type: UInt32, offset: Int, size: Int, link: UInt32) {
+            w.u32(0); w.u32(type); w.u64(0); w.u64(0); w.u64(UInt64(offset)); w.u64(UInt64(size)); w.u32(link); w.u32(0); w.u64(8); w.u64(type == 2 ? 24 : 0)
+        }
+        section(type: 0, offset: 0, size: 0, link: 0)
+        section(type: 2, offset: symOff, size: symtab.bytes.count, link: 2)
+        section(type: 3, offset: strOff, size: strtab.count, link: 0)
+        section(type: 7, offset: noteOff, size: note.bytes.count, link: 0)
+        w.append(symtab.bytes); w.append(strtab); w.append(note.bytes)
+        return w.bytes
+    }
+
+    func testTheTinyELFReads() throws {
+        let e = try ELFSymbols(bytes: tinyELF())
+        XCTAssertEqual(e.symbol(at: 0x1120), "main")
+        XCTAssertEqual(e.symbol(at: 0x1150), "helper")
+        XCTAssertEqual(e.buildID, "deadbeef")
+        XCTAssertEqual(e.virtualAddress(fileOffset: 0x1120), 0x1120)
+    }
+
+    func testEveryELFFieldAtEveryExtremeNeverTraps() {
+        let good = tinyELF()
+        var reads = 0
+        for offset in stride(from: 16, to: good.count - 8, by: 2) {
+            for v in Self.extremes {
+                for width in [2, 4, 8] where offset % width == 0 {
+                    var f = good
+                    set(&f, offset, v, width: width)
+                    if let e = try? ELFSymbols(bytes: f) {
+                        _ = e.symbol(at: 0x1120)
+                        _ = e.symbol(at: .max)
+                        _ = e.virtualAddress(fileOffset: .max)
+                        _ = e.virtualAddress(fileOffset: 0x1120)
+                    }
+                    reads += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(reads, 1000)
+    }
+
+    func testSegmentsAndSymbolsNearTheTopOfTheAddressSpace() throws {
+        var f = tinyELF()
+        set(&f, 64 + 8, .max - 0x10)     // p_offset
+        set(&f, 64 + 32, .max)           // p_filesz
+        let e = try ELFSymbols(bytes: f)
+        XCTAssertNil(e.virtualAddress(fileOffset: 0x1120))
+        XCTAssertEqual(e.virtualAddress(fileOffset: .max), 0x10)
+        // A symbol whose size runs past 2^64.
+        var g = tinyELF()
+        let sym1 = 64 + 56 + 4 * 64 + 24
+        set(&g, sym1 + 8, .max - 4); set(&g, sym1 + 16, 100)
+        XCTAssertEqual(try ELFSymbols(bytes: g).symbol(at: .max), "main")
+    }
+
+    func testKallsymsWithHugeAndMalformedAddresses() {
+        let k = KernelSymbols(kallsyms: "ffffffffffffffffffff T too_long\nxyz T bad\nffffffff81000000 T _stext\n\n T\nffffffffffffffff t last\n")
+        XCTAssertEqual(k.symbol(at: 0xffffffff81000010), "_stext")
+        XCTAssertEqual(k.symbol(at: .max), "last")
+    }
+}
