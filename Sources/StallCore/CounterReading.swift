@@ -46,21 +46,22 @@ public struct GroupRead: Equatable, Sendable {
         case truncated(bytes: Int, needed: Int)
     }
 
-    /// `bytes` in the host's (little-endian) byte order.
+    /// `bytes` in the host's (little-endian) byte order: {nr, time_enabled, time_running,
+    /// {value, id}[nr]}. The count is checked against the bytes before it is used.
     public static func decode(_ bytes: [UInt8]) throws -> GroupRead {
-        func word(_ i: Int) -> UInt64 {
-            var v: UInt64 = 0
-            for b in 0..<8 { v |= UInt64(bytes[i * 8 + b]) << (8 * UInt64(b)) }
-            return v
+        let r = ByteReader(bytes)
+        do {
+            var f = try r.cursor(0..<bytes.count)
+            let nr = try f.u64()
+            let enabled = try f.u64(), running = try f.u64()
+            let members = try f.items(nr, of: 16)
+            var values: [(UInt64, UInt64)] = []
+            values.reserveCapacity(members.count / 16)
+            for o in stride(from: members.lowerBound, to: members.upperBound, by: 16) { values.append((try r.u64(o), try r.u64(o + 8))) }
+            return GroupRead(timeEnabledNs: enabled, timeRunningNs: running, values: values)
+        } catch let e as ByteReader.OutOfBounds {
+            throw DecodeError.truncated(bytes: bytes.count, needed: e.needed > UInt64(Int.max - e.offset) ? Int.max : e.offset + Int(e.needed))
         }
-        guard bytes.count >= 24 else { throw DecodeError.truncated(bytes: bytes.count, needed: 24) }
-        let nr = Int(word(0))
-        let needed = 24 + nr * 16
-        guard nr < 1 << 20, bytes.count >= needed else { throw DecodeError.truncated(bytes: bytes.count, needed: needed) }
-        var values: [(UInt64, UInt64)] = []
-        values.reserveCapacity(nr)
-        for k in 0..<nr { values.append((word(3 + 2 * k), word(4 + 2 * k))) }
-        return GroupRead(timeEnabledNs: word(1), timeRunningNs: word(2), values: values)
     }
 
     /// The reading of member `index`: a group's members share the leader's times.

@@ -7,9 +7,14 @@ public enum CPUGuess {
     }
 
     public static func guess(names: [String], tables: EventTableSet) -> Result? {
+        guess(names: names, catalogs: tables.cpus.map { tables.catalog(for: $0) })
+    }
+
+    /// The same with the catalogs already built (building one costs more than the guess).
+    public static func guess(names: [String], catalogs: [CoreCatalog]) -> Result? {
         var best: [(CPUModel, Int)] = []
-        for model in tables.cpus {
-            let catalog = tables.catalog(for: model)
+        for catalog in catalogs {
+            let model = catalog.model
             var score = 0
             var refused = false
             for n in names where GenericEvents.lookup(EventModifiers.split(n)?.base ?? n) == nil {

@@ -48,6 +48,12 @@ final class ScalingTests: XCTestCase {
         XCTAssertThrowsError(try GroupRead.decode(Array(bytes.prefix(40)))) {
             XCTAssertEqual($0 as? GroupRead.DecodeError, .truncated(bytes: 40, needed: 56))
         }
+        // nr = 2^64-1 and 2^63 (found by Fuzz/run.sh: Int(nr) trapped).
+        for nr: UInt64 in [.max, 1 << 63, 1 << 60] {
+            var huge = bytes
+            for i in 0..<8 { huge[i] = UInt8(truncatingIfNeeded: nr >> (8 * UInt64(i))) }
+            XCTAssertThrowsError(try GroupRead.decode(huge)) { XCTAssertNotNil($0 as? GroupRead.DecodeError) }
+        }
     }
 }
 

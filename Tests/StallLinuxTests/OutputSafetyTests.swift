@@ -157,6 +157,50 @@ final class StopSignalTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertLessThan(Date().timeIntervalSince(start), 3, "frag --time stops at SIGINT")
     }
+
+    /// report reading a pipe that never ends (`perf record -o - | stallstat report -i -`
+    /// with the recording still running): Ctrl-C ends it at once.
+    func testReportStopsAtSIGINTWhileReading() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Harness.stallstat)
+        p.arguments = ["report", "-i", "-"]
+        let input = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        input.fileHandleForWriting.write(Data([0x50, 0x45, 0x52, 0x46]))   // a partial header, then nothing
+        usleep(500_000)
+        let start = Date()
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1, "report stops at SIGINT")
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(p.terminationStatus, SIGINT)
+        try? input.fileHandleForWriting.close()
+    }
+
+    /// gate check whose measured command runs long: Ctrl-C stops the gate (and the
+    /// command) with no verdict, instead of waiting for every run.
+    func testGateCheckStopsAtSIGINT() throws {
+        let dir = NSTemporaryDirectory() + "stallstat-gate-int-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = dir + "/base.json"
+        let rec = Harness.stallstat(["gate", "record", "--baseline", base, "--runs", "3", "--warmup", "0", "-e", "task-clock", "--", "/bin/true"])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let start = Date()
+        let r = Harness.run([Harness.stallstat, "gate", "check", "--baseline", base, "--runs", "5", "--warmup", "0", "--allow-different-command",
+                             "-e", "task-clock", "--", "/bin/sleep", "30"]) { p in
+            usleep(800_000)
+            kill(p.processIdentifier, SIGINT)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "gate check stops at SIGINT: \(r.stderr)")
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertFalse(r.stdout.contains("PASS") || r.stdout.contains("REGRESSION"), "no verdict: \(r.stdout)")
+        let sleepers = Harness.run(["/usr/bin/pgrep", "-f", "^/bin/sleep 30$"])
+        XCTAssertEqual(sleepers.stdout, "", "the measured command is stopped too")
+    }
 }
 
 /// A result that could not be written is an error, with one message.
