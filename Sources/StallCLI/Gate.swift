@@ -8,7 +8,7 @@ struct Gate: ParsableCommand {
         discussion: """
         stallstat gate record --baseline base.json -- ./bench
         stallstat gate check  --baseline base.json --junit gate.xml --markdown gate.md -- ./bench
-        Exit status of check: 0 pass, 1 regression, 2 usage or measurement error, 3 inconclusive.
+        Exit status of check: 0 pass, 1 regression, 2 usage or measurement error, 3 inconclusive, 128+N stopped by signal N.
         """,
         subcommands: [Record.self, Check.self])
 
@@ -86,8 +86,9 @@ struct Gate: ParsableCommand {
                     throw ExitCode(2)
                 }
                 if let sig = outcome.interruptedBy {
+                    // 128 + signal, as a shell reports a stopped job: CI sees a cancellation, not a failed gate.
                     StandardError.write("stallstat: gate: interrupted by signal \(sig) in run \(k + 1); nothing was decided")
-                    throw ExitCode(2)
+                    throw ExitCode(128 + sig)
                 }
                 if let code = outcome.commandExitCode, code != 0 {
                     StandardError.write("stallstat: gate: the command exited with status \(code) in run \(k + 1); a failing benchmark cannot be gated")
