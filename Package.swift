@@ -14,10 +14,12 @@ let package = Package(
         .target(name: "CPerfEvent"),
         // The only place that includes <perfmon/*.h>; links libpfm4 (Debian: libpfm4-dev).
         .target(name: "CPfm", linkerSettings: [.linkedLibrary("pfm")]),
+        // The C++ runtime's demangler (__cxa_demangle, libstdc++).
+        .target(name: "CDemangle", linkerSettings: [.linkedLibrary("stdc++")]),
         // Pure logic: no system calls, tested without a kernel.
         .target(name: "StallCore"),
         // Everything that touches the kernel.
-        .target(name: "StallLinux", dependencies: ["StallCore", "CPerfEvent", "CPfm"]),
+        .target(name: "StallLinux", dependencies: ["StallCore", "CPerfEvent", "CPfm", "CDemangle"]),
         // The command line: ArgumentParser commands wiring the two libraries together.
         // A library so tests can parse and validate options in-process.
         .target(

@@ -11,4 +11,11 @@ for src in "$here"/*.c; do
     cc -O2 -fno-omit-frame-pointer -fno-inline -g -o "$out/$name" "$src"
   fi
 done
+# C++ workloads (demangling): -O0 keeps every named function a real frame.
+for src in "$here"/*.cpp; do
+  name="$(basename "$src" .cpp)"
+  if [ ! -x "$out/$name" ] || [ "$src" -nt "$out/$name" ]; then
+    g++ -O0 -fno-omit-frame-pointer -g -o "$out/$name" "$src"
+  fi
+done
 echo "$out"

@@ -28,6 +28,9 @@ struct Report: ParsableCommand {
     @Flag(name: .customLong("stdio"), help: "Accepted for perf compatibility: text is the default.")
     var stdio = false
 
+    @Flag(inversion: .prefixedNo, help: "Demangle C++, Rust and Swift names as perf does (--no-demangle: the names as the symbol tables spell them).")
+    var demangle = true
+
     @Option(name: .customLong("symfs"), help: "Look for the recorded binaries under this directory.")
     var symfs = ""
 
@@ -55,7 +58,7 @@ struct Report: ParsableCommand {
         if keys.contains(.dataPageSize) && !contents.attrs.contains(where: { $0.sampleType & PerfData.Sample.dataPageSize != 0 }) {
             StandardError.write("stallstat: \(input): no data page sizes were recorded (record with -d --data-page-size); the column shows N/A")
         }
-        let symbolizer = ProfileSymbolizer(contents: contents, kallsyms: kallsyms, symfs: symfs)
+        let symbolizer = ProfileSymbolizer(contents: contents, kallsyms: kallsyms, symfs: symfs, demangle: demangle)
         symbolizer.useKernelSymbols(kernelSymbols)
         let resolve = { (pid: Int32, ip: UInt64, k: Bool) in symbolizer.resolve(pid: pid, ip: ip, kernel: k) }
         if folded {

@@ -59,7 +59,11 @@ public final class ProfileSymbolizer {
     /// A directory prefixed to recorded paths (like perf's --symfs).
     let symfs: String
 
-    public init(contents: PerfDataContents, kallsyms: String = "/proc/kallsyms", symfs: String = "") {
+    /// nil: names as the symbol tables spell them (report --no-demangle).
+    let demangler: Demangler?
+
+    public init(contents: PerfDataContents, kallsyms: String = "/proc/kallsyms", symfs: String = "", demangle: Bool = true) {
+        demangler = demangle ? Demangler() : nil
         for m in contents.mappings {
             mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename))
         }
@@ -112,7 +116,9 @@ public final class ProfileSymbolizer {
             frame.dso = name
             if let e = elf(m.file) {
                 let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's
-                if let vaddr = e.virtualAddress(fileOffset: fileOffset) { frame.symbol = e.symbol(at: vaddr) }
+                if let vaddr = e.virtualAddress(fileOffset: fileOffset), let name = e.symbol(at: vaddr) {
+                    frame.symbol = demangler?.display(name) ?? name
+                }
             }
         }
         cachePID[pid, default: [:]][ip] = frame

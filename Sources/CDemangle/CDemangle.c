@@ -1,0 +1,12 @@
+#include <stdlib.h>
+#include "CDemangle.h"
+
+// Declared by <cxxabi.h>, which is C++ only; the symbol is plain C ABI.
+extern char *__cxa_demangle(const char *mangled, char *buffer, size_t *length, int *status);
+
+char *cdm_cxa_demangle(const char *mangled) {
+    int status = 0;
+    char *out = __cxa_demangle(mangled, NULL, NULL, &status);
+    if (status != 0) { free(out); return NULL; }
+    return out;
+}

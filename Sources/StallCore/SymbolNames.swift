@@ -1,0 +1,166 @@
+/// How demangled names are shown: as perf shows them.
+///
+/// The demangling itself is the runtimes' (the C++ runtime's `__cxa_demangle`, the Swift
+/// runtime's `swift_demangle`, called from StallLinux); this is what is done with the text.
+public enum SymbolNames {
+    /// The scheme a symbol is mangled with, from its prefix.
+    public enum Scheme: Equatable { case itanium, rustV0, swift, none }
+
+    public static func scheme(of name: String) -> Scheme {
+        if name.hasPrefix("_Z") { return .itanium }
+        if name.hasPrefix("_R") { return .rustV0 }
+        if name.hasPrefix("$s") || name.hasPrefix("$S") || name.hasPrefix("_$s") || name.hasPrefix("$e") { return .swift }
+        return .none
+    }
+
+    /// perf demangles C++ without parameters or return types (libiberty's DMGL_NO_OPTS):
+    /// `bool ns::operator!=<int*>(X const&, X const&)` is shown as `ns::operator!=<int*>`.
+    /// A clone suffix (`[clone .cold]`) is kept, as perf keeps it.
+    public static func withoutSignature(_ demangled: String) -> String {
+        // Special names (thunks, clones, tables) are printed whole by libiberty, so by perf.
+        if specialNamePrefixes.contains(where: { demangled.hasPrefix($0) }) { return demangled }
+        var text = Substring(demangled)
+        var clones = ""
+        while text.hasSuffix("]"), let r = text.lastRange(of: " [clone ") {
+            clones = String(text[r.lowerBound...]) + clones
+            text = text[..<r.lowerBound]
+        }
+        // Qualifiers of a member function come after its parameters.
+        var stripped = true
+        while stripped {
+            stripped = false
+            for q in [" const", " volatile", " &&", " &", " noexcept", " transaction_safe"] where text.hasSuffix(q) {
+                text = text.dropLast(q.count)
+                stripped = true
+            }
+        }
+        guard text.hasSuffix(")"), let open = matchingOpenParenthesis(text) else { return demangled }
+        let name = text[..<open]
+        return String(name[startAfterReturnType(name)...]) + clones
+    }
+
+    static let specialNamePrefixes = ["transaction clone for ", "non-virtual thunk to ", "virtual thunk to ", "covariant return thunk to ",
+                                      "construction vtable for ", "vtable for ", "typeinfo for ", "typeinfo name for ", "VTT for ",
+                                      "guard variable for ", "reference temporary #", "TLS init function for ", "TLS wrapper function for ",
+                                      "hidden alias for ", "java Class for ", "template parameter object for "]
+
+    /// The `(` that opens the final parenthesized group.
+    static func matchingOpenParenthesis(_ text: Substring) -> Substring.Index? {
+        var depth = 0
+        var i = text.endIndex
+        while i > text.startIndex {
+            i = text.index(before: i)
+            switch text[i] {
+            case ")": depth += 1
+            case "(":
+                depth -= 1
+                if depth == 0 { return i > text.startIndex ? i : nil }
+            default: break
+            }
+        }
+        return nil
+    }
+
+    static let operatorTokens = ["<<=", ">>=", "->*", "<=>", "()", "[]", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "++", "--", "->",
+                                 "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<", ">", "+", "-", "*", "/", "%", "^", "&", "|", "~", "!", "=", ","]
+
+    /// Where the function's own name starts: after a return type (template functions carry
+    /// one: `bool f<int>`), which ends at the last space outside brackets that is not part
+    /// of an operator's name (`operator new`, `operator unsigned long`).
+    static func startAfterReturnType(_ name: Substring) -> Substring.Index {
+        var depth = 0
+        var start = name.startIndex
+        var componentStart = name.startIndex
+        var i = name.startIndex
+        while i < name.endIndex {
+            let c = name[i]
+            if c == "o", name[i...].hasPrefix("operator"), i == name.startIndex || !isIdentifier(name[name.index(before: i)]) {
+                // Skip the operator's own symbol so its < > ( ) do not count as brackets.
+                var j = name.index(i, offsetBy: 8)
+                if j < name.endIndex, let token = operatorTokens.first(where: { name[j...].hasPrefix($0) }) {
+                    j = name.index(j, offsetBy: token.count)
+                }
+                i = j
+                continue
+            }
+            switch c {
+            case "<", "(", "[", "{": depth += 1
+            case ">", ")", "]", "}": depth = max(0, depth - 1)
+            case ":" where depth == 0:
+                let next = name.index(after: i)
+                if next < name.endIndex, name[next] == ":" { componentStart = name.index(after: next) }
+            case " " where depth == 0:
+                if !name[componentStart..<i].hasPrefix("operator") {
+                    start = name.index(after: i)
+                    componentStart = start
+                }
+            default: break
+            }
+            i = name.index(after: i)
+        }
+        return start
+    }
+
+    static func isIdentifier(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" }
+
+    /// A Rust legacy symbol demangled as Itanium (`std::rt::lang_start::h0123456789abcdef`
+    /// with `$LT$`-style escapes): the hash dropped and the escapes decoded, as perf's
+    /// rust demangler does. nil when the path does not end in a Rust hash.
+    public static func rustLegacy(_ demangled: String) -> String? {
+        guard let r = demangled.lastRange(of: "::h") else { return nil }
+        let hash = demangled[r.upperBound...]
+        guard hash.count == 16, hash.allSatisfy(\.isHexDigit) else { return nil }
+        // rustc prefixes a component that starts with an escape with "_" (`_$u7b$...`).
+        var path = String(demangled[..<r.lowerBound]).components(separatedBy: "::")
+            .map { $0.hasPrefix("_$") ? String($0.dropFirst()) : $0 }.joined(separator: "::")
+        let escapes = ["$SP$": "@", "$BP$": "*", "$RF$": "&", "$LT$": "<", "$GT$": ">", "$LP$": "(", "$RP$": ")", "$C$": ","]
+        for (k, v) in escapes { path = path.replacingOccurrences(of: k, with: v) }
+        // $uXX$: a character by its hex code; ".." is "::" (a path separator in a name).
+        var out = ""
+        var i = path.startIndex
+        while i < path.endIndex {
+            if path[i] == "$", path[i...].hasPrefix("$u"), let end = path[path.index(after: i)...].firstIndex(of: "$"),
+               let code = UInt32(path[path.index(i, offsetBy: 2)..<end], radix: 16), let scalar = Unicode.Scalar(code) {
+                out.unicodeScalars.append(scalar)
+                i = path.index(after: end)
+            } else if path[i...].hasPrefix("..") {
+                out += "::"
+                i = path.index(i, offsetBy: 2)
+            } else {
+                out.append(path[i])
+                i = path.index(after: i)
+            }
+        }
+        return out
+    }
+}
+
+extension StringProtocol {
+    /// The last occurrence of `target` (the standard library only searches forwards).
+    func lastRange(of target: String) -> Range<Index>? {
+        var found: Range<Index>? = nil
+        var rest = self[...]
+        while let r = rest.firstRange(of: target) {
+            found = r
+            rest = rest[r.upperBound...]
+        }
+        return found
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty, contains(target) else { return self }
+        return components(separatedBy: target).joined(separator: replacement)
+    }
+    func components(separatedBy separator: String) -> [String] {
+        var parts: [String] = []
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: separator) {
+            parts.append(String(rest[..<r.lowerBound]))
+            rest = rest[r.upperBound...]
+        }
+        parts.append(String(rest))
+        return parts
+    }
+}
