@@ -14,13 +14,25 @@ public struct ResolvedFrame: Hashable, Sendable {
     public var dso: String
     public var symbol: String?
     public var isKernel: Bool
-    public init(dso: String, symbol: String?, isKernel: Bool) {
+    /// Without a symbol, the address perf shows instead: relative to the object for a
+    /// mapped file (its file offset), the IP itself otherwise.
+    public var address: UInt64?
+    public init(dso: String, symbol: String?, isKernel: Bool, address: UInt64? = nil) {
         self.dso = dso
         self.symbol = symbol
         self.isKernel = isKernel
+        self.address = address
     }
-    /// perf's symbol column: "[.] name" (user) or "[k] name" (kernel).
-    public var symbolColumn: String { (isKernel ? "[k] " : "[.] ") + (symbol ?? "[unknown]") }
+    /// perf's symbol column: "[.] name" (user) or "[k] name" (kernel); an address without
+    /// a symbol is its own row, as perf's `0x%016llx`, so a stripped binary still shows
+    /// where the time went.
+    public var symbolColumn: String {
+        (isKernel ? "[k] " : "[.] ") + (symbol ?? address.map(ResolvedFrame.hex) ?? "[unknown]")
+    }
+    static func hex(_ v: UInt64) -> String {
+        let digits = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
+    }
 }
 
 /// `report --sort` keys.

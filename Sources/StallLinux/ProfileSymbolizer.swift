@@ -105,17 +105,18 @@ public final class ProfileSymbolizer {
     public func resolve(pid: Int32, ip: UInt64, kernel isKernel: Bool) -> ResolvedFrame {
         if isKernel || ip >= 0xFFFF_8000_0000_0000 {
             if let f = cache[ip] { return f }
-            let f = ResolvedFrame(dso: "[kernel.kallsyms]", symbol: kernel?.symbol(at: ip), isKernel: true)
+            let f = ResolvedFrame(dso: "[kernel.kallsyms]", symbol: kernel?.symbol(at: ip), isKernel: true, address: ip)
             cache[ip] = f
             return f
         }
         if let f = cachePID[pid]?[ip] { return f }
-        var frame = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false)
+        var frame = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip)
         if let m = map(pid: pid, ip: ip) {
             let name = m.file.split(separator: "/").last.map(String.init) ?? m.file
             frame.dso = name
+            let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's
+            frame.address = fileOffset
             if let e = elf(m.file) {
-                let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's
                 if let vaddr = e.virtualAddress(fileOffset: fileOffset), let name = e.symbol(at: vaddr) {
                     frame.symbol = demangler?.display(name) ?? name
                 }

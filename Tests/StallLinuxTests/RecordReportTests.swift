@@ -148,6 +148,24 @@ final class RecordReportTests: XCTestCase {
         XCTAssertTrue(mangled.stdout.contains("_ZNK6shapes3BoxIlE4spinEi"), "--no-demangle: \(mangled.stdout)")
     }
 
+    /// A stripped binary perf has never seen (no build-id cache entry: record -N): each
+    /// address is its own row, as perf shows it, not one [unknown] row.
+    func testStrippedBinaryShowsAddressesAsPerfDoes() throws {
+        let exe = dir + "/stripped_split"
+        // A build id of its own: no cache (~/.debug) can hold this binary's symbols.
+        let id = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        let cc = Harness.run(["/bin/sh", "-c", "cc -O2 -fno-omit-frame-pointer -fno-inline -Wl,--build-id=0x\(id) -o \(exe) " +
+                              "\(Harness.packageRoot)/Examples/workloads/hot_split.c && strip \(exe)"])
+        XCTAssertEqual(cc.status, 0, cc.stderr)
+        let file = dir + "/stripped.data"
+        let rec = Harness.perf(["record", "-N", "-q", "-F", "2000", "-o", file, "--", exe, "1"])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--sort", "dso,sym"])
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "dso,symbol"])
+        XCTAssertTrue(ours.stdout.contains("[.] 0x0000000000001"), ours.stdout)
+        assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 1, "stripped")
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
