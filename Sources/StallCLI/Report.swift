@@ -67,6 +67,7 @@ struct Report: ParsableCommand {
             let report = ProfileReport(contents: contents, sortKeys: keys, children: children, resolve: resolve)
             StandardOutput.write(json ? report.json(children: children, percentLimit: percentLimit) : report.text(children: children, percentLimit: percentLimit))
         }
+        for w in symbolizer.warnings { StandardError.write("stallstat: warning: \(w)") }
         // A partial report of a damaged file is still a failure for scripts.
         if contents.damage != nil { throw ExitCode(2) }
     }

@@ -42,7 +42,7 @@ public struct ELFSymbols: Sendable {
             var found: [Symbol] = []
             for o in sections {
                 let type = try r.u32(o + 4)
-                if type == 7, buildID == nil, let notes = try contents(o) { buildID = ELFSymbols.buildIDNote(r, notes) }   // SHT_NOTE
+                if type == 7, buildID == nil, let notes = try contents(o) { buildID = BuildIDEntry.fromNotes(r, notes) }   // SHT_NOTE
                 guard type == 2 || type == 11 else { continue }   // SHT_SYMTAB, SHT_DYNSYM
                 let link = Int(try r.u32(o + 40))
                 guard let symbolBytes = try contents(o), link < sections.count, let strings = try contents(sections[link]) else { continue }
@@ -66,18 +66,6 @@ public struct ELFSymbols: Sendable {
         } catch let e as ByteReader.OutOfBounds {
             throw Failure(message: "ELF headers point past the end of the file (offset \(e.offset))")
         }
-    }
-
-    /// Notes are {namesz, descsz, type, name (4-aligned), desc (4-aligned)}.
-    static func buildIDNote(_ r: ByteReader, _ notes: Range<Int>) -> String? {
-        guard var f = try? r.cursor(notes) else { return nil }
-        while f.remaining >= 12, let namesz = try? f.u32(), let descsz = try? f.u32(), let type = try? f.u32() {
-            guard let name = try? f.items((UInt64(namesz) + 3) / 4 * 4, of: 1), let desc = try? f.items((UInt64(descsz) + 3) / 4 * 4, of: 1) else { return nil }
-            if type == 3, namesz == 4, (try? r.cString(name.lowerBound, end: name.upperBound)) == "GNU" {
-                return r.bytes[desc.lowerBound..<(desc.lowerBound + Int(descsz))].map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
-            }
-        }
-        return nil
     }
 
     /// Takes the symbols of a detached debug file (same addresses) in place of .dynsym.

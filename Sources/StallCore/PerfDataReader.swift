@@ -38,6 +38,8 @@ public struct PerfDataContents: Sendable {
     public var osRelease: String?
     public var perfVersion: String?
     public var cmdline: [String] = []
+    /// BUILD_ID: the build id of each object as it was when recorded.
+    public var buildIDs: [BuildIDEntry] = []
     public var recordCounts: [UInt32: Int] = [:]
     /// Where the data stopped being readable, and why; everything before it was read.
     public var damage: (offset: Int, message: String)?
@@ -219,6 +221,8 @@ public enum PerfDataReader {
                         break
                     }
                     next += Int(payload)
+                case .buildID where pipe:
+                    c.buildIDs += BuildIDEntry.parse(r, o..<(o + size))
                 case .eventUpdate where pipe:
                     // PERF_EVENT_UPDATE__NAME (1): the event's name.
                     let kind = try f.u64(), id = try f.u64()
@@ -363,6 +367,7 @@ public enum PerfDataReader {
     static func readFeature(_ feature: PerfData.Feature, _ r: ByteReader, _ section: Range<Int>, into c: inout PerfDataContents) {
         guard var f = try? r.cursor(section) else { return }
         switch feature {
+        case .buildID: c.buildIDs += BuildIDEntry.parse(r, section)
         case .hostname: c.hostname = try? f.headerString()
         case .osRelease: c.osRelease = try? f.headerString()
         case .version: c.perfVersion = try? f.headerString()

@@ -60,6 +60,9 @@ public struct PerfDataLayout {
         public var cpusAvailable: UInt32
         public var cpusOnline: UInt32
         public var cmdline: [String]
+        /// The build ids of the objects the samples fell in (BUILD_ID), so a report after a
+        /// rebuild at the same path can tell the file is not the one that ran.
+        public var buildIDs: [BuildIDEntry] = []
         public init(hostname: String, osRelease: String, version: String, arch: String, cpusAvailable: UInt32, cpusOnline: UInt32, cmdline: [String]) {
             self.hostname = hostname
             self.osRelease = osRelease
@@ -92,6 +95,7 @@ public struct PerfDataLayout {
             for id in ev.ids { e.u64(id) }
         }
         sections.append((.eventDesc, e.bytes))
+        if !d.buildIDs.isEmpty { sections.append((.buildID, BuildIDEntry.section(d.buildIDs))) }
         sections.sort { $0.0.rawValue < $1.0.rawValue }
         var table = ByteWriter()
         var body = ByteWriter()

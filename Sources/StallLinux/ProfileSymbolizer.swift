@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,11 +60,17 @@ public final class ProfileSymbolizer {
     /// A directory prefixed to recorded paths (like perf's --symfs).
     let symfs: String
 
+    /// BUILD_ID: each object's build id when it was recorded.
+    let recordedBuildIDs: [String: String]
+    /// What the caller should tell the user (a rebuilt object, ...), each once.
+    public private(set) var warnings: [String] = []
+
     /// nil: names as the symbol tables spell them (report --no-demangle).
     let demangler: Demangler?
 
     public init(contents: PerfDataContents, kallsyms: String = "/proc/kallsyms", symfs: String = "", demangle: Bool = true) {
         demangler = demangle ? Demangler() : nil
+        recordedBuildIDs = Dictionary(contents.buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a })
         for m in contents.mappings {
             mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename))
         }
@@ -85,21 +92,52 @@ public final class ProfileSymbolizer {
 
     func elf(_ path: String) -> ELFSymbols? {
         if let cached = elfCache[path] { return cached }
-        var loaded: ELFSymbols? = nil
+        let recorded = recordedBuildIDs[path]
         // Mapping names come from the recording: only regular files, bounded (never /dev/zero or a FIFO).
-        if path.hasPrefix("/"), let bytes = try? SystemFiles.readRegularFile(symfs + path, limit: ProfileSymbolizer.maxObjectBytes) {
-            loaded = try? ELFSymbols(bytes: bytes)
+        var loaded = path.hasPrefix("/") ? readELF(symfs + path) : nil
+        var mismatch: String? = nil
+        if let recorded, let found = loaded?.buildID, found != recorded {
+            // Rebuilt since the recording: its symbols would name functions that never ran.
+            mismatch = found
+            loaded = nil
+        }
+        if loaded == nil, let recorded { loaded = cachedObject(buildID: recorded) }
+        if let mismatch, loaded == nil {
+            warnings.append("\(path): its build id \(mismatch) is not the recorded \(recorded ?? "") (rebuilt since the recording?) and no build-id cache has the recorded one; its samples are shown as addresses")
         }
         // A stripped file: its detached debug file by build id, as perf and gdb look it up.
-        if var e = loaded, !e.hasFullSymbolTable, let id = e.buildID, id.count > 2 {
-            let debugPath = symfs + "/usr/lib/debug/.build-id/\(id.prefix(2))/\(id.dropFirst(2)).debug"
-            if let bytes = try? SystemFiles.readRegularFile(debugPath, limit: ProfileSymbolizer.maxObjectBytes), let debug = try? ELFSymbols(bytes: bytes) {
-                e.adoptSymbols(from: debug)
-                loaded = e
-            }
+        if var e = loaded, !e.hasFullSymbolTable, let id = e.buildID, id.count > 2,
+           let debug = readELF(symfs + "/usr/lib/debug/.build-id/\(id.prefix(2))/\(id.dropFirst(2)).debug") {
+            e.adoptSymbols(from: debug)
+            loaded = e
         }
         elfCache[path] = loaded
         return loaded
+    }
+
+    func readELF(_ path: String) -> ELFSymbols? {
+        guard let bytes = try? SystemFiles.readRegularFile(path, limit: ProfileSymbolizer.maxObjectBytes) else { return nil }
+        return try? ELFSymbols(bytes: bytes)
+    }
+
+    /// The object with this build id in perf's build-id cache ($PERF_BUILDID_DIR or
+    /// ~/.debug: .build-id/ab/cdef.../elf, or the link itself in older layouts); only a
+    /// file whose own build id is the one asked for.
+    func cachedObject(buildID id: String) -> ELFSymbols? {
+        guard id.count > 2 else { return nil }
+        let entry = "/.build-id/\(id.prefix(2))/\(id.dropFirst(2))"
+        for dir in buildIDDirectories {
+            for candidate in [dir + entry + "/elf", dir + entry] {
+                if let e = readELF(candidate), e.buildID == id { return e }
+            }
+        }
+        return nil
+    }
+
+    var buildIDDirectories: [String] {
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["PERF_BUILDID_DIR"], !dir.isEmpty { return [dir] }
+        return env["HOME"].map { [$0 + "/.debug"] } ?? []
     }
 
     public func resolve(pid: Int32, ip: UInt64, kernel isKernel: Bool) -> ResolvedFrame {

@@ -227,6 +227,7 @@ public final class Recorder {
         }
         // Mappings that existed before the recording started.
         var synthesized = ByteWriter()
+        var mappedFiles = Set<String>()
         if let kernel = MachineFacts.kernelTextRange() { synthesized.append(SynthesizedRecord.kernelMmap(start: kernel.0, end: kernel.1, identifier: identifier)) }
         let existing: [Int32]
         switch plan.scope {
@@ -240,6 +241,7 @@ public final class Recorder {
             if let maps = try? SystemFiles.readText("/proc/\(pid)/maps") {
                 for (start, end, off, prot, path) in SynthesizedRecord.executableMappings(maps: maps) {
                     synthesized.append(SynthesizedRecord.mmap2(pid: pid, start: start, length: end - start, pgoff: off, protection: prot, filename: path, identifier: identifier))
+                    mappedFiles.insert(path)
                 }
             }
         }
@@ -265,6 +267,11 @@ public final class Recorder {
                     let size = Int(bytes.load(fromByteOffset: o + 6, as: UInt16.self))
                     if size < 8 { break }
                     if type == PerfData.RecordType.sample.rawValue { chunkSamples += 1 }
+                    else if type == PerfData.RecordType.mmap2.rawValue, size > 72, o + size <= n {
+                        // The objects samples can fall in: their build ids go into BUILD_ID at the end.
+                        let name = UnsafeRawBufferPointer(rebasing: bytes[(o + 72)..<(o + size)])
+                        mappedFiles.insert(String(decoding: name.prefix { $0 != 0 }, as: UTF8.self))
+                    }
                     else if type == PerfData.RecordType.lost.rawValue, o + 24 <= n { lost &+= bytes.loadUnaligned(fromByteOffset: o + 16, as: UInt64.self) }
                     else if type == PerfData.RecordType.throttle.rawValue { throttled += 1 }
                     o += size
@@ -311,9 +318,10 @@ public final class Recorder {
             var uts = utsname()
             uname(&uts)
             func field<T>(_ t: T) -> String { withUnsafeBytes(of: t) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
-            let desc = PerfDataLayout.Description(hostname: field(uts.nodename), osRelease: field(uts.release), version: plan.toolVersion,
+            var desc = PerfDataLayout.Description(hostname: field(uts.nodename), osRelease: field(uts.release), version: plan.toolVersion,
                                                   arch: field(uts.machine), cpusAvailable: UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF))), cpusOnline: UInt32(cpus.count),
                                                   cmdline: plan.stallstatArguments)
+            desc.buildIDs = MachineFacts.buildIDs(of: mappedFiles)
             let (bytes, f) = layout.features(desc, at: layout.dataOffset + dataSize)
             if writeAt(bytes, layout.dataOffset + dataSize) { features = f } else { _ = ftruncate(out, off_t(layout.dataOffset + dataSize)) }
         }
@@ -324,6 +332,21 @@ public final class Recorder {
 }
 
 extension MachineFacts {
+    /// The build ids of recorded objects (read from each file's first 64 KiB, where its
+    /// note segment is) and of the running kernel (/sys/kernel/notes), as perf's BUILD_ID.
+    public static func buildIDs(of files: Set<String>) -> [BuildIDEntry] {
+        var out: [BuildIDEntry] = []
+        if let notes = try? SystemFiles.readBytes("/sys/kernel/notes", limit: 1 << 16),
+           let id = BuildIDEntry.fromNotes(ByteReader(notes), 0..<notes.count) {
+            out.append(BuildIDEntry(filename: "[kernel.kallsyms]", buildID: id, isKernel: true))
+        }
+        for f in files.sorted() where f.hasPrefix("/") {
+            guard let prefix = try? SystemFiles.readRegularFilePrefix(f, bytes: 1 << 16), let id = BuildIDEntry.ofELF(prefix: prefix) else { continue }
+            out.append(BuildIDEntry(filename: f, buildID: id, isKernel: false))
+        }
+        return out
+    }
+
     /// _text .. _etext from /proc/kallsyms (nil when addresses are hidden).
     public static func kernelTextRange() -> (UInt64, UInt64)? {
         guard let bytes = try? SystemFiles.readBytes("/proc/kallsyms") else { return nil }

@@ -59,6 +59,26 @@ public enum SystemFiles {
         return try bounded(path, limit) { cpe_read_fd_max(fd, limit, &$0) } as [UInt8]
     }
 
+    /// The first `count` bytes (or fewer) of a regular file, with the same refusals as
+    /// readRegularFile: for headers (an ELF's notes) without reading a whole object.
+    public static func readRegularFilePrefix(_ path: String, bytes count: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd < 0 { throw SystemError(errno: errno, operation: "open \(path)") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError(errno: errno, operation: "stat \(path)") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError(errno: EINVAL, operation: "\(path) is not a regular file; not read") }
+        var buffer = [UInt8](repeating: 0, count: max(0, count))
+        var done = 0
+        while done < buffer.count {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+            if n < 0 { if errno == EINTR { continue }; throw SystemError(errno: errno, operation: "read \(path)") }
+            if n == 0 { break }
+            done += n
+        }
+        return Array(buffer.prefix(done))
+    }
+
     /// Runs one of the C bounded readers and turns its result into bytes or text.
     private static func bounded<T: BoundedReadResult>(_ path: String, _ limit: Int, _ read: (inout UnsafeMutablePointer<UInt8>?) -> Int) throws -> T {
         var buffer: UnsafeMutablePointer<UInt8>? = nil

@@ -78,6 +78,22 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(try PerfDataReader.read(pipe.bytes).damage?.offset, 16, "a pipe-mode header without records has nothing to report")
     }
 
+    func testBuildIDSectionRoundTripsAndSurvivesDamage() throws {
+        let entries = [BuildIDEntry(filename: "[kernel.kallsyms]", buildID: "6ecd6ec21ec69416e50a8aa6737e500901ddb47a", isKernel: true),
+                       BuildIDEntry(filename: "/tmp/app", buildID: "3c95e6a2ccb4f89d", isKernel: false)]
+        let section = BuildIDEntry.section(entries)
+        XCTAssertEqual(section.count, 2 * 36 + 64 + 64, "names padded to 64 bytes, as perf's NAME_ALIGN")
+        let r = ByteReader(section)
+        XCTAssertEqual(BuildIDEntry.parse(r, 0..<section.count), entries)
+        // A size of 0xFFFF, a size below the fixed part, a cut section: no trap, what came before is kept.
+        for (offset, value) in [(6, UInt8(0xFF)), (7, UInt8(0xFF)), (6, UInt8(3)), (7, UInt8(0))] {
+            var bad = section
+            bad[100 + offset] = value
+            XCTAssertLessThanOrEqual(BuildIDEntry.parse(ByteReader(bad), 0..<bad.count).count, 2)
+        }
+        XCTAssertEqual(BuildIDEntry.parse(ByteReader(Array(section.prefix(120))), 0..<120), Array(entries.prefix(1)))
+    }
+
     func testReportAggregatesPerEventSideBySideAndFolds() throws {
         let c = try PerfDataReader.read(sampleFile())
         let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { _, ip, _ in ResolvedFrame(dso: "app", symbol: ip < 0x1180 ? "hot" : "cold", isKernel: false) }

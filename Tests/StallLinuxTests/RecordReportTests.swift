@@ -153,7 +153,8 @@ final class RecordReportTests: XCTestCase {
     func testStrippedBinaryShowsAddressesAsPerfDoes() throws {
         let exe = dir + "/stripped_split"
         // A build id of its own: no cache (~/.debug) can hold this binary's symbols.
-        let id = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        let random = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        let id = String(repeating: "0", count: 16 - random.count) + random
         let cc = Harness.run(["/bin/sh", "-c", "cc -O2 -fno-omit-frame-pointer -fno-inline -Wl,--build-id=0x\(id) -o \(exe) " +
                               "\(Harness.packageRoot)/Examples/workloads/hot_split.c && strip \(exe)"])
         XCTAssertEqual(cc.status, 0, cc.stderr)
@@ -164,6 +165,43 @@ final class RecordReportTests: XCTestCase {
         let ours = Harness.stallstat(["report", "-i", file, "--sort", "dso,symbol"])
         XCTAssertTrue(ours.stdout.contains("[.] 0x0000000000001"), ours.stdout)
         assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 1, "stripped")
+    }
+
+    /// A binary rebuilt at the same path after the recording: BUILD_ID tells them apart.
+    /// With perf's build-id cache holding the recorded one (perf record fills $HOME/.debug)
+    /// the names are right; without it, a warning names the file and its samples are
+    /// addresses, never another program's function names.
+    func testBuildIDsCatchARebuiltBinary() throws {
+        let app = dir + "/app", homeA = dir + "/homeA", homeB = dir + "/homeB"
+        try FileManager.default.createDirectory(atPath: homeA, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: homeB, withIntermediateDirectories: true)
+        let src = Harness.packageRoot + "/Examples/workloads/"
+        let random = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        let id = String(repeating: "0", count: 16 - random.count) + random   // 8 bytes, as ld takes them
+        XCTAssertEqual(Harness.run(["/bin/sh", "-c", "cc -O2 -fno-omit-frame-pointer -fno-inline -Wl,--build-id=0x\(id) -o \(app) \(src)hot_split.c"]).status, 0)
+        let perfFile = dir + "/p.data", ourFile = dir + "/s.data"
+        XCTAssertEqual(Harness.run(["/usr/bin/env", "HOME=\(homeA)", "perf", "record", "-q", "-F", "1000", "-o", perfFile, "--", app, "0.5"]).status, 0)
+        let rec = Harness.stallstat(["record", "-F", "1000", "-o", ourFile, "--", app, "0.5"])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let listed = Harness.perf(["buildid-list", "-i", ourFile])
+        XCTAssertTrue(listed.stdout.contains(id), "perf reads our BUILD_ID: \(listed.stdout)")
+        // The rebuild: another program at the same path.
+        XCTAssertEqual(Harness.run(["/bin/sh", "-c", "cc -O2 -o \(app) \(src)touch_pages.c"]).status, 0)
+
+        for file in [perfFile, ourFile] {
+            let cached = Harness.run(["/usr/bin/env", "HOME=\(homeA)", Harness.stallstat, "report", "-i", file, "--sort", "symbol"])
+            XCTAssertEqual(cached.status, 0, cached.stderr)
+            XCTAssertTrue(cached.stdout.contains("work_three_quarters"), "\(file): the recorded binary from perf's build-id cache: \(cached.stdout)")
+            let perf = Harness.run(["/usr/bin/env", "HOME=\(homeA)", "perf", "report", "-i", file, "--stdio", "--sort", "sym"])
+            assertRowsMatch(perf: perf.stdout, ours: cached.stdout, columns: 1, "\(file) with the cache")
+
+            let uncached = Harness.run(["/usr/bin/env", "HOME=\(homeB)", Harness.stallstat, "report", "-i", file, "--sort", "dso,symbol"])
+            XCTAssertEqual(uncached.status, 0, uncached.stderr)
+            XCTAssertTrue(uncached.stderr.contains("warning: \(app): its build id"), uncached.stderr)
+            let appRows = uncached.stdout.split(separator: "\n").filter { $0.contains(" app ") }
+            XCTAssertFalse(appRows.isEmpty, uncached.stdout)
+            XCTAssertTrue(appRows.allSatisfy { $0.contains("[.] 0x") }, "addresses, not the new binary's names: \(appRows)")
+        }
     }
 
     func testTruncatedAndInterruptedRecordings() throws {
