@@ -8,7 +8,7 @@ for src in "$here"/*.c; do
   name="$(basename "$src" .c)"
   if [ ! -x "$out/$name" ] || [ "$src" -nt "$out/$name" ]; then
     # frame pointers and no inlining: call chains and symbols must be exact for the profile tests
-    cc -O2 -fno-omit-frame-pointer -fno-inline -g -o "$out/$name" "$src"
+    cc -O2 -fno-omit-frame-pointer -fno-inline -g -pthread -o "$out/$name" "$src"
   fi
 done
 # C++ workloads (demangling): -O0 keeps every named function a real frame.

@@ -25,6 +25,9 @@ struct Report: ParsableCommand {
     @Flag(name: .customLong("folded"), help: "Folded stacks (comm;caller;...;leaf count) for flame graphs.")
     var folded = false
 
+    @Option(name: .customLong("event"), help: "With --folded: the event whose samples are folded (default the first).")
+    var event: String?
+
     @Flag(name: .customLong("stdio"), help: "Accepted for perf compatibility: text is the default.")
     var stdio = false
 
@@ -62,7 +65,16 @@ struct Report: ParsableCommand {
         symbolizer.useKernelSymbols(kernelSymbols)
         let resolve = { (pid: Int32, ip: UInt64, k: Bool) in symbolizer.resolve(pid: pid, ip: ip, kernel: k) }
         if folded {
-            StandardOutput.write(ProfileReport.folded(contents: contents, resolve: resolve))
+            var index: Int32 = 0
+            if let event {
+                guard let i = contents.attrs.firstIndex(where: { $0.name == event }) else {
+                    throw CLIError(message: "--event \(event): the file has \(contents.attrs.map(\.name).joined(separator: ", "))", exitCode: 2)
+                }
+                index = Int32(i)
+            } else if contents.attrs.count > 1 {
+                StandardError.write("stallstat: --folded shows the samples of \(contents.attrs[0].name) (of \(contents.attrs.count) events; --event NAME for another)")
+            }
+            StandardOutput.write(ProfileReport.folded(contents: contents, event: index, resolve: resolve))
         } else {
             let report = ProfileReport(contents: contents, sortKeys: keys, children: children, resolve: resolve)
             StandardOutput.write(json ? report.json(children: children, percentLimit: percentLimit) : report.text(children: children, percentLimit: percentLimit))

@@ -4,6 +4,8 @@ public struct ProfileSample: Sendable {
     public var pid: Int32
     public var tid: Int32
     public var cpu: Int32
+    /// PERF_SAMPLE_TIME (0 without it): the thread's name is the one it had then.
+    public var time: UInt64
     public var ip: UInt64
     public var period: UInt64
     public var addr: UInt64
@@ -32,6 +34,8 @@ public struct PerfDataContents: Sendable {
     public var comms: [Int32: String] = [:]
     /// child pid → parent pid (the child inherits the parent's mappings).
     public var forks: [Int32: Int32] = [:]
+    /// COMM and FORK records per thread, in file order, for ThreadNames.
+    public var threadEvents: [ThreadNames.Event] = []
     public var lostEvents: UInt64 = 0
     public var lostSamples: UInt64 = 0
     public var hostname: String?
@@ -178,11 +182,17 @@ public enum PerfDataReader {
                     try f.skip(32)   // maj, min, ino, ino_generation (or build id), prot, flags
                     c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString()))
                 case .comm:
-                    let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
-                    c.comms[pid] = try f.restAsCString()
+                    let pid = Int32(bitPattern: try f.u32()), tid = Int32(bitPattern: try f.u32())
+                    // The name, then (sample_id_all) the trailer: the string ends at its NUL.
+                    let name = try f.restAsCString()
+                    if pid == tid { c.comms[pid] = name }
+                    c.threadEvents.append(.comm(tid: tid, time: trailerTime(r, recordEnd: o + size, attrs: c.attrs), name: name))
                 case .fork:
                     let pid = Int32(bitPattern: try f.u32()), ppid = Int32(bitPattern: try f.u32())
+                    let tid = Int32(bitPattern: try f.u32()), ptid = Int32(bitPattern: try f.u32())
+                    let time = try f.u64()
                     if pid != ppid { c.forks[pid] = ppid }
+                    c.threadEvents.append(.fork(tid: tid, parentTID: ptid, time: time))
                 case .lost:
                     _ = try f.u64()
                     c.lostEvents &+= try f.u64()
@@ -263,6 +273,17 @@ public enum PerfDataReader {
         for i in c.samples.indices { c.samples[i].attr = remap[Int(c.samples[i].attr)] }
     }
 
+    /// The time in a non-sample record's sample_id_all trailer ({tid}, {time}, {id},
+    /// {stream_id}, {cpu}, {identifier} as the first attr's sample_type has them), or 0.
+    static func trailerTime(_ r: ByteReader, recordEnd: Int, attrs: [PerfFileAttr]) -> UInt64 {
+        guard let a = attrs.first, a.sampleIDAll, a.sampleType & PerfData.Sample.time != 0 else { return 0 }
+        let t = a.sampleType
+        let words = [PerfData.Sample.tid, PerfData.Sample.time, PerfData.Sample.id, PerfData.Sample.streamID, PerfData.Sample.cpu, PerfData.Sample.identifier]
+            .filter { t & $0 != 0 }.count
+        let offset = recordEnd - 8 * words + (t & PerfData.Sample.tid != 0 ? 8 : 0)
+        return (try? r.u64(offset)) ?? 0
+    }
+
     /// PERF_SAMPLE_ID's value, walking the fields before it.
     static func sampleID(_ f: inout FieldCursor, attr: PerfFileAttr) throws -> UInt64? {
         let t = attr.sampleType
@@ -275,7 +296,7 @@ public enum PerfDataReader {
 
     static func parseSample(_ f: inout FieldCursor, attr: PerfFileAttr, attrIndex: Int32, kernel: Bool, into c: inout PerfDataContents) throws {
         let t = attr.sampleType
-        var s = ProfileSample(attr: attrIndex, pid: -1, tid: -1, cpu: -1, ip: 0, period: attr.frequencyMode ? 1 : max(1, attr.samplePeriodOrFrequency),
+        var s = ProfileSample(attr: attrIndex, pid: -1, tid: -1, cpu: -1, time: 0, ip: 0, period: attr.frequencyMode ? 1 : max(1, attr.samplePeriodOrFrequency),
                               addr: 0, dataPageSize: 0, codePageSize: 0, isKernel: kernel, chainStart: Int32(truncatingIfNeeded: c.callchainIPs.count), chainCount: 0)
         if t & PerfData.Sample.identifier != 0 { try f.skip(8) }
         if t & PerfData.Sample.ip != 0 { s.ip = try f.u64() }
@@ -283,7 +304,7 @@ public enum PerfDataReader {
             s.pid = Int32(bitPattern: try f.u32())
             s.tid = Int32(bitPattern: try f.u32())
         }
-        if t & PerfData.Sample.time != 0 { try f.skip(8) }
+        if t & PerfData.Sample.time != 0 { s.time = try f.u64() }
         if t & PerfData.Sample.addr != 0 { s.addr = try f.u64() }
         if t & PerfData.Sample.id != 0 { try f.skip(8) }
         if t & PerfData.Sample.streamID != 0 { try f.skip(8) }

@@ -122,7 +122,15 @@ public struct ProfileReport: Sendable {
             frameCache[k] = f
             return f
         }
-        var commIDs: [Int32: Int32] = [:]
+        let names = ThreadNames(contents.threadEvents)
+        // A thread with one name for the whole recording is looked up once.
+        var commIDs: [Int32: Int32] = [:], threadIDs: [Int32: Int32] = [:]
+        func commID(_ s: ProfileSample) -> Int32 {
+            if let c = commIDs[s.tid] { return c }
+            let c = intern(names.display(tid: s.tid, at: s.time))
+            if names.hasOneName(tid: s.tid) { commIDs[s.tid] = c }
+            return c
+        }
         func key(_ s: ProfileSample, _ f: FrameIDs) -> RowKey {
             var r = RowKey()
             for (i, k) in sortKeys.enumerated() { r[i] = value(k, s, f) }
@@ -130,12 +138,14 @@ public struct ProfileReport: Sendable {
         }
         func value(_ k: ProfileSortKey, _ s: ProfileSample, _ f: FrameIDs) -> Int32 {
                 switch k {
-                case .comm:
-                    if let c = commIDs[s.pid] { return c }
-                    let c = intern(contents.comms[s.pid] ?? contents.comms[s.tid] ?? (s.pid >= 0 ? ":\(s.pid)" : "[unknown]"))
-                    commIDs[s.pid] = c
-                    return c
-                case .pid: return intern(String(s.pid))
+                case .comm: return commID(s)
+                // perf's "pid" is the thread, "TID:comm", with the thread's last name (while
+                // "comm" is the name at the sample).
+                case .pid:
+                    if let id = threadIDs[s.tid] { return id }
+                    let id = intern(cFormat("%7d:", s.tid) + names.display(tid: s.tid, at: .max))
+                    threadIDs[s.tid] = id
+                    return id
                 case .tid: return intern(String(s.tid))
                 case .dso: return f.dso
                 case .symbol: return f.symbol
@@ -235,15 +245,18 @@ public struct ProfileReport: Sendable {
     }
 
     /// Folded stacks for flame graphs: `comm;outermost;...;leaf count` (samples).
-    public static func folded(contents: PerfDataContents, resolve: (Int32, UInt64, Bool) -> ResolvedFrame) -> String {
+    /// `event`: the attr whose samples are folded (one event's stacks; mixing events'
+    /// sample counts would add cycles to page faults).
+    public static func folded(contents: PerfDataContents, event: Int32 = 0, resolve: (Int32, UInt64, Bool) -> ResolvedFrame) -> String {
         var counts: [String: Int] = [:]
-        for s in contents.samples {
+        let names = ThreadNames(contents.threadEvents)
+        for s in contents.samples where s.attr == event {
             var frames = [resolve(s.pid, s.ip, s.isKernel)]
             for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                 let ip = contents.callchainIPs[i]
                 frames.append(resolve(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
             }
-            let comm = contents.comms[s.pid] ?? "[unknown]"
+            let comm = names.display(tid: s.tid, at: s.time)
             let stack = ([comm] + frames.reversed().map { f in (f.symbol ?? "[unknown]") + (f.isKernel ? "_[k]" : "") }).joined(separator: ";")
             counts[stack, default: 0] += 1
         }

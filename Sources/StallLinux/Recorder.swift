@@ -124,7 +124,8 @@ public final class Recorder {
         switch plan.scope {
         case .command: targets = cpus.map { (child!.pid, $0) }; inherit = true
         case .systemWide(let list): targets = list.map { (-1, $0) }
-        case .threads(let tids): targets = tids.flatMap { t in cpus.map { (t, $0) } }
+        // perf follows what an attached process starts later too (inherit on each thread).
+        case .threads(let tids): targets = tids.flatMap { t in cpus.map { (t, $0) } }; inherit = true
         }
 
         // Open every (event, pid, cpu); one ring per CPU, the other fds routed into it.
@@ -236,8 +237,12 @@ public final class Recorder {
         case .systemWide: existing = SystemFiles.listDirectory("/proc").compactMap { Int32($0) }
         }
         for pid in existing {
-            let comm = SystemFiles.readTrimmed("/proc/\(pid)/comm") ?? ""
-            synthesized.append(SynthesizedRecord.comm(pid: pid, tid: pid, name: comm, identifier: identifier))
+            // Every thread's own name, as perf synthesizes them (threads rename themselves).
+            let tids = SystemFiles.listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
+            for tid in tids.isEmpty ? [pid] : tids.sorted() {
+                let comm = SystemFiles.readTrimmed("/proc/\(pid)/task/\(tid)/comm") ?? SystemFiles.readTrimmed("/proc/\(pid)/comm") ?? ""
+                synthesized.append(SynthesizedRecord.comm(pid: pid, tid: tid, name: comm, identifier: identifier))
+            }
             if let maps = try? SystemFiles.readText("/proc/\(pid)/maps") {
                 for (start, end, off, prot, path) in SynthesizedRecord.executableMappings(maps: maps) {
                     synthesized.append(SynthesizedRecord.mmap2(pid: pid, start: start, length: end - start, pgoff: off, protection: prot, filename: path, identifier: identifier))

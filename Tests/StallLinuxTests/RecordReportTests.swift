@@ -204,6 +204,46 @@ final class RecordReportTests: XCTestCase {
         }
     }
 
+    /// Task names (fork without exec, exec after work, a thread that renames itself, the
+    /// idle task in -a): --sort comm, pid and comm,sym row for row with perf, on files
+    /// written by perf and by stallstat.
+    func testTaskNamesMatchPerf() throws {
+        let perfFile = dir + "/names-perf.data", ourFile = dir + "/names-ours.data", sysFile = dir + "/names-sys.data"
+        let workload = [Harness.workloads + "/fork_names", Harness.workloads + "/hot_split"]
+        XCTAssertEqual(Harness.perf(["record", "-q", "-F", "2000", "-o", perfFile, "--"] + workload).status, 0)
+        XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", ourFile, "--"] + workload).status, 0)
+        XCTAssertEqual(Harness.stallstat(["record", "-a", "-F", "500", "--duration", "0.5", "-o", sysFile]).status, 0)
+        for file in [perfFile, ourFile] {
+            for (perfSort, ourSort) in [("comm", "comm"), ("pid,sym", "pid,symbol"), ("comm,sym", "comm,symbol")] {
+                let perf = Harness.perf(["report", "-i", file, "--stdio", "--sort", perfSort])
+                let ours = Harness.stallstat(["report", "-i", file, "--sort", ourSort])
+                XCTAssertEqual(ours.status, 0, ours.stderr)
+                assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 1, "\(file) --sort \(ourSort)")
+            }
+            let comms = Harness.stallstat(["report", "-i", file, "--sort", "comm"]).stdout
+            for name in ["fork_names", "hot_split", "renamed_worker"] { XCTAssertTrue(comms.contains(name), "\(name) in \(comms)") }
+        }
+        let perf = Harness.perf(["report", "-i", sysFile, "--stdio", "--sort", "comm"])
+        let ours = Harness.stallstat(["report", "-i", sysFile, "--sort", "comm"])
+        assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 1, "-a --sort comm")
+        XCTAssertFalse(ours.stdout.contains(":0\n") || ours.stdout.contains(" :0 "), "the idle task is swapper: \(ours.stdout)")
+    }
+
+    /// record -p follows what the attached process starts after the attach, as perf does.
+    func testAttachFollowsChildrenStartedLater() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "sleep 0.4; \(Harness.workloads)/hot_split 0.6; true"]
+        try p.run()
+        usleep(100_000)
+        let file = dir + "/follow.data"
+        let rec = Harness.stallstat(["record", "-F", "1000", "-p", String(p.processIdentifier), "-o", file])
+        p.waitUntilExit()
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let r = Harness.stallstat(["report", "-i", file, "--sort", "comm,symbol"])
+        XCTAssertTrue(r.stdout.contains("work_three_quarters"), "the child started 0.4 s after the attach is recorded: \(r.stdout)")
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
