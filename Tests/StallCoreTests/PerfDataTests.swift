@@ -78,6 +78,24 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(try PerfDataReader.read(pipe.bytes).damage?.offset, 16, "a pipe-mode header without records has nothing to report")
     }
 
+    func testThreadNamesFollowPerfsRules() {
+        let n = ThreadNames([.comm(tid: 10, time: 100, name: "shell"),
+                             .fork(tid: 11, parentTID: 10, time: 150),
+                             .comm(tid: 10, time: 200, name: "renamed"),
+                             .fork(tid: 12, parentTID: 10, time: 250),
+                             .comm(tid: 11, time: 300, name: "exec'd")])
+        XCTAssertEqual(n.display(tid: 10, at: 150), "shell")
+        XCTAssertEqual(n.display(tid: 10, at: 250), "renamed")
+        XCTAssertEqual(n.display(tid: 11, at: 200), "shell", "a fork without exec keeps the parent's name at the fork")
+        XCTAssertEqual(n.display(tid: 11, at: 300), "exec'd", "from the exec on, the new name")
+        XCTAssertEqual(n.display(tid: 12, at: 260), "renamed")
+        XCTAssertEqual(n.display(tid: 10, at: 50), "shell", "before the first name: the first (names synthesized at the start)")
+        XCTAssertEqual(n.display(tid: 0, at: 1), "swapper")
+        XCTAssertEqual(n.display(tid: 77, at: 1), ":77")
+        XCTAssertTrue(n.hasOneName(tid: 12))
+        XCTAssertFalse(n.hasOneName(tid: 10))
+    }
+
     func testBuildIDSectionRoundTripsAndSurvivesDamage() throws {
         let entries = [BuildIDEntry(filename: "[kernel.kallsyms]", buildID: "6ecd6ec21ec69416e50a8aa6737e500901ddb47a", isKernel: true),
                        BuildIDEntry(filename: "/tmp/app", buildID: "3c95e6a2ccb4f89d", isKernel: false)]
@@ -103,7 +121,9 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(hot.selfPercent, [100, 0], "cpu-clock samples all in hot, the stall event's in cold")
         let text = r.text(children: false, percentLimit: 0)
         XCTAssertTrue(text.contains("cpu-clock") && text.contains("raw-stall-backend-mem"), text)
-        XCTAssertTrue(ProfileReport.folded(contents: c, resolve: resolve).contains("app;hot 1"))
+        // The sample's thread (tid 43) has no COMM of its own: perf shows such a thread as ":43".
+        XCTAssertTrue(ProfileReport.folded(contents: c, resolve: resolve).contains(":43;hot 1"))
+        XCTAssertEqual(ProfileReport.folded(contents: c, event: 1, resolve: resolve), ":43;cold 1\n", "--event: one event's samples")
         XCTAssertEqual(ProfileSortKey(userName: "sym"), .symbol)
         XCTAssertEqual(ProfileSortKey(userName: "data_page_size"), .dataPageSize)
     }
