@@ -99,6 +99,7 @@ struct Record: ParsableCommand {
             throw ExitCode(ExitCodes.nothingCounted)
         }
         for f in outcome.failures { StandardError.write("stallstat: \(f.message)") }
+        for w in outcome.warnings { StandardError.write("stallstat: warning: \(w)") }
         if dataPageSize {
             StandardError.write("stallstat: data page sizes need a sampling event with data addresses (precise memory events on a PMU); with software events the kernel records no address and the size reads N/A")
         }

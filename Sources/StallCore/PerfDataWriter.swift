@@ -63,6 +63,8 @@ public struct PerfDataLayout {
         /// The build ids of the objects the samples fell in (BUILD_ID), so a report after a
         /// rebuild at the same path can tell the file is not the one that ran.
         public var buildIDs: [BuildIDEntry] = []
+        /// TRACING_DATA (the tracepoints' format files) when tracepoints are recorded.
+        public var tracingData: [UInt8]? = nil
         public init(hostname: String, osRelease: String, version: String, arch: String, cpusAvailable: UInt32, cpusOnline: UInt32, cmdline: [String]) {
             self.hostname = hostname
             self.osRelease = osRelease
@@ -96,6 +98,7 @@ public struct PerfDataLayout {
         }
         sections.append((.eventDesc, e.bytes))
         if !d.buildIDs.isEmpty { sections.append((.buildID, BuildIDEntry.section(d.buildIDs))) }
+        if let t = d.tracingData { sections.append((.tracingData, t)) }
         sections.sort { $0.0.rawValue < $1.0.rawValue }
         var table = ByteWriter()
         var body = ByteWriter()

@@ -53,6 +53,8 @@ public struct RecordOutcome {
     /// Set when writing failed (disk full): the file holds everything before it.
     public var writeError: String?
     public var failures: [OpenFailure]
+    /// What the file lacks that a reader may miss (tracepoint formats, ...).
+    public var warnings: [String] = []
 }
 
 public enum RecordError: Error, CustomStringConvertible {
@@ -99,7 +101,8 @@ public final class Recorder {
         c.config = a.config
         c.config1 = a.config1
         c.config2 = a.config2
-        c.sample_type = sampleType
+        // A tracepoint's fields are its raw record (what perf script prints), as perf records them.
+        c.sample_type = sampleType | (a.type == 2 ? PerfData.Sample.raw : 0)
         var flags = UInt64(CPE_DISABLED) | UInt64(CPE_SAMPLE_ID_ALL)
         if let f = plan.frequency { c.sample_period_or_freq = f; flags |= UInt64(CPE_FREQ) } else { c.sample_period_or_freq = plan.period ?? 4000 }
         if a.excludeUser { flags |= UInt64(CPE_EXCLUDE_USER) }
@@ -319,6 +322,7 @@ public final class Recorder {
         drain()
 
         var features: [PerfData.Feature] = []
+        var warnings: [String] = []
         if writeError == nil {
             var uts = utsname()
             uname(&uts)
@@ -327,12 +331,17 @@ public final class Recorder {
                                                   arch: field(uts.machine), cpusAvailable: UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF))), cpusOnline: UInt32(cpus.count),
                                                   cmdline: plan.stallstatArguments)
             desc.buildIDs = MachineFacts.buildIDs(of: mappedFiles)
+            let tracepoints = kept.map { plan.events[$0] }.filter { $0.attr?.type == 2 }.map(\.name)
+            if !tracepoints.isEmpty {
+                desc.tracingData = TracingData.read(tracepoints: tracepoints)
+                if desc.tracingData == nil { warnings.append("the tracepoints' format files could not be read: perf cannot decode this file's tracepoint samples") }
+            }
             let (bytes, f) = layout.features(desc, at: layout.dataOffset + dataSize)
             if writeAt(bytes, layout.dataOffset + dataSize) { features = f } else { _ = ftruncate(out, off_t(layout.dataOffset + dataSize)) }
         }
         _ = writeAt(layout.header(dataSize: dataSize, features: features), 0)
         return RecordOutcome(samples: samples, lost: lost, throttled: throttled, bytes: dataSize, elapsedSeconds: Double(end - start) / 1e9,
-                             interruptedBy: interrupted, commandExitCode: child?.exitCode, writeError: writeError, failures: failed)
+                             interruptedBy: interrupted, commandExitCode: child?.exitCode, writeError: writeError, failures: failed, warnings: warnings)
     }
 }
 

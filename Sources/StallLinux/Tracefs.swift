@@ -88,3 +88,26 @@ public enum Tracefs {
         return names
     }
 }
+
+extension TracingData {
+    /// TRACING_DATA for these tracepoints (`system:event`) from the mounted tracefs, or nil
+    /// when a format file cannot be read (the caller says the file will lack it).
+    public static func read(tracepoints: [String]) -> [UInt8]? {
+        guard let events = try? Tracefs.eventsDirectory(mountIfNeeded: false) else { return nil }
+        let base = String(events.dropLast("/events".count))
+        func file(_ path: String) -> [UInt8]? { try? SystemFiles.readBytes(path, limit: 16 << 20) }
+        guard let headerPage = file(events + "/header_page"), let headerEvent = file(events + "/header_event") else { return nil }
+        var bySystem: [String: [[UInt8]]] = [:]
+        var order: [String] = []
+        for tp in tracepoints {
+            let parts = tp.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let format = file("\(events)/\(parts[0])/\(parts[1])/format") else { return nil }
+            if bySystem[parts[0]] == nil { order.append(parts[0]) }
+            bySystem[parts[0], default: []].append(format)
+        }
+        return assemble(headerPage: headerPage, headerEvent: headerEvent,
+                        systems: order.map { System(name: $0, formats: bySystem[$0]!) },
+                        printkFormats: file(base + "/printk_formats") ?? [], savedCmdlines: file(base + "/saved_cmdlines") ?? [],
+                        pageSize: UInt32(sysconf(Int32(_SC_PAGESIZE))))
+    }
+}

@@ -244,6 +244,30 @@ final class RecordReportTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("work_three_quarters"), "the child started 0.4 s after the attach is recorded: \(r.stdout)")
     }
 
+    /// A tracepoint recording carries TRACING_DATA and the raw fields: perf report and
+    /// perf script read it without a warning and print the fields.
+    func testTracepointRecordingIsReadByPerf() throws {
+        let file = dir + "/tp.data"
+        let rec = Harness.stallstat(["record", "-e", "sched:sched_switch,cpu-clock", "-o", file, "--"] + hot)
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        XCTAssertFalse(rec.stderr.contains("warning"), rec.stderr)
+        let report = Harness.perf(["report", "-i", file, "--stdio", "--sort", "comm"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        XCTAssertFalse((report.stderr + report.stdout).lowercased().contains("warning"), report.stderr)
+        XCTAssertTrue(report.stdout.contains("of event 'sched:sched_switch'"), report.stdout)
+        let script = Harness.perf(["script", "-i", file])
+        XCTAssertEqual(script.status, 0, script.stderr)
+        XCTAssertTrue(script.stdout.contains("sched:sched_switch: prev_comm=hot_split"), String(script.stdout.prefix(2000)))
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "comm"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        // perf prints one table per event; ours puts the events side by side: every perf row's
+        // share is in the matching column.
+        let sides = rows(ours.stdout, percentColumns: 2)
+        XCTAssertEqual(sides["hot_split"]?.count, 2, ours.stdout)
+        // (rows() adds perf's two tables' hot_split rows together.)
+        XCTAssertEqual(rows(report.stdout, percentColumns: 1)["hot_split"]?.first ?? 0, sides["hot_split"]?.reduce(0, +) ?? -1, accuracy: 0.2)
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
