@@ -16,10 +16,12 @@ let package = Package(
         .target(name: "CPfm", linkerSettings: [.linkedLibrary("pfm")]),
         // The C++ runtime's demangler (__cxa_demangle, libstdc++).
         .target(name: "CDemangle", linkerSettings: [.linkedLibrary("stdc++")]),
+        // libzstd's streaming decompression, for perf record -z files (Debian: libzstd-dev).
+        .target(name: "CZstd", linkerSettings: [.linkedLibrary("zstd")]),
         // Pure logic: no system calls, tested without a kernel.
         .target(name: "StallCore"),
         // Everything that touches the kernel.
-        .target(name: "StallLinux", dependencies: ["StallCore", "CPerfEvent", "CPfm", "CDemangle"]),
+        .target(name: "StallLinux", dependencies: ["StallCore", "CPerfEvent", "CPfm", "CDemangle", "CZstd"]),
         // The command line: ArgumentParser commands wiring the two libraries together.
         // A library so tests can parse and validate options in-process.
         .target(

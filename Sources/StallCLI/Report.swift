@@ -94,24 +94,24 @@ struct Report: ParsableCommand {
         }
         do {
             if input == "-" {
-                return try PerfDataReader.read(ByteStorage(try SystemFiles.readStandardInput(limit: maxPipeBytes)))
+                return try PerfDataReader.read(ByteStorage(try SystemFiles.readStandardInput(limit: maxPipeBytes)), decompressor: ZstdDecompressor())
             }
             if SystemFiles.isDirectory(input) {
                 guard SystemFiles.exists(input + "/data") else { throw fail("a directory without a perf.data header file ('data')") }
-                var c = try PerfDataReader.read(try SystemFiles.map(input + "/data"))
+                var c = try PerfDataReader.read(try SystemFiles.map(input + "/data"), decompressor: ZstdDecompressor())
                 let parts = (try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []
                 let threads = parts.compactMap { name -> (Int, String)? in
                     guard name.hasPrefix("data."), let n = Int(name.dropFirst(5)) else { return nil }
                     return (n, name)
                 }.sorted { $0.0 < $1.0 }
                 for (_, name) in threads where c.damage == nil {
-                    PerfDataReader.appendRecords(from: try SystemFiles.map(input + "/" + name), named: name, into: &c)
+                    PerfDataReader.appendRecords(from: try SystemFiles.map(input + "/" + name), named: name, into: &c, decompressor: ZstdDecompressor())
                 }
                 return c
             }
             let bytes = try SystemFiles.map(input)
             let progress: ((Double) -> Void)? = bytes.count > 64 << 20 ? { StandardError.write(cFormat("stallstat: reading \(input): %.0f%%", 100 * $0)) } : nil
-            return try PerfDataReader.read(bytes, progress: progress)
+            return try PerfDataReader.read(bytes, progress: progress, decompressor: ZstdDecompressor())
         } catch let e as ExitCode {
             throw e
         } catch {

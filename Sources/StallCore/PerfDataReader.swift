@@ -50,6 +50,12 @@ public struct PerfDataContents: Sendable {
     public var notes: [String] = []
 }
 
+/// Turns PERF_RECORD_COMPRESSED payloads into the records they hold (`perf record -z`:
+/// zstd, one stream across the file). StallLinux provides it; the reader stays pure.
+public protocol RecordDecompressor: AnyObject {
+    func decompress(_ payload: UnsafeRawBufferPointer) throws -> [UInt8]
+}
+
 public enum PerfDataReader {
     public struct Failure: Error, Equatable, CustomStringConvertible {
         public var message: String
@@ -62,17 +68,17 @@ public enum PerfDataReader {
 
     /// Reads a perf.data file. Throws only when the header itself cannot be used; damage
     /// in the data section stops the reading there and is reported in `damage`.
-    public static func read(_ bytes: [UInt8], progress: ((Double) -> Void)? = nil) throws -> PerfDataContents {
-        try read(ByteStorage(bytes), progress: progress)
+    public static func read(_ bytes: [UInt8], progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil) throws -> PerfDataContents {
+        try read(ByteStorage(bytes), progress: progress, decompressor: decompressor)
     }
 
-    public static func read(_ bytes: ByteStorage, progress: ((Double) -> Void)? = nil) throws -> PerfDataContents {
+    public static func read(_ bytes: ByteStorage, progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil) throws -> PerfDataContents {
         let r = ByteReader(bytes)
         guard bytes.count >= 16, let magic = try? r.u64(0) else { throw Failure(message: "not a perf.data file: \(bytes.count) bytes, too short for a header") }
         if magic == PerfData.magic.byteSwapped { throw Failure(message: "big-endian perf.data files are not supported") }
         guard magic == PerfData.magic else { throw Failure(message: "not a perf.data file (no PERFILE2 magic at offset 0)") }
         let headerSize = try r.u64(8)
-        if headerSize == 16 { return readPipe(r, progress: progress) }
+        if headerSize == 16 { return readPipe(r, progress: progress, decompressor: decompressor) }
         guard headerSize >= UInt64(PerfData.headerSize), bytes.count >= PerfData.headerSize else {
             throw Failure(message: "perf.data header is \(headerSize) bytes, expected \(PerfData.headerSize) (truncated at offset \(bytes.count)?)")
         }
@@ -112,7 +118,7 @@ public enum PerfDataReader {
         } else {
             claimedPastEnd = true
         }
-        var state = RecordState(attrs: c.attrs)
+        var state = RecordState(attrs: c.attrs, decompressor: decompressor)
         readRecords(r, data, state: &state, into: &c, pipe: false, progress: progress)
         if claimedPastEnd && c.damage == nil {
             c.damage = (bytes.count, "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
@@ -123,9 +129,9 @@ public enum PerfDataReader {
 
     /// perf record -o - (pipe mode): a 16-byte header, then records only; the attrs,
     /// features and trace data are records of their own (PERF_RECORD_HEADER_*).
-    static func readPipe(_ r: ByteReader, progress: ((Double) -> Void)?) -> PerfDataContents {
+    static func readPipe(_ r: ByteReader, progress: ((Double) -> Void)?, decompressor: RecordDecompressor?) -> PerfDataContents {
         var c = PerfDataContents()
-        var state = RecordState(attrs: [])
+        var state = RecordState(attrs: [], decompressor: decompressor)
         readRecords(r, 16..<r.bytes.count, state: &state, into: &c, pipe: true, progress: progress)
         if c.attrs.isEmpty && c.damage == nil { c.damage = (16, "a pipe-mode perf.data without any event attribute record") }
         dropUnusedDummy(&c)
@@ -135,7 +141,9 @@ public enum PerfDataReader {
     /// What the record loop needs to attribute samples: which attr an id belongs to.
     struct RecordState {
         var attrByID: [UInt64: Int32] = [:]
-        init(attrs: [PerfFileAttr]) {
+        var decompressor: RecordDecompressor?
+        init(attrs: [PerfFileAttr], decompressor: RecordDecompressor? = nil) {
+            self.decompressor = decompressor
             for (i, a) in attrs.enumerated() { for id in a.ids { attrByID[id] = Int32(i) } }
         }
     }
@@ -199,7 +207,17 @@ public enum PerfDataReader {
                 case .lostSamples:
                     c.lostSamples &+= try f.u64()
                 case .compressed, .compressed2:
-                    c.damage = (o, "compressed records (perf record -z) are not supported: `perf inject -i IN -o OUT` writes them uncompressed")
+                    guard let decompressor = state.decompressor else {
+                        c.damage = (o, "compressed records (perf record -z) need zstd: `perf inject -i IN -o OUT` writes them uncompressed")
+                        break
+                    }
+                    // COMPRESSED2 says how many of its bytes are data (the rest aligns the record).
+                    var payload = f.position..<f.end
+                    if type == PerfData.RecordType.compressed2.rawValue { payload = try f.items(try f.u64(), of: 1) }
+                    let records = try decompressor.decompress(UnsafeRawBufferPointer(rebasing: r.bytes.pointer[payload]))
+                    let inner = ByteStorage(records)
+                    readRecords(ByteReader(inner), 0..<inner.count, state: &state, into: &c, pipe: pipe, progress: nil)
+                    if let d = c.damage { c.damage = (o, "in the records compressed at this offset, at \(d.offset) of \(inner.count) decompressed bytes: \(d.message)") }
                 case .headerAttr where pipe:
                     // perf_event_attr (its own size field says how long), then the ids to the end.
                     var probe = f
@@ -256,8 +274,9 @@ public enum PerfDataReader {
 
     /// Records of another file that continue `c`: `perf record --threads` writes one
     /// `data.N` per thread, records only, beside the header file. Damage names the file.
-    public static func appendRecords(from bytes: ByteStorage, named name: String, into c: inout PerfDataContents) {
-        var state = RecordState(attrs: c.attrs)
+    public static func appendRecords(from bytes: ByteStorage, named name: String, into c: inout PerfDataContents,
+                                     decompressor: RecordDecompressor? = nil) {
+        var state = RecordState(attrs: c.attrs, decompressor: decompressor)
         readRecords(ByteReader(bytes), 0..<bytes.count, state: &state, into: &c, pipe: false, progress: nil)
         if let d = c.damage { c.damage = (d.offset, "in \(name): \(d.message)") }
     }

@@ -268,6 +268,19 @@ final class RecordReportTests: XCTestCase {
         XCTAssertEqual(rows(report.stdout, percentColumns: 1)["hot_split"]?.first ?? 0, sides["hot_split"]?.reduce(0, +) ?? -1, accuracy: 0.2)
     }
 
+    /// perf record -z (zstd-compressed records), alone and with --threads: the same rows as perf.
+    func testCompressedRecordingsMatchPerf() throws {
+        let file = dir + "/z.data", threads = dir + "/zt.data"
+        XCTAssertEqual(Harness.perf(["record", "-q", "-z", "-g", "-F", "2000", "-o", file, "--"] + hot).status, 0)
+        XCTAssertEqual(Harness.perf(["record", "-q", "-z", "--threads", "-F", "2000", "-o", threads, "--"] + hot).status, 0)
+        for input in [file, threads] {
+            let perf = Harness.perf(["report", "-i", input, "--stdio", "--no-children", "--sort", "comm,dso,sym", "-g", "none"])
+            let ours = Harness.stallstat(["report", "-i", input])
+            XCTAssertEqual(ours.status, 0, ours.stderr)
+            assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 1, input)
+        }
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
