@@ -142,6 +142,8 @@ public enum PerfDataReader {
     struct RecordState {
         var attrByID: [UInt64: Int32] = [:]
         var decompressor: RecordDecompressor?
+        /// PERF_SAMPLE_READ: each counter's value at its previous sample.
+        var lastReadValue: [UInt64: UInt64] = [:]
         init(attrs: [PerfFileAttr], decompressor: RecordDecompressor? = nil) {
             self.decompressor = decompressor
             for (i, a) in attrs.enumerated() { for id in a.ids { attrByID[id] = Int32(i) } }
@@ -179,7 +181,7 @@ public enum PerfDataReader {
                         attrIndex = id.flatMap { state.attrByID[$0] } ?? -1
                         if attrIndex < 0 { c.damage = (o, "a sample names an event id no attribute has (corrupt)"); break }
                     }
-                    try parseSample(&f, attr: c.attrs[Int(attrIndex)], attrIndex: attrIndex, kernel: misc & 0x7 == 1, into: &c)
+                    try parseSample(&f, attr: c.attrs[Int(attrIndex)], attrIndex: attrIndex, kernel: misc & 0x7 == 1, state: &state, into: &c)
                 case .mmap:
                     let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
                     let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
@@ -313,7 +315,8 @@ public enum PerfDataReader {
         return try f.u64()
     }
 
-    static func parseSample(_ f: inout FieldCursor, attr: PerfFileAttr, attrIndex: Int32, kernel: Bool, into c: inout PerfDataContents) throws {
+    static func parseSample(_ f: inout FieldCursor, attr: PerfFileAttr, attrIndex: Int32, kernel: Bool, state: inout RecordState,
+                            into c: inout PerfDataContents) throws {
         let t = attr.sampleType
         var s = ProfileSample(attr: attrIndex, pid: -1, tid: -1, cpu: -1, time: 0, ip: 0, period: attr.frequencyMode ? 1 : max(1, attr.samplePeriodOrFrequency),
                               addr: 0, dataPageSize: 0, codePageSize: 0, isKernel: kernel, chainStart: Int32(truncatingIfNeeded: c.callchainIPs.count), chainCount: 0)
@@ -329,6 +332,7 @@ public enum PerfDataReader {
         if t & PerfData.Sample.streamID != 0 { try f.skip(8) }
         if t & PerfData.Sample.cpu != 0 { s.cpu = Int32(bitPattern: try f.u32()); try f.skip(4) }
         if t & PerfData.Sample.period != 0 { s.period = try f.u64() }
+        var readValues: [(value: UInt64, id: UInt64)] = []
         if t & PerfData.Sample.read != 0 {
             // read_format: TOTAL_TIME_ENABLED 1, TOTAL_TIME_RUNNING 2, ID 4, GROUP 8, LOST 16.
             let rf = attr.readFormat
@@ -337,9 +341,16 @@ public enum PerfDataReader {
             if rf & 8 != 0 {
                 let nr = try f.u64()
                 try f.skip(times)
-                _ = try f.items(nr, of: perValue)
+                let values = try f.items(nr, of: perValue)
+                if rf & 4 != 0 {
+                    for v in stride(from: values.lowerBound, to: values.upperBound, by: perValue) {
+                        readValues.append((try f.reader.u64(v), try f.reader.u64(v + 8)))
+                    }
+                }
             } else {
-                try f.skip(times + perValue)
+                let value = try f.u64()
+                try f.skip(times)
+                if rf & 4 != 0 { readValues.append((value, try f.u64())) } else { try f.skip(perValue - 8) }
             }
         }
         if t & PerfData.Sample.callchain != 0 {
@@ -378,7 +389,20 @@ public enum PerfDataReader {
         if t & PerfData.Sample.dataPageSize != 0 { s.dataPageSize = try f.u64() }
         if t & PerfData.Sample.codePageSize != 0 { s.codePageSize = try f.u64() }
         if s.ip >= 0xFFFF_8000_0000_0000 { s.isKernel = true }
-        c.samples.append(s)
+        guard !readValues.isEmpty else { c.samples.append(s); return }
+        // PERF_SAMPLE_READ (leader sampling, {a,b}:S): as perf delivers it, each counter's
+        // increase since its previous sample is a sample of that counter at this IP; no
+        // increase, no sample.
+        for (value, id) in readValues {
+            guard let member = state.attrByID[id] else { continue }
+            let delta = value &- (state.lastReadValue[id] ?? 0)
+            state.lastReadValue[id] = value
+            guard delta != 0 else { continue }
+            var m = s
+            m.attr = member
+            m.period = delta
+            c.samples.append(m)
+        }
     }
 
     /// The feature sections: a table of (offset, size) pairs right after the data, one

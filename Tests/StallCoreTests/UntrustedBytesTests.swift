@@ -24,18 +24,18 @@ final class UntrustedBytesTests: XCTestCase {
         a.u64(1 << 18)
         while a.bytes.count < 128 { a.u8(0) }
         let layout = PerfDataLayout(events: [.init(attrBytes: a.bytes, ids: [7], name: "cpu-clock")])
-        func sample(ip: UInt64, chainNR: UInt64) -> [UInt8] {
+        func sample(ip: UInt64, chainNR: UInt64, count: UInt64) -> [UInt8] {
             var b = ByteWriter()
             b.u64(ip); b.u32(5); b.u32(5); b.u64(1)
-            b.u64(1); b.u64(100); b.u64(9); b.u64(7)             // read: nr, enabled, {value, id}
+            b.u64(1); b.u64(100); b.u64(count); b.u64(7)         // read: nr, enabled, {value, id}
             b.u64(chainNR); b.u64(PerfData.contextUser); b.u64(ip); b.u64(0x4000)
             b.u32(4); b.u32(0)                                    // raw: 4 bytes
             b.u64(1); b.u64(1); b.u64(2); b.u64(3)                // branch stack: 1 entry
             b.u64(8); b.u64(0xAB); b.u64(8)                       // user stack: 8 bytes, dyn_size
             return record(type: 9, b.bytes)
         }
-        let first = sample(ip: 0x1000, chainNR: 3)
-        let second = sample(ip: 0x2000, chainNR: nr ?? 3)
+        let first = sample(ip: 0x1000, chainNR: 3, count: 9)
+        let second = sample(ip: 0x2000, chainNR: nr ?? 3, count: 14)
         let data = first + second
         return (layout.header(dataSize: data.count, features: []) + layout.attrsAndIDs() + data, layout.dataOffset, layout.dataOffset + first.count)
     }
@@ -48,7 +48,7 @@ final class UntrustedBytesTests: XCTestCase {
         let c = try PerfDataReader.read(richFile().bytes)
         XCTAssertNil(c.damage)
         XCTAssertEqual(c.samples.map(\.ip), [0x1000, 0x2000])
-        XCTAssertEqual(c.samples.map(\.period), [1, 1])
+        XCTAssertEqual(c.samples.map(\.period), [9, 5], "PERF_SAMPLE_READ: each sample's period is the counter's increase, as perf delivers it")
         XCTAssertEqual(c.callchainIPs, [0x4000, 0x4000], "the context marker and the sampled IP are not callers")
     }
 

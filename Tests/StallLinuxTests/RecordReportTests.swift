@@ -281,6 +281,19 @@ final class RecordReportTests: XCTestCase {
         }
     }
 
+    /// Leader sampling ({cpu-clock,page-faults}:S): the members' samples come from the
+    /// leader's group reads, as perf delivers them: both columns row for row with perf's.
+    func testLeaderSamplingMatchesPerf() throws {
+        let file = dir + "/leader.data"
+        let rec = Harness.perf(["record", "-q", "-e", "{cpu-clock,page-faults}:S", "-o", file, "--", Harness.workloads + "/touch_pages", "64", "300"])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--sort", "sym"])
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "symbol"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        XCTAssertFalse(ours.stdout.contains("Samples: 0  of event 'page-faults'"), ours.stdout)
+        assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 2, "leader sampling")
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
