@@ -103,6 +103,7 @@ public enum PerfDataReader {
         }
         guard !c.attrs.isEmpty else { throw Failure(message: "perf.data has no event attributes") }
         if (c.attrs.contains { $0.sampleType & PerfData.Sample.aux != 0 }) { c.notes.append("AUX samples are skipped") }
+        if (c.attrs.contains { $0.sampleType & PerfData.Sample.stackUser != 0 }) { c.notes.append(dwarfNote) }
 
         let dataOffset = try r.u64(40), dataSize = try r.u64(48)
         guard let dataStart = r.range(offset: dataOffset, size: 0)?.lowerBound else {
@@ -134,6 +135,7 @@ public enum PerfDataReader {
         var state = RecordState(attrs: [], decompressor: decompressor)
         readRecords(r, 16..<r.bytes.count, state: &state, into: &c, pipe: true, progress: progress)
         if c.attrs.isEmpty && c.damage == nil { c.damage = (16, "a pipe-mode perf.data without any event attribute record") }
+        if (c.attrs.contains { $0.sampleType & PerfData.Sample.stackUser != 0 }) { c.notes.append(dwarfNote) }
         dropUnusedDummy(&c)
         return c
     }
@@ -282,6 +284,9 @@ public enum PerfDataReader {
         readRecords(ByteReader(bytes), 0..<bytes.count, state: &state, into: &c, pipe: false, progress: nil)
         if let d = c.damage { c.damage = (d.offset, "in \(name): \(d.message)") }
     }
+
+    /// Said, never silent, until DWARF unwinding is done.
+    public static let dwarfNote = "recorded with --call-graph dwarf: user stacks are not unwound yet, so user call chains stop at the sampled function (--children and --folded show no user callers; kernel chains are complete)"
 
     /// perf adds a "dummy" event (software, config 9) for side-band records; it never samples.
     static func dropUnusedDummy(_ c: inout PerfDataContents) {

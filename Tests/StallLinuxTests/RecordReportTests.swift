@@ -294,6 +294,17 @@ final class RecordReportTests: XCTestCase {
         assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 2, "leader sampling")
     }
 
+    /// --call-graph dwarf: the self rows are perf's, and the missing unwinding is said.
+    func testDwarfRecordingSaysUserStacksAreNotUnwound() throws {
+        let file = dir + "/dwarf.data"
+        XCTAssertEqual(Harness.perf(["record", "-q", "--call-graph", "dwarf,4096", "-F", "1000", "-o", file, "--"] + hot).status, 0)
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "symbol"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        XCTAssertTrue(ours.stderr.contains("user stacks are not unwound"), ours.stderr)
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "sym", "-g", "none"])
+        assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 1, "dwarf, self")
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
