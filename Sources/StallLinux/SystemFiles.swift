@@ -49,25 +49,17 @@ public enum SystemFiles {
     /// (/dev/zero), FIFO or directory is refused without reading or blocking, and the
     /// size is bounded.
     public static func readRegularFile(_ path: String, limit: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 { throw SystemError(errno: errno, operation: "open \(path)") }
+        let (fd, size) = try openRegularFile(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(errno: errno, operation: "stat \(path)") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError(errno: EINVAL, operation: "\(path) is not a regular file; not read") }
-        guard st.st_size <= limit else { throw InputTooLarge(path: path, limit: limit) }
+        guard size <= limit else { throw InputTooLarge(path: path, limit: limit) }
         return try bounded(path, limit) { cpe_read_fd_max(fd, limit, &$0) } as [UInt8]
     }
 
     /// The first `count` bytes (or fewer) of a regular file, with the same refusals as
     /// readRegularFile: for headers (an ELF's notes) without reading a whole object.
     public static func readRegularFilePrefix(_ path: String, bytes count: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 { throw SystemError(errno: errno, operation: "open \(path)") }
+        let (fd, _) = try openRegularFile(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(errno: errno, operation: "stat \(path)") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError(errno: EINVAL, operation: "\(path) is not a regular file; not read") }
         var buffer = [UInt8](repeating: 0, count: max(0, count))
         var done = 0
         while done < buffer.count {
@@ -77,6 +69,17 @@ public enum SystemFiles {
             done += n
         }
         return Array(buffer.prefix(done))
+    }
+
+    /// Opens a path for reading only if it is a regular file (O_NONBLOCK: a FIFO never
+    /// blocks the open); the caller closes the fd.
+    private static func openRegularFile(_ path: String) throws -> (fd: Int32, size: Int) {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd < 0 { throw SystemError(errno: errno, operation: "open \(path)") }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { let e = errno; close(fd); throw SystemError(errno: e, operation: "stat \(path)") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { close(fd); throw SystemError(errno: EINVAL, operation: "\(path) is not a regular file; not read") }
+        return (fd, Int(st.st_size))
     }
 
     /// Runs one of the C bounded readers and turns its result into bytes or text.
