@@ -1,7 +1,25 @@
 /// Function symbols of one ELF64 little-endian file, and how file offsets map to its
 /// virtual addresses (PT_LOAD), so a sampled IP in a PIE or shared object resolves.
 public struct ELFSymbols: Sendable {
-    public struct Symbol: Sendable { public var address: UInt64; public var size: UInt64; public var name: String }
+    public struct Symbol: Sendable {
+        public var address: UInt64
+        public var size: UInt64
+        public var name: String
+        /// STB_LOCAL 0, STB_GLOBAL 1, STB_WEAK 2.
+        public var binding: UInt8 = 1
+    }
+
+    /// Of two symbols at one address, perf's choice (choose_best_symbol): a sized one over
+    /// a zero-sized one, then not weak over weak, global over not global, fewer leading
+    /// underscores, the longer name; otherwise the first.
+    static func prefer(_ b: Symbol, over a: Symbol) -> Bool {
+        if (a.size == 0) != (b.size == 0) { return a.size == 0 }
+        if (a.binding == 2) != (b.binding == 2) { return a.binding == 2 }
+        if (a.binding == 1) != (b.binding == 1) { return b.binding == 1 }
+        let ua = a.name.prefix { $0 == "_" }.count, ub = b.name.prefix { $0 == "_" }.count
+        if ua != ub { return ub < ua }
+        return b.name.utf8.count > a.name.utf8.count
+    }
     public struct Segment: Sendable { public var offset: UInt64; public var vaddr: UInt64; public var fileSize: UInt64 }
 
     public private(set) var symbols: [Symbol] = []
@@ -39,28 +57,41 @@ public struct ELFSymbols: Sendable {
                 segments.append(Segment(offset: try r.u64(o + 8), vaddr: try r.u64(o + 16), fileSize: try r.u64(o + 32)))
             }
             func contents(_ header: Int) throws -> Range<Int>? { r.range(offset: try r.u64(header + 24), size: try r.u64(header + 32)) }
+            // perf reads .symtab when there is one and .dynsym only otherwise.
+            let hasSymtab = try sections.contains { try r.u32($0 + 4) == 2 }
             var found: [Symbol] = []
             for o in sections {
                 let type = try r.u32(o + 4)
                 if type == 7, buildID == nil, let notes = try contents(o) { buildID = BuildIDEntry.fromNotes(r, notes) }   // SHT_NOTE
-                guard type == 2 || type == 11 else { continue }   // SHT_SYMTAB, SHT_DYNSYM
+                guard type == 2 || (type == 11 && !hasSymtab) else { continue }   // SHT_SYMTAB, SHT_DYNSYM
                 let link = Int(try r.u32(o + 40))
                 guard let symbolBytes = try contents(o), link < sections.count, let strings = try contents(sections[link]) else { continue }
                 if type == 2 { hasFullSymbolTable = true }
                 for so in stride(from: symbolBytes.lowerBound, to: symbolBytes.upperBound - 23, by: 24) {
-                    let kind = try r.u8(so + 4) & 0xF
-                    guard kind == 2 || kind == 10, try r.u16(so + 6) != 0 else { continue }   // FUNC / IFUNC, defined
+                    let info = try r.u8(so + 4), visibility = try r.u8(so + 5) & 0x3, section = Int(try r.u16(so + 6))
+                    let kind = info & 0xF
+                    // Functions, and labels (NOTYPE, default visibility: ld.so's _start and
+                    // _dl_start_user), in executable sections, as perf keeps them.
+                    guard kind == 2 || kind == 10 || (kind == 0 && visibility == 0), section != 0, section < sections.count,
+                          try r.u64(sections[section] + 8) & 0x4 != 0 else { continue }   // SHF_EXECINSTR
                     let value = try r.u64(so + 8)
                     guard value != 0 else { continue }
                     let nameOff = Int(try r.u32(so))
-                    guard nameOff < strings.count else { continue }
-                    found.append(Symbol(address: value, size: try r.u64(so + 16), name: try r.cString(strings.lowerBound + nameOff, end: strings.upperBound)))
+                    guard nameOff > 0, nameOff < strings.count else { continue }
+                    found.append(Symbol(address: value, size: try r.u64(so + 16), name: try r.cString(strings.lowerBound + nameOff, end: strings.upperBound),
+                                        binding: info >> 4))
                 }
             }
-            found.sort { $0.address != $1.address ? $0.address < $1.address : $0.size > $1.size }
-            // One symbol per address (.symtab and .dynsym repeat each other).
+            found.sort { $0.address < $1.address }
+            // One symbol per address, the one perf keeps (symbols__fixup_duplicate).
             var unique: [Symbol] = []
-            for s in found where unique.last?.address != s.address { unique.append(s) }
+            for s in found {
+                if let last = unique.last, last.address == s.address {
+                    if ELFSymbols.prefer(s, over: last) { unique[unique.count - 1] = s }
+                } else {
+                    unique.append(s)
+                }
+            }
             symbols = unique
             table = unique.map { ($0.address, $0.size) }
         } catch let e as ByteReader.OutOfBounds {

@@ -148,10 +148,10 @@ final class UntrustedBytesTests: XCTestCase {
         // ELF header
         w.append([0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0] + [UInt8](repeating: 0, count: 8))
         w.u16(3); w.u16(62); w.u32(1); w.u64(0x1000); w.u64(UInt64(phoff)); w.u64(UInt64(shoff))
-        w.u32(0); w.u16(64); w.u16(56); w.u16(1); w.u16(64); w.u16(4); w.u16(2)
+        w.u32(0); w.u16(64); w.u16(56); w.u16(1); w.u16(64); w.u16(5); w.u16(3)
         // PT_LOAD: offset 0, vaddr 0, filesz 0x2000
         w.u32(1); w.u32(5); w.u64(0); w.u64(0); w.u64(0); w.u64(0x2000); w.u64(0x2000); w.u64(0x1000)
-        let contentStart = shoff + 4 * 64
+        let contentStart = shoff + 5 * 64
         let strtab: [UInt8] = Array("\0main\0helper\0".utf8)
         var symtab = ByteWriter()
         symtab.append([UInt8](repeating: 0, count: 24))
@@ -160,11 +160,12 @@ final class UntrustedBytesTests: XCTestCase {
         }
         var note = ByteWriter(); note.u32(4); note.u32(4); note.u32(3); note.append(Array("GNU\0".utf8)); note.append([0xDE, 0xAD, 0xBE, 0xEF])
         let symOff = contentStart, strOff = symOff + symtab.bytes.count, noteOff = strOff + strtab.count
-        func section(type: UInt32, offset: Int, size: Int, link: UInt32) {
-            w.u32(0); w.u32(type); w.u64(0); w.u64(0); w.u64(UInt64(offset)); w.u64(UInt64(size)); w.u32(link); w.u32(0); w.u64(8); w.u64(type == 2 ? 24 : 0)
+        func section(type: UInt32, flags: UInt64 = 0, offset: Int, size: Int, link: UInt32) {
+            w.u32(0); w.u32(type); w.u64(flags); w.u64(0); w.u64(UInt64(offset)); w.u64(UInt64(size)); w.u32(link); w.u32(0); w.u64(8); w.u64(type == 2 ? 24 : 0)
         }
         section(type: 0, offset: 0, size: 0, link: 0)
-        section(type: 2, offset: symOff, size: symtab.bytes.count, link: 2)
+        section(type: 1, flags: 0x6, offset: 0x1000, size: 0, link: 0)   // .text: ALLOC | EXECINSTR (NOBITS-like: no bytes here)
+        section(type: 2, offset: symOff, size: symtab.bytes.count, link: 3)
         section(type: 3, offset: strOff, size: strtab.count, link: 0)
         section(type: 7, offset: noteOff, size: note.bytes.count, link: 0)
         w.append(symtab.bytes); w.append(strtab); w.append(note.bytes)
@@ -177,6 +178,22 @@ final class UntrustedBytesTests: XCTestCase {
         XCTAssertEqual(e.symbol(at: 0x1150), "helper")
         XCTAssertEqual(e.buildID, "deadbeef")
         XCTAssertEqual(e.virtualAddress(fileOffset: 0x1120), 0x1120)
+    }
+
+    /// libc's aliases (readelf of Debian's libc6 debug file): perf shows __munmap (GLOBAL)
+    /// over munmap (WEAK) and __GI___munmap (LOCAL), and __brk (LOCAL) over brk (WEAK).
+    func testAliasesAreChosenAsPerfChooses() {
+        typealias S = ELFSymbols.Symbol
+        func best(_ list: [S]) -> String { list.dropFirst().reduce(list[0]) { ELFSymbols.prefer($1, over: $0) ? $1 : $0 }.name }
+        let munmap = [S(address: 0x101a00, size: 33, name: "__GI___munmap", binding: 0), S(address: 0x101a00, size: 33, name: "munmap", binding: 2),
+                      S(address: 0x101a00, size: 33, name: "__munmap", binding: 1)]
+        XCTAssertEqual(best(munmap), "__munmap")
+        XCTAssertEqual(best(munmap.reversed()), "__munmap")
+        let brk = [S(address: 0xfdc40, size: 52, name: "brk", binding: 2), S(address: 0xfdc40, size: 52, name: "__brk", binding: 0)]
+        XCTAssertEqual(best(brk), "__brk")
+        XCTAssertEqual(best([S(address: 1, size: 0, name: "label", binding: 1), S(address: 1, size: 8, name: "f", binding: 0)]), "f", "sized over zero-sized")
+        XCTAssertEqual(best([S(address: 1, size: 8, name: "__x", binding: 1), S(address: 1, size: 8, name: "_x", binding: 1)]), "_x", "fewer underscores")
+        XCTAssertEqual(best([S(address: 1, size: 8, name: "ab", binding: 1), S(address: 1, size: 8, name: "abc", binding: 1)]), "abc", "then the longer name")
     }
 
     func testEveryELFFieldAtEveryExtremeNeverTraps() {
@@ -209,7 +226,7 @@ final class UntrustedBytesTests: XCTestCase {
         XCTAssertEqual(e.virtualAddress(fileOffset: .max), 0x10)
         // A symbol whose size runs past 2^64.
         var g = tinyELF()
-        let sym1 = 64 + 56 + 4 * 64 + 24
+        let sym1 = 64 + 56 + 5 * 64 + 24
         set(&g, sym1 + 8, .max - 4); set(&g, sym1 + 16, 100)
         XCTAssertEqual(try ELFSymbols(bytes: g).symbol(at: .max), "main")
     }
