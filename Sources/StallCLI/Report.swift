@@ -50,7 +50,7 @@ struct Report: ParsableCommand {
             keys.append(key)
         }
         let kernelSymbols = ProfileSymbolizer.preloadKernelSymbols(kallsyms)
-        let contents = try Report.load(input)
+        let contents = try Report.load(input, callchains: children || folded)
         if let d = contents.damage {
             StandardError.write("stallstat: \(input): damaged at offset \(d.offset): \(d.message); reporting the \(contents.samples.count) samples before it")
         }
@@ -87,7 +87,7 @@ struct Report: ParsableCommand {
     /// stdin is read whole (pipe mode, `-i -`); a directory is `perf record --threads`'
     /// layout (the header in `data`, each thread's records in `data.N`); otherwise the
     /// file is mapped. Unusable input is one message and exit 2.
-    static func load(_ input: String) throws -> PerfDataContents {
+    static func load(_ input: String, callchains: Bool = true) throws -> PerfDataContents {
         func fail(_ message: String) -> ExitCode {
             StandardError.write("stallstat: \(input): \(message)")
             return ExitCode(2)
@@ -111,7 +111,7 @@ struct Report: ParsableCommand {
             }
             let bytes = try SystemFiles.map(input)
             let progress: ((Double) -> Void)? = bytes.count > 64 << 20 ? { StandardError.write(cFormat("stallstat: reading \(input): %.0f%%", 100 * $0)) } : nil
-            return try PerfDataReader.read(bytes, progress: progress, decompressor: ZstdDecompressor())
+            return try PerfDataReader.read(bytes, progress: progress, decompressor: ZstdDecompressor(), callchains: callchains)
         } catch let e as ExitCode {
             throw e
         } catch {

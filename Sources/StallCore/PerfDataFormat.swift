@@ -68,11 +68,16 @@ public final class ByteStorage: @unchecked Sendable {
         bytes.withUnsafeBytes { if let base = $0.baseAddress { copy.baseAddress!.copyMemory(from: base, byteCount: bytes.count) } }
         pointer = UnsafeRawBufferPointer(start: copy.baseAddress, count: bytes.count)
         release = { copy.deallocate() }
+        discardBefore = nil
     }
-    public init(pointer: UnsafeRawBufferPointer, release: @escaping () -> Void) {
+    /// For mapped files: gives back the pages before an offset (the reader is past them).
+    private let discardBefore: ((Int) -> Void)?
+    public init(pointer: UnsafeRawBufferPointer, release: @escaping () -> Void, discardBefore: ((Int) -> Void)? = nil) {
         self.pointer = pointer
         self.release = release
+        self.discardBefore = discardBefore
     }
+    public func discard(before offset: Int) { discardBefore?(offset) }
     deinit { release?() }
     public var count: Int { pointer.count }
     public subscript(i: Int) -> UInt8 { pointer[i] }

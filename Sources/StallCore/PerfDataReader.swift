@@ -72,7 +72,10 @@ public enum PerfDataReader {
         try read(ByteStorage(bytes), progress: progress, decompressor: decompressor)
     }
 
-    public static func read(_ bytes: ByteStorage, progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil) throws -> PerfDataContents {
+    /// `callchains: false` reads call chains without keeping them (a flat report needs
+    /// none: on a `-g` file they are most of the memory).
+    public static func read(_ bytes: ByteStorage, progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil,
+                            callchains: Bool = true) throws -> PerfDataContents {
         let r = ByteReader(bytes)
         guard bytes.count >= 16, let magic = try? r.u64(0) else { throw Failure(message: "not a perf.data file: \(bytes.count) bytes, too short for a header") }
         if magic == PerfData.magic.byteSwapped { throw Failure(message: "big-endian perf.data files are not supported") }
@@ -120,6 +123,7 @@ public enum PerfDataReader {
             claimedPastEnd = true
         }
         var state = RecordState(attrs: c.attrs, decompressor: decompressor)
+        state.keepCallchains = callchains
         readRecords(r, data, state: &state, into: &c, pipe: false, progress: progress)
         if claimedPastEnd && c.damage == nil {
             c.damage = (bytes.count, "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
@@ -146,6 +150,7 @@ public enum PerfDataReader {
         var decompressor: RecordDecompressor?
         /// PERF_SAMPLE_READ: each counter's value at its previous sample.
         var lastReadValue: [UInt64: UInt64] = [:]
+        var keepCallchains = true
         init(attrs: [PerfFileAttr], decompressor: RecordDecompressor? = nil) {
             self.decompressor = decompressor
             for (i, a) in attrs.enumerated() { for id in a.ids { attrByID[id] = Int32(i) } }
@@ -269,8 +274,10 @@ public enum PerfDataReader {
             }
             if c.damage != nil { break }
             o = next
-            if let progress, o >= nextProgress {
-                progress(Double(o - data.lowerBound) / Double(max(1, data.count)))
+            if o >= nextProgress {
+                progress?(Double(o - data.lowerBound) / Double(max(1, data.count)))
+                // What is read is not read again: a mapped file's pages can go (memory).
+                r.bytes.discard(before: o)
                 nextProgress = o + (1 << 24)
             }
         }
@@ -358,7 +365,9 @@ public enum PerfDataReader {
                 if rf & 4 != 0 { readValues.append((value, try f.u64())) } else { try f.skip(perValue - 8) }
             }
         }
-        if t & PerfData.Sample.callchain != 0 {
+        if t & PerfData.Sample.callchain != 0 && !state.keepCallchains {
+            _ = try f.items(try f.u64(), of: 8)
+        } else if t & PerfData.Sample.callchain != 0 {
             let frames = try f.items(try f.u64(), of: 8)
             // Samples keep 32-bit positions into the shared call chain array (memory: a file holds millions).
             guard c.callchainIPs.count <= Int(Int32.max) - frames.count / 8 else { throw Failure(message: "more than 2^31 call chain entries") }

@@ -8,7 +8,11 @@ import StallCore
 /// the mapped files (PIE and shared objects via their PT_LOAD segments), the kernel
 /// through /proc/kallsyms when readable, `[unknown]` otherwise. Results are cached.
 public final class ProfileSymbolizer {
-    struct Map { var start: UInt64; var end: UInt64; var pgoff: UInt64; var file: String }
+    struct Map {
+        var start: UInt64; var end: UInt64; var pgoff: UInt64; var file: String
+        /// The DSO column (the file's base name), computed once per mapping.
+        var name: String
+    }
     private var mapsByPID: [Int32: [Map]] = [:]
     private let forks: [Int32: Int32]
     private var elfCache: [String: ELFSymbols?] = [:]
@@ -72,7 +76,8 @@ public final class ProfileSymbolizer {
         demangler = demangle ? Demangler() : nil
         recordedBuildIDs = Dictionary(contents.buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a })
         for m in contents.mappings {
-            mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename))
+            mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename,
+                                                     name: m.filename.split(separator: "/").last.map(String.init) ?? m.filename))
         }
         forks = contents.forks
         kallsymsPath = kallsyms
@@ -150,8 +155,7 @@ public final class ProfileSymbolizer {
         if let f = cachePID[pid]?[ip] { return f }
         var frame = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip)
         if let m = map(pid: pid, ip: ip) {
-            let name = m.file.split(separator: "/").last.map(String.init) ?? m.file
-            frame.dso = name
+            frame.dso = m.name
             let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's
             frame.address = fileOffset
             if let e = elf(m.file) {

@@ -113,7 +113,13 @@ public enum SystemFiles {
             throw SystemError(errno: errno, operation: "mmap \(path)")
         }
         _ = madvise(p, size, MADV_SEQUENTIAL)
-        return ByteStorage(pointer: UnsafeRawBufferPointer(start: p, count: size)) { munmap(p, size) }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        return ByteStorage(pointer: UnsafeRawBufferPointer(start: p, count: size), release: { munmap(p, size) },
+                           discardBefore: { offset in
+                               // The header and feature table are at the start and end: keep the first page.
+                               let end = min(offset, size) / page * page
+                               if end > page { _ = madvise(p + page, end - page, MADV_DONTNEED) }
+                           })
     }
 
     public static func readTrimmed(_ path: String) -> String? {
