@@ -5,10 +5,11 @@
             (hot_split 0 ROUNDS prints it), bare, under `perf record -F HZ` and under
             `stallstat record -F HZ`, at 1 kHz and 10 kHz; and each tool's whole wall time
   lost      samples the kernel dropped at 10 kHz (both tools' own counts)
-  report    `stallstat report` vs `perf report --stdio` on one file of >= 200,000 samples
-            (recorded by perf, so both read the same bytes), wall time and peak memory
+  report    `stallstat report` vs `perf report --stdio` on one file of >= 500,000 samples with
+            call chains (recorded by perf, so both read the same bytes): flat and --children,
+            wall time and peak memory
 
-Usage: Examples/bench/record_bench.py [--runs 10] [--readme README.md]"""
+Usage: Examples/bench/record_bench.py [--runs 10] [--big-seconds 15] [--readme README.md]"""
 import argparse, json, os, re, resource, shutil, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=400)
     ap.add_argument("--readme")
+    ap.add_argument("--big-seconds", type=float, default=15, help="length of the big system-wide recording")
     a = ap.parse_args()
     for tool in ("hyperfine", "perf"):
         if not shutil.which(tool): sys.exit(f"record_bench: {tool} is needed")
@@ -66,20 +68,25 @@ def main():
     lost_line = re.search(r"LOST events:\s+(\d+)", perf_lost)
     rows.append(f"| lost samples at 10 kHz, 5 s of `hot_split` | – | {lost_line.group(1) if lost_line else 0} | "
                 f"{ours_lost.group(3) or 0 if ours_lost else '?'} of {ours_lost.group(1) if ours_lost else '?'} | – |")
-    # a big file, recorded by perf system-wide
+    # a big file, recorded by perf system-wide: two busy threads on two CPUs at 20 kHz
+    # with call chains, at least 500,000 samples (the issue's size)
     big = f"{d}/big.data"
-    # two busy threads on two CPUs for 11 s at 10 kHz: about 220,000 samples
-    sh(["perf", "record", "-q", "-a", "-F", "10000", "-g", "-o", big, "--", "sh", "-c", f"{work}/hot_split 11 & {work}/hot_split 11; wait"])
+    sh(["perf", "record", "-q", "-a", "-F", "20000", "-g", "-o", big, "--", "sh", "-c", f"{work}/hot_split {a.big_seconds} & {work}/hot_split {a.big_seconds}; wait"])
     count = json.loads(subprocess.run([STALLSTAT, "report", "-i", big, "--json", "--percent-limit", "101"], capture_output=True, text=True).stdout)["events"][0]["samples"]
-    ours_r, perf_r, perf_flat = hyperfine([f"{STALLSTAT} report -i {big}", f"perf report -i {big} --stdio",
-                                           f"perf report -i {big} --stdio --no-children -g none"], 5, warmup=1)
-    ours_m = peak_rss_mb([STALLSTAT, "report", "-i", big])
-    perf_m = peak_rss_mb(["perf", "report", "-i", big, "--stdio"])
-    perf_flat_m = peak_rss_mb(["perf", "report", "-i", big, "--stdio", "--no-children", "-g", "none"])
-    rows.append(f"| report of a perf.data with {count:,} samples and call chains ({os.path.getsize(big)/1e6:.0f} MB) vs `perf report --stdio`, mean of 5 | – "
-                f"| {perf_r[0]:.3f} s, peak {perf_m:.0f} MB | {ours_r[0]:.3f} s, peak {ours_m:.0f} MB | {ours_r[0]/perf_r[0]:.3f} ({perf_r[0]/ours_r[0]:.1f}x faster) |")
-    rows.append(f"| same file vs `perf report --stdio --no-children -g none` (the same table, no call-graph printing) | – "
-                f"| {perf_flat[0]:.3f} s, peak {perf_flat_m:.0f} MB | {ours_r[0]:.3f} s | {ours_r[0]/perf_flat[0]:.3f} ({perf_flat[0]/ours_r[0]:.1f}x faster) |")
+    flat_ours, flat_perf, ch_ours, ch_perf = hyperfine([
+        f"{STALLSTAT} report -i {big} --sort symbol", f"perf report -i {big} --stdio --no-children -g none --sort symbol",
+        f"{STALLSTAT} report -i {big} --sort symbol --children", f"perf report -i {big} --stdio --children -g none --sort symbol"], 5, warmup=1)
+    m = [peak_rss_mb(c) for c in ([STALLSTAT, "report", "-i", big, "--sort", "symbol"],
+                                  ["perf", "report", "-i", big, "--stdio", "--no-children", "-g", "none", "--sort", "symbol"],
+                                  [STALLSTAT, "report", "-i", big, "--sort", "symbol", "--children"],
+                                  ["perf", "report", "-i", big, "--stdio", "--children", "-g", "none", "--sort", "symbol"])]
+    size = f"{count:,} samples with call chains ({os.path.getsize(big)/1e6:.0f} MB, `perf record -a -F 20000 -g`)"
+    rows.append(f"| flat report of {size}: `report --sort symbol` vs `perf report --stdio --no-children -g none --sort symbol`, mean of 5 | – "
+                f"| {flat_perf[0]:.3f} s | {flat_ours[0]:.3f} s | {flat_ours[0]/flat_perf[0]:.3f} ({flat_perf[0]/flat_ours[0]:.1f}x faster) |")
+    rows.append(f"| same, peak memory | – | {m[1]:.0f} MB | {m[0]:.0f} MB | {m[0]/m[1]:.2f} |")
+    rows.append(f"| `--children` on the same file vs `perf report --stdio --children -g none --sort symbol`, mean of 5 | – "
+                f"| {ch_perf[0]:.3f} s | {ch_ours[0]:.3f} s | {ch_ours[0]/ch_perf[0]:.3f} ({ch_perf[0]/ch_ours[0]:.1f}x faster) |")
+    rows.append(f"| same, peak memory | – | {m[3]:.0f} MB | {m[2]:.0f} MB | {m[2]/m[3]:.2f} |")
     block = "\n".join(rows) + f"\n\nMeasured by `Examples/bench/record_bench.py` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, " \
         f"perf {sh(['perf', '--version']).stdout.split()[-1]}, event cpu-clock (no PMU).\n"
     print(block)
