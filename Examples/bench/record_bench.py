@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=400)
     ap.add_argument("--readme")
     ap.add_argument("--big-seconds", type=float, default=15, help="length of the big system-wide recording")
+    ap.add_argument("--only-report", action="store_true", help="measure only the report rows; the other rows of the README block are kept")
     a = ap.parse_args()
     for tool in ("hyperfine", "perf"):
         if not shutil.which(tool): sys.exit(f"record_bench: {tool} is needed")
@@ -50,24 +51,25 @@ def main():
         times.sort()
         return times[len(times) // 2]
     w = [f"{work}/hot_split", "0", str(a.rounds)]
-    bare_ms = workload_ms(w)
-    for hz in (1000, 10000):
-        perf_ms = workload_ms(["perf", "record", "-q", "-F", str(hz), "-o", f"{d}/p.data", "--"] + w)
-        ours_ms = workload_ms([STALLSTAT, "record", "-F", str(hz), "-o", f"{d}/s.data", "--"] + w)
-        rows.append(f"| sampling overhead, {hz} Hz: the workload's own time for `hot_split 0 {a.rounds}`, median of {a.runs} | {bare_ms:.1f} ms "
-                    f"| {perf_ms:.1f} ms ({100*(perf_ms/bare_ms-1):+.1f}%) | {ours_ms:.1f} ms ({100*(ours_ms/bare_ms-1):+.1f}%) | {ours_ms/perf_ms:.3f} |")
-        perf_wall, ours_wall = hyperfine([f"perf record -q -F {hz} -o {d}/p.data -- {workload}",
-                                          f"{STALLSTAT} record -F {hz} -o {d}/s.data -- {workload}"], a.runs)
-        rows.append(f"| same, whole command wall time (tool start-up and file writing included), mean of {a.runs} | – "
-                    f"| {perf_wall[0]*1e3:.0f} ms | {ours_wall[0]*1e3:.0f} ms | {ours_wall[0]/perf_wall[0]:.3f} |")
-    # lost samples at 10 kHz over 5 s of work
-    s = subprocess.run([STALLSTAT, "record", "-F", "10000", "-o", f"{d}/s10.data", "--", f"{work}/hot_split", "5"], capture_output=True, text=True)
-    ours_lost = re.search(r"(\d+) samples.*?(0 lost|LOST (\d+))", s.stderr)
-    p = subprocess.run(["perf", "record", "-F", "10000", "-o", f"{d}/p10.data", "--", f"{work}/hot_split", "5"], capture_output=True, text=True)
-    perf_lost = subprocess.run(["perf", "report", "-i", f"{d}/p10.data", "--stdio", "--stats"], capture_output=True, text=True).stdout
-    lost_line = re.search(r"LOST events:\s+(\d+)", perf_lost)
-    rows.append(f"| lost samples at 10 kHz, 5 s of `hot_split` | – | {lost_line.group(1) if lost_line else 0} | "
-                f"{ours_lost.group(3) or 0 if ours_lost else '?'} of {ours_lost.group(1) if ours_lost else '?'} | – |")
+    if not a.only_report:
+        bare_ms = workload_ms(w)
+        for hz in (1000, 10000):
+            perf_ms = workload_ms(["perf", "record", "-q", "-F", str(hz), "-o", f"{d}/p.data", "--"] + w)
+            ours_ms = workload_ms([STALLSTAT, "record", "-F", str(hz), "-o", f"{d}/s.data", "--"] + w)
+            rows.append(f"| sampling overhead, {hz} Hz: the workload's own time for `hot_split 0 {a.rounds}`, median of {a.runs} | {bare_ms:.1f} ms "
+                        f"| {perf_ms:.1f} ms ({100*(perf_ms/bare_ms-1):+.1f}%) | {ours_ms:.1f} ms ({100*(ours_ms/bare_ms-1):+.1f}%) | {ours_ms/perf_ms:.3f} |")
+            perf_wall, ours_wall = hyperfine([f"perf record -q -F {hz} -o {d}/p.data -- {workload}",
+                                              f"{STALLSTAT} record -F {hz} -o {d}/s.data -- {workload}"], a.runs)
+            rows.append(f"| same, whole command wall time (tool start-up and file writing included), mean of {a.runs} | – "
+                        f"| {perf_wall[0]*1e3:.0f} ms | {ours_wall[0]*1e3:.0f} ms | {ours_wall[0]/perf_wall[0]:.3f} |")
+        # lost samples at 10 kHz over 5 s of work
+        s = subprocess.run([STALLSTAT, "record", "-F", "10000", "-o", f"{d}/s10.data", "--", f"{work}/hot_split", "5"], capture_output=True, text=True)
+        ours_lost = re.search(r"(\d+) samples.*?(0 lost|LOST (\d+))", s.stderr)
+        p = subprocess.run(["perf", "record", "-F", "10000", "-o", f"{d}/p10.data", "--", f"{work}/hot_split", "5"], capture_output=True, text=True)
+        perf_lost = subprocess.run(["perf", "report", "-i", f"{d}/p10.data", "--stdio", "--stats"], capture_output=True, text=True).stdout
+        lost_line = re.search(r"LOST events:\s+(\d+)", perf_lost)
+        rows.append(f"| lost samples at 10 kHz, 5 s of `hot_split` | – | {lost_line.group(1) if lost_line else 0} | "
+                    f"{ours_lost.group(3) or 0 if ours_lost else '?'} of {ours_lost.group(1) if ours_lost else '?'} | – |")
     # a big file, recorded by perf system-wide: two busy threads on two CPUs at 20 kHz
     # with call chains, at least 500,000 samples (the size)
     big = f"{d}/big.data"
@@ -87,12 +89,17 @@ def main():
     rows.append(f"| `--children` on the same file vs `perf report --stdio --children -g none --sort symbol`, mean of 5 | – "
                 f"| {ch_perf[0]:.3f} s | {ch_ours[0]:.3f} s | {ch_ours[0]/ch_perf[0]:.3f} ({ch_perf[0]/ch_ours[0]:.1f}x faster) |")
     rows.append(f"| same, peak memory | – | {m[3]:.0f} MB | {m[2]:.0f} MB | {m[2]/m[3]:.2f} |")
-    block = "\n".join(rows) + f"\n\nMeasured by `Examples/bench/record_bench.py` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, " \
+    scope = " --only-report` (the report rows; the sampling rows are from the last full run)" if a.only_report else "`"
+    block = "\n".join(rows) + f"\n\nMeasured by `Examples/bench/record_bench.py{scope} on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, " \
         f"perf {sh(['perf', '--version']).stdout.split()[-1]}, event cpu-clock (no PMU).\n"
     print(block)
     shutil.rmtree(d, ignore_errors=True)
     if a.readme:
         text = open(a.readme).read()
+        if a.only_report:
+            old = re.search(r"<!-- BENCH:record -->\n(.*?)\n\n", text, flags=re.S).group(1).split("\n")
+            kept = [r for r in old[2:] if not re.match(r"\| (flat report|same, peak|`--children`|report of|same file vs)", r)]
+            block = "\n".join(rows[:2] + kept + rows[2:]) + block[len("\n".join(rows)):]
         open(a.readme, "w").write(re.sub(r"(<!-- BENCH:record -->\n).*?(<!-- /BENCH:record -->)", lambda m: m.group(1) + block + m.group(2), text, flags=re.S))
 
 if __name__ == "__main__":
