@@ -48,8 +48,9 @@ public struct PMUFormatField: Equatable, Sendable {
         guard parts.count == 2, let word = Word(rawValue: String(parts[0])) else { return nil }
         var ranges: [ClosedRange<Int>] = []
         for r in parts[1].split(separator: ",") {
-            let ends = r.split(separator: "-")
-            guard let lo = Int(ends[0]), lo >= 0, lo < 64 else { return nil }
+            // "lo" or "lo-hi"; "-", "5-", "-5" and "1-2-3" are malformed (a fuzzed "-" indexed an empty split).
+            let ends = r.split(separator: "-", omittingEmptySubsequences: false)
+            guard ends.count <= 2, let lo = Int(ends[0]), lo >= 0, lo < 64 else { return nil }
             let hi = ends.count > 1 ? Int(ends[1]) : lo
             guard let hi, hi >= lo, hi < 64 else { return nil }
             ranges.append(lo...hi)

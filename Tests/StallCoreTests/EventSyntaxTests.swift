@@ -108,6 +108,11 @@ final class RawSyntaxTests: XCTestCase {
         let arm = try XCTUnwrap(PMUFormatField.parse("config:0-15"))
         XCTAssertEqual(arm.place(0x4005), 0x4005)
         XCTAssertNil(arm.place(0x1_0000))
+        // Malformed format files (found by Fuzz/run.sh: "config3:-" trapped).
+        for bad in ["config3:-", "config:-5", "config:5-", "config:", "config:1-2-3", "config:7-3", "config:64", "config1:0--1"] {
+            XCTAssertNil(PMUFormatField.parse(bad), bad)
+        }
+        XCTAssertEqual(PMUFormatField.parse("config3:0-3,8")?.bitRanges, [0...3, 8...8])
     }
 
     func testPMUTermsParseAndReportUnknownTerms() throws {
