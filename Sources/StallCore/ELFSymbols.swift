@@ -82,6 +82,7 @@ public struct ELFSymbols: Sendable {
                                         binding: info >> 4))
                 }
             }
+            found += try ELFSymbols.pltStubs(r, sections: sections, machine: try r.u16(18), shstrndx: Int(try r.u16(62)))
             found.sort { $0.address < $1.address }
             // One symbol per address, the one perf keeps (symbols__fixup_duplicate).
             var unique: [Symbol] = []
@@ -97,6 +98,47 @@ public struct ELFSymbols: Sendable {
         } catch let e as ByteReader.OutOfBounds {
             throw Failure(message: "ELF headers point past the end of the file (offset \(e.offset))")
         }
+    }
+
+    /// `name@plt` for each PLT stub, as objdump labels them: one per .rela.plt entry, in
+    /// order, named by its dynamic symbol. x86-64: 16-byte entries after a 16-byte header
+    /// in .plt, or from the start of .plt.sec (IBT); AArch64: after a 32-byte header.
+    static func pltStubs(_ r: ByteReader, sections: [Int], machine: UInt16, shstrndx: Int) throws -> [Symbol] {
+        guard machine == 62 || machine == 183, shstrndx < sections.count,
+              let names = r.range(offset: try r.u64(sections[shstrndx] + 24), size: try r.u64(sections[shstrndx] + 32)) else { return [] }
+        func name(_ header: Int) -> String? {
+            guard let off = try? r.u32(header), Int(off) < names.count else { return nil }
+            return try? r.cString(names.lowerBound + Int(off), end: names.upperBound)
+        }
+        var plt: Int?, pltSec: Int?, relaPlt: Int?
+        for o in sections {
+            switch name(o) {
+            case ".plt": plt = o
+            case ".plt.sec": pltSec = o
+            case ".rela.plt": relaPlt = o
+            default: break
+            }
+        }
+        guard let rela = relaPlt, let relocations = r.range(offset: try r.u64(rela + 24), size: try r.u64(rela + 32)) else { return [] }
+        let link = Int(try r.u32(rela + 40))   // its dynamic symbol table
+        guard link < sections.count, let dynsym = r.range(offset: try r.u64(sections[link] + 24), size: try r.u64(sections[link] + 32)) else { return [] }
+        let strLink = Int(try r.u32(sections[link] + 40))
+        guard strLink < sections.count, let dynstr = r.range(offset: try r.u64(sections[strLink] + 24), size: try r.u64(sections[strLink] + 32)) else { return [] }
+        let base: UInt64, header: UInt64
+        if machine == 62, let sec = pltSec { base = try r.u64(sec + 16); header = 0 }
+        else if let p = plt { base = try r.u64(p + 16); header = machine == 62 ? 16 : 32 }
+        else { return [] }
+        var out: [Symbol] = []
+        for (i, o) in stride(from: relocations.lowerBound, to: relocations.upperBound - 23, by: 24).enumerated() {
+            let symbolIndex = Int(try r.u64(o + 8) >> 32)   // ELF64_R_SYM(r_info)
+            let entry = dynsym.lowerBound + symbolIndex * 24
+            guard symbolIndex > 0, symbolIndex < dynsym.count / 24 else { continue }
+            let nameOff = Int(try r.u32(entry))
+            guard nameOff < dynstr.count else { continue }
+            let symbolName = try r.cString(dynstr.lowerBound + nameOff, end: dynstr.upperBound)
+            out.append(Symbol(address: base &+ header &+ 16 &* UInt64(i), size: 16, name: symbolName + "@plt", binding: 0))
+        }
+        return out
     }
 
     /// Takes the symbols of a detached debug file (same addresses) in place of .dynsym.

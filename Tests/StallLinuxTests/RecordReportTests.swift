@@ -305,6 +305,33 @@ final class RecordReportTests: XCTestCase {
         assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 1, "dwarf, self")
     }
 
+    /// PLT stubs are `name@plt`, at the addresses objdump labels them (an independent
+    /// oracle: perf 6.1 credits the first stub to _init), with and without .plt.sec (IBT).
+    func testPLTStubsAreNamedAsObjdumpLabelsThem() throws {
+        for (variant, flags) in [("plain", ""), ("ibt", "-fcf-protection=full -Wl,-z,ibtplt")] {
+            let exe = dir + "/plt_\(variant)"
+            let cc = Harness.run(["/bin/sh", "-c", "cc -O1 -fno-builtin \(flags) -o \(exe) \(Harness.packageRoot)/Examples/workloads/plt_calls.c"])
+            XCTAssertEqual(cc.status, 0, cc.stderr)
+            let dump = Harness.run(["/bin/sh", "-c", "objdump -d -j .plt -j .plt.sec \(exe)"])
+            var labels: [(UInt64, String)] = []
+            for line in dump.stdout.split(separator: "\n") where line.hasSuffix("@plt>:") {
+                let parts = line.split(separator: " ")
+                guard let address = UInt64(parts[0], radix: 16) else { continue }
+                labels.append((address, String(parts[1].dropFirst().dropLast(2))))
+            }
+            XCTAssertGreaterThanOrEqual(labels.count, 2, "\(variant): \(dump.stdout)")
+            let elf = try ELFSymbols(bytes: try SystemFiles.readRegularFile(exe, limit: 1 << 30))
+            for (address, name) in labels {
+                XCTAssertEqual(elf.symbol(at: address), name, "\(variant) at 0x\(String(address, radix: 16))")
+                XCTAssertEqual(elf.symbol(at: address + 8), name, "\(variant): inside the stub")
+            }
+        }
+        let file = dir + "/plt.data"
+        XCTAssertEqual(Harness.perf(["record", "-q", "-F", "2000", "-o", file, "--", dir + "/plt_plain", "100000000"]).status, 0)
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "symbol"])
+        XCTAssertTrue(ours.stdout.contains("[.] abs@plt") && ours.stdout.contains("[.] labs@plt"), ours.stdout)
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
