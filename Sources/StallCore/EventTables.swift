@@ -159,7 +159,7 @@ public struct EventTableSet: Sendable {
             var m = CPUModel(name: name.lowercased(), vendor: vendor, implementer: nil, parts: [], family: nil, models: [],
                              libpfmPMU: str("Libpfm4Pmu"), directory: dir,
                              aliases: (item["Aliases"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() },
-                             slots: item["Slots"]?.numberValue.map { Int($0) })
+                             slots: item["Slots"]?.intValue)
             if vendor == .arm {
                 guard let imp = str("Implementer").flatMap(parseHex) else {
                     diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "Implementer", message: "\(name): expected a hex MIDR implementer such as 0x41"))
@@ -172,7 +172,7 @@ public struct EventTableSet: Sendable {
                     }
                 }
             } else {
-                m.family = item["Family"]?.numberValue.map { Int($0) }
+                m.family = item["Family"]?.intValue
                 for r in item["Models"]?.arrayValue ?? [] {
                     let text = r.stringValue ?? ""
                     let ends = text.split(separator: "-").map { parseHex(String($0)) }
@@ -221,7 +221,7 @@ public struct EventTableSet: Sendable {
             func hexField(_ key: String) -> (UInt64?, TableDiagnostic?) {
                 guard let v = item[key] else { return (nil, nil) }
                 if let s = v.stringValue, let n = parseHex(s) { return (n, nil) }
-                if let d = v.numberValue, d >= 0, d == d.rounded() { return (UInt64(d), nil) }
+                if let n = v.countValue { return (n, nil) }
                 return (nil, TableDiagnostic(file: file, line: v.line, field: key, message: "\(name): '\(v.stringValue ?? "?")' is not a number"))
             }
             let (code, codeError) = hexField("EventCode")

@@ -34,6 +34,16 @@ public indirect enum JSONValue: Equatable, Sendable {
     public var stringValue: String? { if case .string(let s, _) = self { return s }; return nil }
     public var arrayValue: [JSONValue]? { if case .array(let a, _) = self { return a }; return nil }
     public var numberValue: Double? { if case .number(let d, _, _) = self { return d }; return nil }
+    /// A whole number that fits, or nil: `UInt64(1e300)` or `Int(-.nan)` would trap, and
+    /// these values come from files anyone may hand over.
+    public var countValue: UInt64? {
+        guard let d = numberValue, d.isFinite, d >= 0, d < 18_446_744_073_709_551_616.0, d == d.rounded() else { return nil }
+        return UInt64(d)
+    }
+    public var intValue: Int? {
+        guard let d = numberValue, d.isFinite, d >= -9_007_199_254_740_992, d <= 9_007_199_254_740_992, d == d.rounded() else { return nil }
+        return Int(d)
+    }
 }
 
 public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {

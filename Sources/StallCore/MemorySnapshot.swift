@@ -119,31 +119,41 @@ extension MemorySnapshot {
         }
         var zones: [ZoneFreeLists] = []
         var marks: [ZoneWatermarks] = []
+        // Counts must be whole numbers that fit (a file's 1e300 or -1 is an error, not a trap).
+        func count(_ v: JSONValue?, _ what: String, line: Int) throws -> UInt64 {
+            guard let v else { return 0 }
+            guard let n = v.countValue else { throw DecodeError(message: "line \(line): \(what) is not a count") }
+            return n
+        }
         for z in zonesJSON {
-            guard let node = z["node"]?.numberValue, let name = z["zone"]?.stringValue, let blocks = z["free_blocks"]?.arrayValue else {
-                throw DecodeError(message: "line \(z.line): a zone needs node, zone and free_blocks")
+            guard let node = z["node"]?.intValue, node >= 0, let name = z["zone"]?.stringValue, let blocks = z["free_blocks"]?.arrayValue else {
+                throw DecodeError(message: "line \(z.line): a zone needs node (a whole number), zone and free_blocks")
             }
-            let counts = blocks.compactMap { $0.numberValue.map { UInt64($0) } }
-            guard counts.count == blocks.count else { throw DecodeError(message: "line \(z.line): free_blocks must be numbers") }
-            zones.append(ZoneFreeLists(node: Int(node), zone: name, freeBlocks: counts))
+            let counts = blocks.compactMap(\.countValue)
+            guard counts.count == blocks.count else { throw DecodeError(message: "line \(z.line): free_blocks must be counts") }
+            zones.append(ZoneFreeLists(node: node, zone: name, freeBlocks: counts))
             if let w = z["watermarks"] {
-                func v(_ k: String) -> UInt64 { UInt64(w[k]?.numberValue ?? 0) }
-                marks.append(ZoneWatermarks(node: Int(node), zone: name, freePages: v("free"), min: v("min"), low: v("low"), high: v("high"), managed: v("managed"), present: v("present")))
+                func v(_ k: String) throws -> UInt64 { try count(w[k], "watermarks.\(k)", line: w.line) }
+                marks.append(ZoneWatermarks(node: node, zone: name, freePages: try v("free"), min: try v("min"), low: try v("low"), high: try v("high"),
+                                            managed: try v("managed"), present: try v("present")))
             }
         }
         var vm: [String: UInt64] = [:]
-        if case .object(let members, _)? = root["vmstat"] { for m in members { if let d = m.value.numberValue { vm[m.key] = UInt64(d) } } }
+        if case .object(let members, _)? = root["vmstat"] { for m in members { if let d = m.value.countValue { vm[m.key] = d } } }
         var pressure: [String: PressureStall] = [:]
         if case .object(let members, _)? = root["pressure"] {
             for m in members {
                 func line(_ v: JSONValue?) -> PressureStall.Line? {
-                    guard let v, let t = v["total_us"]?.numberValue else { return nil }
-                    return .init(avg10: v["avg10"]?.numberValue ?? 0, avg60: v["avg60"]?.numberValue ?? 0, avg300: v["avg300"]?.numberValue ?? 0, totalMicroseconds: UInt64(t))
+                    guard let v, let t = v["total_us"]?.countValue else { return nil }
+                    return .init(avg10: v["avg10"]?.numberValue ?? 0, avg60: v["avg60"]?.numberValue ?? 0, avg300: v["avg300"]?.numberValue ?? 0, totalMicroseconds: t)
                 }
                 pressure[m.key] = PressureStall(some: line(m.value["some"]), full: line(m.value["full"]))
             }
         }
-        return MemorySnapshot(timestampSeconds: ts, hugePageOrder: Int(root["huge_page_order"]?.numberValue ?? 9), zones: zones,
+        let order = root["huge_page_order"].map { $0.intValue } ?? 9
+        guard let order, (0...30).contains(order) else { throw DecodeError(message: "huge_page_order must be a whole number from 0 to 30") }
+        guard ts.isFinite else { throw DecodeError(message: "timestamp must be a finite number") }
+        return MemorySnapshot(timestampSeconds: ts, hugePageOrder: order, zones: zones,
                               watermarks: marks, vmstat: vm, pressure: pressure)
     }
 }

@@ -16,8 +16,10 @@ public enum RawEventSyntax {
         guard !pmu.isEmpty else { return nil }
         var terms: [(String, UInt64)] = []
         for part in body.split(separator: ",", omittingEmptySubsequences: true) {
-            let kv = part.split(separator: "=", maxSplits: 1)
+            // "=" or "=5" has no key (a fuzzed "=" indexed an empty split).
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = kv[0].trimmingWhitespace()
+            guard !key.isEmpty else { return nil }
             if kv.count == 1 { terms.append((key, 1)); continue }
             guard let value = parseNumber(kv[1].trimmingWhitespace()) else { return nil }
             terms.append((key, value))

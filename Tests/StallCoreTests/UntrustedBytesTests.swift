@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import StallCore
 
@@ -136,6 +137,28 @@ final class UntrustedBytesTests: XCTestCase {
         var feature = ByteWriter(); feature.u64(.max)
         c = try PerfDataReader.read(w.bytes + record(type: 80, feature.bytes))
         XCTAssertEqual(c.damage?.offset, 16, "no attribute at all")
+    }
+
+    /// Found by the long fuzz run: numbers in JSON files converted with UInt64(Double) /
+    /// Int(Double), and "=" in a PMU term list.
+    func testJSONNumbersThatDoNotFitAreErrorsNotTraps() throws {
+        for text in ["1e300", "-1", "-0.5", "18446744073709551616", "0.5", "1e-300"] {
+            XCTAssertNil(try JSONReader.parse(text).countValue, text)
+        }
+        XCTAssertEqual(try JSONReader.parse("18446744073709549568").countValue, 18_446_744_073_709_549_568)
+        XCTAssertNil(try JSONReader.parse("1e300").intValue)
+        XCTAssertEqual(try JSONReader.parse("-3").intValue, -3)
+        let zone = #"{"node": NODE, "zone": "Normal", "free_blocks": [BLOCK], "watermarks": {"min": MIN}}"#
+        func snapshot(node: String = "0", block: String = "1", min: String = "2", order: String = "9") -> String {
+            #"{"timestamp": 1, "huge_page_order": \#(order), "zones": [\#(zone.replacingOccurrences(of: "NODE", with: node).replacingOccurrences(of: "BLOCK", with: block).replacingOccurrences(of: "MIN", with: min))]}"#
+        }
+        XCTAssertEqual(try MemorySnapshot.decode(snapshot()).zones.first?.freeBlocks, [1])
+        for bad in [snapshot(node: "-1"), snapshot(node: "1e300"), snapshot(block: "1e300"), snapshot(block: "-4"), snapshot(min: "1e300"),
+                    snapshot(order: "1e15"), snapshot(order: "-1")] {
+            XCTAssertThrowsError(try MemorySnapshot.decode(bad), bad)
+        }
+        for bad in ["cpu/=/", "cpu/=5,event=1/", "cpu/event=/"] { XCTAssertNil(RawEventSyntax.pmuTerms(bad), bad) }
+        XCTAssertEqual(RawEventSyntax.pmuTerms("cpu/event=0x3c,edge/")?.terms.map(\.0), ["event", "edge"])
     }
 
     // MARK: ELF
