@@ -10,7 +10,8 @@ public enum RawEventSyntax {
 
     /// Splits `pmu/a=1,b=0x2,flag/` into the PMU name and its terms (a bare term means 1).
     public static func pmuTerms(_ name: String) -> (pmu: String, terms: [(String, UInt64)])? {
-        guard name.hasSuffix("/"), let slash = name.firstIndex(of: "/") else { return nil }
+        // "pmu/.../": two slashes (a single trailing one made an inverted range: found by fuzzing).
+        guard name.hasSuffix("/"), let slash = name.firstIndex(of: "/"), slash < name.index(before: name.endIndex) else { return nil }
         let pmu = String(name[..<slash])
         let body = name[name.index(after: slash)..<name.index(before: name.endIndex)]
         guard !pmu.isEmpty else { return nil }

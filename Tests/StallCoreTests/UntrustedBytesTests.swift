@@ -157,7 +157,7 @@ final class UntrustedBytesTests: XCTestCase {
                     snapshot(order: "1e15"), snapshot(order: "-1")] {
             XCTAssertThrowsError(try MemorySnapshot.decode(bad), bad)
         }
-        for bad in ["cpu/=/", "cpu/=5,event=1/", "cpu/event=/"] { XCTAssertNil(RawEventSyntax.pmuTerms(bad), bad) }
+        for bad in ["cpu/=/", "cpu/=5,event=1/", "cpu/event=/", "raw-itlb-walk-rd-/", "/"] { XCTAssertNil(RawEventSyntax.pmuTerms(bad), bad) }
         XCTAssertEqual(RawEventSyntax.pmuTerms("cpu/event=0x3c,edge/")?.terms.map(\.0), ["event", "edge"])
     }
 
