@@ -208,7 +208,9 @@ public enum ExtfragFile {
                 // "-1.000" → -1000, "0.017" → 17
                 let negative = f.hasPrefix("-")
                 let parts = f.drop(while: { $0 == "-" }).split(separator: ".")
-                guard parts.count == 2, let whole = Int(parts[0]), let frac = Int(parts[1]), parts[1].count == 3 else {
+                // The kernel's indices are -1.000 or within 0.000...1.000 (mm/vmstat.c): anything
+                // beyond is not an index (and 10^17.000 would overflow: found by fuzzing).
+                guard parts.count == 2, let whole = Int(parts[0]), let frac = Int(parts[1]), parts[1].count == 3, whole <= 1 else {
                     throw ProcParseError(file: file, line: n + 1, message: "bad index '\(f)'")
                 }
                 values.append((negative ? -1 : 1) * (whole * 1000 + frac))

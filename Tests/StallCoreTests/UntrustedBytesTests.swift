@@ -157,6 +157,9 @@ final class UntrustedBytesTests: XCTestCase {
                     snapshot(order: "1e15"), snapshot(order: "-1")] {
             XCTAssertThrowsError(try MemorySnapshot.decode(bad), bad)
         }
+        // extfrag indices beyond the kernel's range (found by the CI fuzz run: milli overflowed).
+        XCTAssertThrowsError(try ExtfragFile.parse("Node 0, zone   DMA -1.000 -188888888888888888.000\n", file: "extfrag_index"))
+        XCTAssertEqual(try ExtfragFile.parse("Node 0, zone   DMA -1.000 0.017 1.000\n", file: "extfrag_index")["node0/DMA"], [-1000, 17, 1000])
         for bad in ["cpu/=/", "cpu/=5,event=1/", "cpu/event=/", "raw-itlb-walk-rd-/", "/"] { XCTAssertNil(RawEventSyntax.pmuTerms(bad), bad) }
         XCTAssertEqual(RawEventSyntax.pmuTerms("cpu/event=0x3c,edge/")?.terms.map(\.0), ["event", "edge"])
     }
