@@ -18,6 +18,10 @@ public indirect enum MetricExpression: Equatable, Sendable {
     }
 
     public static func parse(_ text: String) throws -> MetricExpression {
+        // Bounds the tree (and the recursion evaluating it); the longest vendor metric is ~2 KB.
+        guard text.utf8.count <= 16_384 else {
+            throw ParseError(expression: String(text.prefix(40)) + "…", position: 16_384, message: "longer than 16,384 characters")
+        }
         var p = ExpressionParser(text: text)
         let e = try p.parseConditional()
         p.skipSpace()
@@ -125,6 +129,14 @@ struct ExpressionParser {
     let text: String
     let chars: [Character]
     var i = 0
+    /// Parentheses and unary operators open a recursion; vendors' metrics nest a few
+    /// levels, 1,000 "(" overflowed the stack (found by fuzzing).
+    var depth = 0
+    static let maxDepth = 64
+    /// Operands in all: bounds the tree's depth (a chain a+a+... is as deep as it is long),
+    /// so evaluating it cannot overflow the stack. Vendors' metrics have a few dozen.
+    var operands = 0
+    static let maxOperands = 512
 
     init(text: String) {
         self.text = text
@@ -211,6 +223,11 @@ struct ExpressionParser {
     }
 
     mutating func parseUnary() throws -> MetricExpression {
+        depth += 1
+        operands += 1
+        defer { depth -= 1 }
+        guard depth <= ExpressionParser.maxDepth else { throw error("nested more than \(ExpressionParser.maxDepth) levels deep") }
+        guard operands <= ExpressionParser.maxOperands else { throw error("more than \(ExpressionParser.maxOperands) operands") }
         if consume("-") { return .unary("-", try parseUnary()) }
         if consume("!") { return .unary("!", try parseUnary()) }
         return try parsePrimary()

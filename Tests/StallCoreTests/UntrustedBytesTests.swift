@@ -157,6 +157,14 @@ final class UntrustedBytesTests: XCTestCase {
                     snapshot(order: "1e15"), snapshot(order: "-1")] {
             XCTAssertThrowsError(try MemorySnapshot.decode(bad), bad)
         }
+        // Deep nesting (found by the CI fuzz run: 1,000 "(" overflowed the stack), long chains.
+        XCTAssertThrowsError(try MetricExpression.parse(String(repeating: "(", count: 1000) + "a" + String(repeating: ")", count: 1000)))
+        XCTAssertThrowsError(try MetricExpression.parse(String(repeating: "-", count: 1000) + "1"))
+        XCTAssertEqual(try MetricExpression.parse(String(repeating: "((", count: 10) + "a" + String(repeating: "))", count: 10)).names, ["a"])
+        let chain = try MetricExpression.parse(Array(repeating: "a", count: 500).joined(separator: "+"))
+        XCTAssertEqual(try chain.evaluate(names: { _ in .value(1) }), .value(500))
+        XCTAssertThrowsError(try MetricExpression.parse(String(repeating: "a+", count: 9000) + "a"))
+        XCTAssertThrowsError(try MetricExpression.parse(String(repeating: "a+", count: 600) + "a"), "more than 512 operands")
         // extfrag indices beyond the kernel's range (found by the CI fuzz run: milli overflowed).
         XCTAssertThrowsError(try ExtfragFile.parse("Node 0, zone   DMA -1.000 -188888888888888888.000\n", file: "extfrag_index"))
         XCTAssertEqual(try ExtfragFile.parse("Node 0, zone   DMA -1.000 0.017 1.000\n", file: "extfrag_index")["node0/DMA"], [-1000, 17, 1000])
