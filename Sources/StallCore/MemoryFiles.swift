@@ -101,7 +101,7 @@ public struct PageTypeInfo: Equatable, Sendable {
                     guard !blockColumns.isEmpty, counts.count == blockColumns.count, counts.count == f.count - first else {
                         throw fail("expected \(blockColumns.count) pageblock counts")
                     }
-                    info.pageblocksByType[key] = Dictionary(uniqueKeysWithValues: zip(blockColumns, counts))
+                    info.pageblocksByType[key] = Dictionary(zip(blockColumns, counts), uniquingKeysWith: { first, _ in first })   // a repeated column (fuzzed input) keeps the first
                 }
             } else {
                 throw fail("unexpected line starting '\(p.string(f[0]))'")

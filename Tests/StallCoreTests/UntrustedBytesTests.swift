@@ -165,6 +165,9 @@ final class UntrustedBytesTests: XCTestCase {
         XCTAssertEqual(try chain.evaluate(names: { _ in .value(1) }), .value(500))
         XCTAssertThrowsError(try MetricExpression.parse(String(repeating: "a+", count: 9000) + "a"))
         XCTAssertThrowsError(try MetricExpression.parse(String(repeating: "a+", count: 600) + "a"), "more than 512 operands")
+        // pagetypeinfo with a repeated column header (found by the CI fuzz run: a duplicate-key trap).
+        let pti = "Page block order: 9\nPages per block:  512\n\nNumber of blocks type     Unmovable  Unmovable\nNode 0, zone   Normal          1          2\n"
+        _ = try? PageTypeInfo.parse(pti)
         // extfrag indices beyond the kernel's range (found by the CI fuzz run: milli overflowed).
         XCTAssertThrowsError(try ExtfragFile.parse("Node 0, zone   DMA -1.000 -188888888888888888.000\n", file: "extfrag_index"))
         XCTAssertEqual(try ExtfragFile.parse("Node 0, zone   DMA -1.000 0.017 1.000\n", file: "extfrag_index")["node0/DMA"], [-1000, 17, 1000])
