@@ -10,6 +10,7 @@
 #   --no-asan    without AddressSanitizer (3-5x the executions; Swift's own bounds and
 #                overflow checks still trap, so every trap is still a crash)
 #   --jobs N     run N targets at a time
+# The mutation seed is STALLSTAT_FUZZ_SEED (default 1), so a run is repeatable.
 # CI runs the short default; the figures in the README come from a long --optimize run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -47,7 +48,7 @@ run_one() {
   local log="$out/$t.log"
   set +e
   # SWIFT_BACKTRACE off: libFuzzer, not the Swift runtime, must catch a trap to keep the input.
-  STALLSTAT_FUZZ_TARGET="$t" ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no "$bin" -max_total_time="$seconds" -runs="$runs" -detect_leaks=0 -timeout=10 -rss_limit_mb=2048 \
+  STALLSTAT_FUZZ_TARGET="$t" ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no "$bin" -seed="${STALLSTAT_FUZZ_SEED:-1}" -max_total_time="$seconds" -runs="$runs" -detect_leaks=0 -timeout=10 -rss_limit_mb=2048 \
     -max_len="$(maxlen_of "$t")" -print_final_stats=1 -artifact_prefix="$out/crashes/$t-" "$corpus" "$seeds/$t" > "$log" 2>&1
   local status=$?
   set -e
