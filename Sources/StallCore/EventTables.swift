@@ -352,7 +352,7 @@ public struct CoreCatalog: Sendable {
         if let s = simpleperfName(e, model: model) { n.append(s) }
         if case .libpfm4(let pfm) = e.encoding {
             n.append(pfm)
-            if let bare = pfm.components(separatedByDoubleColon: ()).last, bare != pfm { n.append(bare) }
+            if let bare = pfm.split(separator: "::", omittingEmptySubsequences: false).last.map(String.init), bare != pfm { n.append(bare) }
         }
         n.append(contentsOf: e.portable)
         return n
@@ -378,25 +378,5 @@ public struct CoreCatalog: Sendable {
 }
 
 extension String {
-    /// "pmu::EVENT:UMASK" → ["pmu", "EVENT:UMASK"].
-    func components(separatedByDoubleColon: ()) -> [String] {
-        let chars = Array(self)
-        var parts: [String] = []
-        var current = ""
-        var i = 0
-        while i < chars.count {
-            if chars[i] == ":", i + 1 < chars.count, chars[i + 1] == ":" {
-                parts.append(current)
-                current = ""
-                i += 2
-                continue
-            }
-            current.append(chars[i])
-            i += 1
-        }
-        parts.append(current)
-        return parts
-    }
-
     func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
 }

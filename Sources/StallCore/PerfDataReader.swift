@@ -106,7 +106,6 @@ public enum PerfDataReader {
         }
         guard !c.attrs.isEmpty else { throw Failure(message: "perf.data has no event attributes") }
         if (c.attrs.contains { $0.sampleType & PerfData.Sample.aux != 0 }) { c.notes.append("AUX samples are skipped") }
-        if (c.attrs.contains { $0.sampleType & PerfData.Sample.stackUser != 0 }) { c.notes.append(dwarfNote) }
 
         let dataOffset = try r.u64(40), dataSize = try r.u64(48)
         guard let dataStart = r.range(offset: dataOffset, size: 0)?.lowerBound else {
@@ -128,7 +127,7 @@ public enum PerfDataReader {
         if claimedPastEnd && c.damage == nil {
             c.damage = (bytes.count, "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
         }
-        dropUnusedDummy(&c)
+        finish(&c)
         return c
     }
 
@@ -139,8 +138,7 @@ public enum PerfDataReader {
         var state = RecordState(attrs: [], decompressor: decompressor)
         readRecords(r, 16..<r.bytes.count, state: &state, into: &c, pipe: true, progress: progress)
         if c.attrs.isEmpty && c.damage == nil { c.damage = (16, "a pipe-mode perf.data without any event attribute record") }
-        if (c.attrs.contains { $0.sampleType & PerfData.Sample.stackUser != 0 }) { c.notes.append(dwarfNote) }
-        dropUnusedDummy(&c)
+        finish(&c)
         return c
     }
 
@@ -294,6 +292,12 @@ public enum PerfDataReader {
 
     /// Said, never silent, until DWARF unwinding is done.
     public static let dwarfNote = "recorded with --call-graph dwarf: user stacks are not unwound yet, so user call chains stop at the sampled function (--children and --folded show no user callers; kernel chains are complete)"
+
+    /// What both layouts (file and pipe) do once the attrs and records are read.
+    static func finish(_ c: inout PerfDataContents) {
+        if (c.attrs.contains { $0.sampleType & PerfData.Sample.stackUser != 0 }) { c.notes.append(dwarfNote) }
+        dropUnusedDummy(&c)
+    }
 
     /// perf adds a "dummy" event (software, config 9) for side-band records; it never samples.
     static func dropUnusedDummy(_ c: inout PerfDataContents) {

@@ -21,7 +21,7 @@ public enum SymbolNames {
         if specialNamePrefixes.contains(where: { demangled.hasPrefix($0) }) { return demangled }
         var text = Substring(demangled)
         var clones = ""
-        while text.hasSuffix("]"), let r = text.lastRange(of: " [clone ") {
+        while text.hasSuffix("]"), let r = text.ranges(of: " [clone ").last {
             clones = String(text[r.lowerBound...]) + clones
             text = text[..<r.lowerBound]
         }
@@ -107,14 +107,14 @@ public enum SymbolNames {
     /// with `$LT$`-style escapes): the hash dropped and the escapes decoded, as perf's
     /// rust demangler does. nil when the path does not end in a Rust hash.
     public static func rustLegacy(_ demangled: String) -> String? {
-        guard let r = demangled.lastRange(of: "::h") else { return nil }
+        guard let r = demangled.ranges(of: "::h").last else { return nil }
         let hash = demangled[r.upperBound...]
         guard hash.count == 16, hash.allSatisfy(\.isHexDigit) else { return nil }
         // rustc prefixes a component that starts with an escape with "_" (`_$u7b$...`).
-        var path = String(demangled[..<r.lowerBound]).components(separatedBy: "::")
-            .map { $0.hasPrefix("_$") ? String($0.dropFirst()) : $0 }.joined(separator: "::")
-        let escapes = ["$SP$": "@", "$BP$": "*", "$RF$": "&", "$LT$": "<", "$GT$": ">", "$LP$": "(", "$RP$": ")", "$C$": ","]
-        for (k, v) in escapes { path = path.replacingOccurrences(of: k, with: v) }
+        var path = demangled[..<r.lowerBound].split(separator: "::", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("_$") ? $0.dropFirst() : $0 }.joined(separator: "::")
+        let escapes = [("$SP$", "@"), ("$BP$", "*"), ("$RF$", "&"), ("$LT$", "<"), ("$GT$", ">"), ("$LP$", "("), ("$RP$", ")"), ("$C$", ",")]
+        for (k, v) in escapes { path = path.replacing(k, with: v) }
         // $uXX$: a character by its hex code; ".." is "::" (a path separator in a name).
         var out = ""
         var i = path.startIndex
@@ -132,35 +132,5 @@ public enum SymbolNames {
             }
         }
         return out
-    }
-}
-
-extension StringProtocol {
-    /// The last occurrence of `target` (the standard library only searches forwards).
-    func lastRange(of target: String) -> Range<Index>? {
-        var found: Range<Index>? = nil
-        var rest = self[...]
-        while let r = rest.firstRange(of: target) {
-            found = r
-            rest = rest[r.upperBound...]
-        }
-        return found
-    }
-}
-
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard !target.isEmpty, contains(target) else { return self }
-        return components(separatedBy: target).joined(separator: replacement)
-    }
-    func components(separatedBy separator: String) -> [String] {
-        var parts: [String] = []
-        var rest = Substring(self)
-        while let r = rest.firstRange(of: separator) {
-            parts.append(String(rest[..<r.lowerBound]))
-            rest = rest[r.upperBound...]
-        }
-        parts.append(String(rest))
-        return parts
     }
 }
