@@ -121,6 +121,7 @@ func fuzzProc(_ bytes: [UInt8]) {
                 let f = FragmentationIndex(zone: z)
                 for order in 0..<12 { _ = f.unusableIndexMilli(order: order); _ = f.fragmentationIndexMilli(order: order) }
             }
+            renderSnapshot(MemorySnapshot(timestampSeconds: 0, zones: zones))
         }
     case 1: _ = try? PageTypeInfo.parse(text)
     case 2: _ = try? ZoneInfo.parse(text)
@@ -129,9 +130,21 @@ func fuzzProc(_ bytes: [UInt8]) {
     case 5: _ = try? PressureStall.parse(text)
     case 6: _ = VMStat.parse(text)
     case 7: _ = CPUInfoParser.parse(text)
-    case 8: _ = try? MemorySnapshot.decode(text)
+    case 8: if let s = try? MemorySnapshot.decode(text) { renderSnapshot(s) }
     default: _ = try? GroupRead.decode(Array(bytes.dropFirst()))
     }
+}
+
+/// What `frag` prints of a snapshot: text, CSV, JSON, and a diff against itself and an empty one.
+func renderSnapshot(_ s: MemorySnapshot) {
+    _ = FragmentationReport(color: false).text(s)
+    _ = FragmentationReport.csv(s)
+    _ = s.json()
+    _ = (s.unusableAtHugePageOrder, s.unusableAtHugePageOrderNormal, s.hugePageBlocksFree)
+    let empty = MemorySnapshot(timestampSeconds: 0, zones: s.zones.map { ZoneFreeLists(node: $0.node, zone: $0.zone, freeBlocks: []) })
+    _ = FragmentationReport.diff(s, s)
+    _ = FragmentationReport.diff(empty, s)
+    _ = FragmentationReport.diff(s, empty)
 }
 
 /// A core's event file, read as an Arm core's when it names Arm's architected events,

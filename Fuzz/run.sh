@@ -58,6 +58,10 @@ run_one() {
   if [ "$status" -ne 0 ]; then
     echo "| $t | ${execs:-?} | ${rate:-?}/s | **CRASH** (exit $status): $(grep -m1 -E 'ERROR|Fatal error|deadly signal|timeout' "$log" | cut -c1-120) |"
     grep -o "Test unit written to .*" "$log" | sed "s|Test unit written to |fuzz: replay with STALLSTAT_FUZZ_TARGET=$t $bin |" >&2
+    # Enough to reproduce from a CI log alone: the error, the first frames, the input itself.
+    { echo "fuzz: $t crashed:"; grep -E "Fatal error|ERROR: |SUMMARY" "$log" | head -n 5; grep -E "^ *#[0-9]+ " "$log" | head -n 16
+      local unit; unit=$(grep -o "Test unit written to .*" "$log" | sed "s|Test unit written to ||" | head -n 1)
+      [ -n "$unit" ] && [ -f "$unit" ] && echo "fuzz: the input, base64 ($(wc -c < "$unit") bytes): $(head -c 8192 "$unit" | base64 -w0)"; } >&2
     return 1
   fi
   echo "| $t | $execs | $rate/s | 0 crashes, $(ls "$corpus" | wc -l) inputs in the corpus |"

@@ -27,7 +27,9 @@ public enum CPUInfoParser {
         func flush() {
             defer { fields = [:] }
             guard let p = fields["processor"], let cpu = Int(p) else { return }
+            // MIDR_EL1 has an 8-bit implementer and a 12-bit part number: wider values are not a MIDR.
             if let imp = fields["CPU implementer"].flatMap(parseHex), let part = fields["CPU part"].flatMap(parseHex) {
+                guard imp <= 0xFF, part <= 0xFFF else { result[cpu] = .unknown("CPU implementer \(fields["CPU implementer"]!) / part \(fields["CPU part"]!) out of range"); return }
                 result[cpu] = .arm(implementer: UInt32(imp), part: UInt32(part))
             } else if let vendor = fields["vendor_id"], let fam = fields["cpu family"].flatMap({ Int($0) }),
                       let model = fields["model"].flatMap({ Int($0) }) {

@@ -161,13 +161,13 @@ public struct EventTableSet: Sendable {
                              aliases: (item["Aliases"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() },
                              slots: item["Slots"]?.intValue)
             if vendor == .arm {
-                guard let imp = str("Implementer").flatMap(parseHex) else {
+                guard let imp = str("Implementer").flatMap(parseHex), imp <= 0xFF else {
                     diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "Implementer", message: "\(name): expected a hex MIDR implementer such as 0x41"))
                     continue
                 }
                 m.implementer = UInt32(imp)
                 for p in item["Parts"]?.arrayValue ?? [] {
-                    if let v = p.stringValue.flatMap(parseHex) { m.parts.append(UInt32(v)) } else {
+                    if let v = p.stringValue.flatMap(parseHex), v <= 0xFFF { m.parts.append(UInt32(v)) } else {
                         diagnostics.append(TableDiagnostic(file: file, line: p.line, field: "Parts", message: "\(name): expected hex part numbers"))
                     }
                 }
@@ -175,9 +175,10 @@ public struct EventTableSet: Sendable {
                 m.family = item["Family"]?.intValue
                 for r in item["Models"]?.arrayValue ?? [] {
                     let text = r.stringValue ?? ""
-                    let ends = text.split(separator: "-").map { parseHex(String($0)) }
-                    if ends.count == 1, let a = ends[0] { m.models.append(Int(a)...Int(a)) }
-                    else if ends.count == 2, let a = ends[0], let b = ends[1], a <= b { m.models.append(Int(a)...Int(b)) }
+                    // x86 models are 8 bits (CPUID's model with its extended model).
+                    let ends = text.split(separator: "-").map { parseHex(String($0)).flatMap { $0 <= 0xFF ? Int($0) : nil } }
+                    if ends.count == 1, let a = ends[0] { m.models.append(a...a) }
+                    else if ends.count == 2, let a = ends[0], let b = ends[1], a <= b { m.models.append(a...b) }
                     else { diagnostics.append(TableDiagnostic(file: file, line: r.line, field: "Models", message: "\(name): '\(text)' is not a model or range such as 0x10-0x1f")) }
                 }
             }

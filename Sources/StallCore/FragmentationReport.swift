@@ -29,7 +29,7 @@ public struct FragmentationReport {
             var heatRow = padRight("  free memory by order", 24)
             for (k, n) in z.freeBlocks.enumerated() {
                 let share = Double(n << UInt64(k)) / f
-                let glyph = String(FragmentationReport.heat[min(8, Int((share * 8).rounded(.up)))])
+                let glyph = String(FragmentationReport.heat[Int(min(8, (share * 8).rounded(.up)))])
                 let usable = ix.unusableIndexMilli(order: k)
                 var c = padLeft(glyph, cell)
                 if color { c = (usable > 800 ? "\u{1B}[31m" : usable > 400 ? "\u{1B}[33m" : "\u{1B}[32m") + c + "\u{1B}[0m" }
@@ -84,8 +84,7 @@ public struct FragmentationReport {
             let width = max(za.freeBlocks.count, zb.freeBlocks.count)
             out += padRight("  order", 24) + (0..<width).map { padLeft(String($0), 9) }.joined() + "\n"
             out += padRight("  free blocks change", 24) + (0..<width).map { k in
-                let d = Int64(k < zb.freeBlocks.count ? zb.freeBlocks[k] : 0) - Int64(k < za.freeBlocks.count ? za.freeBlocks[k] : 0)
-                return padLeft(d > 0 ? "+\(d)" : "\(d)", 9)
+                padLeft(signedChange(from: k < za.freeBlocks.count ? za.freeBlocks[k] : 0, to: k < zb.freeBlocks.count ? zb.freeBlocks[k] : 0), 9)
             }.joined() + "\n"
             out += padRight("  unusable index change", 24) + (0..<width).map { k in
                 let d = ib.unusableIndexMilli(order: k) - ia.unusableIndexMilli(order: k)
@@ -94,10 +93,16 @@ public struct FragmentationReport {
         }
         let keys = Set(a.vmstat.keys).union(b.vmstat.keys).sorted()
         let changed = keys.compactMap { k -> String? in
-            let d = Int64(b.vmstat[k] ?? 0) - Int64(a.vmstat[k] ?? 0)
-            return d == 0 ? nil : "\(k) \(d > 0 ? "+" : "")\(d)"
+            let before = a.vmstat[k] ?? 0, after = b.vmstat[k] ?? 0
+            return before == after ? nil : "\(k) \(signedChange(from: before, to: after))"
         }
         out += "vmstat changes: " + (changed.isEmpty ? "none" : changed.joined(separator: ", ")) + "\n"
         return out
     }
+}
+
+/// "+5", "-3" or "0": the change between two counts, exact over the whole UInt64 range
+/// (Int64(a) - Int64(b) traps past 2^63).
+func signedChange(from before: UInt64, to after: UInt64) -> String {
+    after >= before ? (after == before ? "0" : "+\(after - before)") : "-\(before - after)"
 }

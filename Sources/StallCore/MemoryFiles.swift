@@ -23,6 +23,23 @@ public struct ZoneFreeLists: Equatable, Sendable, Hashable {
         self.freeBlocks = freeBlocks
     }
     public var key: String { "node\(node)/\(zone)" }
+
+    /// Free pages beyond this (2^52: a 64-bit address space of 4 KiB pages) mean the
+    /// counts are not a real zone's; refusing them keeps the kernel's arithmetic
+    /// (FragmentationIndex) exact instead of wrapping.
+    public static let maxFreePages: UInt64 = 1 << 52
+
+    /// nil when the counts are plausible, else why not.
+    public static func implausibility(_ counts: [UInt64]) -> String? {
+        guard counts.count <= 32 else { return "\(counts.count) orders (the kernel has at most 32)" }
+        var pages: UInt64 = 0
+        for (k, n) in counts.enumerated() {
+            guard n <= maxFreePages >> UInt64(k) else { return "order \(k) has \(n) free blocks, more memory than a 64-bit address space" }
+            pages += n << UInt64(k)
+            guard pages <= maxFreePages else { return "the free blocks add up to more memory than a 64-bit address space" }
+        }
+        return nil
+    }
 }
 
 /// "Node 0, zone   Normal   3346   1642 ..." lines.
@@ -42,6 +59,7 @@ public enum BuddyInfo {
                 counts.append(v)
             }
             guard !counts.isEmpty else { throw ProcParseError(file: file, line: n, message: "no free-block counts (truncated?)") }
+            if let why = ZoneFreeLists.implausibility(counts) { throw ProcParseError(file: file, line: n, message: why) }
             if let w = width, w != counts.count {
                 throw ProcParseError(file: file, line: n, message: "\(counts.count) orders where earlier lines have \(w) (truncated?)")
             }
@@ -77,10 +95,10 @@ public struct PageTypeInfo: Equatable, Sendable {
         for (n, f) in p.lines {
             func fail(_ m: String) -> ProcParseError { ProcParseError(file: file, line: n, message: m) }
             if f.count >= 3, p.equals(f[0], "Page"), p.equals(f[1], "block"), p.equals(f[2], "order:") {
-                guard f.count == 4, let v = p.number(f[3]) else { throw fail("bad page block order") }
+                guard f.count == 4, let v = p.number(f[3]), v < 64 else { throw fail("bad page block order") }
                 info.pageblockOrder = Int(v)
             } else if f.count >= 3, p.equals(f[0], "Pages"), p.equals(f[1], "per"), p.equals(f[2], "block:") {
-                guard f.count == 4, let v = p.number(f[3]) else { throw fail("bad pages per block") }
+                guard f.count == 4, let v = p.number(f[3]), v <= UInt64(Int32.max) else { throw fail("bad pages per block") }
                 info.pagesPerBlock = Int(v)
             } else if p.equals(f[0], "Free") {
                 continue

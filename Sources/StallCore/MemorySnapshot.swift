@@ -36,7 +36,7 @@ public struct MemorySnapshot: Equatable, Sendable {
     public var combined: ZoneFreeLists {
         let width = zones.map(\.freeBlocks.count).max() ?? 0
         var sums = [UInt64](repeating: 0, count: width)
-        for z in zones { for (k, v) in z.freeBlocks.enumerated() { sums[k] += v } }
+        for z in zones { for (k, v) in z.freeBlocks.enumerated() { sums[k] &+= v } }   // unsigned long, as the kernel sums
         return ZoneFreeLists(node: -1, zone: "all", freeBlocks: sums)
     }
 
@@ -50,7 +50,7 @@ public struct MemorySnapshot: Equatable, Sendable {
         guard !normal.isEmpty else { return combined }
         let width = normal.map(\.freeBlocks.count).max() ?? 0
         var sums = [UInt64](repeating: 0, count: width)
-        for z in normal { for (k, v) in z.freeBlocks.enumerated() { sums[k] += v } }
+        for z in normal { for (k, v) in z.freeBlocks.enumerated() { sums[k] &+= v } }
         return ZoneFreeLists(node: -1, zone: "Normal", freeBlocks: sums)
     }
 
@@ -131,6 +131,7 @@ extension MemorySnapshot {
             }
             let counts = blocks.compactMap(\.countValue)
             guard counts.count == blocks.count else { throw DecodeError(message: "line \(z.line): free_blocks must be counts") }
+            if let why = ZoneFreeLists.implausibility(counts) { throw DecodeError(message: "line \(z.line): free_blocks: \(why)") }
             zones.append(ZoneFreeLists(node: node, zone: name, freeBlocks: counts))
             if let w = z["watermarks"] {
                 func v(_ k: String) throws -> UInt64 { try count(w[k], "watermarks.\(k)", line: w.line) }

@@ -56,7 +56,7 @@ struct ProcFields {
         guard f.count >= 4, equals(f[0], "Node"), equals(f[2], "zone") else { return nil }
         let nodeField = f[1]
         guard nodeField.count >= 2, bytes[nodeField.upperBound - 1] == 0x2C,   // ','
-              let node = number(nodeField.lowerBound..<(nodeField.upperBound - 1)) else { return nil }
+              let node = number(nodeField.lowerBound..<(nodeField.upperBound - 1)), node <= 0xFFFF else { return nil }   // MAX_NUMNODES is at most 1024
         var zoneRange = f[3]
         if bytes[zoneRange.upperBound - 1] == 0x2C { zoneRange = zoneRange.lowerBound..<(zoneRange.upperBound - 1) }
         return (Int(node), string(zoneRange), 4)

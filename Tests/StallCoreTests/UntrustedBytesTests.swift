@@ -175,6 +175,55 @@ final class UntrustedBytesTests: XCTestCase {
         XCTAssertEqual(RawEventSyntax.pmuTerms("cpu/event=0x3c,edge/")?.terms.map(\.0), ["event", "edge"])
     }
 
+    /// Every number of real /proc files (this machine's, or the captured samples), set in
+    /// turn to values past Int64, past UInt64, and just past a 64-bit address space of pages,
+    /// then parsed and rendered as `frag` does (text, CSV, JSON, diff): an error or output,
+    /// never a trap. Found by the CI fuzz run (an 8-bit MIDR field wider than UInt32).
+    func testEveryProcNumberAtEveryExtremeNeverTraps() throws {
+        func procText(_ path: String, _ fallback: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { $0.isEmpty ? nil : $0 } ?? fallback }
+        let buddy = procText("/proc/buddyinfo", "Node 0, zone      DMA      1      1      0      1      2      1      1      0      1      1      3\nNode 0, zone   Normal   3346   1642    712    201     77     25      9      3      1      0      0\n")
+        let files: [(String, (String) -> Void)] = [
+            (buddy, { t in
+                guard let zones = try? BuddyInfo.parse(t) else { return }
+                let s = MemorySnapshot(timestampSeconds: 0, zones: zones)
+                _ = FragmentationReport(color: false).text(s); _ = FragmentationReport.csv(s)
+                _ = FragmentationReport.diff(s, MemorySnapshot(timestampSeconds: 0, zones: zones.map { ZoneFreeLists(node: $0.node, zone: $0.zone, freeBlocks: []) }))
+                if let again = try? MemorySnapshot.decode(s.json()) { XCTAssertEqual(again.zones, s.zones) }
+            }),
+            (procText("/proc/pagetypeinfo", "Page block order: 9\nPages per block:  512\n\nFree pages count per migrate type at order       0      1\nNode    0, zone      DMA, type    Unmovable      0      1\n\nNumber of blocks type     Unmovable      Movable\nNode 0, zone      DMA            1            7\n"),
+             { _ = try? PageTypeInfo.parse($0) }),
+            (procText("/proc/zoneinfo", "Node 0, zone      DMA\n  pages free     3840\n        min      33\n        low      41\n        high     49\n        managed  3840\n        present  3998\n"),
+             { _ = try? ZoneInfo.parse($0) }),
+            ("processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\nCPU revision\t: 1\n\nprocessor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n",
+             { _ = CPUInfoParser.parse($0) }),
+            ("some avg10=0.00 avg60=0.00 avg300=0.00 total=123\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=45\n", { _ = try? PressureStall.parse($0) }),
+            ("Node 0, zone      DMA -1.000 -1.000 0.017 1.000\n", { _ = try? ExtfragFile.parse($0, file: "extfrag_index") }),
+            (procText("/proc/vmstat", "nr_free_pages 1234\ncompact_stall 5\n"), { t in
+                let v = VMStat.parse(t).0
+                let a = MemorySnapshot(timestampSeconds: 0, zones: [], vmstat: v.counters), b = MemorySnapshot(timestampSeconds: 1, zones: [], vmstat: [:])
+                _ = FragmentationReport.diff(a, b); _ = FragmentationReport.diff(b, a)
+            }),
+        ]
+        let extremes = ["18446744073709551615", "9223372036854775808", "18446744073709551616", "4503599627370497", "0x1ffffffff", "99999999999999999999999"]
+        let number = try NSRegularExpression(pattern: "(0x)?[0-9a-f]*[0-9][0-9a-f]*")
+        var variants = 0
+        for (text, use) in files {
+            let ns = text as NSString
+            for m in number.matches(in: text, range: NSRange(location: 0, length: ns.length)).prefix(400) {
+                for e in extremes { use(ns.replacingCharacters(in: m.range, with: e)); variants += 1 }
+            }
+        }
+        XCTAssertGreaterThan(variants, 200)
+        // The values themselves: errors that say what is wrong, and the conversions that trapped.
+        XCTAssertThrowsError(try BuddyInfo.parse("Node 0, zone   Normal   18446744073709551615  1\n")) { XCTAssertTrue("\($0)".contains("address space"), "\($0)") }
+        XCTAssertThrowsError(try BuddyInfo.parse("Node 99999999999999999999, zone   Normal   1  1\n"))
+        XCTAssertEqual(try BuddyInfo.parse("Node 0, zone   Normal   4503599627370496\n").first?.freeBlocks, [1 << 52])
+        XCTAssertEqual(CPUInfoParser.parse("processor : 0\nCPU implementer : 0x1ffffffff\nCPU part : 0xd0c\n")[0], .unknown("CPU implementer 0x1ffffffff / part 0xd0c out of range"))
+        XCTAssertEqual(signedChange(from: 0, to: .max), "+18446744073709551615")
+        XCTAssertEqual(signedChange(from: .max, to: 1), "-18446744073709551614")
+        XCTAssertEqual(FragmentationIndex(zone: ZoneFreeLists(node: 0, zone: "N", freeBlocks: [1, 1])).fragmentationIndexMilli(order: 64), 0)
+    }
+
     // MARK: ELF
 
     /// A small real object: this test bundle's own executable is too large to sweep, so
