@@ -18,10 +18,12 @@ let package = Package(
         .target(name: "CDemangle", linkerSettings: [.linkedLibrary("stdc++")]),
         // libzstd's streaming decompression, for perf record -z files (Debian: libzstd-dev).
         .target(name: "CZstd", linkerSettings: [.linkedLibrary("zstd")]),
+        // elfutils' libdwfl: DWARF unwinding of --call-graph dwarf stacks (Debian: libdw-dev).
+        .target(name: "CUnwind", linkerSettings: [.linkedLibrary("dw"), .linkedLibrary("elf")]),
         // Pure logic: no system calls, tested without a kernel.
         .target(name: "StallCore"),
         // Everything that touches the kernel.
-        .target(name: "StallLinux", dependencies: ["StallCore", "CPerfEvent", "CPfm", "CDemangle", "CZstd"]),
+        .target(name: "StallLinux", dependencies: ["StallCore", "CPerfEvent", "CPfm", "CDemangle", "CZstd", "CUnwind"]),
         // The command line: ArgumentParser commands wiring the two libraries together.
         // A library so tests can parse and validate options in-process.
         .target(

@@ -52,7 +52,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 }
 
 func fuzzPerfData(_ bytes: [UInt8]) {
-    guard let c = try? PerfDataReader.read(bytes) else { return }
+    guard let c = try? PerfDataReader.read(bytes, unwinder: StackWordsUnwinder()) else { return }
     // What report does next: aggregate by every key, with and without call chains, and fold.
     let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { pid, ip, kernel in
         ResolvedFrame(dso: kernel ? "[kernel.kallsyms]" : "dso\(pid % 3)", symbol: ip % 5 == 0 ? nil : "f\(ip % 7)", isKernel: kernel)
@@ -63,6 +63,16 @@ func fuzzPerfData(_ bytes: [UInt8]) {
         _ = r.json(children: children, percentLimit: 0)
     }
     _ = ProfileReport.folded(contents: c, resolve: resolve)
+}
+
+/// Stands in for libdw: "unwinds" a user stack into its first words, so the reader's
+/// splicing of unwound frames into call chains sees arbitrary addresses and lengths.
+final class StackWordsUnwinder: UserStackUnwinder {
+    func unwind(_ sample: UserStackSample, mappings: [MemoryMapping], forks: [Int32: Int32]) -> (frames: [UInt64], stopped: String?) {
+        let words = min(sample.stack.count / 8, 130)
+        let frames = (0..<words).map { sample.stack.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }
+        return ([sample.registers[8]] + frames, words == 0 ? "empty stack" : nil)
+    }
 }
 
 func fuzzELF(_ bytes: [UInt8]) {

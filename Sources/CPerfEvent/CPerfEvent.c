@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <stdlib.h>
@@ -27,6 +29,8 @@ static void fill_attr(const struct cpe_attr *a, struct perf_event_attr *pe) {
     pe->read_format = a->read_format;
     pe->wakeup_events = a->wakeup_events;
     pe->sample_max_stack = a->sample_max_stack;
+    pe->sample_regs_user = a->sample_regs_user;
+    pe->sample_stack_user = a->sample_stack_user;
     uint64_t f = a->flags;
     pe->disabled = !!(f & CPE_DISABLED);
     pe->inherit = !!(f & CPE_INHERIT);
@@ -46,6 +50,8 @@ static void fill_attr(const struct cpe_attr *a, struct perf_event_attr *pe) {
     pe->comm_exec = !!(f & CPE_COMM_EXEC);
     pe->exclude_guest = !!(f & CPE_EXCLUDE_GUEST);
     pe->exclude_callchain_kernel = !!(f & CPE_EXCLUDE_CALLCHAIN_KERNEL);
+    pe->exclude_callchain_user = !!(f & CPE_EXCLUDE_CALLCHAIN_USER);
+    pe->mmap_data = !!(f & CPE_MMAP_DATA);
     pe->watermark = !!(f & CPE_WATERMARK);
 }
 
@@ -118,6 +124,33 @@ int cpe_wait_signal(int64_t timeout_ns) {
         if (r < 0 && errno == EAGAIN) return 0;
     }
     return r < 0 ? -errno : r;
+}
+
+int cpe_wait_signal_or_data(int *fds, int nfds, int64_t timeout_ns) {
+    static int signal_fd = -1;
+    if (signal_fd < 0) {
+        sigset_t s;
+        stop_signal_set(&s);
+        signal_fd = signalfd(-1, &s, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (signal_fd < 0) return cpe_wait_signal(timeout_ns);
+    }
+    if (nfds < 0 || nfds > 4096) nfds = 0;
+    struct pollfd *p = calloc((size_t)nfds + 1, sizeof *p);
+    if (!p) return cpe_wait_signal(timeout_ns);
+    p[0].fd = signal_fd;
+    p[0].events = POLLIN;
+    for (int i = 0; i < nfds; i++) { p[i + 1].fd = fds[i]; p[i + 1].events = POLLIN; }
+    struct timespec ts = { .tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL };
+    int r;
+    do { r = ppoll(p, (nfds_t)nfds + 1, timeout_ns < 0 ? NULL : &ts, NULL); } while (r < 0 && errno == EINTR);
+    int result = r < 0 ? -errno : 0;
+    for (int i = 0; i < nfds; i++) if (p[i + 1].revents & (POLLHUP | POLLERR)) fds[i] = -1;
+    if (r > 0 && (p[0].revents & POLLIN)) {
+        struct signalfd_siginfo si;
+        if (read(signal_fd, &si, sizeof si) == (ssize_t)sizeof si) result = (int)si.ssi_signo;
+    }
+    free(p);
+    return result;
 }
 
 int cpe_spawn_paused(const char *file, char *const argv[], struct cpe_child *child) {

@@ -23,8 +23,21 @@ struct Record: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("count")], help: "Sample every N events instead of a frequency.")
     var period: UInt64?
 
-    @Flag(name: [.customShort("g"), .customLong("call-graph")], help: "Record call chains (frame pointers).")
-    var callGraph = false
+    @Flag(name: .customShort("g"), help: "Record call chains (frame pointers; --call-graph dwarf for programs built without them).")
+    var framePointerChains = false
+
+    @Option(name: .customLong("call-graph"), help: "Call chains: fp (frame pointers, as -g) or dwarf[,SIZE] (copies SIZE bytes of user stack per sample, default 8192, unwound by report).")
+    var callGraphText: String?
+
+    /// -g and --call-graph as perf combines them: --call-graph implies -g.
+    var callGraph: CallGraphMode? {
+        get throws {
+            if let t = callGraphText {
+                do { return try CallGraphMode.parse(t) } catch let e as CallGraphMode.ParseError { throw ValidationError(e.description) }
+            }
+            return framePointerChains ? .framePointers : nil
+        }
+    }
 
     @OptionGroup var target: TargetOptions
 
@@ -51,7 +64,7 @@ struct Record: ParsableCommand {
     /// Every spelling of the options that take a value, for splitting off the command
     /// (checked by a test against ArgumentParser's description of `Record`).
     static let valueOptions: Set<String> = [
-        "--count", "--cpu", "--duration", "--event", "--freq", "--mmap-pages", "--output", "--pid", "--tid",
+        "--call-graph", "--count", "--cpu", "--duration", "--event", "--freq", "--mmap-pages", "--output", "--pid", "--tid",
         "-C", "-F", "-c", "-e", "-m", "-o", "-p", "-t",
     ]
 
@@ -60,6 +73,7 @@ struct Record: ParsableCommand {
         if let f = frequency, f == 0 { throw ValidationError("-F must be positive") }
         if let c = period, c == 0 { throw ValidationError("-c must be positive") }
         if mmapPages < 1 || mmapPages & (mmapPages - 1) != 0 { throw ValidationError("-m must be a power of two") }
+        _ = try callGraph
         if workload.isEmpty && !target.allCPUs && target.cpuList == nil && target.pids == nil && target.tids == nil && target.durationText == nil {
             throw ValidationError("say what to record: a command after --, -p, -t, or -a with --duration")
         }
@@ -86,10 +100,15 @@ struct Record: ParsableCommand {
             hz = max
         }
         let scope = try target.scope(workload: workload)
-        var plan = RecordPlan(events: resolved, scope: scope, command: workload, frequency: hz, period: period, callchains: callGraph,
-                              dataAddresses: dataAddresses, dataPageSize: dataPageSize, codePageSize: codePageSize,
+        let chains = try callGraph
+        // As perf: dwarf mode samples data addresses too, which records the data mappings an unwinder reads.
+        var dwarf = false
+        if case .dwarf? = chains { dwarf = true }
+        var plan = RecordPlan(events: resolved, scope: scope, command: workload, frequency: hz, period: period, callchains: chains != nil,
+                              dataAddresses: dataAddresses || dwarf, dataPageSize: dataPageSize, codePageSize: codePageSize,
                               durationSeconds: target.durationSeconds, output: output, ringPages: mmapPages, stallstatArguments: CommandLine.arguments)
         plan.toolVersion = "stallstat " + stallstatVersion
+        if case .dwarf(let bytes)? = chains { plan.userStackBytes = bytes }
         let outcome: RecordOutcome
         do {
             outcome = try Recorder(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid()).run()

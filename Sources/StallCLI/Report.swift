@@ -50,11 +50,11 @@ struct Report: ParsableCommand {
             keys.append(key)
         }
         let kernelSymbols = ProfileSymbolizer.preloadKernelSymbols(kallsyms)
-        let contents = try Report.load(input, callchains: children || folded)
+        let contents = try Report.load(input, callchains: children || folded, symfs: symfs)
         if let d = contents.damage {
             StandardError.write("stallstat: \(input): damaged at offset \(d.offset): \(d.message); reporting the \(contents.samples.count) samples before it")
         }
-        for n in contents.notes { StandardError.write("stallstat: \(input): \(n)") }
+        for n in contents.notes + [contents.userStacks.note].compactMap({ $0 }) { StandardError.write("stallstat: \(input): \(n)") }
         if contents.lostEvents > 0 {
             StandardError.write("stallstat: \(input): the kernel lost \(contents.lostEvents) events (the ring buffer was full) while recording")
         }
@@ -87,31 +87,35 @@ struct Report: ParsableCommand {
     /// stdin is read whole (pipe mode, `-i -`); a directory is `perf record --threads`'
     /// layout (the header in `data`, each thread's records in `data.N`); otherwise the
     /// file is mapped. Unusable input is one message and exit 2.
-    static func load(_ input: String, callchains: Bool = true) throws -> PerfDataContents {
+    static func load(_ input: String, callchains: Bool = true, symfs: String = "") throws -> PerfDataContents {
+        // --call-graph dwarf stacks are unwound while read, only when callers are shown.
+        let unwinder = callchains ? DwarfUnwinder(symfs: symfs) : nil
         func fail(_ message: String) -> ExitCode {
             StandardError.write("stallstat: \(input): \(message)")
             return ExitCode(2)
         }
         do {
             if input == "-" {
-                return try PerfDataReader.read(ByteStorage(try SystemFiles.readStandardInput(limit: maxPipeBytes)), decompressor: ZstdDecompressor())
+                return try PerfDataReader.read(ByteStorage(try SystemFiles.readStandardInput(limit: maxPipeBytes)), decompressor: ZstdDecompressor(),
+                                               callchains: callchains, unwinder: unwinder)
             }
             if SystemFiles.isDirectory(input) {
                 guard SystemFiles.exists(input + "/data") else { throw fail("a directory without a perf.data header file ('data')") }
-                var c = try PerfDataReader.read(try SystemFiles.map(input + "/data"), decompressor: ZstdDecompressor())
+                var c = try PerfDataReader.read(try SystemFiles.map(input + "/data"), decompressor: ZstdDecompressor(), callchains: callchains, unwinder: unwinder)
                 let parts = (try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []
                 let threads = parts.compactMap { name -> (Int, String)? in
                     guard name.hasPrefix("data."), let n = Int(name.dropFirst(5)) else { return nil }
                     return (n, name)
                 }.sorted { $0.0 < $1.0 }
                 for (_, name) in threads where c.damage == nil {
-                    PerfDataReader.appendRecords(from: try SystemFiles.map(input + "/" + name), named: name, into: &c, decompressor: ZstdDecompressor())
+                    PerfDataReader.appendRecords(from: try SystemFiles.map(input + "/" + name), named: name, into: &c, decompressor: ZstdDecompressor(),
+                                                 unwinder: unwinder)
                 }
                 return c
             }
             let bytes = try SystemFiles.map(input)
             let progress: ((Double) -> Void)? = bytes.count > 64 << 20 ? { StandardError.write(cFormat("stallstat: reading \(input): %.0f%%", 100 * $0)) } : nil
-            return try PerfDataReader.read(bytes, progress: progress, decompressor: ZstdDecompressor(), callchains: callchains)
+            return try PerfDataReader.read(bytes, progress: progress, decompressor: ZstdDecompressor(), callchains: callchains, unwinder: unwinder)
         } catch let e as ExitCode {
             throw e
         } catch {

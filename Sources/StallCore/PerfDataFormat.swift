@@ -36,6 +36,8 @@ public enum PerfData {
     /// Callchain context markers (PERF_CONTEXT_*): not addresses.
     public static let contextMarkerFloor: UInt64 = 0xFFFF_FFFF_FFFF_F000
     public static let contextKernel: UInt64 = 0xFFFF_FFFF_FFFF_FF80   // (u64)-128
+    /// PERF_RECORD_MISC_MMAP_DATA in an mmap record's misc: not executable.
+    public static let miscMmapData: UInt16 = 0x2000
     public static let contextUser: UInt64 = 0xFFFF_FFFF_FFFF_FE00     // (u64)-512
 }
 
@@ -82,6 +84,8 @@ public final class ByteStorage: @unchecked Sendable {
     public var count: Int { pointer.count }
     public subscript(i: Int) -> UInt8 { pointer[i] }
     public subscript(r: Range<Int>) -> UnsafeRawBufferPointer.SubSequence { pointer[r] }
+    /// The bytes of a range already checked against the storage (a FieldCursor's), without a copy.
+    public func withRawBytes<T>(_ r: Range<Int>, _ body: (UnsafeRawBufferPointer) -> T) -> T { body(UnsafeRawBufferPointer(rebasing: pointer[r])) }
 }
 
 /// Little-endian reads of untrusted bytes that never trap.

@@ -23,6 +23,11 @@ public struct MemoryMapping: Equatable, Sendable {
     public var end: UInt64
     public var pgoff: UInt64
     public var filename: String
+    /// PERF_RECORD_MISC_MMAP_DATA: a data mapping (record -d, --call-graph dwarf), not code.
+    public var isData = false
+    public init(pid: Int32, start: UInt64, end: UInt64, pgoff: UInt64, filename: String, isData: Bool = false) {
+        self.pid = pid; self.start = start; self.end = end; self.pgoff = pgoff; self.filename = filename; self.isData = isData
+    }
 }
 
 public struct PerfDataContents: Sendable {
@@ -39,6 +44,8 @@ public struct PerfDataContents: Sendable {
     public var lostEvents: UInt64 = 0
     public var lostSamples: UInt64 = 0
     public var hostname: String?
+    /// HEADER_ARCH: the recording machine's `uname -m` (x86_64, aarch64).
+    public var arch: String?
     public var osRelease: String?
     public var perfVersion: String?
     public var cmdline: [String] = []
@@ -48,6 +55,8 @@ public struct PerfDataContents: Sendable {
     /// Where the data stopped being readable, and why; everything before it was read.
     public var damage: (offset: Int, message: String)?
     public var notes: [String] = []
+    /// --call-graph dwarf files: how many user stacks were unwound (its note is said by report).
+    public var userStacks = UserStackStatistics()
 }
 
 /// Turns PERF_RECORD_COMPRESSED payloads into the records they hold (`perf record -z`:
@@ -68,20 +77,21 @@ public enum PerfDataReader {
 
     /// Reads a perf.data file. Throws only when the header itself cannot be used; damage
     /// in the data section stops the reading there and is reported in `damage`.
-    public static func read(_ bytes: [UInt8], progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil) throws -> PerfDataContents {
-        try read(ByteStorage(bytes), progress: progress, decompressor: decompressor)
+    public static func read(_ bytes: [UInt8], progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil,
+                            unwinder: UserStackUnwinder? = nil) throws -> PerfDataContents {
+        try read(ByteStorage(bytes), progress: progress, decompressor: decompressor, unwinder: unwinder)
     }
 
     /// `callchains: false` reads call chains without keeping them (a flat report needs
     /// none: on a `-g` file they are most of the memory).
     public static func read(_ bytes: ByteStorage, progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil,
-                            callchains: Bool = true) throws -> PerfDataContents {
+                            callchains: Bool = true, unwinder: UserStackUnwinder? = nil) throws -> PerfDataContents {
         let r = ByteReader(bytes)
         guard bytes.count >= 16, let magic = try? r.u64(0) else { throw Failure(message: "not a perf.data file: \(bytes.count) bytes, too short for a header") }
         if magic == PerfData.magic.byteSwapped { throw Failure(message: "big-endian perf.data files are not supported") }
         guard magic == PerfData.magic else { throw Failure(message: "not a perf.data file (no PERFILE2 magic at offset 0)") }
         let headerSize = try r.u64(8)
-        if headerSize == 16 { return readPipe(r, progress: progress, decompressor: decompressor) }
+        if headerSize == 16 { return readPipe(r, progress: progress, decompressor: decompressor, unwinder: callchains ? unwinder : nil) }
         guard headerSize >= UInt64(PerfData.headerSize), bytes.count >= PerfData.headerSize else {
             throw Failure(message: "perf.data header is \(headerSize) bytes, expected \(PerfData.headerSize) (truncated at offset \(bytes.count)?)")
         }
@@ -121,7 +131,7 @@ public enum PerfDataReader {
         } else {
             claimedPastEnd = true
         }
-        var state = RecordState(attrs: c.attrs, decompressor: decompressor)
+        var state = RecordState(attrs: c.attrs, decompressor: decompressor, unwinder: callchains ? unwinder : nil)
         state.keepCallchains = callchains
         readRecords(r, data, state: &state, into: &c, pipe: false, progress: progress)
         if claimedPastEnd && c.damage == nil {
@@ -133,9 +143,9 @@ public enum PerfDataReader {
 
     /// perf record -o - (pipe mode): a 16-byte header, then records only; the attrs,
     /// features and trace data are records of their own (PERF_RECORD_HEADER_*).
-    static func readPipe(_ r: ByteReader, progress: ((Double) -> Void)?, decompressor: RecordDecompressor?) -> PerfDataContents {
+    static func readPipe(_ r: ByteReader, progress: ((Double) -> Void)?, decompressor: RecordDecompressor?, unwinder: UserStackUnwinder?) -> PerfDataContents {
         var c = PerfDataContents()
-        var state = RecordState(attrs: [], decompressor: decompressor)
+        var state = RecordState(attrs: [], decompressor: decompressor, unwinder: unwinder)
         readRecords(r, 16..<r.bytes.count, state: &state, into: &c, pipe: true, progress: progress)
         if c.attrs.isEmpty && c.damage == nil { c.damage = (16, "a pipe-mode perf.data without any event attribute record") }
         finish(&c)
@@ -149,8 +159,11 @@ public enum PerfDataReader {
         /// PERF_SAMPLE_READ: each counter's value at its previous sample.
         var lastReadValue: [UInt64: UInt64] = [:]
         var keepCallchains = true
-        init(attrs: [PerfFileAttr], decompressor: RecordDecompressor? = nil) {
+        /// Unwinds --call-graph dwarf samples while they are read (nil: they are not).
+        var unwinder: UserStackUnwinder?
+        init(attrs: [PerfFileAttr], decompressor: RecordDecompressor? = nil, unwinder: UserStackUnwinder? = nil) {
             self.decompressor = decompressor
+            self.unwinder = unwinder
             for (i, a) in attrs.enumerated() { for id in a.ids { attrByID[id] = Int32(i) } }
         }
     }
@@ -190,12 +203,14 @@ public enum PerfDataReader {
                 case .mmap:
                     let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
                     let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
-                    c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString()))
+                    c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString(),
+                                                    isData: misc & PerfData.miscMmapData != 0))
                 case .mmap2:
                     let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
                     let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
                     try f.skip(32)   // maj, min, ino, ino_generation (or build id), prot, flags
-                    c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString()))
+                    c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString(),
+                                                    isData: misc & PerfData.miscMmapData != 0))
                 case .comm:
                     let pid = Int32(bitPattern: try f.u32()), tid = Int32(bitPattern: try f.u32())
                     // The name, then (sample_id_all) the trailer: the string ends at its NUL.
@@ -284,18 +299,15 @@ public enum PerfDataReader {
     /// Records of another file that continue `c`: `perf record --threads` writes one
     /// `data.N` per thread, records only, beside the header file. Damage names the file.
     public static func appendRecords(from bytes: ByteStorage, named name: String, into c: inout PerfDataContents,
-                                     decompressor: RecordDecompressor? = nil) {
-        var state = RecordState(attrs: c.attrs, decompressor: decompressor)
+                                     decompressor: RecordDecompressor? = nil, unwinder: UserStackUnwinder? = nil) {
+        var state = RecordState(attrs: c.attrs, decompressor: decompressor, unwinder: unwinder)
         readRecords(ByteReader(bytes), 0..<bytes.count, state: &state, into: &c, pipe: false, progress: nil)
         if let d = c.damage { c.damage = (d.offset, "in \(name): \(d.message)") }
     }
 
-    /// Said, never silent, until DWARF unwinding is done.
-    public static let dwarfNote = "recorded with --call-graph dwarf: user stacks are not unwound yet, so user call chains stop at the sampled function (--children and --folded show no user callers; kernel chains are complete)"
 
     /// What both layouts (file and pipe) do once the attrs and records are read.
     static func finish(_ c: inout PerfDataContents) {
-        if (c.attrs.contains { $0.sampleType & PerfData.Sample.stackUser != 0 }) { c.notes.append(dwarfNote) }
         dropUnusedDummy(&c)
     }
 
@@ -331,9 +343,43 @@ public enum PerfDataReader {
         return try f.u64()
     }
 
+    /// --call-graph dwarf: the unwound user frames follow the kernel's chain (replacing
+    /// any user frames the kernel gave), the sampled frame itself not repeated.
+    static func unwindUserStack(_ s: inout ProfileSample, registers: Range<Int>, stack: Range<Int>, mask: UInt64, reader: ByteReader,
+                                replacingFrom userChainStart: Int?, state: inout RecordState, into c: inout PerfDataContents) {
+        c.userStacks.stacks += 1
+        guard let unwinder = state.unwinder else { c.userStacks.notUnwound = true; return }
+        var values = [UInt64](repeating: 0, count: 64)
+        var next = registers.lowerBound
+        for bit in 0..<64 where mask & (1 << UInt64(bit)) != 0 && next < registers.upperBound {
+            values[bit] = (try? reader.u64(next)) ?? 0
+            next += 8
+        }
+        let result = reader.bytes.withRawBytes(stack) { bytes in
+            unwinder.unwind(UserStackSample(pid: s.pid, tid: s.tid, arch: c.arch, registers: values, stack: bytes), mappings: c.mappings, forks: c.forks)
+        }
+        var frames = result.frames[...]
+        // The first frame is the user pc: for a user sample, the sampled frame itself.
+        if !s.isKernel, frames.first == s.ip { frames = frames.dropFirst() }
+        if result.frames.count >= 2 {
+            c.userStacks.unwound += 1
+        } else {
+            c.userStacks.stopReasons[result.stopped ?? "no caller found", default: 0] += 1
+        }
+        if frames.isEmpty { return }
+        if let cut = userChainStart, cut >= Int(s.chainStart) {
+            s.chainCount -= Int32(truncatingIfNeeded: c.callchainIPs.count - cut)
+            c.callchainIPs.removeSubrange(cut...)
+        }
+        guard c.callchainIPs.count <= Int(Int32.max) - frames.count else { return }
+        c.callchainIPs.append(contentsOf: frames)
+        s.chainCount += Int32(frames.count)
+    }
+
     static func parseSample(_ f: inout FieldCursor, attr: PerfFileAttr, attrIndex: Int32, kernel: Bool, state: inout RecordState,
                             into c: inout PerfDataContents) throws {
         let t = attr.sampleType
+        var userChainStart: Int? = nil   // where PERF_CONTEXT_USER's frames begin in callchainIPs
         var s = ProfileSample(attr: attrIndex, pid: -1, tid: -1, cpu: -1, time: 0, ip: 0, period: attr.frequencyMode ? 1 : max(1, attr.samplePeriodOrFrequency),
                               addr: 0, dataPageSize: 0, codePageSize: 0, isKernel: kernel, chainStart: Int32(truncatingIfNeeded: c.callchainIPs.count), chainCount: 0)
         if t & PerfData.Sample.identifier != 0 { try f.skip(8) }
@@ -378,7 +424,10 @@ public enum PerfDataReader {
             var skippedSelf = false
             for p in stride(from: frames.lowerBound, to: frames.upperBound, by: 8) {
                 let ip = try f.reader.u64(p)
-                if ip >= PerfData.contextMarkerFloor { continue }
+                if ip >= PerfData.contextMarkerFloor {
+                    if ip == PerfData.contextUser { userChainStart = c.callchainIPs.count }
+                    continue
+                }
                 // The first real frame is the sampled IP itself.
                 if !skippedSelf && ip == s.ip { skippedSelf = true; continue }
                 skippedSelf = true
@@ -392,11 +441,18 @@ public enum PerfDataReader {
             if attr.branchSampleType & (1 << 17) != 0 { try f.skip(8) }   // PERF_SAMPLE_BRANCH_HW_INDEX
             _ = try f.items(nr, of: 24)
         }
-        if t & PerfData.Sample.regsUser != 0 { if try f.u64() != 0 { try f.skip(8 * attr.sampleRegsUser.nonzeroBitCount) } }
+        var userRegisters: Range<Int>? = nil
+        if t & PerfData.Sample.regsUser != 0, try f.u64() != 0 {   // abi: 0 = none (a kernel thread)
+            userRegisters = try f.items(UInt64(attr.sampleRegsUser.nonzeroBitCount), of: 8)
+        }
+        var userStack: Range<Int>? = nil
         if t & PerfData.Sample.stackUser != 0 {
             let size = try f.u64()
-            _ = try f.items(size, of: 1)
-            if size > 0 { try f.skip(8) }   // dyn_size
+            let copy = try f.items(size, of: 1)
+            if size > 0 {
+                let used = try f.u64()   // dyn_size: how much of the copy is the stack
+                userStack = copy.lowerBound..<(copy.lowerBound + Int(min(used, size)))   // size fit, so min(used, size) does
+            }
         }
         if t & (PerfData.Sample.weight | PerfData.Sample.weightStruct) != 0 { try f.skip(8) }
         if t & PerfData.Sample.dataSrc != 0 { try f.skip(8) }
@@ -407,6 +463,10 @@ public enum PerfDataReader {
         if t & PerfData.Sample.dataPageSize != 0 { s.dataPageSize = try f.u64() }
         if t & PerfData.Sample.codePageSize != 0 { s.codePageSize = try f.u64() }
         if s.ip >= 0xFFFF_8000_0000_0000 { s.isKernel = true }
+        if t & PerfData.Sample.stackUser != 0, state.keepCallchains, let registers = userRegisters, let stack = userStack {
+            unwindUserStack(&s, registers: registers, stack: stack, mask: attr.sampleRegsUser, reader: f.reader,
+                            replacingFrom: userChainStart, state: &state, into: &c)
+        }
         guard !readValues.isEmpty else { c.samples.append(s); return }
         // PERF_SAMPLE_READ (leader sampling, {a,b}:S): as perf delivers it, each counter's
         // increase since its previous sample is a sample of that counter at this IP; no
@@ -451,6 +511,7 @@ public enum PerfDataReader {
         switch feature {
         case .buildID: c.buildIDs += BuildIDEntry.parse(r, section)
         case .hostname: c.hostname = try? f.headerString()
+        case .arch: c.arch = try? f.headerString()
         case .osRelease: c.osRelease = try? f.headerString()
         case .version: c.perfVersion = try? f.headerString()
         case .cmdline:

@@ -146,7 +146,8 @@ public enum SynthesizedRecord {
         return record(type: .comm, misc: 0, body: w.bytes)
     }
 
-    /// A user-space MMAP2 for a mapping that existed before recording started.
+    /// A user-space MMAP2 for a mapping that existed before recording started (a data
+    /// mapping, PERF_RECORD_MISC_MMAP_DATA, when it is not executable).
     public static func mmap2(pid: Int32, start: UInt64, length: UInt64, pgoff: UInt64, protection: UInt32, filename: String, identifier: UInt64) -> [UInt8] {
         var w = ByteWriter()
         w.u32(UInt32(bitPattern: pid)); w.u32(UInt32(bitPattern: pid))
@@ -155,7 +156,7 @@ public enum SynthesizedRecord {
         w.u32(protection); w.u32(2)   // MAP_PRIVATE
         w.append(paddedString(filename))
         w.append(trailer(pid: pid, tid: pid, identifier: identifier))
-        return record(type: .mmap2, misc: 2, body: w.bytes)   // PERF_RECORD_MISC_USER
+        return record(type: .mmap2, misc: 2 | (protection & 4 == 0 ? PerfData.miscMmapData : 0), body: w.bytes)   // PERF_RECORD_MISC_USER
     }
 
     /// The kernel text mapping perf synthesizes as "[kernel.kallsyms]_text".
@@ -170,12 +171,15 @@ public enum SynthesizedRecord {
 
     public static let finishedRound: [UInt8] = record(type: .finishedRound, misc: 0, body: [])
 
-    /// Lines of /proc/PID/maps with an executable mapping: (start, end, pgoff, prot, path).
-    public static func executableMappings(maps text: String) -> [(UInt64, UInt64, UInt64, UInt32, String)] {
+    /// Lines of /proc/PID/maps with an executable mapping, and with `data` the readable
+    /// file-backed others too (perf's mmap_data): (start, end, pgoff, prot, path).
+    public static func executableMappings(maps text: String, data: Bool = false) -> [(UInt64, UInt64, UInt64, UInt32, String)] {
         var out: [(UInt64, UInt64, UInt64, UInt32, String)] = []
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard f.count >= 5, f[1].count == 4, f[1].dropFirst(2).first == "x" else { continue }
+            guard f.count >= 5, f[1].count == 4 else { continue }
+            let executable = f[1].dropFirst(2).first == "x"
+            guard executable || (data && f[1].first == "r" && f.count == 6 && f[5].hasPrefix("/")) else { continue }
             let range = f[0].split(separator: "-")
             guard range.count == 2, let a = UInt64(range[0], radix: 16), let b = UInt64(range[1], radix: 16), let off = UInt64(f[2], radix: 16) else { continue }
             let path = f.count == 6 ? f[5].trimmingWhitespace() : "//anon"

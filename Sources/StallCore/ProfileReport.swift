@@ -33,14 +33,16 @@ public struct ResolvedFrame: Hashable, Sendable {
         self.address = address
     }
     /// perf's symbol column: "[.] name" (user) or "[k] name" (kernel); an address without
-    /// a symbol is its own row, as perf's `0x%016llx`, so a stripped binary still shows
+    /// a symbol is its own row, as perf's `%-#.16llx`, so a stripped binary still shows
     /// where the time went.
     public var symbolColumn: String {
         (isKernel ? "[k] " : "[.] ") + (symbol ?? address.map(ResolvedFrame.hex) ?? "[unknown]")
     }
+    /// C's `%#.16llx`: 16 digits, "0x" before them except for 0 (the # flag adds no
+    /// prefix to a zero: perf shows the end of a frame-pointer chain as 0000000000000000).
     static func hex(_ v: UInt64) -> String {
         let digits = String(v, radix: 16)
-        return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
+        return (v == 0 ? "" : "0x") + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
     }
 }
 
@@ -121,13 +123,24 @@ public struct ProfileReport: Sendable {
             return Int32(strings.count - 1)
         }
         // (pid, ip) → interned dso and symbol column, resolved once.
-        struct FrameIDs { var dso: Int32; var symbol: Int32 }
+        struct FrameIDs {
+            var dso: Int32; var symbol: Int32
+            /// A caller in no mapping: perf shows it at the level of the sample's own frame
+            /// ("[k] 0x..." under a kernel sample; hists' fill_callchain_info keeps al->level).
+            var symbolUnderKernelSample: Int32
+        }
         var frameCache: [PIDAddress: FrameIDs] = [:]
         func frame(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> FrameIDs {
             let k = PIDAddress(pid: kernel ? -1 : pid, ip: ip)
             if let f = frameCache[k] { return f }
-            let r = resolve(pid, ip, kernel)
-            let f = FrameIDs(dso: intern(r.dso), symbol: intern(r.symbolColumn))
+            var r = resolve(pid, ip, kernel)
+            let column = intern(r.symbolColumn)
+            var underKernel = column
+            if !r.isKernel && r.symbol == nil && r.dso == "[unknown]" {
+                r.isKernel = true
+                underKernel = intern(r.symbolColumn)
+            }
+            let f = FrameIDs(dso: intern(r.dso), symbol: column, symbolUnderKernelSample: underKernel)
             frameCache[k] = f
             return f
         }
@@ -184,7 +197,9 @@ public struct ProfileReport: Sendable {
                 childPeriod[k, default: zero][a] &+= s.period
                 for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                     let ip = contents.callchainIPs[i]
-                    let ck = key(s, frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
+                    var cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000)
+                    if s.isKernel { cf.symbol = cf.symbolUnderKernelSample }
+                    let ck = key(s, cf)
                     if !seen.contains(ck) {
                         seen.append(ck)
                         childPeriod[ck, default: zero][a] &+= s.period

@@ -75,7 +75,7 @@ public final class ProfileSymbolizer {
     public init(contents: PerfDataContents, kallsyms: String = "/proc/kallsyms", symfs: String = "", demangle: Bool = true) {
         demangler = demangle ? Demangler() : nil
         recordedBuildIDs = Dictionary(contents.buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a })
-        for m in contents.mappings {
+        for m in contents.mappings where !m.isData {   // code addresses are never in data mappings
             mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename,
                                                      name: m.filename.split(separator: "/").last.map(String.init) ?? m.filename))
         }

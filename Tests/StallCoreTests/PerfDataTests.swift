@@ -138,3 +138,29 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(m[1].4, "[vdso]")
     }
 }
+
+/// `--call-graph` as perf parses it, and what report says of user stacks.
+final class CallGraphModeTests: XCTestCase {
+    func testModesAndSizesAsPerfTakesThem() throws {
+        XCTAssertEqual(try CallGraphMode.parse("fp"), .framePointers)
+        XCTAssertEqual(try CallGraphMode.parse("dwarf"), .dwarf(stackBytes: 8192))
+        XCTAssertEqual(try CallGraphMode.parse("dwarf,16384"), .dwarf(stackBytes: 16384))
+        XCTAssertEqual(try CallGraphMode.parse("dwarf,100"), .dwarf(stackBytes: 104), "rounded up to 8, as perf's get_stack_size")
+        XCTAssertEqual(try CallGraphMode.parse("dwarf,65528"), .dwarf(stackBytes: 65528))
+        for bad in ["dwarf,0", "dwarf,65529", "dwarf,-8", "dwarf,1e3", "dwarf,", "dwarf,8,8", "fp,8", "lbr", "", "DWARF", "dwarf,18446744073709551616"] {
+            XCTAssertThrowsError(try CallGraphMode.parse(bad), bad)
+        }
+        XCTAssertTrue("\(try? CallGraphMode.parse("lbr") as Any)".contains("nil"))
+    }
+
+    func testTheNoteSaysWhatWasNotUnwound() {
+        var s = UserStackStatistics()
+        XCTAssertNil(s.note, "no dwarf samples, nothing to say")
+        s.stacks = 10; s.unwound = 10
+        XCTAssertNil(s.note, "all unwound")
+        s.unwound = 7; s.stopReasons = ["no caller found": 2, "the sampled address is in no mapped file": 1]
+        XCTAssertEqual(s.note, "--call-graph dwarf: 3 of 10 user stacks could not be unwound past the sampled function, so those samples have no user callers: no caller found (2); the sampled address is in no mapped file (1)")
+        s.notUnwound = true
+        XCTAssertTrue(s.note?.contains("not unwound here") ?? false)
+    }
+}

@@ -294,15 +294,99 @@ final class RecordReportTests: XCTestCase {
         assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 2, "leader sampling")
     }
 
-    /// --call-graph dwarf: the self rows are perf's, and the missing unwinding is said.
-    func testDwarfRecordingSaysUserStacksAreNotUnwound() throws {
+    /// ~0.15 s: a few hundred samples, so one stray startup sample (in ld.so) is under 1%.
+    var deep: [String] { [Harness.workloads + "/deep_stacks", "120", "40"] }
+
+    /// The Children column of a symbol's row (0 when there is none).
+    func children(of symbol: String, in report: String) -> Double {
+        rows(report, percentColumns: 2).first { $0.key.hasSuffix("] " + symbol) }?.value.first ?? 0
+    }
+
+    /// --call-graph dwarf on a program built without frame pointers, with a shared
+    /// library and recursion 40 deep: the callers come from DWARF unwinding (libdw), and
+    /// every row equals perf's (self and --children, by symbol and by dso,symbol; perf
+    /// with --no-inline, as stallstat shows no inline frames), and the folded stacks
+    /// hold the whole recursion and the library's frames.
+    func testDwarfCallChainsMatchPerfRowForRow() throws {
         let file = dir + "/dwarf.data"
-        XCTAssertEqual(Harness.perf(["record", "-q", "--call-graph", "dwarf,4096", "-F", "1000", "-o", file, "--"] + hot).status, 0)
-        let ours = Harness.stallstat(["report", "-i", file, "--sort", "symbol"])
+        let rec = Harness.perf(["record", "-q", "--call-graph", "dwarf", "-F", "4000", "-o", file, "--"] + deep)
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        for keys in [("sym", "symbol"), ("comm,dso,sym", "comm,dso,symbol")] {
+            let perfChildren = Harness.perf(["report", "-i", file, "--stdio", "--children", "--no-inline", "--sort", keys.0, "-g", "none"])
+            let ours = Harness.stallstat(["report", "-i", file, "--children", "--sort", keys.1])
+            XCTAssertEqual(ours.status, 0, ours.stderr)
+            XCTAssertFalse(ours.stderr.contains("could not be unwound"), ours.stderr)
+            XCTAssertEqual(children(of: "recurse", in: ours.stdout), 95, accuracy: 5, ours.stdout)
+            assertRowsMatch(perf: perfChildren.stdout, ours: ours.stdout, columns: 2, "dwarf --children \(keys.1)")
+            let perfSelf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", keys.0, "-g", "none"])
+            assertRowsMatch(perf: perfSelf.stdout, ours: Harness.stallstat(["report", "-i", file, "--sort", keys.1]).stdout, columns: 1, "dwarf self \(keys.1)")
+        }
+        let folded = Harness.stallstat(["report", "-i", file, "--folded"])
+        XCTAssertEqual(folded.status, 0, folded.stderr)
+        let recursion = "main;" + Array(repeating: "recurse", count: 41).joined(separator: ";")
+        XCTAssertTrue(folded.stdout.contains(recursion + ";leaf_spin "), folded.stdout.prefix(2000).description)
+        XCTAssertTrue(folded.stdout.contains(recursion + ";lib_work;lib_inner "), folded.stdout.prefix(2000).description)
+    }
+
+    /// `stallstat record --call-graph dwarf` writes what perf writes (user registers,
+    /// 8 KiB of stack, data mappings) and perf unwinds it to the same rows as stallstat.
+    func testDwarfRecordingIsUnwoundAlikeByPerfAndStallstat() throws {
+        let file = dir + "/ours-dwarf.data"
+        let rec = Harness.stallstat(["record", "--call-graph", "dwarf", "-F", "4000", "-o", file, "--"] + deep)
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let evlist = Harness.perf(["evlist", "-v", "-i", file])
+        for field in ["REGS_USER", "STACK_USER", "sample_stack_user: 8192", "exclude_callchain_user: 1", "mmap_data: 1"] {
+            XCTAssertTrue(evlist.stdout.contains(field), "\(field): \(evlist.stdout)")
+        }
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--children", "--no-inline", "--sort", "sym", "-g", "none"])
+        XCTAssertEqual(perf.status, 0, perf.stderr)
+        XCTAssertFalse(perf.stderr.lowercased().contains("warning"), perf.stderr)
+        let ours = Harness.stallstat(["report", "-i", file, "--children", "--sort", "symbol"])
+        XCTAssertGreaterThan(children(of: "recurse", in: ours.stdout), 90, ours.stdout)
+        assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 2, "our dwarf file")
+        let script = Harness.perf(["script", "-i", file])
+        XCTAssertEqual(script.status, 0, script.stderr)
+        XCTAssertTrue(script.stdout.contains("recurse"), "perf script unwinds it too")
+        // dwarf,SIZE is rounded up to 8 as perf does; lbr and nonsense are refused.
+        let sized = Harness.stallstat(["record", "--call-graph", "dwarf,100", "-F", "500", "-o", dir + "/sized.data", "--", "/bin/true"])
+        XCTAssertEqual(sized.status, 0, sized.stderr)
+        XCTAssertTrue(Harness.perf(["evlist", "-v", "-i", dir + "/sized.data"]).stdout.contains("sample_stack_user: 104"))
+        for bad in ["lbr", "dwarf,0", "dwarf,70000", "dwarf,x", "frame"] {
+            let r = Harness.stallstat(["record", "--call-graph", bad, "-o", dir + "/bad.data", "--", "/bin/true"])
+            XCTAssertEqual(r.status, 64, "\(bad): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--call-graph"), r.stderr)
+        }
+    }
+
+    /// Unwinding that cannot be done is said, never silent: with the binaries out of
+    /// reach (--symfs to an empty directory) every stack stops at its sampled function,
+    /// and report says how many and why.
+    func testDwarfStacksThatCannotBeUnwoundAreSaid() throws {
+        let file = dir + "/dwarf-missing.data", empty = dir + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        XCTAssertEqual(Harness.perf(["record", "-q", "--call-graph", "dwarf", "-F", "1000", "-o", file, "--"] + deep).status, 0)
+        let ours = Harness.stallstat(["report", "-i", file, "--children", "--symfs", empty])
         XCTAssertEqual(ours.status, 0, ours.stderr)
-        XCTAssertTrue(ours.stderr.contains("user stacks are not unwound"), ours.stderr)
-        let perf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "sym", "-g", "none"])
-        assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 1, "dwarf, self")
+        XCTAssertTrue(ours.stderr.contains("user stacks could not be unwound past the sampled function"), ours.stderr)
+        XCTAssertFalse(ours.stdout.contains("recurse"), ours.stdout)
+    }
+
+    /// Recursion deeper than the kernel's frame-pointer walk (perf_event_max_stack, 127):
+    /// the chains are cut where perf's are, and every row is perf's.
+    func testDeepRecursionWithFramePointersMatchesPerf() throws {
+        let exe = dir + "/deep_fp"
+        let cc = Harness.run(["/bin/sh", "-c", "cc -O2 -fno-omit-frame-pointer -fno-inline -fno-optimize-sibling-calls -o \(exe) " +
+                              "\(Harness.packageRoot)/Examples/workloads/deep_stacks.c -L\(Harness.workloads) -ldeep -Wl,-rpath,\(Harness.workloads)"])
+        XCTAssertEqual(cc.status, 0, cc.stderr)
+        let file = dir + "/deep-fp.data"
+        XCTAssertEqual(Harness.perf(["record", "-q", "-g", "-F", "2000", "-o", file, "--", exe, "20", "300"]).status, 0)
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--children", "--sort", "sym", "-g", "none"])
+        let ours = Harness.stallstat(["report", "-i", file, "--children", "--sort", "symbol"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 2, "deep recursion")
+        let folded = Harness.stallstat(["report", "-i", file, "--folded"]).stdout
+        let longest = folded.split(separator: "\n").map { $0.split(separator: ";").count }.max() ?? 0
+        XCTAssertGreaterThan(longest, 100, "the chains are deep: \(longest) frames")
     }
 
     /// PLT stubs are `name@plt`, at the addresses objdump labels them (an independent

@@ -28,6 +28,8 @@ enum {
     CPE_EXCLUDE_GUEST   = 1u << 16,
     CPE_EXCLUDE_CALLCHAIN_KERNEL = 1u << 17,
     CPE_WATERMARK       = 1u << 18,
+    CPE_EXCLUDE_CALLCHAIN_USER = 1u << 19,
+    CPE_MMAP_DATA       = 1u << 20,
 };
 
 // perf_event_open flags (PERF_FLAG_PID_CGROUP: pid is a cgroup directory fd).
@@ -44,6 +46,9 @@ struct cpe_attr {
     uint64_t flags;
     uint32_t wakeup_events;
     uint16_t sample_max_stack;
+    // --call-graph dwarf: which user registers and how many bytes of user stack each sample copies.
+    uint64_t sample_regs_user;
+    uint32_t sample_stack_user;
 };
 
 // Size of the kernel's struct perf_event_attr as compiled here.
@@ -71,6 +76,11 @@ int cpe_unblock_stop_signals(void);
 // Waits up to timeout_ns (negative: forever) for one of the blocked signals.
 // Returns the signal number, 0 on timeout, or -errno.
 int cpe_wait_signal(int64_t timeout_ns);
+// As cpe_wait_signal, and also returns 0 as soon as one of the ring fds has data past
+// its wakeup watermark (a signalfd and ppoll, so a busy ring is drained at once, not at
+// the next timeout). A fd that hung up (its task exited) is set to -1 so that it is
+// not polled again.
+int cpe_wait_signal_or_data(int *fds, int nfds, int64_t timeout_ns);
 
 // A child forked and held before exec until cpe_release_child, so counters can be
 // armed on its pid first (enable_on_exec makes counting start at exec).

@@ -1,0 +1,104 @@
+import CUnwind
+import StallCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--call-graph dwarf` unwinding with elfutils' libdwfl (CUnwind): one libdwfl state
+/// per process, kept across its samples (the modules it has read stay read), the
+/// mapped files looked up in the recording's mappings, under --symfs.
+public final class DwarfUnwinder: UserStackUnwinder {
+    /// perf's default (kernel.perf_event_max_stack).
+    public static let maxFrames = 127
+
+    struct Mapping { var start: UInt64; var end: UInt64; var pgoff: UInt64; var path: UnsafeMutablePointer<CChar>; var isCode: Bool }
+    /// The callback's context: which process, and who knows the mappings.
+    final class ProcessContext {
+        unowned let owner: DwarfUnwinder
+        let pid: Int32
+        init(owner: DwarfUnwinder, pid: Int32) { self.owner = owner; self.pid = pid }
+    }
+
+    let symfs: String
+    private var mapsByPID: [Int32: [Mapping]] = [:]
+    private var indexedMappings = 0
+    private var forks: [Int32: Int32] = [:]
+    private var processes: [Int32: (state: OpaquePointer?, context: ProcessContext)] = [:]
+    private var frames = [UInt64](repeating: 0, count: DwarfUnwinder.maxFrames)
+
+    public init(symfs: String = "") { self.symfs = symfs }
+
+    deinit {
+        for p in processes.values { cuw_process_free(p.state) }
+        for maps in mapsByPID.values { for m in maps { free(m.path) } }
+    }
+
+    /// ELF machine numbers for `uname -m` names; the host's when the file does not say.
+    static func machine(_ arch: String?) -> Int32? {
+        switch arch ?? hostArch() {
+        case "x86_64", "amd64": return Int32(CUW_MACHINE_X86_64)
+        case "aarch64", "arm64": return Int32(CUW_MACHINE_AARCH64)
+        default: return nil
+        }
+    }
+
+    static func hostArch() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    /// The recording's mappings read since the last sample, indexed by process. Only
+    /// files: [vdso], anonymous and JIT memory have no unwind tables to read.
+    private func index(_ mappings: [MemoryMapping]) {
+        guard mappings.count > indexedMappings else { return }
+        for m in mappings[indexedMappings...] where m.filename.hasPrefix("/") && !m.filename.hasPrefix("//") && m.end > m.start {   // not //anon
+            guard let path = strdup(symfs + m.filename) else { continue }
+            mapsByPID[m.pid, default: []].append(Mapping(start: m.start, end: m.end, pgoff: m.pgoff, path: path, isCode: !m.isData))
+        }
+        indexedMappings = mappings.count
+    }
+
+    /// The mapping of `address` in `pid`, else in the process it was forked from (as
+    /// the symbolizer looks it up), later mappings of a range first.
+    func mapping(pid: Int32, address: UInt64) -> Mapping? {
+        var p = pid
+        for _ in 0..<64 {
+            if let m = mapsByPID[p]?.last(where: { address >= $0.start && address < $0.end }) { return m }
+            guard let parent = forks[p] else { break }
+            p = parent
+        }
+        return mapsByPID[-1]?.last { address >= $0.start && address < $0.end }
+    }
+
+    public func unwind(_ sample: UserStackSample, mappings: [MemoryMapping], forks: [Int32: Int32]) -> (frames: [UInt64], stopped: String?) {
+        guard let machine = DwarfUnwinder.machine(sample.arch) else { return ([], "recorded on \(sample.arch ?? "?"), which is not x86_64 or aarch64") }
+        index(mappings)
+        self.forks = forks
+        let process: OpaquePointer
+        if let known = processes[sample.pid] {
+            guard let state = known.state else { return ([], "libdwfl could not start") }
+            process = state
+        } else {
+            let context = ProcessContext(owner: self, pid: sample.pid)
+            let state = cuw_process_create(machine, sample.pid, { context, address, out in
+                guard let context, let out else { return 0 }
+                let c = Unmanaged<ProcessContext>.fromOpaque(context).takeUnretainedValue()
+                guard let m = c.owner.mapping(pid: c.pid, address: address) else { return 0 }
+                out.pointee = cuw_mapping(path: m.path, start: m.start, end: m.end, pgoff: m.pgoff, is_code: m.isCode ? 1 : 0)
+                return 1
+            }, Unmanaged.passUnretained(context).toOpaque())
+            processes[sample.pid] = (state, context)
+            guard let state else { return ([], "libdwfl could not start") }
+            process = state
+        }
+        var error: UnsafePointer<CChar>? = nil
+        let n = sample.registers.withUnsafeBufferPointer { regs in
+            frames.withUnsafeMutableBufferPointer { out in
+                cuw_unwind(process, sample.tid, regs.baseAddress, regs.count, sample.stack.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                           sample.stack.count, out.baseAddress, Int32(out.count), &error)
+            }
+        }
+        return (Array(frames.prefix(Int(max(0, n)))), error.map { String(cString: $0) })
+    }
+}
