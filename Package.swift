@@ -14,8 +14,9 @@ let package = Package(
         .target(name: "CPerfEvent"),
         // The only place that includes <perfmon/*.h>; links libpfm4 (Debian: libpfm4-dev).
         .target(name: "CPfm", linkerSettings: [.linkedLibrary("pfm")]),
-        // The C++ runtime's demangler (__cxa_demangle, libstdc++).
-        .target(name: "CDemangle", linkerSettings: [.linkedLibrary("stdc++")]),
+        // The C++ runtime's demangler (__cxa_demangle, libstdc++) and libiberty's Rust
+        // demangler (legacy and v0; Debian: libiberty-dev).
+        .target(name: "CDemangle", linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("iberty")]),
         // libzstd's streaming decompression, for perf record -z files (Debian: libzstd-dev).
         .target(name: "CZstd", linkerSettings: [.linkedLibrary("zstd")]),
         // elfutils' libdwfl: DWARF unwinding of --call-graph dwarf stacks (Debian: libdw-dev).

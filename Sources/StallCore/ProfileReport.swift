@@ -125,22 +125,24 @@ public struct ProfileReport: Sendable {
         // (pid, ip) → interned dso and symbol column, resolved once.
         struct FrameIDs {
             var dso: Int32; var symbol: Int32
-            /// A caller in no mapping: perf shows it at the level of the sample's own frame
-            /// ("[k] 0x..." under a kernel sample; hists' fill_callchain_info keeps al->level).
-            var symbolUnderKernelSample: Int32
+            /// In no mapping: the row is the address's, whatever the level (perf's sort key
+            /// compares addresses), shown with the level of the first sample it appears in
+            /// (a caller in no mapping takes its sample's level: "[k] 0x..." under a kernel sample).
+            var unmappedAddress: UInt64?
+        }
+        var unmappedLevelSet = Set<Int32>()
+        func showLevel(_ f: FrameIDs, kernel: Bool) {
+            guard let address = f.unmappedAddress, unmappedLevelSet.insert(f.symbol).inserted else { return }
+            strings[Int(f.symbol)] = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: kernel, address: address).symbolColumn
         }
         var frameCache: [PIDAddress: FrameIDs] = [:]
         func frame(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> FrameIDs {
             let k = PIDAddress(pid: kernel ? -1 : pid, ip: ip)
             if let f = frameCache[k] { return f }
-            var r = resolve(pid, ip, kernel)
-            let column = intern(r.symbolColumn)
-            var underKernel = column
-            if !r.isKernel && r.symbol == nil && r.dso == "[unknown]" {
-                r.isKernel = true
-                underKernel = intern(r.symbolColumn)
-            }
-            let f = FrameIDs(dso: intern(r.dso), symbol: column, symbolUnderKernelSample: underKernel)
+            let r = resolve(pid, ip, kernel)
+            let unmapped = !r.isKernel && r.symbol == nil && r.dso == "[unknown]"
+            // An unmapped address's row is keyed without a level; showLevel spells it.
+            let f = FrameIDs(dso: intern(r.dso), symbol: intern(unmapped ? "\u{1}unmapped \(ip)" : r.symbolColumn), unmappedAddress: unmapped ? ip : nil)
             frameCache[k] = f
             return f
         }
@@ -185,7 +187,9 @@ public struct ProfileReport: Sendable {
             let a = Int(s.attr)
             totals[a] &+= s.period
             counts[a] += 1
-            let k = key(s, frame(s.pid, s.ip, s.isKernel))
+            let leaf = frame(s.pid, s.ip, s.isKernel)
+            showLevel(leaf, kernel: s.isKernel)
+            let k = key(s, leaf)
             selfPeriod[k, default: zero][a] &+= s.period
             sampleCount[k, default: 0] += 1
             if s.chainCount > 0 { chains = true }
@@ -197,8 +201,8 @@ public struct ProfileReport: Sendable {
                 childPeriod[k, default: zero][a] &+= s.period
                 for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                     let ip = contents.callchainIPs[i]
-                    var cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000)
-                    if s.isKernel { cf.symbol = cf.symbolUnderKernelSample }
+                    let cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000)
+                    showLevel(cf, kernel: s.isKernel)
                     let ck = key(s, cf)
                     if !seen.contains(ck) {
                         seen.append(ck)

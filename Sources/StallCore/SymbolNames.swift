@@ -1,7 +1,8 @@
 /// How demangled names are shown: as perf shows them.
 ///
-/// The demangling itself is the runtimes' (the C++ runtime's `__cxa_demangle`, the Swift
-/// runtime's `swift_demangle`, called from StallLinux); this is what is done with the text.
+/// The demangling itself is the runtimes' (the C++ runtime's `__cxa_demangle`, libiberty's
+/// Rust demangler, the Swift runtime's `swift_demangle`, called from StallLinux); this is
+/// what is done with the text.
 public enum SymbolNames {
     /// The scheme a symbol is mangled with, from its prefix.
     public enum Scheme: Equatable { case itanium, rustV0, swift, none }
@@ -102,35 +103,4 @@ public enum SymbolNames {
     }
 
     static func isIdentifier(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" }
-
-    /// A Rust legacy symbol demangled as Itanium (`std::rt::lang_start::h0123456789abcdef`
-    /// with `$LT$`-style escapes): the hash dropped and the escapes decoded, as perf's
-    /// rust demangler does. nil when the path does not end in a Rust hash.
-    public static func rustLegacy(_ demangled: String) -> String? {
-        guard let r = demangled.ranges(of: "::h").last else { return nil }
-        let hash = demangled[r.upperBound...]
-        guard hash.count == 16, hash.allSatisfy(\.isHexDigit) else { return nil }
-        // rustc prefixes a component that starts with an escape with "_" (`_$u7b$...`).
-        var path = demangled[..<r.lowerBound].split(separator: "::", omittingEmptySubsequences: false)
-            .map { $0.hasPrefix("_$") ? $0.dropFirst() : $0 }.joined(separator: "::")
-        let escapes = [("$SP$", "@"), ("$BP$", "*"), ("$RF$", "&"), ("$LT$", "<"), ("$GT$", ">"), ("$LP$", "("), ("$RP$", ")"), ("$C$", ",")]
-        for (k, v) in escapes { path = path.replacing(k, with: v) }
-        // $uXX$: a character by its hex code; ".." is "::" (a path separator in a name).
-        var out = ""
-        var i = path.startIndex
-        while i < path.endIndex {
-            if path[i] == "$", path[i...].hasPrefix("$u"), let end = path[path.index(after: i)...].firstIndex(of: "$"),
-               let code = UInt32(path[path.index(i, offsetBy: 2)..<end], radix: 16), let scalar = Unicode.Scalar(code) {
-                out.unicodeScalars.append(scalar)
-                i = path.index(after: end)
-            } else if path[i...].hasPrefix("..") {
-                out += "::"
-                i = path.index(i, offsetBy: 2)
-            } else {
-                out.append(path[i])
-                i = path.index(after: i)
-            }
-        }
-        return out
-    }
 }

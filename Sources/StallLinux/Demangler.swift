@@ -4,9 +4,9 @@ import Glibc
 import CDemangle
 import StallCore
 
-/// Demangled names as perf shows them, with the runtimes' own demanglers: C++ and Rust
-/// legacy through the C++ runtime's `__cxa_demangle`, Swift through the Swift runtime's
-/// `swift_demangle`. A name no demangler accepts is shown as it is. Results are cached:
+/// Demangled names as perf shows them, with the runtimes' own demanglers: C++ through the
+/// C++ runtime's `__cxa_demangle`, Rust (legacy and v0) through libiberty's (c++filt's),
+/// Swift through the Swift runtime's `swift_demangle`. A name no demangler accepts is shown as it is. Results are cached:
 /// a profile names the same few thousand functions millions of times.
 public final class Demangler {
     private var cache: [String: String] = [:]
@@ -22,15 +22,25 @@ public final class Demangler {
     static func demangle(_ name: String) -> String? {
         switch SymbolNames.scheme(of: name) {
         case .itanium:
+            // Rust's legacy names are Itanium-shaped paths ending in a hash: Rust's demangler
+            // recognises them (and only them), the C++ one takes the rest.
+            if let rust = rustDemangle(name) { return rust }
             guard let raw = cdm_cxa_demangle(name) else { return nil }
             defer { free(raw) }
-            let full = String(cString: raw)
-            return SymbolNames.rustLegacy(full) ?? SymbolNames.withoutSignature(full)
+            return SymbolNames.withoutSignature(String(cString: raw))
+        case .rustV0:
+            return rustDemangle(name)
         case .swift:
             return swiftDemangle(name)
-        case .rustV0, .none:
+        case .none:
             return nil
         }
+    }
+
+    static func rustDemangle(_ name: String) -> String? {
+        guard let raw = cdm_rust_demangle(name) else { return nil }
+        defer { free(raw) }
+        return String(cString: raw)
     }
 
     static func swiftDemangle(_ name: String) -> String? {

@@ -55,7 +55,42 @@ final class DemanglerTests: XCTestCase {
         XCTAssertEqual(d.display("_ZN3std2rt10lang_start28_$u7b$$u7b$closure$u7d$$u7d$17h8b6b9b6bd9f0f6d0E"), "std::rt::lang_start::{{closure}}")
         XCTAssertEqual(d.display("_ZN4core3ptr85drop_in_place$LT$std..rt..lang_start$LT$$LP$$RP$$GT$..$u7b$$u7b$closure$u7d$$u7d$$GT$17h0123456789abcdefE"),
                        "core::ptr::drop_in_place<std::rt::lang_start<()>::{{closure}}>")
+        // v0 (rustc's default since 1.9x), by libiberty: generics, trait impls, closures.
+        XCTAssertEqual(d.display("_RINvNtCshXDOm5BryCA_11rust_shapes6shapes4spinmEB4_"), "rust_shapes::shapes::spin::<u32>")
+        XCTAssertEqual(d.display("_RNvXNtCshXDOm5BryCA_11rust_shapes6shapesNtB2_6SquareNtB2_4Area4area"),
+                       "<rust_shapes::shapes::Square as rust_shapes::shapes::Area>::area")
+        XCTAssertEqual(d.display("_RNCINvNtCsjrHSEGnQ3l9_3std2rt10lang_startuE0CshXDOm5BryCA_11rust_shapes"), "std::rt::lang_start::<()>::{closure#0}")
+        XCTAssertEqual(d.display("_RNvCs1234_7mycrate3foo"), "mycrate::foo", "no [disambiguator], as rustfilt and perf show it")
+        XCTAssertEqual(d.display("_Rbogus"), "_Rbogus")
         // Swift, by the Swift runtime.
         XCTAssertEqual(d.display("$s4main3fooyS2iF"), "main.foo(Swift.Int) -> Swift.Int")
+    }
+
+    /// A Rust program built by rustc with each mangling scheme, recorded by perf: every row
+    /// of report (self and --children) equals perf report's, names included.
+    func testRustProgramsMatchPerfRowForRow() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        let rustc = ["/root/.cargo/bin/rustc", "/usr/bin/rustc", "/usr/local/bin/rustc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipUnless(rustc != nil, "rustc is not installed")
+        let dir = NSTemporaryDirectory() + "stallstat-rust-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let src = Harness.packageRoot + "/Examples/workloads/rust_shapes.rs"
+        for scheme in ["v0", "legacy"] {
+            let exe = dir + "/rust_\(scheme)"
+            // legacy is behind -Z unstable-options on recent compilers (v0 is the default).
+            let build = Harness.run(["/usr/bin/env", "RUSTC_BOOTSTRAP=1", rustc!, "-O", "-Z", "unstable-options", "-C", "force-frame-pointers=yes",
+                                     "-C", "symbol-mangling-version=\(scheme)", "-o", exe, src])
+            XCTAssertEqual(build.status, 0, build.stderr)
+            let file = dir + "/\(scheme).data"
+            XCTAssertEqual(Harness.perf(["record", "-q", "-g", "-F", "4000", "-o", file, "--", exe, "200"]).status, 0)
+            let ours = Harness.stallstat(["report", "-i", file, "--sort", "symbol"])
+            XCTAssertTrue(ours.stdout.contains("rust_shapes::shapes::spin") && ours.stdout.contains("<rust_shapes::shapes::Square as rust_shapes::shapes::Area>::area"),
+                          "\(scheme): \(ours.stdout)")
+            assertRowsMatch(perf: Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "sym", "-g", "none"]).stdout,
+                                   ours: ours.stdout, columns: 1, "\(scheme) self")
+            assertRowsMatch(perf: Harness.perf(["report", "-i", file, "--stdio", "--children", "--sort", "sym", "-g", "none"]).stdout,
+                                   ours: Harness.stallstat(["report", "-i", file, "--children", "--sort", "symbol"]).stdout, columns: 2, "\(scheme) --children")
+        }
     }
 }

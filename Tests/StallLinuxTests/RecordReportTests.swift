@@ -97,39 +97,6 @@ final class RecordReportTests: XCTestCase {
         }
     }
 
-    /// Rows of a report (`--stdio` text, perf's or ours): the columns before the keys are
-    /// percentages, the rest of the line is the key (C++ names contain spaces).
-    func rows(_ text: String, percentColumns: Int) -> [String: [Double]] {
-        var out: [String: [Double]] = [:]
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") && line.contains("%") {
-            var rest = Substring(line)
-            var values: [Double] = []
-            for _ in 0..<percentColumns {
-                rest = rest.drop { $0 == " " }
-                guard let end = rest.firstIndex(of: "%"), let v = Double(rest[..<end]) else { break }
-                values.append(v)
-                rest = rest[rest.index(after: end)...]
-            }
-            guard values.count == percentColumns else { continue }
-            let key = rest.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-            out[key, default: values.map { _ in 0 }] = zip(out[key] ?? values.map { _ in 0 }, values).map { $0 + $1 }
-        }
-        return out
-    }
-
-    /// Every row of 1% or more equal to perf report's within 0.1 points, both ways.
-    func assertRowsMatch(perf: String, ours: String, columns: Int, _ what: String) {
-        let p = rows(perf, percentColumns: columns), s = rows(ours, percentColumns: columns)
-        XCTAssertFalse(p.isEmpty, "\(what): perf printed no rows")
-        for (key, values) in p where values.contains(where: { $0 >= 1 }) {
-            guard let mine = s[key] else { XCTFail("\(what): perf's row '\(key)' \(values) is missing:\n\(ours)"); continue }
-            for (a, b) in zip(values, mine) { XCTAssertEqual(a, b, accuracy: 0.1, "\(what): \(key)") }
-        }
-        for (key, values) in s where values.contains(where: { $0 >= 1 }) && p[key] == nil {
-            XCTFail("\(what): our row '\(key)' \(values) is not in perf's report:\n\(perf)")
-        }
-    }
-
     /// A C++ program (templates, operators, a lambda, an anonymous namespace): names
     /// demangled as perf shows them, every row within 0.1 points, self and --children.
     func testCxxProgramMatchesPerfRowForRow() throws {
