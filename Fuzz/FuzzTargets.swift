@@ -52,7 +52,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 }
 
 func fuzzPerfData(_ bytes: [UInt8]) {
-    guard let c = try? PerfDataReader.read(bytes, unwinder: StackWordsUnwinder()) else { return }
+    // Half the inputs as report reads them (identical samples merged, chains shared).
+    guard let c = try? PerfDataReader.read(ByteStorage(bytes), unwinder: StackWordsUnwinder(), merge: bytes.count % 2 == 0) else { return }
     // What report does next: aggregate by every key, with and without call chains, and fold.
     let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { pid, ip, kernel in
         ResolvedFrame(dso: kernel ? "[kernel.kallsyms]" : "dso\(pid % 3)", symbol: ip % 5 == 0 ? nil : "f\(ip % 7)", isKernel: kernel)

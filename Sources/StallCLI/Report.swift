@@ -52,7 +52,7 @@ struct Report: ParsableCommand {
         let kernelSymbols = ProfileSymbolizer.preloadKernelSymbols(kallsyms)
         let contents = try Report.load(input, callchains: children || folded, symfs: symfs)
         if let d = contents.damage {
-            StandardError.write("stallstat: \(input): damaged at offset \(d.offset): \(d.message); reporting the \(contents.samples.count) samples before it")
+            StandardError.write("stallstat: \(input): damaged at offset \(d.offset): \(d.message); reporting the \(contents.sampleCount) samples before it")
         }
         for n in contents.notes + [contents.userStacks.note].compactMap({ $0 }) { StandardError.write("stallstat: \(input): \(n)") }
         if contents.lostEvents > 0 {
@@ -97,7 +97,7 @@ struct Report: ParsableCommand {
         do {
             if input == "-" {
                 return try PerfDataReader.read(ByteStorage(try SystemFiles.readStandardInput(limit: maxPipeBytes)), decompressor: ZstdDecompressor(),
-                                               callchains: callchains, unwinder: unwinder)
+                                               callchains: callchains, unwinder: unwinder, merge: true)
             }
             if SystemFiles.isDirectory(input) {
                 guard SystemFiles.exists(input + "/data") else { throw fail("a directory without a perf.data header file ('data')") }
@@ -115,7 +115,7 @@ struct Report: ParsableCommand {
             }
             let bytes = try SystemFiles.map(input)
             let progress: ((Double) -> Void)? = bytes.count > 64 << 20 ? { StandardError.write(cFormat("stallstat: reading \(input): %.0f%%", 100 * $0)) } : nil
-            return try PerfDataReader.read(bytes, progress: progress, decompressor: ZstdDecompressor(), callchains: callchains, unwinder: unwinder)
+            return try PerfDataReader.read(bytes, progress: progress, decompressor: ZstdDecompressor(), callchains: callchains, unwinder: unwinder, merge: true)
         } catch let e as ExitCode {
             throw e
         } catch {

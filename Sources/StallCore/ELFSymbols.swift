@@ -36,7 +36,10 @@ public struct ELFSymbols: Sendable {
         public var description: String { message }
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws { try self.init(storage: ByteStorage(bytes)) }
+
+    /// From a mapped file: only the pages of the tables read become resident.
+    public init(storage bytes: ByteStorage) throws {
         let r = ByteReader(bytes)
         guard bytes.count >= 64, bytes[0] == 0x7F, bytes[1] == 0x45, bytes[2] == 0x4C, bytes[3] == 0x46 else { throw Failure(message: "not an ELF file") }
         guard bytes[4] == 2, bytes[5] == 1 else { throw Failure(message: "only 64-bit little-endian ELF is read") }
@@ -124,19 +127,43 @@ public struct ELFSymbols: Sendable {
         guard link < sections.count, let dynsym = r.range(offset: try r.u64(sections[link] + 24), size: try r.u64(sections[link] + 32)) else { return [] }
         let strLink = Int(try r.u32(sections[link] + 40))
         guard strLink < sections.count, let dynstr = r.range(offset: try r.u64(sections[strLink] + 24), size: try r.u64(sections[strLink] + 32)) else { return [] }
-        let base: UInt64, header: UInt64
-        if machine == 62, let sec = pltSec { base = try r.u64(sec + 16); header = 0 }
-        else if let p = plt { base = try r.u64(p + 16); header = machine == 62 ? 16 : 32 }
-        else { return [] }
-        var out: [Symbol] = []
-        for (i, o) in stride(from: relocations.lowerBound, to: relocations.upperBound - 23, by: 24).enumerated() {
+        // Each relocation's name: its symbol's, or for an IRELATIVE one (an ifunc's resolved
+        // target: libc's memcpy and friends) its addend, as objdump labels it.
+        func relocationName(_ o: Int) throws -> String? {
             let symbolIndex = Int(try r.u64(o + 8) >> 32)   // ELF64_R_SYM(r_info)
-            let entry = dynsym.lowerBound + symbolIndex * 24
-            guard symbolIndex > 0, symbolIndex < dynsym.count / 24 else { continue }
-            let nameOff = Int(try r.u32(entry))
-            guard nameOff < dynstr.count else { continue }
-            let symbolName = try r.cString(dynstr.lowerBound + nameOff, end: dynstr.upperBound)
-            out.append(Symbol(address: base &+ header &+ 16 &* UInt64(i), size: 16, name: symbolName + "@plt", binding: 0))
+            if symbolIndex == 0 { return "*ABS*+0x" + String(try r.u64(o + 16), radix: 16) }
+            guard symbolIndex < dynsym.count / 24 else { return nil }
+            let nameOff = Int(try r.u32(dynsym.lowerBound + symbolIndex * 24))
+            guard nameOff < dynstr.count else { return nil }
+            return try r.cString(dynstr.lowerBound + nameOff, end: dynstr.upperBound)
+        }
+        let entries = stride(from: relocations.lowerBound, to: relocations.upperBound - 23, by: 24)
+        var out: [Symbol] = []
+        if machine == 62, let section = pltSec ?? plt {
+            // x86-64: a stub jumps through its GOT slot (`jmp *disp32(%rip)`, ff 25, after an
+            // endbr64 and a bnd prefix in IBT stubs); the relocation of that slot names it.
+            // Relocations are not in stub order (ld puts IRELATIVE ones last).
+            var nameBySlot: [UInt64: String] = [:]
+            for o in entries { if let n = try relocationName(o) { nameBySlot[try r.u64(o)] = n } }
+            let address = try r.u64(section + 16)
+            guard let code = r.range(offset: try r.u64(section + 24), size: try r.u64(section + 32)) else { return [] }
+            for stub in stride(from: code.lowerBound + (section == plt ? 16 : 0), to: code.upperBound - 15, by: 16) {
+                for p in 0..<10 where try r.u8(stub + p) == 0xFF && r.u8(stub + p + 1) == 0x25 {
+                    let displacement = Int64(Int32(bitPattern: try r.u32(stub + p + 2)))
+                    let stubAddress = address &+ UInt64(stub - code.lowerBound)
+                    let slot = stubAddress &+ UInt64(p + 6) &+ UInt64(bitPattern: displacement)
+                    if let n = nameBySlot[slot] { out.append(Symbol(address: stubAddress, size: 16, name: n + "@plt", binding: 0)) }
+                    break
+                }
+            }
+            return out
+        }
+        // AArch64: the stubs after the 32-byte header are in relocation order.
+        guard let p = plt else { return [] }
+        let base = try r.u64(p + 16)
+        for (i, o) in entries.enumerated() {
+            guard let n = try relocationName(o) else { continue }
+            out.append(Symbol(address: base &+ 32 &+ 16 &* UInt64(i), size: 16, name: n + "@plt", binding: 0))
         }
         return out
     }

@@ -15,6 +15,8 @@ public struct ProfileSample: Sendable {
     /// Range in PerfDataContents.callchainIPs (callers after the sampled frame).
     public var chainStart: Int32
     public var chainCount: Int32
+    /// How many samples this one stands for (read with `merge`: identical samples are one).
+    public var count: Int = 1
 }
 
 public struct MemoryMapping: Equatable, Sendable {
@@ -32,7 +34,10 @@ public struct MemoryMapping: Equatable, Sendable {
 
 public struct PerfDataContents: Sendable {
     public var attrs: [PerfFileAttr] = []
+    /// The samples, or with `merge` the distinct ones (each with its count).
     public var samples: [ProfileSample] = []
+    /// How many samples the file holds (merged ones counted each).
+    public var sampleCount: Int { samples.reduce(0) { $0 &+ $1.count } }
     public var callchainIPs: [UInt64] = []
     /// In file order, so a later mapping of the same range replaces an earlier one.
     public var mappings: [MemoryMapping] = []
@@ -84,14 +89,16 @@ public enum PerfDataReader {
 
     /// `callchains: false` reads call chains without keeping them (a flat report needs
     /// none: on a `-g` file they are most of the memory).
+    /// `merge`: samples a report cannot tell apart are one sample with a count (and equal
+    /// call chains are stored once): report's memory is the distinct samples, not the file.
     public static func read(_ bytes: ByteStorage, progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil,
-                            callchains: Bool = true, unwinder: UserStackUnwinder? = nil) throws -> PerfDataContents {
+                            callchains: Bool = true, unwinder: UserStackUnwinder? = nil, merge: Bool = false) throws -> PerfDataContents {
         let r = ByteReader(bytes)
         guard bytes.count >= 16, let magic = try? r.u64(0) else { throw Failure(message: "not a perf.data file: \(bytes.count) bytes, too short for a header") }
         if magic == PerfData.magic.byteSwapped { throw Failure(message: "big-endian perf.data files are not supported") }
         guard magic == PerfData.magic else { throw Failure(message: "not a perf.data file (no PERFILE2 magic at offset 0)") }
         let headerSize = try r.u64(8)
-        if headerSize == 16 { return readPipe(r, progress: progress, decompressor: decompressor, unwinder: callchains ? unwinder : nil) }
+        if headerSize == 16 { return readPipe(r, progress: progress, decompressor: decompressor, unwinder: callchains ? unwinder : nil, merge: merge) }
         guard headerSize >= UInt64(PerfData.headerSize), bytes.count >= PerfData.headerSize else {
             throw Failure(message: "perf.data header is \(headerSize) bytes, expected \(PerfData.headerSize) (truncated at offset \(bytes.count)?)")
         }
@@ -133,6 +140,7 @@ public enum PerfDataReader {
         }
         var state = RecordState(attrs: c.attrs, decompressor: decompressor, unwinder: callchains ? unwinder : nil)
         state.keepCallchains = callchains
+        if merge { state.merger = SampleMerger() }
         readRecords(r, data, state: &state, into: &c, pipe: false, progress: progress)
         if claimedPastEnd && c.damage == nil {
             c.damage = (bytes.count, "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
@@ -143,9 +151,11 @@ public enum PerfDataReader {
 
     /// perf record -o - (pipe mode): a 16-byte header, then records only; the attrs,
     /// features and trace data are records of their own (PERF_RECORD_HEADER_*).
-    static func readPipe(_ r: ByteReader, progress: ((Double) -> Void)?, decompressor: RecordDecompressor?, unwinder: UserStackUnwinder?) -> PerfDataContents {
+    static func readPipe(_ r: ByteReader, progress: ((Double) -> Void)?, decompressor: RecordDecompressor?, unwinder: UserStackUnwinder?,
+                         merge: Bool = false) -> PerfDataContents {
         var c = PerfDataContents()
         var state = RecordState(attrs: [], decompressor: decompressor, unwinder: unwinder)
+        if merge { state.merger = SampleMerger() }
         readRecords(r, 16..<r.bytes.count, state: &state, into: &c, pipe: true, progress: progress)
         if c.attrs.isEmpty && c.damage == nil { c.damage = (16, "a pipe-mode perf.data without any event attribute record") }
         finish(&c)
@@ -153,28 +163,59 @@ public enum PerfDataReader {
     }
 
     /// What the record loop needs to attribute samples: which attr an id belongs to.
+    /// What parsing a sample needs of its attr, without the attr's arrays and strings
+    /// (copying those per sample was a tenth of the time: retain and release).
+    struct SampleLayout {
+        var sampleType: UInt64, readFormat: UInt64, sampleRegsUser: UInt64, sampleRegsIntr: UInt64
+        var branchHWIndex: Bool, defaultPeriod: UInt64
+        init(_ a: PerfFileAttr) {
+            sampleType = a.sampleType; readFormat = a.readFormat; sampleRegsUser = a.sampleRegsUser; sampleRegsIntr = a.sampleRegsIntr
+            branchHWIndex = a.branchSampleType & (1 << 17) != 0   // PERF_SAMPLE_BRANCH_HW_INDEX
+            defaultPeriod = a.frequencyMode ? 1 : max(1, a.samplePeriodOrFrequency)
+        }
+    }
+
     struct RecordState {
-        var attrByID: [UInt64: Int32] = [:]
+        private(set) var attrByID: [UInt64: Int32] = [:]
+        /// The same, scanned when short (a file has an id per event and CPU: hashing each
+        /// sample's id cost more than comparing a few).
+        private var idList: [(id: UInt64, attr: Int32)] = []
+        var layouts: [SampleLayout] = []
+        /// Records by type, for the common types without a dictionary update per record.
+        var typeCounts = [Int](repeating: 0, count: 128)
+        mutating func addIDs(_ ids: [UInt64], attr: Int32) {
+            for id in ids { attrByID[id] = attr }
+            idList = attrByID.count <= 32 ? attrByID.map { ($0.key, $0.value) } : []
+        }
+        func attr(ofID id: UInt64) -> Int32? {
+            if !idList.isEmpty { for e in idList where e.id == id { return e.attr }; return nil }
+            return attrByID[id]
+        }
         var decompressor: RecordDecompressor?
         /// PERF_SAMPLE_READ: each counter's value at its previous sample.
         var lastReadValue: [UInt64: UInt64] = [:]
         var keepCallchains = true
         /// Unwinds --call-graph dwarf samples while they are read (nil: they are not).
         var unwinder: UserStackUnwinder?
+        /// Merges samples a report cannot tell apart (nil: every sample is kept).
+        var merger: SampleMerger?
         init(attrs: [PerfFileAttr], decompressor: RecordDecompressor? = nil, unwinder: UserStackUnwinder? = nil) {
             self.decompressor = decompressor
             self.unwinder = unwinder
-            for (i, a) in attrs.enumerated() { for id in a.ids { attrByID[id] = Int32(i) } }
+            for (i, a) in attrs.enumerated() { addIDs(a.ids, attr: Int32(i)) }
+            layouts = attrs.map(SampleLayout.init)
         }
     }
 
     static func readRecords(_ r: ByteReader, _ data: Range<Int>, state: inout RecordState, into c: inout PerfDataContents,
                             pipe: Bool, progress: ((Double) -> Void)?) {
         // Typical samples are 40-100 bytes: reserve once instead of regrowing (and copying) the arrays.
-        c.samples.reserveCapacity(data.count / 96)
-        if c.attrs.first.map({ $0.sampleType & PerfData.Sample.callchain != 0 }) ?? false { c.callchainIPs.reserveCapacity(data.count / 24) }
+        if state.merger == nil {
+            c.samples.reserveCapacity(data.count / 96)
+            if c.attrs.first.map({ $0.sampleType & PerfData.Sample.callchain != 0 }) ?? false { c.callchainIPs.reserveCapacity(data.count / 24) }
+        }
         var o = data.lowerBound
-        var nextProgress = o + (1 << 24)
+        var nextProgress = o + (1 << 24), nextDiscard = o + (1 << 21)
         while o < data.upperBound {
             guard let type = try? r.u32(o), let misc = try? r.u16(o + 4), let size16 = try? r.u16(o + 6), o + 8 <= data.upperBound else {
                 c.damage = (o, "a record header is cut off at the end of the data (truncated file)")
@@ -183,23 +224,23 @@ public enum PerfDataReader {
             let size = Int(size16)
             if size < 8 { c.damage = (o, "record of type \(type) claims \(size) bytes (corrupt)"); break }
             if size > data.upperBound - o { c.damage = (o, "record of type \(type) claims \(size) bytes, past the end of the data (truncated file)"); break }
-            c.recordCounts[type, default: 0] += 1
+            if type < 128 { state.typeCounts[Int(type)] += 1 } else { c.recordCounts[type, default: 0] += 1 }
             var next = o + size
             do {
                 var f = try r.cursor((o + 8)..<(o + size))
                 switch PerfData.RecordType(rawValue: type) {
                 case .sample:
-                    guard !c.attrs.isEmpty else { c.damage = (o, "a sample before any event attribute (corrupt)"); break }
-                    let first = c.attrs[0]
+                    guard !state.layouts.isEmpty else { c.damage = (o, "a sample before any event attribute (corrupt)"); break }
+                    let first = state.layouts[0]
                     var attrIndex: Int32 = 0
-                    if c.attrs.count > 1 {
+                    if state.layouts.count > 1 {
                         var probe = f
                         let id: UInt64?
-                        if first.sampleType & PerfData.Sample.identifier != 0 { id = try probe.u64() } else { id = try sampleID(&probe, attr: first) }
-                        attrIndex = id.flatMap { state.attrByID[$0] } ?? -1
+                        if first.sampleType & PerfData.Sample.identifier != 0 { id = try probe.u64() } else { id = try sampleID(&probe, sampleType: first.sampleType) }
+                        attrIndex = id.flatMap { state.attr(ofID: $0) } ?? -1
                         if attrIndex < 0 { c.damage = (o, "a sample names an event id no attribute has (corrupt)"); break }
                     }
-                    try parseSample(&f, attr: c.attrs[Int(attrIndex)], attrIndex: attrIndex, kernel: misc & 0x7 == 1, state: &state, into: &c)
+                    try parseSample(&f, layout: state.layouts[Int(attrIndex)], attrIndex: attrIndex, kernel: misc & 0x7 == 1, state: &state, into: &c)
                 case .mmap:
                     let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
                     let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
@@ -216,12 +257,14 @@ public enum PerfDataReader {
                     // The name, then (sample_id_all) the trailer: the string ends at its NUL.
                     let name = try f.restAsCString()
                     if pid == tid { c.comms[pid] = name }
+                    state.merger?.threadRenamed(tid)
                     c.threadEvents.append(.comm(tid: tid, time: trailerTime(r, recordEnd: o + size, attrs: c.attrs), name: name))
                 case .fork:
                     let pid = Int32(bitPattern: try f.u32()), ppid = Int32(bitPattern: try f.u32())
                     let tid = Int32(bitPattern: try f.u32()), ptid = Int32(bitPattern: try f.u32())
                     let time = try f.u64()
                     if pid != ppid { c.forks[pid] = ppid }
+                    state.merger?.threadRenamed(tid)
                     c.threadEvents.append(.fork(tid: tid, parentTID: ptid, time: time))
                 case .lost:
                     _ = try f.u64()
@@ -249,7 +292,8 @@ public enum PerfDataReader {
                     var a = try PerfFileAttr.parse(r, in: attrBytes)
                     while f.remaining >= 8 { a.ids.append(try f.u64()) }
                     a.name = a.defaultName
-                    for id in a.ids { state.attrByID[id] = Int32(c.attrs.count) }
+                    state.addIDs(a.ids, attr: Int32(c.attrs.count))
+                    state.layouts.append(SampleLayout(a))
                     c.attrs.append(a)
                 case .headerFeature where pipe:
                     let bit = try f.u64()
@@ -276,7 +320,7 @@ public enum PerfDataReader {
                 case .eventUpdate where pipe:
                     // PERF_EVENT_UPDATE__NAME (1): the event's name.
                     let kind = try f.u64(), id = try f.u64()
-                    if kind == 1, let i = state.attrByID[id] { c.attrs[Int(i)].name = try f.restAsCString() }
+                    if kind == 1, let i = state.attr(ofID: id) { c.attrs[Int(i)].name = try f.restAsCString() }
                 default:
                     break
                 }
@@ -287,13 +331,19 @@ public enum PerfDataReader {
             }
             if c.damage != nil { break }
             o = next
-            if o >= nextProgress {
-                progress?(Double(o - data.lowerBound) / Double(max(1, data.count)))
+            if o >= nextDiscard {
                 // What is read is not read again: a mapped file's pages can go (memory).
                 r.bytes.discard(before: o)
+                nextDiscard = o + (1 << 21)
+            }
+            if o >= nextProgress {
+                progress?(Double(o - data.lowerBound) / Double(max(1, data.count)))
                 nextProgress = o + (1 << 24)
             }
         }
+        // Counted in an array while reading (no dictionary update per record).
+        for (type, n) in state.typeCounts.enumerated() where n > 0 { c.recordCounts[UInt32(type), default: 0] += n }
+        state.typeCounts = [Int](repeating: 0, count: 128)
     }
 
     /// Records of another file that continue `c`: `perf record --threads` writes one
@@ -334,8 +384,7 @@ public enum PerfDataReader {
     }
 
     /// PERF_SAMPLE_ID's value, walking the fields before it.
-    static func sampleID(_ f: inout FieldCursor, attr: PerfFileAttr) throws -> UInt64? {
-        let t = attr.sampleType
+    static func sampleID(_ f: inout FieldCursor, sampleType t: UInt64) throws -> UInt64? {
         guard t & PerfData.Sample.id != 0 else { return nil }
         for bit in [PerfData.Sample.identifier, PerfData.Sample.ip, PerfData.Sample.tid, PerfData.Sample.time, PerfData.Sample.addr] where t & bit != 0 {
             try f.skip(8)
@@ -376,11 +425,11 @@ public enum PerfDataReader {
         s.chainCount += Int32(frames.count)
     }
 
-    static func parseSample(_ f: inout FieldCursor, attr: PerfFileAttr, attrIndex: Int32, kernel: Bool, state: inout RecordState,
+    static func parseSample(_ f: inout FieldCursor, layout attr: SampleLayout, attrIndex: Int32, kernel: Bool, state: inout RecordState,
                             into c: inout PerfDataContents) throws {
         let t = attr.sampleType
         var userChainStart: Int? = nil   // where PERF_CONTEXT_USER's frames begin in callchainIPs
-        var s = ProfileSample(attr: attrIndex, pid: -1, tid: -1, cpu: -1, time: 0, ip: 0, period: attr.frequencyMode ? 1 : max(1, attr.samplePeriodOrFrequency),
+        var s = ProfileSample(attr: attrIndex, pid: -1, tid: -1, cpu: -1, time: 0, ip: 0, period: attr.defaultPeriod,
                               addr: 0, dataPageSize: 0, codePageSize: 0, isKernel: kernel, chainStart: Int32(truncatingIfNeeded: c.callchainIPs.count), chainCount: 0)
         if t & PerfData.Sample.identifier != 0 { try f.skip(8) }
         if t & PerfData.Sample.ip != 0 { s.ip = try f.u64() }
@@ -438,7 +487,7 @@ public enum PerfDataReader {
         if t & PerfData.Sample.raw != 0 { try f.skip(Int(try f.u32())) }
         if t & PerfData.Sample.branchStack != 0 {
             let nr = try f.u64()
-            if attr.branchSampleType & (1 << 17) != 0 { try f.skip(8) }   // PERF_SAMPLE_BRANCH_HW_INDEX
+            if attr.branchHWIndex { try f.skip(8) }
             _ = try f.items(nr, of: 24)
         }
         var userRegisters: Range<Int>? = nil
@@ -467,20 +516,25 @@ public enum PerfDataReader {
             unwindUserStack(&s, registers: registers, stack: stack, mask: attr.sampleRegsUser, reader: f.reader,
                             replacingFrom: userChainStart, state: &state, into: &c)
         }
-        guard !readValues.isEmpty else { c.samples.append(s); return }
+        if state.merger != nil { state.merger!.shareChain(&s, &c.callchainIPs) }
+        guard !readValues.isEmpty else { append(s, &state, &c); return }
         // PERF_SAMPLE_READ (leader sampling, {a,b}:S): as perf delivers it, each counter's
         // increase since its previous sample is a sample of that counter at this IP; no
         // increase, no sample.
         for (value, id) in readValues {
-            guard let member = state.attrByID[id] else { continue }
+            guard let member = state.attr(ofID: id) else { continue }
             let delta = value &- (state.lastReadValue[id] ?? 0)
             state.lastReadValue[id] = value
             guard delta != 0 else { continue }
             var m = s
             m.attr = member
             m.period = delta
-            c.samples.append(m)
+            append(m, &state, &c)
         }
+    }
+
+    @inline(__always) static func append(_ s: ProfileSample, _ state: inout RecordState, _ c: inout PerfDataContents) {
+        if state.merger != nil { state.merger!.add(s, to: &c.samples) } else { c.samples.append(s) }
     }
 
     /// The feature sections: a table of (offset, size) pairs right after the data, one

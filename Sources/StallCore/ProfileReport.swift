@@ -186,12 +186,12 @@ public struct ProfileReport: Sendable {
         for s in contents.samples {
             let a = Int(s.attr)
             totals[a] &+= s.period
-            counts[a] += 1
+            counts[a] += s.count
             let leaf = frame(s.pid, s.ip, s.isKernel)
             showLevel(leaf, kernel: s.isKernel)
             let k = key(s, leaf)
             selfPeriod[k, default: zero][a] &+= s.period
-            sampleCount[k, default: 0] += 1
+            sampleCount[k, default: 0] += s.count
             if s.chainCount > 0 { chains = true }
             if children {
                 // Each row once per sample (recursion repeats frames). A chain is a few dozen
@@ -296,15 +296,25 @@ public struct ProfileReport: Sendable {
     public static func folded(contents: PerfDataContents, event: Int32 = 0, resolve: (Int32, UInt64, Bool) -> ResolvedFrame) -> String {
         var counts: [String: Int] = [:]
         let names = ThreadNames(contents.threadEvents)
+        // Each address's name once: stacks repeat the same few frames.
+        var frameNames: [PIDAddress: String] = [:]
+        func name(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> String {
+            let k = PIDAddress(pid: kernel ? -1 : pid, ip: ip)
+            if let n = frameNames[k] { return n }
+            let f = resolve(pid, ip, kernel)
+            let n = (f.symbol ?? "[unknown]") + (f.isKernel ? "_[k]" : "")
+            frameNames[k] = n
+            return n
+        }
         for s in contents.samples where s.attr == event {
-            var frames = [resolve(s.pid, s.ip, s.isKernel)]
+            var frames = [name(s.pid, s.ip, s.isKernel)]
             for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                 let ip = contents.callchainIPs[i]
-                frames.append(resolve(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
+                frames.append(name(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
             }
             let comm = names.display(tid: s.tid, at: s.time)
-            let stack = ([comm] + frames.reversed().map { f in (f.symbol ?? "[unknown]") + (f.isKernel ? "_[k]" : "") }).joined(separator: ";")
-            counts[stack, default: 0] += 1
+            let stack = ([comm] + frames.reversed()).joined(separator: ";")
+            counts[stack, default: 0] += s.count
         }
         return counts.keys.sorted().map { "\($0) \(counts[$0]!)" }.joined(separator: "\n") + (counts.isEmpty ? "" : "\n")
     }

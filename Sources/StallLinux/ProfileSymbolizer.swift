@@ -16,8 +16,6 @@ public final class ProfileSymbolizer {
     private var mapsByPID: [Int32: [Map]] = [:]
     private let forks: [Int32: Int32]
     private var elfCache: [String: ELFSymbols?] = [:]
-    private var cache: [UInt64: ResolvedFrame] = [:]
-    private var cachePID: [Int32: [UInt64: ResolvedFrame]] = [:]
     private lazy var kernel: KernelSymbols? = kernelLoader?.wait() ?? ProfileSymbolizer.loadKernelSymbols(kallsymsPath)
     private var kernelLoader: BackgroundLoad<KernelSymbols?>? = nil
 
@@ -121,8 +119,8 @@ public final class ProfileSymbolizer {
     }
 
     func readELF(_ path: String) -> ELFSymbols? {
-        guard let bytes = try? SystemFiles.readRegularFile(path, limit: ProfileSymbolizer.maxObjectBytes) else { return nil }
-        return try? ELFSymbols(bytes: bytes)
+        guard let bytes = try? SystemFiles.mapRegularFile(path, limit: ProfileSymbolizer.maxObjectBytes) else { return nil }
+        return try? ELFSymbols(storage: bytes)
     }
 
     /// The object with this build id in perf's build-id cache ($PERF_BUILDID_DIR or
@@ -147,12 +145,8 @@ public final class ProfileSymbolizer {
 
     public func resolve(pid: Int32, ip: UInt64, kernel isKernel: Bool) -> ResolvedFrame {
         if isKernel || ip >= 0xFFFF_8000_0000_0000 {
-            if let f = cache[ip] { return f }
-            let f = ResolvedFrame(dso: "[kernel.kallsyms]", symbol: kernel?.symbol(at: ip), isKernel: true, address: ip)
-            cache[ip] = f
-            return f
+            return ResolvedFrame(dso: "[kernel.kallsyms]", symbol: kernel?.symbol(at: ip), isKernel: true, address: ip)
         }
-        if let f = cachePID[pid]?[ip] { return f }
         var frame = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip)
         if let m = map(pid: pid, ip: ip) {
             frame.dso = m.name
@@ -164,7 +158,6 @@ public final class ProfileSymbolizer {
                 }
             }
         }
-        cachePID[pid, default: [:]][ip] = frame
         return frame
     }
 }

@@ -55,6 +55,20 @@ public enum SystemFiles {
         return try bounded(path, limit) { cpe_read_fd_max(fd, limit, &$0) } as [UInt8]
     }
 
+    /// A regular file mapped read-only (a FIFO or device is refused, as readRegularFile
+    /// refuses it): for object files, of which a report reads only the symbol tables. The
+    /// pages read are file-backed and shared with the page cache, not copies.
+    public static func mapRegularFile(_ path: String, limit: Int) throws -> ByteStorage {
+        let (fd, size) = try openRegularFile(path)
+        defer { close(fd) }
+        guard size <= limit else { throw InputTooLarge(path: path, limit: limit) }
+        guard size > 0 else { return ByteStorage([]) }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw SystemError(errno: errno, operation: "mmap \(path)")
+        }
+        return ByteStorage(pointer: UnsafeRawBufferPointer(start: p, count: size), release: { munmap(p, size) })
+    }
+
     /// The first `count` bytes (or fewer) of a regular file, with the same refusals as
     /// readRegularFile: for headers (an ELF's notes) without reading a whole object.
     public static func readRegularFilePrefix(_ path: String, bytes count: Int) throws -> [UInt8] {
