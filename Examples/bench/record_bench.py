@@ -89,6 +89,17 @@ def main():
     rows.append(f"| `--children` on the same file vs `perf report --stdio --children -g none --sort symbol`, mean of 5 | – "
                 f"| {ch_perf[0]:.3f} s | {ch_ours[0]:.3f} s | {ch_ours[0]/ch_perf[0]:.3f} ({ch_perf[0]/ch_ours[0]:.1f}x faster) |")
     rows.append(f"| same, peak memory | – | {m[3]:.0f} MB | {m[2]:.0f} MB | {m[2]/m[3]:.2f} |")
+    # --call-graph dwarf: the unwinding itself (libdwfl here, libunwind in perf 6.1)
+    dw = f"{d}/dwarf.data"
+    sh(["perf", "record", "-q", "--call-graph", "dwarf", "-F", "4000", "-o", dw, "--", f"{work}/deep_stacks", "1500", "40"])
+    dw_count = json.loads(subprocess.run([STALLSTAT, "report", "-i", dw, "--json", "--percent-limit", "101"], capture_output=True, text=True).stdout)["events"][0]["samples"]
+    dw_ours, dw_perf = hyperfine([f"{STALLSTAT} report -i {dw} --sort symbol --children",
+                                  f"perf report -i {dw} --stdio --children --no-inline -g none --sort symbol"], 5, warmup=1)
+    dm = [peak_rss_mb(c) for c in ([STALLSTAT, "report", "-i", dw, "--sort", "symbol", "--children"],
+                                   ["perf", "report", "-i", dw, "--stdio", "--children", "--no-inline", "-g", "none", "--sort", "symbol"])]
+    rows.append(f"| `--children` of a `--call-graph dwarf` file ({dw_count:,} samples of `deep_stacks`, {os.path.getsize(dw)/1e6:.0f} MB: every user stack unwound) "
+                f"vs `perf report --stdio --children --no-inline -g none`, mean of 5 | – | {dw_perf[0]:.3f} s | {dw_ours[0]:.3f} s | {dw_ours[0]/dw_perf[0]:.3f} ({dw_perf[0]/dw_ours[0]:.1f}x faster) |")
+    rows.append(f"| same, peak memory | – | {dm[1]:.0f} MB | {dm[0]:.0f} MB | {dm[0]/dm[1]:.2f} |")
     scope = " --only-report` (the report rows; the sampling rows are from the last full run)" if a.only_report else "`"
     block = "\n".join(rows) + f"\n\nMeasured by `Examples/bench/record_bench.py{scope} on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, " \
         f"perf {sh(['perf', '--version']).stdout.split()[-1]}, event cpu-clock (no PMU).\n"
