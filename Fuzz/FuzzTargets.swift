@@ -70,7 +70,7 @@ func fuzzPerfData(_ bytes: [UInt8]) {
 /// splicing of unwound frames into call chains sees arbitrary addresses and lengths.
 final class StackWordsUnwinder: UserStackUnwinder {
     func unwind(_ sample: UserStackSample, mappings: [MemoryMapping], forks: [Int32: Int32]) -> (frames: [UInt64], stopped: String?) {
-        let words = min(sample.stack.count / 8, 130)
+        let words = min(sample.stack.count / 8, 16)
         let frames = (0..<words).map { sample.stack.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }
         return ([sample.registers[8]] + frames, words == 0 ? "empty stack" : nil)
     }
