@@ -199,6 +199,10 @@ public enum PerfDataReader {
         var unwinder: UserStackUnwinder?
         /// Merges samples a report cannot tell apart (nil: every sample is kept).
         var merger: SampleMerger?
+        /// The start of a record the previous decompressed chunk ended inside, and where
+        /// that chunk's COMPRESSED record is in the file.
+        var pendingDecompressed: [UInt8] = []
+        var pendingDecompressedAt = 0
         init(attrs: [PerfFileAttr], decompressor: RecordDecompressor? = nil, unwinder: UserStackUnwinder? = nil) {
             self.decompressor = decompressor
             self.unwinder = unwinder
@@ -207,8 +211,13 @@ public enum PerfDataReader {
         }
     }
 
+    /// `partialTail`: the data is one decompressed chunk, whose last record may continue in
+    /// the next chunk (perf's compressor cuts its input anywhere): its start is returned
+    /// instead of being damage.
+    @discardableResult
     static func readRecords(_ r: ByteReader, _ data: Range<Int>, state: inout RecordState, into c: inout PerfDataContents,
-                            pipe: Bool, progress: ((Double) -> Void)?) {
+                            pipe: Bool, progress: ((Double) -> Void)?, partialTail: Bool = false) -> Int? {
+        var tail: Int? = nil
         // Typical samples are 40-100 bytes: reserve once instead of regrowing (and copying) the arrays.
         if state.merger == nil {
             c.samples.reserveCapacity(data.count / 96)
@@ -218,12 +227,17 @@ public enum PerfDataReader {
         var nextProgress = o + (1 << 24), nextDiscard = o + (1 << 21)
         while o < data.upperBound {
             guard let type = try? r.u32(o), let misc = try? r.u16(o + 4), let size16 = try? r.u16(o + 6), o + 8 <= data.upperBound else {
+                if partialTail { tail = o; break }
                 c.damage = (o, "a record header is cut off at the end of the data (truncated file)")
                 break
             }
             let size = Int(size16)
             if size < 8 { c.damage = (o, "record of type \(type) claims \(size) bytes (corrupt)"); break }
-            if size > data.upperBound - o { c.damage = (o, "record of type \(type) claims \(size) bytes, past the end of the data (truncated file)"); break }
+            if size > data.upperBound - o {
+                if partialTail { tail = o; break }
+                c.damage = (o, "record of type \(type) claims \(size) bytes, past the end of the data (truncated file)")
+                break
+            }
             if type < 128 { state.typeCounts[Int(type)] += 1 } else { c.recordCounts[type, default: 0] += 1 }
             var next = o + size
             do {
@@ -279,10 +293,17 @@ public enum PerfDataReader {
                     // COMPRESSED2 says how many of its bytes are data (the rest aligns the record).
                     var payload = f.position..<f.end
                     if type == PerfData.RecordType.compressed2.rawValue { payload = try f.items(try f.u64(), of: 1) }
-                    let records = try decompressor.decompress(UnsafeRawBufferPointer(rebasing: r.bytes.pointer[payload]))
+                    // A record cut at the end of the previous chunk continues in this one (perf
+                    // carries the remainder over the same way: decomp_last_rem).
+                    let records = state.pendingDecompressed + (try decompressor.decompress(UnsafeRawBufferPointer(rebasing: r.bytes.pointer[payload])))
                     let inner = ByteStorage(records)
-                    readRecords(ByteReader(inner), 0..<inner.count, state: &state, into: &c, pipe: pipe, progress: nil)
-                    if let d = c.damage { c.damage = (o, "in the records compressed at this offset, at \(d.offset) of \(inner.count) decompressed bytes: \(d.message)") }
+                    let cut = readRecords(ByteReader(inner), 0..<inner.count, state: &state, into: &c, pipe: pipe, progress: nil, partialTail: true)
+                    state.pendingDecompressed = cut.map { Array(records[$0...]) } ?? []
+                    state.pendingDecompressedAt = o
+                    if state.pendingDecompressed.count > 1 << 16 {   // a record is at most 64 KiB
+                        c.damage = (o, "a compressed record's data ends in \(state.pendingDecompressed.count) bytes that are no whole record (corrupt)")
+                    }
+                    if let d = c.damage, d.offset != o { c.damage = (o, "in the records compressed at this offset, at \(d.offset) of \(inner.count) decompressed bytes: \(d.message)") }
                 case .headerAttr where pipe:
                     // perf_event_attr (its own size field says how long), then the ids to the end.
                     var probe = f
@@ -341,9 +362,15 @@ public enum PerfDataReader {
                 nextProgress = o + (1 << 24)
             }
         }
+        // The last compressed chunk ended inside a record: the file ends there.
+        if !partialTail, !state.pendingDecompressed.isEmpty, c.damage == nil {
+            c.damage = (state.pendingDecompressedAt, "the compressed records end inside a record (\(state.pendingDecompressed.count) bytes of it; truncated file)")
+            state.pendingDecompressed = []
+        }
         // Counted in an array while reading (no dictionary update per record).
         for (type, n) in state.typeCounts.enumerated() where n > 0 { c.recordCounts[UInt32(type), default: 0] += n }
         state.typeCounts = [Int](repeating: 0, count: 128)
+        return tail
     }
 
     /// Records of another file that continue `c`: `perf record --threads` writes one

@@ -141,8 +141,11 @@ public struct ProfileReport: Sendable {
             if let f = frameCache[k] { return f }
             let r = resolve(pid, ip, kernel)
             let unmapped = !r.isKernel && r.symbol == nil && r.dso == "[unknown]"
-            // An unmapped address's row is keyed without a level; showLevel spells it.
-            let f = FrameIDs(dso: intern(r.dso), symbol: intern(unmapped ? "\u{1}unmapped \(ip)" : r.symbolColumn), unmappedAddress: unmapped ? ip : nil)
+            // An unmapped address's row is keyed without a level; showLevel spells it. A
+            // symbol's row is its object's too (perf's sort__sym_cmp compares the dso first:
+            // the program's _start and ld.so's are two rows); the key shows as its name.
+            let f = FrameIDs(dso: intern(r.dso), symbol: intern(unmapped ? "\u{1}unmapped \(ip)" : r.dso + "\u{0}" + r.symbolColumn),
+                             unmappedAddress: unmapped ? ip : nil)
             frameCache[k] = f
             return f
         }
@@ -218,7 +221,11 @@ public struct ProfileReport: Sendable {
         rows = keys.map { k in
             let sp = selfPeriod[k] ?? zero
             let cp = childPeriod[k] ?? sp
-            return Row(keys: sortKeys.indices.map { strings[Int(k[$0])] },
+            return Row(keys: sortKeys.indices.map { i in
+                           let text = strings[Int(k[i])]
+                           guard sortKeys[i] == .symbol, let cut = text.utf8.lastIndex(of: 0) else { return text }
+                           return String(text[text.utf8.index(after: cut)...])
+                       },
                        selfPercent: (0..<n).map { totals[$0] == 0 ? 0 : 100 * Double(sp[$0]) / Double(totals[$0]) },
                        childrenPercent: (0..<n).map { totals[$0] == 0 ? 0 : 100 * Double(cp[$0]) / Double(totals[$0]) },
                        samples: sampleCount[k] ?? 0)
