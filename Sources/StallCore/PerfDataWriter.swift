@@ -179,7 +179,8 @@ public enum SynthesizedRecord {
             let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
             guard f.count >= 5, f[1].count == 4 else { continue }
             let executable = f[1].dropFirst(2).first == "x"
-            guard executable || (data && f[1].first == "r" && f.count == 6 && f[5].hasPrefix("/")) else { continue }
+            // The path field keeps the spaces that align it: trimmed before it is looked at.
+            guard executable || (data && f[1].first == "r" && f.count == 6 && f[5].trimmingWhitespace().hasPrefix("/")) else { continue }
             let range = f[0].split(separator: "-")
             guard range.count == 2, let a = UInt64(range[0], radix: 16), let b = UInt64(range[1], radix: 16), let off = UInt64(f[2], radix: 16) else { continue }
             let path = f.count == 6 ? f[5].trimmingWhitespace() : "//anon"

@@ -136,6 +136,17 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(m[0].2, 0x1000)
         XCTAssertEqual(m[0].4, "/bin/app")
         XCTAssertEqual(m[1].4, "[vdso]")
+        // With data (record -d, --call-graph dwarf): readable file mappings too, as the
+        // kernel aligns the path column with spaces; never anonymous memory or [heap].
+        let aligned = "55f9e6d88000-55f9e6d89000 r--p 00000000 fe:00 5324871                    /bin/app\n" +
+            "55f9e6d89000-55f9e6d8a000 r-xp 00001000 fe:00 5324871                    /bin/app\n" +
+            "55f9e6d8b000-55f9e6d8c000 rw-p 00002000 fe:00 5324871                    /bin/app\n" +
+            "55f9e7000000-55f9e7021000 rw-p 00000000 00:00 0                          [heap]\n" +
+            "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n" +
+            "7f0000002000-7f0000003000 ---p 00000000 fe:00 77                         /lib/libz.so\n"
+        XCTAssertEqual(SynthesizedRecord.executableMappings(maps: aligned, data: true).map { "\($0.2) \($0.3) \($0.4)" },
+                       ["0 1 /bin/app", "4096 5 /bin/app", "8192 3 /bin/app"])
+        XCTAssertEqual(SynthesizedRecord.executableMappings(maps: aligned).map(\.4), ["/bin/app"])
     }
 }
 

@@ -319,6 +319,22 @@ final class RecordReportTests: XCTestCase {
         let script = Harness.perf(["script", "-i", file])
         XCTAssertEqual(script.status, 0, script.stderr)
         XCTAssertTrue(script.stdout.contains("recurse"), "perf script unwinds it too")
+        // Attached (-p): the mappings, data ones included, come from /proc/PID/maps; perf
+        // unwinds through them too (without the data mappings its libunwind could not).
+        let running = Process()
+        running.executableURL = URL(fileURLWithPath: deep[0])
+        running.arguments = ["3000", "40"]
+        running.standardOutput = FileHandle.nullDevice
+        try running.run()
+        defer { running.terminate(); running.waitUntilExit() }
+        usleep(200_000)
+        let attached = dir + "/attached-dwarf.data"
+        let att = Harness.stallstat(["record", "--call-graph", "dwarf", "-F", "2000", "-p", String(running.processIdentifier), "--duration", "0.6", "-o", attached])
+        XCTAssertEqual(att.status, 0, att.stderr)
+        let perfAttached = Harness.perf(["report", "-i", attached, "--stdio", "--children", "--no-inline", "--sort", "sym", "-g", "none"])
+        let oursAttached = Harness.stallstat(["report", "-i", attached, "--children", "--sort", "symbol"])
+        XCTAssertGreaterThan(children(of: "recurse", in: perfAttached.stdout), 90, perfAttached.stdout)
+        assertRowsMatch(perf: perfAttached.stdout, ours: oursAttached.stdout, columns: 2, "attached dwarf")
         // dwarf,SIZE is rounded up to 8 as perf does; lbr and nonsense are refused.
         let sized = Harness.stallstat(["record", "--call-graph", "dwarf,100", "-F", "500", "-o", dir + "/sized.data", "--", "/bin/true"])
         XCTAssertEqual(sized.status, 0, sized.stderr)
