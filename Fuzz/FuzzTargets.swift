@@ -69,7 +69,7 @@ func fuzzPerfData(_ bytes: [UInt8]) {
 /// Stands in for libdw: "unwinds" a user stack into its first words, so the reader's
 /// splicing of unwound frames into call chains sees arbitrary addresses and lengths.
 final class StackWordsUnwinder: UserStackUnwinder {
-    func unwind(_ sample: UserStackSample, mappings: [MemoryMapping], forks: [Int32: Int32]) -> (frames: [UInt64], stopped: String?) {
+    func unwind(_ sample: UserStackSample, contents: PerfDataContents) -> (frames: [UInt64], stopped: String?) {
         let words = min(sample.stack.count / 8, 16)
         let frames = (0..<words).map { sample.stack.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }
         return ([sample.registers[8]] + frames, words == 0 ? "empty stack" : nil)

@@ -432,7 +432,7 @@ public enum PerfDataReader {
             next += 8
         }
         let result = reader.bytes.withRawBytes(stack) { bytes in
-            unwinder.unwind(UserStackSample(pid: s.pid, tid: s.tid, arch: c.arch, registers: values, stack: bytes), mappings: c.mappings, forks: c.forks)
+            unwinder.unwind(UserStackSample(pid: s.pid, tid: s.tid, arch: c.arch, registers: values, stack: bytes), contents: c)
         }
         var frames = result.frames[...]
         // The first frame is the user pc: for a user sample, the sampled frame itself.

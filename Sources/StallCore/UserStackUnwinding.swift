@@ -20,7 +20,9 @@ public struct UserStackSample {
 public protocol UserStackUnwinder: AnyObject {
     /// The sampled user pc and its callers' addresses (return addresses minus one, as
     /// perf stores them), and why the unwinding stopped early (nil when it did not).
-    func unwind(_ sample: UserStackSample, mappings: [MemoryMapping], forks: [Int32: Int32]) -> (frames: [UInt64], stopped: String?)
+    /// `contents`: what has been read so far (its mappings precede the sample; its build
+    /// ids, in a file's feature section, are known before any record).
+    func unwind(_ sample: UserStackSample, contents: PerfDataContents) -> (frames: [UInt64], stopped: String?)
 }
 
 /// What happened to the user stacks of a `--call-graph dwarf` file.

@@ -24,6 +24,11 @@ public final class DwarfUnwinder: UserStackUnwinder {
     private var indexedMappings = 0
     private var forks: [Int32: Int32] = [:]
     private var processes: [Int32: (state: OpaquePointer?, context: ProcessContext)] = [:]
+    /// Processes by last use: at most `maxProcesses` libdwfl states are kept (each holds
+    /// the unwind tables and debug information it read; a day of `-a` sees thousands of
+    /// short-lived processes).
+    private var recentProcesses: [Int32] = []
+    static let maxProcesses = 32
     private var frames = [UInt64](repeating: 0, count: DwarfUnwinder.maxFrames)
 
     public init(symfs: String = "") { self.symfs = symfs }
@@ -50,13 +55,37 @@ public final class DwarfUnwinder: UserStackUnwinder {
 
     /// The recording's mappings read since the last sample, indexed by process. Only
     /// files: [vdso], anonymous and JIT memory have no unwind tables to read.
-    private func index(_ mappings: [MemoryMapping]) {
+    private func index(_ mappings: [MemoryMapping], buildIDs: [BuildIDEntry]) {
         guard mappings.count > indexedMappings else { return }
+        if recordedIDs == nil { recordedIDs = Dictionary(buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a }) }
         for m in mappings[indexedMappings...] where m.filename.hasPrefix("/") && !m.filename.hasPrefix("//") && m.end > m.start {   // not //anon
-            guard let path = strdup(symfs + m.filename) else { continue }
+            guard let file = objectPath(m.filename), let path = strdup(file) else { continue }
             mapsByPID[m.pid, default: []].append(Mapping(start: m.start, end: m.end, pgoff: m.pgoff, path: path, isCode: !m.isData))
         }
         indexedMappings = mappings.count
+    }
+
+    /// BUILD_ID: each object's build id when it was recorded (nil until the first sample).
+    private var recordedIDs: [String: String]?
+    private var chosenPaths: [String: String?] = [:]
+
+    /// The file whose unwind tables are the recorded object's: the path itself (under
+    /// --symfs) when its build id is the recorded one (or none was recorded), else perf's
+    /// build-id cache's copy; nil when neither is (a rebuilt binary's tables would unwind
+    /// the recorded stacks into garbage: those stacks stop there instead).
+    func objectPath(_ recorded: String) -> String? {
+        if let known = chosenPaths[recorded] { return known }
+        var chosen: String? = symfs + recorded
+        if let id = recordedIDs?[recorded], id.count > 2 {
+            let found = (try? SystemFiles.readRegularFilePrefix(symfs + recorded, bytes: 1 << 16)).flatMap { BuildIDEntry.ofELF(prefix: $0) }
+            if found != nil && found != id {
+                chosen = ProfileSymbolizer.buildIDCacheDirectories().map { "\($0)/.build-id/\(id.prefix(2))/\(id.dropFirst(2))/elf" }.first { path in
+                    (try? SystemFiles.readRegularFilePrefix(path, bytes: 1 << 16)).flatMap { BuildIDEntry.ofELF(prefix: $0) } == id
+                }
+            }
+        }
+        chosenPaths[recorded] = chosen
+        return chosen
     }
 
     /// The mapping of `address` in `pid`, else in the process it was forked from (as
@@ -71,11 +100,19 @@ public final class DwarfUnwinder: UserStackUnwinder {
         return mapsByPID[-1]?.last { address >= $0.start && address < $0.end }
     }
 
-    public func unwind(_ sample: UserStackSample, mappings: [MemoryMapping], forks: [Int32: Int32]) -> (frames: [UInt64], stopped: String?) {
+    public func unwind(_ sample: UserStackSample, contents: PerfDataContents) -> (frames: [UInt64], stopped: String?) {
         guard let machine = DwarfUnwinder.machine(sample.arch) else { return ([], "recorded on \(sample.arch ?? "?"), which is not x86_64 or aarch64") }
-        index(mappings)
-        self.forks = forks
+        index(contents.mappings, buildIDs: contents.buildIDs)
+        self.forks = contents.forks
         let process: OpaquePointer
+        if recentProcesses.last != sample.pid {
+            recentProcesses.removeAll { $0 == sample.pid }
+            recentProcesses.append(sample.pid)
+            if recentProcesses.count > DwarfUnwinder.maxProcesses {
+                let evicted = recentProcesses.removeFirst()
+                if let p = processes.removeValue(forKey: evicted) { cuw_process_free(p.state) }
+            }
+        }
         if let known = processes[sample.pid] {
             guard let state = known.state else { return ([], "libdwfl could not start") }
             process = state

@@ -137,7 +137,10 @@ public final class ProfileSymbolizer {
         return nil
     }
 
-    var buildIDDirectories: [String] {
+    var buildIDDirectories: [String] { ProfileSymbolizer.buildIDCacheDirectories() }
+
+    /// perf's build-id cache: $PERF_BUILDID_DIR, else ~/.debug.
+    static func buildIDCacheDirectories() -> [String] {
         let env = ProcessInfo.processInfo.environment
         if let dir = env["PERF_BUILDID_DIR"], !dir.isEmpty { return [dir] }
         return env["HOME"].map { [$0 + "/.debug"] } ?? []

@@ -361,6 +361,33 @@ final class RecordReportTests: XCTestCase {
         assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 2, "-z dwarf")
     }
 
+    /// A binary rebuilt after a dwarf recording: its new unwind tables would turn the
+    /// recorded stacks into garbage. The recorded object comes from perf's build-id cache
+    /// (filled by perf record) and unwinds as before; without a cache its stacks stop
+    /// there and report says so, never inventing callers.
+    func testDwarfUnwindingUsesTheRecordedBinary() throws {
+        let app = dir + "/deep_app", homeA = dir + "/homeA", homeB = dir + "/homeB"
+        for h in [homeA, homeB] { try FileManager.default.createDirectory(atPath: h, withIntermediateDirectories: true) }
+        let build = { (flags: String) in
+            Harness.run(["/bin/sh", "-c", "cc -O2 -fomit-frame-pointer -fno-inline -fno-optimize-sibling-calls \(flags) -o \(app) " +
+                         "\(Harness.packageRoot)/Examples/workloads/deep_stacks.c -L\(Harness.workloads) -ldeep -Wl,-rpath,\(Harness.workloads)"]).status
+        }
+        XCTAssertEqual(build(""), 0)
+        let file = dir + "/rebuilt-dwarf.data"
+        XCTAssertEqual(Harness.run(["/usr/bin/env", "HOME=\(homeA)", "perf", "record", "-q", "--call-graph", "dwarf", "-F", "2000", "-o", file, "--", app, "200", "40"]).status, 0)
+        let before = Harness.stallstat(["report", "-i", file, "--children", "--sort", "symbol"])
+        XCTAssertGreaterThan(children(of: "recurse", in: before.stdout), 90, before.stdout)
+        // Another program at the same path: different code, different unwind tables.
+        XCTAssertEqual(build("-DNOTHING -O0 -fno-omit-frame-pointer"), 0)
+        let cached = Harness.run(["/usr/bin/env", "HOME=\(homeA)", Harness.stallstat, "report", "-i", file, "--children", "--sort", "symbol"])
+        XCTAssertEqual(cached.status, 0, cached.stderr)
+        assertRowsMatch(perf: before.stdout, ours: cached.stdout, columns: 2, "unwound through the cached recorded binary")
+        let uncached = Harness.run(["/usr/bin/env", "HOME=\(homeB)", Harness.stallstat, "report", "-i", file, "--children", "--sort", "dso,symbol"])
+        XCTAssertEqual(uncached.status, 0, uncached.stderr)
+        XCTAssertTrue(uncached.stderr.contains("could not be unwound"), uncached.stderr)
+        XCTAssertLessThan(children(of: "recurse", in: uncached.stdout), 5, "no callers from the wrong tables: \(uncached.stdout)")
+    }
+
     /// Unwinding that cannot be done is said, never silent: with the binaries out of
     /// reach (--symfs to an empty directory) every stack stops at its sampled function,
     /// and report says how many and why.
