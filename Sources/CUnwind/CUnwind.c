@@ -4,7 +4,18 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/// Mapping names come from the recording (untrusted): only a regular file is opened,
+/// without blocking (a FIFO named there must not hang report, /dev/zero must not be read).
+static int open_regular(const char *path) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return -1; }
+    return fd;
+}
 
 struct cuw_process {
     Dwfl *dwfl;
@@ -34,8 +45,13 @@ static int report_module(struct cuw_process *p, uint64_t address) {
     if (dwfl_addrmodule(p->dwfl, address)) return 1;
     struct cuw_mapping m;
     if (!p->find(p->context, address, &m) || !m.path || !m.is_code) return 0;
+    int fd = open_regular(m.path);
+    if (fd < 0) return 0;
     dwfl_report_begin_add(p->dwfl);
-    Dwfl_Module *mod = dwfl_report_elf(p->dwfl, m.path, m.path, -1, m.start - m.pgoff, false);
+    // On success the module owns the fd (closed by dwfl_end); on failure libdwfl leaves a
+    // caller's fd open.
+    Dwfl_Module *mod = dwfl_report_elf(p->dwfl, m.path, m.path, fd, m.start - m.pgoff, false);
+    if (!mod) close(fd);
     dwfl_report_end(p->dwfl, NULL, NULL);
     return mod != NULL;
 }
@@ -65,7 +81,7 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
     }
     struct cuw_mapping m;
     if (!p->find(p->context, addr, &m) || !m.path || addr < m.start || addr - m.start > UINT64_MAX - m.pgoff) return false;
-    int fd = open(m.path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(m.path);
     if (fd < 0) return false;
     ssize_t n = pread(fd, result, sizeof(Dwarf_Word), (off_t)(addr - m.start + m.pgoff));
     close(fd);

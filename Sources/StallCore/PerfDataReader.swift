@@ -33,6 +33,7 @@ public struct MemoryMapping: Equatable, Sendable {
 }
 
 public struct PerfDataContents: Sendable {
+    public init() {}
     public var attrs: [PerfFileAttr] = []
     /// The samples, or with `merge` the distinct ones (each with its count).
     public var samples: [ProfileSample] = []

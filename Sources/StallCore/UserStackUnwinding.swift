@@ -12,6 +12,9 @@ public struct UserStackSample {
     /// The copy of the stack from the sampled stack pointer up (its used part,
     /// dyn_size); valid only during the unwind call.
     public var stack: UnsafeRawBufferPointer
+    public init(pid: Int32, tid: Int32, arch: String?, registers: [UInt64], stack: UnsafeRawBufferPointer) {
+        self.pid = pid; self.tid = tid; self.arch = arch; self.registers = registers; self.stack = stack
+    }
 }
 
 /// Unwinds a user stack through the mapped files' call-frame information. The reader

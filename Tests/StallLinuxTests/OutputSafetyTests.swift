@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StallCore
 @testable import StallLinux
 
 /// Outputs as root in a directory anyone may write to: nothing written through a planted
@@ -140,6 +141,21 @@ final class ReadSafetyTests: XCTestCase {
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         XCTAssertThrowsError(try SystemFiles.readRegularFile(fifo, limit: 1 << 30), "a FIFO is refused, not waited on")
         XCTAssertThrowsError(try SystemFiles.readRegularFile("/etc", limit: 1 << 30))
+        // Object files are mapped: the same refusals.
+        for special in ["/dev/zero", fifo, "/etc"] { XCTAssertThrowsError(try SystemFiles.mapRegularFile(special, limit: 1 << 30), special) }
+        // The DWARF unwinder opens recorded mapping names too (libdwfl would block on a FIFO
+        // and read /dev/zero): it stops there instead.
+        for special in [fifo, "/dev/zero"] {
+            var contents = PerfDataContents()
+            contents.arch = "x86_64"
+            contents.mappings = [MemoryMapping(pid: 7, start: 0x400000, end: 0x500000, pgoff: 0, filename: special)]
+            var registers = [UInt64](repeating: 0, count: 64)
+            registers[8] = 0x401000; registers[7] = 0x7ffd0000   // IP, SP
+            let stack = [UInt8](repeating: 0, count: 64)
+            let result = stack.withUnsafeBytes { DwarfUnwinder().unwind(UserStackSample(pid: 7, tid: 7, arch: "x86_64", registers: registers, stack: $0), contents: contents) }
+            XCTAssertLessThanOrEqual(result.frames.count, 1, special)
+            XCTAssertNotNil(result.stopped, special)
+        }
         XCTAssertLessThan(Date().timeIntervalSince(start), 1)
         XCTAssertEqual(try SystemFiles.readRegularFile("/etc/hostname", limit: 1 << 20), Array(try Data(contentsOf: URL(fileURLWithPath: "/etc/hostname"))))
         XCTAssertThrowsError(try SystemFiles.readRegularFile("/etc/hostname", limit: 1), "bounded")
