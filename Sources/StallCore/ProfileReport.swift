@@ -125,6 +125,9 @@ public struct ProfileReport: Sendable {
         // (pid, ip) → interned dso and symbol column, resolved once.
         struct FrameIDs {
             var dso: Int32; var symbol: Int32
+            /// As a caller: an address without a symbol is shown raw, not relative to its
+            /// object (perf's callchain entries keep the sampled ip; its leaf rows map it).
+            var callerSymbol: Int32
             /// In no mapping: the row is the address's, whatever the level (perf's sort key
             /// compares addresses), shown with the level of the first sample it appears in
             /// (a caller in no mapping takes its sample's level: "[k] 0x..." under a kernel sample).
@@ -144,8 +147,12 @@ public struct ProfileReport: Sendable {
             // An unmapped address's row is keyed without a level; showLevel spells it. A
             // symbol's row is its object's too (perf's sort__sym_cmp compares the dso first:
             // the program's _start and ld.so's are two rows); the key shows as its name.
-            let f = FrameIDs(dso: intern(r.dso), symbol: intern(unmapped ? "\u{1}unmapped \(ip)" : r.dso + "\u{0}" + r.symbolColumn),
-                             unmappedAddress: unmapped ? ip : nil)
+            let symbol = intern(unmapped ? "\u{1}unmapped \(ip)" : r.dso + "\u{0}" + r.symbolColumn)
+            var caller = symbol
+            if !unmapped && r.symbol == nil && !r.isKernel {
+                caller = intern(r.dso + "\u{0}" + ResolvedFrame(dso: r.dso, symbol: nil, isKernel: false, address: ip).symbolColumn)
+            }
+            let f = FrameIDs(dso: intern(r.dso), symbol: symbol, callerSymbol: caller, unmappedAddress: unmapped ? ip : nil)
             frameCache[k] = f
             return f
         }
@@ -204,8 +211,9 @@ public struct ProfileReport: Sendable {
                 childPeriod[k, default: zero][a] &+= s.period
                 for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                     let ip = contents.callchainIPs[i]
-                    let cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000)
+                    var cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000)
                     showLevel(cf, kernel: s.isKernel)
+                    cf.symbol = cf.callerSymbol
                     let ck = key(s, cf)
                     if !seen.contains(ck) {
                         seen.append(ck)
@@ -248,12 +256,17 @@ public struct ProfileReport: Sendable {
         // fifth of a large report's time.
         func width(_ s: String) -> Int { s.unicodeScalars.count }
         let widths = sortKeys.indices.map { i in max(sortKeys[i].title.count, rows.map { width($0.keys[i]) }.max() ?? 0) }
-        // One column per event (headed by its name when there are several), and a Children
-        // column before each with --children; header and rows share the widths.
+        // One column per event (headed by its name when there are several); with --children
+        // every event's Children column first, then every event's own, as perf lays out a
+        // group's columns. Header and rows share the widths.
         let percentWidths = events.map { max(9, events.count > 1 ? min($0.count, 24) : 9) }
         var header = "#"
+        if children {
+            for (i, e) in events.enumerated() {
+                header += " " + padLeft(events.count > 1 ? "Children " + String(e.prefix(15)) : "Children", max(percentWidths[i], events.count > 1 ? 9 + min(e.count, 15) : 9))
+            }
+        }
         for (i, e) in events.enumerated() {
-            if children { header += " " + padLeft("Children", percentWidths[i]) }
             header += " " + padLeft(events.count > 1 ? String(e.prefix(24)) : "Overhead", percentWidths[i])
         }
         for (i, k) in sortKeys.enumerated() { header += "  " + padRight(k.title, widths[i]) }
@@ -267,10 +280,10 @@ public struct ProfileReport: Sendable {
                 out += text
             }
             out += " "
-            for i in events.indices {
-                if children { percent(r.childrenPercent[i], percentWidths[i]) }
-                percent(r.selfPercent[i], percentWidths[i])
+            if children {
+                for (i, e) in events.enumerated() { percent(r.childrenPercent[i], max(percentWidths[i], events.count > 1 ? 9 + min(e.count, 15) : 9)) }
             }
+            for i in events.indices { percent(r.selfPercent[i], percentWidths[i]) }
             // The last column is not padded (no trailing blanks, as perf prints).
             for (i, k) in r.keys.enumerated() {
                 out += "  "
