@@ -141,7 +141,7 @@ public enum PerfDataReader {
         }
         var state = RecordState(attrs: c.attrs, decompressor: decompressor, unwinder: callchains ? unwinder : nil)
         state.keepCallchains = callchains
-        if merge { state.merger = SampleMerger() }
+        if merge, let names = threadNames(r, data, attrs: c.attrs, pipe: false) { state.merger = SampleMerger(names: names) }
         readRecords(r, data, state: &state, into: &c, pipe: false, progress: progress)
         if claimedPastEnd && c.damage == nil {
             c.damage = (bytes.count, "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
@@ -156,7 +156,7 @@ public enum PerfDataReader {
                          merge: Bool = false) -> PerfDataContents {
         var c = PerfDataContents()
         var state = RecordState(attrs: [], decompressor: decompressor, unwinder: unwinder)
-        if merge { state.merger = SampleMerger() }
+        if merge, let names = threadNames(r, 16..<r.bytes.count, attrs: [], pipe: true) { state.merger = SampleMerger(names: names) }
         readRecords(r, 16..<r.bytes.count, state: &state, into: &c, pipe: true, progress: progress)
         if c.attrs.isEmpty && c.damage == nil { c.damage = (16, "a pipe-mode perf.data without any event attribute record") }
         finish(&c)
@@ -200,6 +200,9 @@ public enum PerfDataReader {
         var unwinder: UserStackUnwinder?
         /// Merges samples a report cannot tell apart (nil: every sample is kept).
         var merger: SampleMerger?
+        /// The names pass: only the records that name threads are read.
+        var namesOnly = false
+        var sawCompressed = false
         /// The start of a record the previous decompressed chunk ended inside, and where
         /// that chunk's COMPRESSED record is in the file.
         var pendingDecompressed: [UInt8] = []
@@ -244,6 +247,10 @@ public enum PerfDataReader {
             do {
                 var f = try r.cursor((o + 8)..<(o + size))
                 switch PerfData.RecordType(rawValue: type) {
+                case .sample where state.namesOnly:
+                    break
+                case .compressed where state.namesOnly, .compressed2 where state.namesOnly:
+                    state.sawCompressed = true
                 case .sample:
                     guard !state.layouts.isEmpty else { c.damage = (o, "a sample before any event attribute (corrupt)"); break }
                     let first = state.layouts[0]
@@ -272,14 +279,12 @@ public enum PerfDataReader {
                     // The name, then (sample_id_all) the trailer: the string ends at its NUL.
                     let name = try f.restAsCString()
                     if pid == tid { c.comms[pid] = name }
-                    state.merger?.threadRenamed(tid)
                     c.threadEvents.append(.comm(tid: tid, time: trailerTime(r, recordEnd: o + size, attrs: c.attrs), name: name))
                 case .fork:
                     let pid = Int32(bitPattern: try f.u32()), ppid = Int32(bitPattern: try f.u32())
                     let tid = Int32(bitPattern: try f.u32()), ptid = Int32(bitPattern: try f.u32())
                     let time = try f.u64()
                     if pid != ppid { c.forks[pid] = ppid }
-                    state.merger?.threadRenamed(tid)
                     c.threadEvents.append(.fork(tid: tid, parentTID: ptid, time: time))
                 case .lost:
                     _ = try f.u64()
@@ -372,6 +377,18 @@ public enum PerfDataReader {
         for (type, n) in state.typeCounts.enumerated() where n > 0 { c.recordCounts[UInt32(type), default: 0] += n }
         state.typeCounts = [Int](repeating: 0, count: 128)
         return tail
+    }
+
+    /// The first pass when samples are merged: every thread's names over the recording
+    /// (COMM and FORK records; samples skipped). nil for compressed records, which are
+    /// then read without merging rather than decompressed twice.
+    static func threadNames(_ r: ByteReader, _ data: Range<Int>, attrs: [PerfFileAttr], pipe: Bool) -> ThreadNames? {
+        var c = PerfDataContents()
+        c.attrs = attrs
+        var state = RecordState(attrs: attrs)
+        state.namesOnly = true
+        readRecords(r, data, state: &state, into: &c, pipe: pipe, progress: nil)
+        return state.sawCompressed ? nil : ThreadNames(c.threadEvents)
     }
 
     /// Records of another file that continue `c`: `perf record --threads` writes one

@@ -3,9 +3,9 @@
 /// then the distinct samples, not the file's length), and call chains that repeat are
 /// stored once.
 ///
-/// Two samples merge when they have the same event, process, thread, thread name, CPU,
-/// sampled address and level, page sizes and call chain; the merged sample keeps the
-/// first one's time (for its thread's name) and adds periods and counts.
+/// Two samples merge when they have the same event, process, thread, thread name (by
+/// time), CPU, sampled address and level, page sizes and call chain; the merged sample
+/// keeps the first one's time (for its thread's name) and adds periods and counts.
 struct SampleMerger {
     struct Key: Hashable {
         var eventThread: UInt64     // attr << 32 | tid
@@ -21,13 +21,13 @@ struct SampleMerger {
         }
     }
     private var index: [Key: Int] = [:]
-    /// Per thread, how many times it has been named (COMM) or created (FORK) so far: a
-    /// sample's thread name is the one of its epoch.
-    private var nameEpochs: [Int32: UInt32] = [:]
+    /// Every thread's names over the whole recording (a first pass reads them): a sample's
+    /// name is the one at its time, even when the COMM that gave it comes later in the
+    /// file (records of different CPUs interleave out of time order within a round).
+    private let names: ThreadNames
+    init(names: ThreadNames) { self.names = names }
     /// Chain hash → (start, count) of the stored chains with it.
     private var chains: [Int: [(start: Int32, count: Int32)]] = [:]
-
-    mutating func threadRenamed(_ tid: Int32) { nameEpochs[tid, default: 0] &+= 1 }
 
     /// The sample's chain (the last `chainCount` call chain entries) replaced by an equal
     /// stored one when there is one.
@@ -50,7 +50,7 @@ struct SampleMerger {
     }
 
     mutating func add(_ s: ProfileSample, to samples: inout [ProfileSample]) {
-        let epoch = UInt64(nameEpochs[s.tid] ?? 0)
+        let epoch = UInt64(names.nameIndex(tid: s.tid, at: s.time))
         let key = Key(eventThread: UInt64(UInt32(bitPattern: s.attr)) << 32 | UInt64(UInt32(bitPattern: s.tid)),
                       processCPU: UInt64(UInt32(bitPattern: s.pid)) << 32 | UInt64(UInt32(bitPattern: s.cpu)),
                       ip: s.ip, nameChain: epoch << 33 | (s.isKernel ? 1 << 32 : 0) | UInt64(UInt32(bitPattern: s.chainStart)),

@@ -45,6 +45,18 @@ public struct ThreadNames: Sendable {
         return list[best].name
     }
 
+    /// Which of the thread's names it had at `time` (0 for the first, or for none): samples
+    /// of one thread with the same index show the same name.
+    public func nameIndex(tid: Int32, at time: UInt64) -> Int {
+        guard let list = timeline[tid], list.count > 1 else { return 0 }
+        var lo = 0, hi = list.count - 1, best = 0
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            if list[mid].time <= time { best = mid; lo = mid + 1 } else { hi = mid - 1 }
+        }
+        return best
+    }
+
     /// What perf shows for a thread: its name, `swapper` for the idle task, `:TID` otherwise.
     public func display(tid: Int32, at time: UInt64) -> String {
         if let n = name(tid: tid, at: time) { return n }

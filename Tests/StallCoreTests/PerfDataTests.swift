@@ -175,3 +175,53 @@ final class CallGraphModeTests: XCTestCase {
         XCTAssertTrue(s.note?.contains("not unwound here") ?? false)
     }
 }
+
+/// Merged reading (report's) must name each sample's thread by the sample's time, even
+/// when the COMM that renamed it comes later in the file than a sample taken after it
+/// (records of different CPUs interleave out of time order within a round).
+final class SampleMergingTests: XCTestCase {
+    func testAThreadRenamedLaterInTheFileIsNamedByTime() throws {
+        var w = ByteWriter()
+        w.u32(1); w.u32(128); w.u64(0); w.u64(1000)
+        w.u64(PerfData.Sample.identifier | PerfData.Sample.ip | PerfData.Sample.tid | PerfData.Sample.time | PerfData.Sample.cpu | PerfData.Sample.period)
+        w.u64(0); w.u64(1 << 18)   // sample_id_all
+        while w.bytes.count < 128 { w.u8(0) }
+        let layout = PerfDataLayout(events: [.init(attrBytes: w.bytes, ids: [11], name: "cpu-clock")])
+        var data = ByteWriter()
+        func record(_ type: UInt32, _ body: [UInt8]) {
+            var r = ByteWriter()
+            r.u32(type); r.u16(2); r.u16(UInt16(8 + body.count)); r.append(body)
+            data.append(r.bytes)
+        }
+        func comm(_ name: String, time: UInt64) {
+            var b = ByteWriter()
+            b.u32(42); b.u32(42)
+            var n = Array(name.utf8) + [0]
+            while n.count % 8 != 0 { n.append(0) }
+            b.append(n)
+            b.u32(42); b.u32(42); b.u64(time); b.u32(0); b.u32(0); b.u64(11)   // sample_id_all trailer
+            record(3, b.bytes)
+        }
+        func sample(time: UInt64) {
+            var b = ByteWriter()
+            b.u64(11); b.u64(0x1100); b.u32(42); b.u32(42); b.u64(time); b.u32(0); b.u32(0); b.u64(1000)
+            record(9, b.bytes)
+        }
+        comm("app", time: 1)
+        sample(time: 10)
+        sample(time: 300)          // after the rename, but read before its COMM
+        comm("renamed", time: 200)
+        sample(time: 400)
+        let (features, bits) = layout.features(.init(hostname: "h", osRelease: "6.1", version: "t", arch: "x86_64", cpusAvailable: 1, cpusOnline: 1, cmdline: ["t"]),
+                                                at: layout.dataOffset + data.bytes.count)
+        let file = ByteStorage(layout.header(dataSize: data.bytes.count, features: bits) + layout.attrsAndIDs() + data.bytes + features)
+        let plain = try PerfDataReader.read(file), merged = try PerfDataReader.read(file, merge: true)
+        XCTAssertEqual(plain.samples.count, 3)
+        XCTAssertEqual(merged.samples.count, 2, "the two samples after the rename merge, the one before does not")
+        let resolve = { (_: Int32, _: UInt64, k: Bool) in ResolvedFrame(dso: "app", symbol: "f", isKernel: k) }
+        let a = ProfileReport(contents: plain, sortKeys: [.comm], children: false, resolve: resolve).json(children: false, percentLimit: 0)
+        let b = ProfileReport(contents: merged, sortKeys: [.comm], children: false, resolve: resolve).json(children: false, percentLimit: 0)
+        XCTAssertEqual(a, b)
+        XCTAssertTrue(a.contains("renamed"), a)
+    }
+}
