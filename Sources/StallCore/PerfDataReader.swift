@@ -387,8 +387,23 @@ public enum PerfDataReader {
         c.attrs = attrs
         var state = RecordState(attrs: attrs)
         state.namesOnly = true
-        readRecords(r, data, state: &state, into: &c, pipe: pipe, progress: nil)
-        return state.sawCompressed ? nil : ThreadNames(c.threadEvents)
+        // Only record headers are looked at; the few records that name threads (and, in a
+        // pipe, the attrs their trailers are read with) go through the record reader.
+        var o = data.lowerBound, nextDiscard = o + (1 << 21)
+        while o < data.upperBound - 7, let type = try? r.u32(o), let size16 = try? r.u16(o + 6), size16 >= 8, Int(size16) <= data.upperBound - o {
+            let size = Int(size16)
+            switch PerfData.RecordType(rawValue: type) {
+            case .comm, .fork, .headerAttr:
+                readRecords(r, o..<(o + size), state: &state, into: &c, pipe: pipe, progress: nil)
+            case .compressed, .compressed2:
+                return nil
+            default:
+                break
+            }
+            o += size
+            if o >= nextDiscard { r.bytes.discard(before: o); nextDiscard = o + (1 << 21) }
+        }
+        return ThreadNames(c.threadEvents)
     }
 
     /// Records of another file that continue `c`: `perf record --threads` writes one

@@ -26,6 +26,8 @@ struct SampleMerger {
     /// file (records of different CPUs interleave out of time order within a round).
     private let names: ThreadNames
     init(names: ThreadNames) { self.names = names }
+    private var lastTID: Int32 = .min
+    private var lastTIDRenamed = false
     /// Chain hash → (start, count) of the stored chains with it.
     private var chains: [Int: [(start: Int32, count: Int32)]] = [:]
 
@@ -50,7 +52,9 @@ struct SampleMerger {
     }
 
     mutating func add(_ s: ProfileSample, to samples: inout [ProfileSample]) {
-        let epoch = UInt64(names.nameIndex(tid: s.tid, at: s.time))
+        // Most threads have one name: remembered per thread, so only renamed ones search.
+        if s.tid != lastTID { lastTID = s.tid; lastTIDRenamed = !names.hasOneName(tid: s.tid) }
+        let epoch = lastTIDRenamed ? UInt64(names.nameIndex(tid: s.tid, at: s.time)) : 0
         let key = Key(eventThread: UInt64(UInt32(bitPattern: s.attr)) << 32 | UInt64(UInt32(bitPattern: s.tid)),
                       processCPU: UInt64(UInt32(bitPattern: s.pid)) << 32 | UInt64(UInt32(bitPattern: s.cpu)),
                       ip: s.ip, nameChain: epoch << 33 | (s.isKernel ? 1 << 32 : 0) | UInt64(UInt32(bitPattern: s.chainStart)),
