@@ -185,8 +185,10 @@ final class StatTargetModeTests: XCTestCase {
         for target in [["-a"], ["-C", "0"]] {
             let r = Harness.stallstat(["record"] + target + ["-o", dir + "/s.data", "--", "/bin/sleep", "0.3"])
             XCTAssertEqual(r.status, 0, r.stderr)
-            // cpu-clock at 4000 Hz on idle CPUs still ticks: ~1,200 samples per CPU in 0.3 s.
-            XCTAssertGreaterThan(samples(r) ?? 0, 500, "\(target): \(r.stderr)")
+            // cpu-clock at 4000 Hz on idle CPUs still ticks: ~1,200 samples per CPU in 0.3 s
+            // (the bug was 0). A loaded host has given 476 with one throttle: the bound is
+            // what says "it samples", not a rate.
+            XCTAssertGreaterThan(samples(r) ?? 0, 200, "\(target): \(r.stderr)")
             if Harness.perfAvailable {
                 let perf = Harness.perf(["report", "-i", dir + "/s.data", "--stdio", "--sort", "comm"])
                 XCTAssertEqual(perf.status, 0, perf.stderr)
