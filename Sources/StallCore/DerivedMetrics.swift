@@ -45,7 +45,8 @@ public enum PerfShadowMetrics {
 }
 
 /// The comment simpleperf prints after `#` ("count / runtime"): rates over each
-/// counter's own running time summed over CPUs, which is why a 20 s system-wide run
+/// counter's own enabled time summed over CPUs (the scaled count over the time it
+/// stands for; simpleperf divides by the clock's time, the same when it ran all along), which is why a 20 s system-wide run
 /// on 8 CPUs shows cycles as 0.157 GHz.
 public enum SimpleperfComments {
     public static func comment(for result: CounterResult, in window: StatWindow) -> String {
@@ -66,9 +67,12 @@ public enum SimpleperfComments {
            result.value > 0 {
             return cFormat("%f cycles per instruction", cycles.value / result.value)
         }
-        guard result.timeRunningNs > 0 else { return "" }
-        if kind == .cycles { return cFormat("%f GHz", result.value / result.timeRunningNs) }
-        let rate = rateWithPrefix(result.value * 1e9 / result.timeRunningNs)
+        // `value` is already scaled to the enabled time (raw × enabled/running), so the
+        // rate is over the enabled time; over the running time it would be scaled twice
+        // (a 1 GHz clock counted 67.5% of the time read 1.48 GHz).
+        guard result.timeEnabledNs > 0 else { return "" }
+        if kind == .cycles { return cFormat("%f GHz", result.value / result.timeEnabledNs) }
+        let rate = rateWithPrefix(result.value * 1e9 / result.timeEnabledNs)
         return cFormat("%.3f ", rate.value) + rate.unit
     }
 }

@@ -29,19 +29,47 @@ public struct CanonicalCounts: Equatable, Sendable {
     public var notes: [String] = []
     /// Names that are not events of this core (software events, tracepoints, ...).
     public var unmatched: [String] = []
+    /// The privilege levels of the counts used ("" = all levels, "u" = user only, ...).
+    public var scope: String = ""
 
     public init(_ counted: [NamedCount], catalog: CoreCatalog) {
-        var aliases: [(String, NamedCount)] = []
+        var resolved: [(canonical: String, isGenericAlias: Bool, scope: String, count: NamedCount)] = []
         for c in counted {
             guard let (canonical, isGenericAlias) = CanonicalCounts.canonicalName(c.name, catalog: catalog) else {
                 unmatched.append(c.name)
                 continue
             }
-            if isGenericAlias { aliases.append((canonical, c)); continue }
-            insert(canonical, c, catalog: catalog)
+            resolved.append((canonical, isGenericAlias, CanonicalCounts.privilegeScope(c.name), c))
+        }
+        // `r11:u` and `r11` are different events (user-only and all levels): the tree's
+        // ratios must not mix them, so it reads one privilege scope, the one with the most
+        // events (all levels on a tie), and says which counts it left out.
+        var eventsPerScope: [String: Set<String>] = [:]
+        for r in resolved { eventsPerScope[r.scope, default: []].insert(r.canonical) }
+        let scope = eventsPerScope.max { a, b in
+            a.value.count != b.value.count ? a.value.count < b.value.count : (a.key != "" && (b.key == "" || a.key > b.key))
+        }?.key ?? ""
+        self.scope = scope
+        var aliases: [(String, NamedCount)] = []
+        for r in resolved {
+            if r.scope != scope {
+                let other = r.scope.isEmpty ? "all privilege levels" : "privilege level :\(r.scope)"
+                let used = scope.isEmpty ? "all privilege levels" : ":\(scope)"
+                notes.append("\(r.count.name) counts \(other); the stall tree reads the events counted at \(used), so it leaves \(r.count.name) out.")
+                continue
+            }
+            if r.isGenericAlias { aliases.append((r.canonical, r.count)); continue }
+            insert(r.canonical, r.count, catalog: catalog)
         }
         // perf's generic names last: a raw or table name for the same event wins.
         for (canonical, c) in aliases { insert(canonical, c, catalog: catalog) }
+    }
+
+    /// The privilege levels a printed name counts: "" for all (no modifier), else the
+    /// sorted levels among u, k, h (`cycles:ku` and `cycles:uk` are one scope).
+    static func privilegeScope(_ printed: String) -> String {
+        guard let (_, m) = EventModifiers.split(printed), m.user || m.kernel || m.hypervisor else { return "" }
+        return (m.hypervisor ? "h" : "") + (m.kernel ? "k" : "") + (m.user ? "u" : "")
     }
 
     mutating func insert(_ canonical: String, _ c: NamedCount, catalog: CoreCatalog) {

@@ -93,6 +93,31 @@ final class StallTreeTests: XCTestCase {
         XCTAssertEqual(CPUGuess.guess(names: counts.map(\.name), tables: Self.tables)?.model.name, "cortex-a55")
     }
 
+    /// Seen in the arm64 lab: `r11:u` and `r11` are different events (user-only, all
+    /// levels); the tree must neither call one a duplicate of the other nor mix them.
+    func testPrivilegeScopesAreNotMixed() {
+        let model = Self.tables.model(named: "neoverse-n1")!
+        let catalog = Self.tables.catalog(for: model)
+        let counts = [NamedCount(name: "r11", value: 1000), NamedCount(name: "r11:u", value: 400),
+                      NamedCount(name: "r23", value: 300), NamedCount(name: "r24", value: 200),
+                      NamedCount(name: "r24:u", value: 150)]
+        let r = StallTreeBuilder(catalog: catalog).build(counts)
+        XCTAssertFalse(r.notes.contains { $0.contains("counted once") }, "\(r.notes)")
+        XCTAssertTrue(r.notes.contains { $0.hasPrefix("r11:u counts privilege level :u") }, "\(r.notes)")
+        // Shares from the all-levels counts only: backend 200/1000 of cycles.
+        XCTAssertEqual(try XCTUnwrap(r.node("backend")).shareOfRoot, 0.2, accuracy: 1e-12)
+        // Only user-mode counts: the tree is built from them.
+        let user = StallTreeBuilder(catalog: catalog).build([NamedCount(name: "cpu_cycles:u", value: 400),
+                                                              NamedCount(name: "STALL_BACKEND:u", value: 100),
+                                                              NamedCount(name: "r23", value: 999)])
+        XCTAssertEqual(try XCTUnwrap(user.node("backend")).shareOfRoot, 0.25, accuracy: 1e-12)
+        XCTAssertTrue(user.notes.contains { $0.hasPrefix("r23 counts all privilege levels") }, "\(user.notes)")
+        // The same event under two names at one level is still counted once.
+        let twice = StallTreeBuilder(catalog: catalog).build([NamedCount(name: "r11:u", value: 400), NamedCount(name: "cpu_cycles:u", value: 400)])
+        XCTAssertTrue(twice.notes.contains { $0.contains("counted once") }, "\(twice.notes)")
+        XCTAssertEqual(CanonicalCounts.privilegeScope("cycles:uk"), CanonicalCounts.privilegeScope("cycles:ku"))
+    }
+
     func testNeoverseSlotTopdownAndTLBBranch() {
         let model = Self.tables.model(named: "neoverse-v2")!
         let counts = [NamedCount(name: "CPU_CYCLES", value: 1000), NamedCount(name: "STALL_SLOT_FRONTEND", value: 2000),

@@ -117,6 +117,21 @@ final class SimpleperfLayoutTests: XCTestCase {
         XCTAssertEqual(lines[7], "Total test time: 20.000292 seconds.")
     }
 
+    /// Seen in the arm64 lab: a 1 GHz clock counted 67.52% of the time printed
+    /// "1.476845 GHz" (the scaled count over the running time). The scaled count is
+    /// over the enabled time.
+    func testRatesUnderMultiplexingAreScaledOnce() {
+        let enabled = 221_035_160.0   // ns: a 1 GHz guest clock, so cycles == ns
+        let running = enabled * 0.6752
+        let window = StatWindow(timestampSeconds: nil, elapsedNs: enabled, results: [
+            CounterResult(name: "cpu-cycles", status: .counted, value: 221_035_160, timeEnabledNs: enabled, timeRunningNs: running),
+            CounterResult(name: "raw-l1d-cache", status: .counted, value: 2e8, timeEnabledNs: enabled, timeRunningNs: running),
+        ])
+        let lines = SimpleperfTextWriter().render([window], totalSeconds: enabled / 1e9).split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.contains("cpu-cycles") && $0.contains("# 1.000000 GHz") && $0.contains("(67.52%)") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("raw-l1d-cache") && $0.contains("# 904.833 M/sec") }, "\(lines)")
+    }
+
     func testThousandsGrouping() {
         XCTAssertEqual(groupThousands(0), "0")
         XCTAssertEqual(groupThousands(999), "999")
