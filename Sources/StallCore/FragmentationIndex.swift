@@ -12,6 +12,17 @@ public struct FragmentationIndex: Equatable, Sendable {
         self.hugePageOrder = hugePageOrder
     }
 
+    /// The PMD huge page order: from the kernel's hpage_pmd_size when it is known, else
+    /// from the page size (a page table page holds page/8 entries: 4 KiB → 9, 16 KiB → 11,
+    /// 64 KiB → 13).
+    public static func pmdOrder(pageBytes: Int, pmdBytes: Int?) -> Int {
+        guard pageBytes >= 4096, pageBytes & (pageBytes - 1) == 0 else { return 9 }
+        let size = pmdBytes.flatMap { $0 > pageBytes && $0 <= 1 << 40 ? $0 : nil } ?? pageBytes / 8 * pageBytes
+        var order = 0
+        while (pageBytes << order) < size { order += 1 }
+        return order
+    }
+
     /// fill_contig_page_info: B = Σ n_k, F = Σ n_k·2^k, S_o = Σ_{k≥o} n_k·2^(k−o)
     public var freeBlocksTotal: UInt64 { zone.freeBlocks.reduce(0, &+) }
     public var freePages: UInt64 {

@@ -12,7 +12,7 @@ public struct FragmentationReport {
         for z in s.zones + (s.zones.count > 1 ? [s.combined] : []) {
             let ix = s.indices(z)
             let title = z.node < 0 ? "All zones" : "Node \(z.node), zone \(z.zone)"
-            out += "\(title): " + groupThousands(Double(ix.freePages)) + " free pages (" + cFormat("%.1f MiB", Double(ix.freePages) * 4096 / 1048576) + ")"
+            out += "\(title): " + groupThousands(Double(ix.freePages)) + " free pages (" + cFormat("%.1f MiB", Double(ix.freePages) * Double(s.pageBytes) / 1048576) + ")"
             if let w = s.watermarks.first(where: { $0.key == z.key }) {
                 out += ", managed " + groupThousands(Double(w.managed)) + ", watermarks min " + groupThousands(Double(w.min))
                     + " low " + groupThousands(Double(w.low)) + " high " + groupThousands(Double(w.high))

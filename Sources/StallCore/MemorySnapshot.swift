@@ -3,6 +3,9 @@
 public struct MemorySnapshot: Equatable, Sendable {
     public var timestampSeconds: Double
     public var hugePageOrder: Int
+    /// The kernel's page size: 4 KiB, or 16/64 KiB on some arm64 kernels. Free lists
+    /// count pages, so bytes depend on it.
+    public var pageBytes: UInt64
     public var zones: [ZoneFreeLists]
     public var watermarks: [ZoneWatermarks]
     public var pageTypes: PageTypeInfo?
@@ -11,11 +14,12 @@ public struct MemorySnapshot: Equatable, Sendable {
     /// Sources that could not be read, and why (pagetypeinfo is root-only).
     public var unavailable: [String: String]
 
-    public init(timestampSeconds: Double, hugePageOrder: Int = 9, zones: [ZoneFreeLists], watermarks: [ZoneWatermarks] = [],
+    public init(timestampSeconds: Double, hugePageOrder: Int = 9, pageBytes: UInt64 = 4096, zones: [ZoneFreeLists], watermarks: [ZoneWatermarks] = [],
                 pageTypes: PageTypeInfo? = nil, vmstat: [String: UInt64] = [:], pressure: [String: PressureStall] = [:],
                 unavailable: [String: String] = [:]) {
         self.timestampSeconds = timestampSeconds
         self.hugePageOrder = hugePageOrder
+        self.pageBytes = pageBytes
         self.zones = zones
         self.watermarks = watermarks
         self.pageTypes = pageTypes
@@ -70,6 +74,7 @@ extension MemorySnapshot {
         var parts: [String] = []
         parts.append("\"timestamp\": " + cFormat("%.6f", timestampSeconds))
         parts.append("\"huge_page_order\": \(hugePageOrder)")
+        parts.append("\"page_size\": \(pageBytes)")
         let zoneObjects = zones.map { z -> String in
             let ix = indices(z)
             let orders = z.freeBlocks.indices
@@ -154,7 +159,14 @@ extension MemorySnapshot {
         let order = root["huge_page_order"].map { $0.intValue } ?? 9
         guard let order, (0...30).contains(order) else { throw DecodeError(message: "huge_page_order must be a whole number from 0 to 30") }
         guard ts.isFinite else { throw DecodeError(message: "timestamp must be a finite number") }
-        return MemorySnapshot(timestampSeconds: ts, hugePageOrder: order, zones: zones,
+        // Snapshots written before the page size was saved came from 4 KiB kernels.
+        let page = try root["page_size"].map { v -> UInt64 in
+            guard let n = v.countValue, n >= 4096, n <= 1 << 20, n & (n - 1) == 0 else {
+                throw DecodeError(message: "page_size must be a power of two from 4096 to 1048576")
+            }
+            return n
+        } ?? 4096
+        return MemorySnapshot(timestampSeconds: ts, hugePageOrder: order, pageBytes: page, zones: zones,
                               watermarks: marks, vmstat: vm, pressure: pressure)
     }
 }

@@ -27,7 +27,8 @@ public struct MemorySnapshotReader {
         let buddyText: String
         do { buddyText = try SystemFiles.readText("\(procRoot)/buddyinfo") } catch { throw Failure.unreadable("\(procRoot)/buddyinfo", "\(error)") }
         let zones = try BuddyInfo.parse(buddyText)
-        var snapshot = MemorySnapshot(timestampSeconds: wallClockSeconds(), hugePageOrder: MemorySnapshotReader.hugePageOrder(), zones: zones)
+        var snapshot = MemorySnapshot(timestampSeconds: wallClockSeconds(), hugePageOrder: MemorySnapshotReader.hugePageOrder(),
+                                      pageBytes: UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE)))), zones: zones)
         if let bytes = try? SystemFiles.readBytes("\(procRoot)/vmstat") {
             snapshot.vmstat = VMStat.scan(bytes, prefixes: MemorySnapshot.vmstatPrefixes, names: MemorySnapshot.vmstatNames)
         } else { unavailable["vmstat"] = "\(procRoot)/vmstat unreadable" }
@@ -46,15 +47,12 @@ public struct MemorySnapshotReader {
         return snapshot
     }
 
-    /// HPAGE_PMD_ORDER from the THP page size (2 MiB with 4 KiB pages → 9).
+    /// HPAGE_PMD_ORDER from the THP page size (2 MiB with 4 KiB pages → 9, 32 MiB with
+    /// 16 KiB pages → 11).
     public static func hugePageOrder() -> Int {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        if let text = SystemFiles.readTrimmed("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"), let size = Int(text), page > 0, size > page {
-            var order = 0
-            while (page << order) < size { order += 1 }
-            return order
-        }
-        return 9
+        let text = SystemFiles.readTrimmed("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+        return FragmentationIndex.pmdOrder(pageBytes: page, pmdBytes: text.flatMap { Int($0) })
     }
 
     public static func smapsRollup(pid: Int32) -> SmapsRollup? {

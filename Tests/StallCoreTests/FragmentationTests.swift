@@ -112,4 +112,30 @@ final class ProcParserTests: XCTestCase {
         XCTAssertThrowsError(try MemorySnapshot.decode("{\"zones\": 1}"))
         XCTAssertThrowsError(try MemorySnapshot.decode("not json"))
     }
+
+    /// A 16 KiB-page arm64 kernel (linux-image-arm64-16k): free lists count 16 KiB pages
+    /// and a PMD huge page is 32 MiB (order 11).
+    func testPageSizesOtherThan4KiB() throws {
+        let zones = [ZoneFreeLists(node: 0, zone: "Normal", freeBlocks: [64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])]
+        let s = MemorySnapshot(timestampSeconds: 1, hugePageOrder: 11, pageBytes: 16384, zones: zones)
+        // 64 + 2048 pages of 16 KiB = 33 MiB
+        XCTAssertTrue(FragmentationReport(color: false).text(s).contains("2,112 free pages (33.0 MiB)"), FragmentationReport(color: false).text(s))
+        XCTAssertTrue(FragmentationReport(color: false).text(s).contains("order-11 (THP-sized) blocks free: 1"))
+        let back = try MemorySnapshot.decode(s.json())
+        XCTAssertEqual(back.pageBytes, 16384)
+        XCTAssertEqual(back.hugePageOrder, 11)
+        // Older snapshots carry no page size: they came from 4 KiB kernels.
+        let old = s.json().replacingOccurrences(of: "\"page_size\": 16384,", with: "")
+        XCTAssertEqual(try MemorySnapshot.decode(old).pageBytes, 4096)
+        for bad in ["0", "4095", "12288", "18446744073709551615", "-16384", "\"x\""] {
+            XCTAssertThrowsError(try MemorySnapshot.decode(s.json().replacingOccurrences(of: "\"page_size\": 16384", with: "\"page_size\": \(bad)")), bad)
+        }
+        XCTAssertEqual(FragmentationIndex.pmdOrder(pageBytes: 4096, pmdBytes: 2 << 20), 9)
+        XCTAssertEqual(FragmentationIndex.pmdOrder(pageBytes: 4096, pmdBytes: nil), 9)
+        XCTAssertEqual(FragmentationIndex.pmdOrder(pageBytes: 16384, pmdBytes: nil), 11)
+        XCTAssertEqual(FragmentationIndex.pmdOrder(pageBytes: 16384, pmdBytes: 32 << 20), 11)
+        XCTAssertEqual(FragmentationIndex.pmdOrder(pageBytes: 65536, pmdBytes: nil), 13)
+        XCTAssertEqual(FragmentationIndex.pmdOrder(pageBytes: 65536, pmdBytes: 512 << 20), 13)
+        XCTAssertEqual(FragmentationIndex.pmdOrder(pageBytes: 4096, pmdBytes: Int.max), 9, "an absurd size falls back")
+    }
 }
