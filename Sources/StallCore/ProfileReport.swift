@@ -300,11 +300,17 @@ public struct ProfileReport: Sendable {
         parts.append("\"events\": [" + events.indices.map { "{\"name\": \"\(jsonEscape(events[$0]))\", \"samples\": \(totalSamples[$0]), \"period\": \(totalPeriod[$0])}" }.joined(separator: ", ") + "]")
         parts.append("\"sort\": [" + sortKeys.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") + "]")
         parts.append("\"lost_samples\": \(lostSamples)")
-        let rowsJSON = rows.filter { r in (children ? r.childrenPercent : r.selfPercent).contains { $0 >= percentLimit } }.map { r in
-            "{" + sortKeys.indices.map { "\"\(sortKeys[$0].rawValue)\": \"\(jsonEscape(r.keys[$0]))\"" }.joined(separator: ", ")
-                + ", \"samples\": \(r.samples), \"self\": {" + events.indices.map { "\"\(jsonEscape(events[$0]))\": " + cFormat("%.4f", r.selfPercent[$0]) }.joined(separator: ", ") + "}"
-                + (children ? ", \"children\": {" + events.indices.map { "\"\(jsonEscape(events[$0]))\": " + cFormat("%.4f", r.childrenPercent[$0]) }.joined(separator: ", ") + "}" : "")
-                + "}"
+        // One object per row, built in steps: as a single expression Swift 6.0's type
+        // checker gives up on it (the arm64 lab builds with 6.0.3).
+        func percents(_ values: [Double]) -> String {
+            events.indices.map { (i: Int) -> String in "\"\(jsonEscape(events[i]))\": " + cFormat("%.4f", values[i]) }.joined(separator: ", ")
+        }
+        let shown = rows.filter { r in (children ? r.childrenPercent : r.selfPercent).contains { $0 >= percentLimit } }
+        let rowsJSON = shown.map { (r: Row) -> String in
+            let keys: String = sortKeys.indices.map { (i: Int) -> String in "\"\(sortKeys[i].rawValue)\": \"\(jsonEscape(r.keys[i]))\"" }.joined(separator: ", ")
+            var o = "{" + keys + ", \"samples\": \(r.samples), \"self\": {" + percents(r.selfPercent) + "}"
+            if children { o += ", \"children\": {" + percents(r.childrenPercent) + "}" }
+            return o + "}"
         }
         parts.append("\"rows\": [\n    " + rowsJSON.joined(separator: ",\n    ") + "\n  ]")
         return "{\n  " + parts.joined(separator: ",\n  ") + "\n}\n"
