@@ -75,6 +75,11 @@ struct List: ParsableCommand {
             }
         }
         StandardOutput.write(out)
+        // The detected core's stall and TLB events, when EventTables knows it.
+        if wanted.contains("table"), pmus.hasHardwarePMU, (try? tableOptions.resolver().cpuModels().isEmpty) == false {
+            StandardOutput.write("EventTables, ")
+            try listTable()
+        }
     }
 
     /// `list --cpu MODEL`: that core's stall and TLB events with codes and descriptions.
@@ -93,16 +98,22 @@ struct List: ParsableCommand {
             let model = resolver.tables.model(named: name)!
             let catalog = resolver.tables.catalog(for: model)
             let cpus = models.filter { $0.value.name == name }.map(\.key)
+            // What this machine's PMU lists (PMCEID), for the detected core only.
+            let pmu = tableOptions.cpuModel == nil ? cpus.min().flatMap { resolver.topology.corePMU[$0] } : nil
+            let advertisement = pmu?.armAdvertisement
             out += "\(model.name) (\(model.vendor.rawValue)\(model.slots.map { ", \($0) slots" } ?? "")\(tableOptions.cpuModel == nil ? ", CPUs \(CPUList.format(cpus))" : "")): stall and TLB events\n"
             let rows = catalog.stallAndTLBEvents.map { e -> (String, String, String, String) in
                 let code: String
+                var brief = e.brief
                 switch e.encoding {
-                case .armEvent(let c): code = "0x" + String(c, radix: 16)
+                case .armEvent(let c):
+                    code = "0x" + String(c, radix: 16)
+                    if let advertisement, let pmu { brief += "  " + advertisement.mark(c, pmu: pmu.name) }
                 case .x86Raw(let c): code = "raw 0x" + String(c, radix: 16)
                 case .libpfm4(let pfm): code = pfm
                 }
                 let names = ([catalog.simpleperfName(e)].compactMap { $0 } + e.portable).joined(separator: ", ")
-                return (e.name, code, names, e.brief)
+                return (e.name, code, names, brief)
             }
             let w0 = (rows.map(\.0.count).max() ?? 0) + 2
             let w1 = (rows.map(\.1.count).max() ?? 0) + 2

@@ -373,6 +373,7 @@ struct Stat: ParsableCommand {
 
         let sink = try StatOutputSink(format: format, path: outputFile, append: append, logFD: logFD, quiet: quiet)
         let notes = Notes(quiet: quiet)
+        for line in ArmPMUNotes.unimplemented(resolved, pmus: pmus) { notes.write(line) }
         let textWriter = SimpleperfTextWriter(bigNumbers: !noBigNum)
         let intervalPrinter = IntervalPrinter(format: format, events: resolved, sink: sink, textWriter: textWriter, clearScreen: intervalClear)
         let snapshotReader = MemorySnapshotReader(detailed: false)
@@ -671,3 +672,24 @@ struct Notes {
         if !quiet { StandardError.write(prefix ? "stallstat: " + text : text) }
     }
 }
+
+/// Arm common events the machine's PMU does not implement (absent from its PMCEID, so
+/// from its sysfs events/): the kernel opens them anyway and they read 0, which looks
+/// like "no stalls" unless said.
+enum ArmPMUNotes {
+    static func unimplemented(_ events: [ResolvedEvent], pmus: SysfsPMUs) -> [String] {
+        var lines: [String] = []
+        for e in events {
+            guard let attr = e.attr, attr.type != PerfType.hardware, attr.type != PerfType.hardwareCache else { continue }
+            let pmu = pmus.pmus.first { $0.type == attr.type && $0.armAdvertisement != nil }
+                ?? (attr.type == PerfType.raw ? pmus.corePMUs.first { $0.armAdvertisement != nil } : nil)
+            guard let pmu, let advertisement = pmu.armAdvertisement else { continue }
+            let code = attr.config & 0xFFFF
+            if advertisement.status(code) == .notImplemented {
+                lines.append("\(e.name) (event 0x\(String(code, radix: 16))) is not implemented by \(pmu.name): the core's PMCEID (the PMU's events/) does not list it, so it counts 0 whatever happens.")
+            }
+        }
+        return lines
+    }
+}
+

@@ -9,9 +9,16 @@ public struct SysfsPMU: Equatable, Sendable {
     public var cpus: [Int]
     /// `caps/slots` on Arm core PMUs: the pipeline slot width.
     public var slots: Int?
+    /// On Arm core PMUs, the common events `events/` lists (the core's PMCEID); nil
+    /// elsewhere or when the directory is absent.
+    public var armAdvertisement: ArmEventAdvertisement? = nil
 
     /// True for a CPU core PMU (as opposed to software, tracepoint, uncore...).
     public var isCorePMU: Bool { SysfsPMU.isCorePMUName(name) }
+
+    public static func isArmCorePMUName(_ name: String) -> Bool {
+        name.hasPrefix("armv8_") || name.hasPrefix("armv9_") || name.hasPrefix("armv7_") || name.hasPrefix("arm_cortex") || name.hasPrefix("arm_neoverse")
+    }
 
     public static func isCorePMUName(_ name: String) -> Bool {
         ["cpu", "cpu_core", "cpu_atom"].contains(name) || name.hasPrefix("armv8_") || name.hasPrefix("armv9_")
@@ -42,7 +49,16 @@ public struct SysfsPMUs: Sendable {
             let slots = SystemFiles.readTrimmed("\(dir)/caps/slots").flatMap { text -> Int? in
                 text.hasPrefix("0x") ? Int(text.dropFirst(2), radix: 16) : Int(text)
             }
-            found.append(SysfsPMU(name: name, type: type, formats: formats, cpus: cpus, slots: slots))
+            var pmu = SysfsPMU(name: name, type: type, formats: formats, cpus: cpus, slots: slots)
+            if SysfsPMU.isArmCorePMUName(name) {
+                let files = SystemFiles.listDirectory("\(dir)/events")
+                if !files.isEmpty {
+                    pmu.armAdvertisement = ArmEventAdvertisement(aliases: files.compactMap { f in
+                        SystemFiles.readTrimmed("\(dir)/events/\(f)").map { (name: f, text: $0) }
+                    })
+                }
+            }
+            found.append(pmu)
         }
         pmus = found
     }

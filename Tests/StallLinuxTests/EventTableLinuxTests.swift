@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import StallCLI
 @testable import StallLinux
 import StallCore
 
@@ -140,6 +141,46 @@ final class EventTableLinuxTests: XCTestCase {
         let ld = try resolver.resolve("raw-cortex-a55-stall-backend-ld")   // the A55s' own code
         XCTAssertEqual(ld.cpuAttrs, [0: EventAttr(type: 10, config: 0xE7), 1: EventAttr(type: 10, config: 0xE7),
                                      2: EventAttr(type: 10, config: 0xE7), 3: EventAttr(type: 10, config: 0xE7)])
+    }
+
+    /// The QEMU neoverse-n1 guest's PMU (arm64 lab): events/ lists only what PMCEID
+    /// sets (sw_incr, inst_retired, cpu_cycles, stall_frontend, stall_backend); STALL
+    /// (0x3c) is absent, so counting it is flagged, and `list` marks each event.
+    func testArmPMUAdvertisementFromEventsDirectory() throws {
+        let root = NSTemporaryDirectory() + "stallstat-fake-pmceid-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func write(_ path: String, _ text: String) throws {
+            let full = root + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: full, atomically: true, encoding: .utf8)
+        }
+        let dev = "bus/event_source/devices/armv8_pmuv3"
+        try write("\(dev)/type", "10\n")
+        try write("\(dev)/cpus", "0\n")
+        try write("\(dev)/format/event", "config:0-15\n")
+        for (name, code) in [("sw_incr", "0x00"), ("inst_retired", "0x08"), ("cpu_cycles", "0x11"), ("stall_frontend", "0x23"), ("stall_backend", "0x24")] {
+            try write("\(dev)/events/\(name)", "event=\(code)\n")
+        }
+        try write("devices/system/cpu/online", "0\n")
+        try write("devices/system/cpu/cpu0/regs/identification/midr_el1", "0x00000000414fd0c1\n")
+        let pmus = SysfsPMUs(root: root + "/bus/event_source/devices")
+        let adv = try XCTUnwrap(pmus.named("armv8_pmuv3")?.armAdvertisement)
+        XCTAssertEqual(adv.listed, [0x00, 0x08, 0x11, 0x23, 0x24])
+        XCTAssertEqual(adv.status(0x23), .implemented)
+        XCTAssertEqual(adv.status(0x3C), .notImplemented)
+        XCTAssertEqual(adv.status(0x4005), .notImplemented)
+        XCTAssertEqual(adv.status(0xE7), .implementationDefined)
+        XCTAssertNil(pmus.named("armv8_pmuv3").flatMap { _ in SysfsPMUs(root: root + "/nowhere").pmus.first })
+
+        let topology = CPUTopology.detect(sysRoot: root, procRoot: root + "/no-proc", pmus: pmus)
+        let resolver = EventResolver(pmus: pmus, topology: topology)
+        // The table already refuses STALL on Neoverse N1; a raw code is opened as given and flagged.
+        XCTAssertThrowsError(try resolver.resolve("STALL"))
+        let events = try ["armv8_pmuv3/event=0x3c/", "raw-stall-frontend", "r3c", "r24", "cycles"].map { try resolver.resolve($0) }
+        let notes = ArmPMUNotes.unimplemented(events, pmus: pmus)
+        XCTAssertEqual(notes.count, 2, "\(notes)")
+        XCTAssertTrue(notes[0].hasPrefix("armv8_pmuv3/event=0x3c/ (event 0x3c) is not implemented by armv8_pmuv3"), "\(notes)")
+        XCTAssertTrue(notes[1].hasPrefix("r3c (event 0x3c)"), "\(notes)")
     }
 
     func testTablesLoadFromADirectoryAndMalformedFilesAreReported() throws {
