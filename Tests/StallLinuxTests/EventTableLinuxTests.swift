@@ -101,11 +101,7 @@ final class EventTableLinuxTests: XCTestCase {
     func testFakeSysfsWithTwoClustersResolvesEachCPUToItsOwnCoreAndPMU() throws {
         let root = NSTemporaryDirectory() + "stallstat-fake-sys-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        func write(_ path: String, _ text: String) throws {
-            let full = root + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try text.write(toFile: full, atomically: true, encoding: .utf8)
-        }
+        func write(_ path: String, _ text: String) throws { try writeFile(root + "/" + path, text) }
         try write("devices/system/cpu/online", "0-7\n")
         for cpu in 0..<8 {
             try write("devices/system/cpu/cpu\(cpu)/regs/identification/midr_el1", cpu < 4 ? "0x00000000411fd050\n" : "0x00000000411fd410\n")
@@ -149,11 +145,7 @@ final class EventTableLinuxTests: XCTestCase {
     func testArmPMUAdvertisementFromEventsDirectory() throws {
         let root = NSTemporaryDirectory() + "stallstat-fake-pmceid-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        func write(_ path: String, _ text: String) throws {
-            let full = root + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try text.write(toFile: full, atomically: true, encoding: .utf8)
-        }
+        func write(_ path: String, _ text: String) throws { try writeFile(root + "/" + path, text) }
         let dev = "bus/event_source/devices/armv8_pmuv3"
         try write("\(dev)/type", "10\n")
         try write("\(dev)/cpus", "0\n")
@@ -214,4 +206,10 @@ final class EventTableLinuxTests: XCTestCase {
         XCTAssertEqual(r.status, 64)
         XCTAssertTrue(r.stderr.contains("skylake") || r.stderr.contains("not this machine's"), r.stderr)
     }
+}
+
+/// Writes a file of a fake sysfs tree, creating its directories.
+private func writeFile(_ full: String, _ text: String) throws {
+    try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try text.write(toFile: full, atomically: true, encoding: .utf8)
 }

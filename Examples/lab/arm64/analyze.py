@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""The arm64 lab's judge: compares what stallstat and perf printed in the same guest
+(the raw outputs guest/collect.sh kept) and prints one table row per check, with both
+tools' figures side by side. Pure file analysis, so a captured run can be re-judged:
+
+    Examples/lab/arm64/analyze.py CACHE/results/RUN [--markdown FILE]
+
+Exit status 0 when every check passed, 1 otherwise, 2 when there is nothing to judge.
+"""
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import re
+import sys
+
+# MIDR of each QEMU 7.2 model (target/arm/cpu64.c) and the core stallstat must name.
+# Models EventTables does not know must be refused clearly, never guessed.
+QEMU_MODELS = {
+    "neoverse-n1": (0x414FD0C1, "neoverse-n1"),
+    "cortex-a76": (0x414FD0B1, "cortex-a76"),
+    "cortex-a72": (0x410FD083, None),
+    "cortex-a57": (0x411FD070, None),
+    "cortex-a53": (0x410FD034, None),
+    "cortex-a35": (0x410FD040, None),
+    "a64fx": (0x461F0010, None),
+    "max": (0x000F0510, None),
+}
+
+
+class Checks:
+    def __init__(self, where):
+        self.where = where
+        self.rows = []
+
+    def add(self, name, stallstat, perf, criterion, ok):
+        self.rows.append({"where": self.where, "check": name, "stallstat": str(stallstat), "perf": str(perf),
+                          "criterion": criterion, "result": "PASS" if ok else "FAIL"})
+        return ok
+
+
+def read(path, default=None):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def perf_csv(path):
+    """perf stat -x, lines → {event: (value or None, percent running or None)}."""
+    text = read(path)
+    if text is None:
+        return None
+    counts = {}
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) < 3 or not row[0] or row[0].startswith("#"):
+            continue
+        value = None
+        try:
+            value = float(row[0])
+        except ValueError:
+            value = None if row[0].startswith("<") else None
+        pct = None
+        if len(row) > 4:
+            try:
+                pct = float(row[4])
+            except ValueError:
+                pct = None
+        counts[row[2]] = (value, pct, row[0])
+    return counts
+
+
+def interval_csv(path):
+    """perf stat -I -x, lines → list of (time, value, event)."""
+    text = read(path)
+    rows = []
+    if text is None:
+        return None
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) < 4 or row[0].startswith("#"):
+            continue
+        try:
+            rows.append((float(row[0]), float(row[1]), row[3]))
+        except ValueError:
+            continue
+    return rows
+
+
+def rel(a, b):
+    if a is None or b is None:
+        return math.inf
+    if a == b:
+        return 0.0
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return f"{v:,}" if isinstance(v, int) else f"{v:.6g}"
+
+
+def perf_attr(text):
+    """type and config of the first perf_event_attr block of `perf stat -vv`."""
+    if not text:
+        return None
+    block = text.split("perf_event_attr:", 1)
+    if len(block) < 2:
+        return None
+    t = re.search(r"^\s*type\s+(\d+)", block[1], re.M)
+    c = re.search(r"^\s*config\s+(0x[0-9a-fA-F]+|\d+)", block[1], re.M)
+    if not t:
+        return None
+    config = int(c.group(1), 0) if c else 0
+    return int(t.group(1)), config
+
+
+def stallstat_attr(text):
+    m = re.search(r"type=(\d+) config=(0x[0-9a-fA-F]+)", text or "")
+    return (int(m.group(1)), int(m.group(2), 16)) if m else None
+
+
+def report_rows(path):
+    """`perf report --stdio -q` / `stallstat report` rows → {key: percent}."""
+    text = read(path)
+    if text is None:
+        return None
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+\.\d+)%\s+(.*\S)\s*$", line)
+        if not m:
+            continue
+        key = " ".join(m.group(2).split())
+        rows[key] = rows.get(key, 0.0) + float(m.group(1))
+    return rows
+
+
+def judge_counts(d, model, c):
+    env = os.path.join(d, "env")
+    midr_text = (read(os.path.join(env, "midr"), "") or "").strip()
+    midr = int(midr_text, 16) if midr_text else None
+    expected_midr, expected_core = QEMU_MODELS.get(model, (None, None))
+    pagesize = int((read(os.path.join(env, "pagesize"), "0") or "0").strip() or 0)
+
+    # ---- CPU detection
+    listed = read(os.path.join(d, "cpu", "list-table.txt"), "")
+    if expected_core:
+        first = listed.splitlines()[0] if listed else ""
+        c.add("CPU detected by MIDR", first.split(" (")[0], f"MIDR {midr_text}", f"names {expected_core}",
+              first.startswith(expected_core + " ") and midr == expected_midr)
+    else:
+        c.add("unknown core refused clearly", (listed.strip().splitlines() or [""])[-1][:60], f"MIDR {midr_text}",
+              "no guess; says EventTables has no entry", "no entry for this CPU" in listed and midr == expected_midr)
+    if expected_core:
+        pmu_file = next((os.path.join(env, f) for f in sorted(os.listdir(env)) if f.startswith("pmu-")), None)
+        pmu_events = set()
+        for line in (read(pmu_file, "") or "").splitlines():
+            m = re.match(r"events/\S+ event=(0x[0-9a-f]+)", line)
+            if m:
+                pmu_events.add(int(m.group(1), 16))
+        marks_ok = True
+        seen = 0
+        for line in listed.splitlines():
+            m = re.match(r"\s+(\S+)\s+0x([0-9a-f]+)\s", line)
+            if not m:
+                continue
+            code = int(m.group(2), 16)
+            seen += 1
+            common = code <= 0x3F or 0x4000 <= code <= 0x403F
+            want = "[implemented]" if common and code in pmu_events else ("[not implemented by" if common else "[implementation defined")
+            marks_ok &= want in line
+        c.add("list marks events by PMCEID (events/)", f"{seen} events marked", f"events/ lists {len(pmu_events)} codes",
+              "implemented iff listed; impdef flagged", seen > 0 and marks_ok)
+
+    # ---- exact user-mode counts
+    ss = [perf_csv(os.path.join(d, "exact", f"stallstat-{i}.csv")) for i in (1, 2, 3)]
+    pf = [perf_csv(os.path.join(d, "exact", f"perf-{i}.csv")) for i in (1, 2, 3)]
+    for ev in ["instructions:u", "r08:u", "cycles:u", "r11:u"]:
+        sv = [x.get(ev, (None,))[0] if x else None for x in ss]
+        pv = [x.get(ev, (None,))[0] if x else None for x in pf]
+        ok = None not in sv and None not in pv and len(set(sv + pv)) == 1 and sv[0] > 0
+        c.add(f"{ev} exact, 3 runs each", " / ".join(fmt(v) for v in sv), " / ".join(fmt(v) for v in pv), "all six equal", ok)
+    if ss[0] and pf[0]:
+        same = ss[0].get("instructions:u", (None,))[0] == ss[0].get("r08:u", (0,))[0]
+        c.add("instructions:u == r08:u (one run)", fmt(ss[0].get("r08:u", (None,))[0]), fmt(pf[0].get("r08:u", (None,))[0]), "equal", same)
+    for ev in ["instructions", "cycles"]:
+        sv = [perf_csv(os.path.join(d, "exact", f"stallstat-all-{i}.csv")) for i in (1, 2)]
+        pv = [perf_csv(os.path.join(d, "exact", f"perf-all-{i}.csv")) for i in (1, 2)]
+        s_vals = [x.get(ev, (None,))[0] if x else None for x in sv]
+        p_vals = [x.get(ev, (None,))[0] if x else None for x in pv]
+        worst = max(rel(s, p) for s in s_vals for p in p_vals)
+        c.add(f"{ev} (kernel included)", " / ".join(fmt(v) for v in s_vals), " / ".join(fmt(v) for v in p_vals),
+              "within 0.1%", worst <= 0.001)
+
+    # ---- encodings and counts per name
+    pairs = [l.split("|") for l in (read(os.path.join(d, "encoding", "pairs"), "") or "").splitlines() if "|" in l]
+    for i, (ssn, pfn) in enumerate(pairs, start=1):
+        pa = perf_attr(read(os.path.join(d, "encoding", f"perf-vv-{i}.txt")))
+        sa = stallstat_attr(read(os.path.join(d, "encoding", f"stallstat-v-{i}.txt")))
+        show = lambda a: f"type {a[0]} config {a[1]:#x}" if a else "none"
+        if pa is None and sa is None:
+            c.add(f"encode {ssn} (perf: {pfn})", "refused", "refused", "both refuse", True)
+            continue
+        c.add(f"encode {ssn} (perf: {pfn})", show(sa), show(pa), "same type and config", pa == sa)
+        sc = perf_csv(os.path.join(d, "encoding", f"stallstat-count-{i}.csv")) or {}
+        pc = perf_csv(os.path.join(d, "encoding", f"perf-count-{i}.csv")) or {}
+        sv = next(iter(sc.values()), (None,))[0]
+        pv = next(iter(pc.values()), (None,))[0]
+        ok = (sv == 0 and pv == 0) or rel(sv, pv) <= 0.001
+        c.add(f"count {ssn}", fmt(sv), fmt(pv), "within 0.1% (or both 0)", ok)
+        if pa and pa[1] & 0xFFFF in (0x3C,) and "not implemented by" not in (read(os.path.join(d, "encoding", f"stallstat-count-{i}.err"), "") or ""):
+            c.add(f"{ssn} flagged as not implemented", "no note", "-", "a note says the PMU lacks it", False)
+
+    # ---- default stall set and tree
+    default = read(os.path.join(d, "cpu", "default.txt"), "")
+    if expected_core:
+        c.add("default stall set counts", "tree printed" if "Stall tree (" in default else "no tree", "-",
+              "counts and the stall tree of " + expected_core, "Stall tree (" in default and expected_core in default)
+    default_a = read(os.path.join(d, "cpu", "default-a.txt"), "")
+    c.add("stat -a --duration 1", "counted" if "Total test time" in default_a or "seconds time elapsed" in default_a else "failed", "-",
+          "prints counts", "Total test time" in default_a or "seconds time elapsed" in default_a)
+
+    # ---- multiplexing
+    sm = perf_csv(os.path.join(d, "mux", "stallstat.csv")) or {}
+    pm = perf_csv(os.path.join(d, "mux", "perf.csv")) or {}
+    events = (read(os.path.join(d, "mux", "events"), "") or "").strip().split(",")
+    for ev in events:
+        s = sm.get(ev, (None, None))
+        p = pm.get(ev, (None, None))
+        ok = s[0] is not None and p[0] is not None and ((s[0] == 0 and p[0] == 0) or rel(s[0], p[0]) <= 0.01)
+        c.add(f"multiplexed {ev}", f"{fmt(s[0])} ({fmt(s[1])}%)", f"{fmt(p[0])} ({fmt(p[1])}%)", "within 1%; both <100% running",
+              ok and (s[1] or 100) < 100 and (p[1] or 100) < 100)
+    stext = read(os.path.join(d, "mux", "stallstat.txt"), "")
+    ghz = re.search(r"\scycles\s+#\s+([\d.]+) GHz", stext)
+    ptext = read(os.path.join(d, "mux", "perf.txt"), "")
+    pghz = re.search(r"\scycles\s+#\s+([\d.]+) GHz", ptext)
+    c.add("GHz under multiplexing (1 GHz clock)", ghz.group(1) if ghz else "none", pghz.group(1) if pghz else "none",
+          "1.00 +- 0.05", bool(ghz) and abs(float(ghz.group(1)) - 1.0) <= 0.05)
+    sg = perf_csv(os.path.join(d, "mux", "stallstat-group.csv")) or {}
+    pg = perf_csv(os.path.join(d, "mux", "perf-group.csv")) or {}
+    snc = [k for k, v in sg.items() if v[2] == "<not counted>"]
+    pnc = [k for k, v in pg.items() if v[2] == "<not counted>"]
+    c.add("group wider than the counters", f"{len(snc)}/{len(sg)} <not counted>", f"{len(pnc)}/{len(pg)} <not counted>",
+          "as perf", len(sg) > 0 and len(snc) == len(sg) and len(pnc) == len(pg) == len(sg))
+    sn = perf_csv(os.path.join(d, "mux", "stallstat-nomux.csv")) or {}
+    exact = (ss[0] or {}).get("instructions:u", (None,))[0]
+    nomux = sn.get("instructions:u", (None, None))
+    c.add("--no-multiplex = single-group count", f"{fmt(nomux[0])} ({fmt(nomux[1])}%)", fmt(exact),
+          "instructions:u equal, 100% running", nomux[0] is not None and nomux[0] == exact and (nomux[1] is None or nomux[1] == 100))
+
+    # ---- record and report
+    for f in ["perf-c.data", "stallstat-c.data", "perf-F.data", "stallstat-F.data", "stallstat-a.data", "perf-a.data"]:
+        base = os.path.join(d, "record", f)
+        if not os.path.exists(base):
+            c.add(f"record {f}", "no file", "-", "written", False)
+            continue
+        pr = report_rows(base + ".perf-report") or {}
+        sr = report_rows(base + ".stallstat-report") or {}
+        keys = set(pr) | set(sr)
+        worst = max((abs(pr.get(k, 0) - sr.get(k, 0)) for k in keys), default=math.inf)
+        top_s = max(sr.items(), key=lambda kv: kv[1], default=("-", 0))
+        top_p = max(pr.items(), key=lambda kv: kv[1], default=("-", 0))
+        c.add(f"report {f}: rows", f"{len(sr)} rows, top {top_s[1]:.2f}% {top_s[0].split()[-1]}",
+              f"{len(pr)} rows, top {top_p[1]:.2f}% {top_p[0].split()[-1]}", "every row within 0.1 pp", bool(keys) and worst <= 0.1)
+
+    # ---- intervals
+    si = interval_csv(os.path.join(d, "interval", "stallstat.csv"))
+    pi = interval_csv(os.path.join(d, "interval", "perf.csv"))
+    if si is not None or pi is not None:
+        def total(rows, ev):
+            return sum(v for _, v, e in rows or [] if e == ev)
+        stimes = sorted({t for t, _, _ in si or []})
+        ptimes = sorted({t for t, _, _ in pi or []})
+        c.add("stat -a -I 100: intervals", f"{len(stimes)} intervals", f"{len(ptimes)} intervals", "both print intervals",
+              len(stimes) > 0 and len(ptimes) > 0)
+        c.add("stat -a -I 100: instructions summed", fmt(total(si, "instructions")), fmt(total(pi, "instructions")),
+              "within 5% (system-wide, separate runs)", rel(total(si, "instructions"), total(pi, "instructions")) <= 0.05)
+
+    # ---- fragmentation snapshot
+    fj = read(os.path.join(d, "frag", "frag.json"))
+    if fj:
+        try:
+            snap = json.loads(fj)
+        except ValueError:
+            snap = None
+        c.add("frag page size", fmt(snap.get("page_size") if snap else None), fmt(pagesize), "the kernel's page size",
+              bool(snap) and snap.get("page_size") == pagesize)
+        pmd = (read(os.path.join(d, "frag", "hpage_pmd_size"), "") or "").strip()
+        if pmd and pagesize:
+            order = int(math.log2(int(pmd) // pagesize))
+            c.add("frag huge page order", fmt(snap.get("huge_page_order") if snap else None), f"{order} (hpage_pmd_size {pmd})",
+                  "equal", bool(snap) and snap.get("huge_page_order") == order)
+        before = read(os.path.join(d, "frag", "buddyinfo-before"))
+        after = read(os.path.join(d, "frag", "buddyinfo-after"))
+        debugfs = read(os.path.join(d, "frag", "unusable_index"), "")
+        if before == after and debugfs and snap:
+            kernel = {}
+            for line in debugfs.splitlines():
+                m = re.match(r"Node (\d+), zone\s+(\S+)\s+(.*)", line)
+                if m:
+                    kernel[(int(m.group(1)), m.group(2))] = m.group(3).split()
+            mine = {(z["node"], z["zone"]): z["unusable_index"] for z in snap.get("zones", [])}
+            same = bool(kernel) and all(mine.get(k) == v for k, v in kernel.items())
+            c.add("frag unusable index vs debugfs", f"{len(mine)} zones", f"{len(kernel)} zones", "identical to the digit", same)
+        text = read(os.path.join(d, "frag", "frag.txt"), "")
+        m = re.search(r"([\d,]+) free pages \(([\d.]+) MiB\)", text)
+        if m and pagesize:
+            pages = int(m.group(1).replace(",", ""))
+            c.add("frag MiB uses the page size", f"{m.group(2)} MiB", f"{pages * pagesize / 1048576:.1f} MiB",
+                  "free pages x page size", f"{pages * pagesize / 1048576:.1f}" == m.group(2))
+
+
+def judge_xctest(d, c):
+    log = read(os.path.join(d, "log"), "")
+    m = list(re.finditer(r"Executed (\d+) tests?, with (\d+) failures?", log))
+    skipped = len(re.findall(r"Test Case .* skipped", log))
+    if not m:
+        c.add("XCTest suite in the guest", "did not finish", "-", "0 failures", False)
+        return
+    total, failed = int(m[-1].group(1)), int(m[-1].group(2))
+    failures = sorted(set(re.findall(r"error: (\S+) :", log)))
+    c.add("XCTest suite in the guest", f"{total} tests, {failed} failed, {skipped} skipped", "-", "0 failures", failed == 0)
+    for f in failures[:20]:
+        c.add("  failed test", f, "-", "-", False)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results", help="CACHE/results/RUN")
+    ap.add_argument("--markdown", help="also write the table as Markdown to FILE")
+    ap.add_argument("--qemu", default="")
+    ap.add_argument("--seconds", default="")
+    a = ap.parse_args()
+    all_rows = []
+    dirs = sorted(e for e in os.listdir(a.results) if os.path.isdir(os.path.join(a.results, e)))
+    for e in dirs:
+        model, _, pages = e.rpartition("-")
+        base = os.path.join(a.results, e)
+        if os.path.isdir(os.path.join(base, "counts")):
+            c = Checks(e)
+            if not os.path.exists(os.path.join(base, "counts", "finished")):
+                c.add("guest suite finished", "no", "-", "the job ran to its end", False)
+            judge_counts(os.path.join(base, "counts"), model, c)
+            all_rows += c.rows
+        if os.path.isdir(os.path.join(base, "xctest")):
+            c = Checks(e)
+            judge_xctest(os.path.join(base, "xctest"), c)
+            all_rows += c.rows
+    if not all_rows:
+        print(f"analyze: nothing to judge under {a.results}", file=sys.stderr)
+        return 2
+    with open(os.path.join(a.results, "summary.tsv"), "w") as f:
+        f.write("where\tcheck\tstallstat\tperf\tcriterion\tresult\n")
+        for r in all_rows:
+            f.write("\t".join(r[k] for k in ["where", "check", "stallstat", "perf", "criterion", "result"]) + "\n")
+    env = {}
+    for e in dirs:
+        envdir = os.path.join(a.results, e, "counts", "env")
+        if os.path.isdir(envdir):
+            env[e] = ((read(os.path.join(envdir, "kernel"), "") or "").strip(), (read(os.path.join(envdir, "perf-version"), "") or "").strip(),
+                      (read(os.path.join(envdir, "pagesize"), "") or "").strip())
+    lines = [f"Lab run {os.path.basename(a.results.rstrip('/'))}" + (f", {a.qemu}" if a.qemu else "") + (f", {a.seconds} s" if a.seconds else "")]
+    for e, (k, p, ps) in env.items():
+        lines.append(f"  {e}: kernel {k}, {p}, page size {ps}")
+    lines.append("")
+    lines.append("| where | check | stallstat | perf | criterion | result |")
+    lines.append("|---|---|---|---|---|---|")
+    for r in all_rows:
+        lines.append("| " + " | ".join(r[k].replace("|", "\\|") for k in ["where", "check", "stallstat", "perf", "criterion", "result"]) + " |")
+    failed = sum(r["result"] == "FAIL" for r in all_rows)
+    lines.append("")
+    lines.append(f"{len(all_rows) - failed} passed, {failed} failed")
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    with open(os.path.join(a.results, "table.md"), "w") as f:
+        f.write(text)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
