@@ -16,10 +16,16 @@ public enum LibPfm {
     }
 
     /// Tables name events of every x86 model with a `pmu::` prefix; libpfm4 encodes
-    /// those for PMUs it did not detect only with LIBPFM_ENCODE_INACTIVE set, which must
-    /// happen before pfm_initialize. Unprefixed names still search detected PMUs only.
+    /// those for PMUs it did not detect only with LIBPFM_ENCODE_INACTIVE set, which it
+    /// reads in pfm_initialize. Unprefixed names still search detected PMUs only. The
+    /// variable is removed again once libpfm4 has read it: a workload stallstat starts
+    /// must see the environment the user gave (a longer environment alone changes a
+    /// program's instruction count: the arm64 lab saw 291 more with --no-multiplex).
     static let prepared: Bool = {
-        setenv("LIBPFM_ENCODE_INACTIVE", "1", 0)
+        let wasSet = getenv("LIBPFM_ENCODE_INACTIVE") != nil
+        if !wasSet { setenv("LIBPFM_ENCODE_INACTIVE", "1", 0) }
+        _ = cpfm_init()
+        if !wasSet { unsetenv("LIBPFM_ENCODE_INACTIVE") }
         return true
     }()
 
