@@ -39,6 +39,7 @@ env_facts() {
 
 build_workload() {
   gcc -O2 -g -fno-omit-frame-pointer -o /tmp/lab_loop /cache/lab/guest/lab_loop.c 2> "$out/env/gcc.log"
+  gcc -O2 -static -nostdlib -ffreestanding -fno-stack-protector -o /tmp/lab_exact /cache/lab/guest/lab_exact.c 2>> "$out/env/gcc.log"
 }
 
 # ------------------------------------------------------------ exact user-mode counts
@@ -46,9 +47,16 @@ exact_counts() {
   mkdir -p "$out/exact"
   local ev=instructions:u,cycles:u,r08:u,r11:u
   for i in 1 2 3; do
-    t perf stat -x, -o "$out/exact/perf-$i.csv" -e $ev -- /tmp/lab_loop 2000000
-    t "$S" stat -x, -o "$out/exact/stallstat-$i.csv" -e $ev -- /tmp/lab_loop 2000000
+    t perf stat -x, -o "$out/exact/perf-$i.csv" -e $ev -- /tmp/lab_exact
+    t "$S" stat -x, -o "$out/exact/stallstat-$i.csv" -e $ev -- /tmp/lab_exact
+    # A glibc program: equal run to run per tool; between tools the environments differ.
+    t perf stat -x, -o "$out/exact/perf-libc-$i.csv" -e instructions:u -- /tmp/lab_loop 2000000
+    t "$S" stat -x, -o "$out/exact/stallstat-libc-$i.csv" -e instructions:u -- /tmp/lab_loop 2000000
   done
+  # What each tool's workload sees (perf adds to the environment).
+  t perf stat -o /dev/null -e task-clock -- /usr/bin/env > "$out/exact/env-under-perf" 2>&1
+  t "$S" stat -o /dev/null -e task-clock -- /usr/bin/env > "$out/exact/env-under-stallstat" 2>&1
+  t "$S" stat -o /dev/null --no-multiplex -e task-clock,page-faults -- /usr/bin/env > "$out/exact/env-under-stallstat-nomux" 2>&1
   # Kernel-inclusive (exec, page faults, exit): within 0.1 %.
   for i in 1 2; do
     t perf stat -x, -o "$out/exact/perf-all-$i.csv" -e instructions,cycles -- /tmp/lab_loop 2000000
@@ -112,11 +120,17 @@ multiplexing() {
   t "$S" stat -x, -o "$out/mux/stallstat.csv" -e $ev -- /tmp/lab_loop 2000000
   t perf stat -o "$out/mux/perf.txt" -e $ev -- /tmp/lab_loop 2000000
   t "$S" stat -o "$out/mux/stallstat.txt" -e $ev -- /tmp/lab_loop 2000000
-  t "$S" stat --no-multiplex -x, -o "$out/mux/stallstat-nomux.csv" -e $ev -- /tmp/lab_loop 2000000
-  # One group wider than the six event counters: never schedulable.
-  local g='{r08,r23,r24,r08:u,r23:u,r24:u,r08:k}'
+  t "$S" stat --no-multiplex -x, -o "$out/mux/stallstat-nomux.csv" -e $ev -- /tmp/lab_exact
+  t "$S" stat -x, -o "$out/mux/stallstat-single.csv" -e '{instructions:u,cycles:u,r08:u,r11:u}' -- /tmp/lab_exact
+  # One group of seven events for the six event counters (the cycle counter takes only
+  # CPU_CYCLES): never schedulable.
+  local g='{r08,r08:u,r23,r23:u,r24,r24:u,r08}'
   t perf stat -x, -o "$out/mux/perf-group.csv" -e "$g" -- /tmp/lab_loop 200000
   t "$S" stat -x, -o "$out/mux/stallstat-group.csv" -e "$g" -- /tmp/lab_loop 200000 > "$out/mux/stallstat-group.err" 2>&1
+  # Six that fit plus one the PMU refuses (kernel-only INST_RETIRED here).
+  local u='{r08,r23,r24,r08:u,r23:u,r24:u,r08:k}'
+  t perf stat -x, -o "$out/mux/perf-group-refused.csv" -e "$u" -- /tmp/lab_loop 200000
+  t "$S" stat -x, -o "$out/mux/stallstat-group-refused.csv" -e "$u" -- /tmp/lab_loop 200000 > "$out/mux/stallstat-group-refused.err" 2>&1
 }
 
 # ------------------------------------------------------------ record and report
