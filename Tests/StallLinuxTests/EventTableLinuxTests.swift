@@ -34,7 +34,12 @@ final class EventTableLinuxTests: XCTestCase {
         return dir + "/oracle"
     }()
 
+    /// libpfm4 has x86 tables only where it was built for x86 (Debian's arm64 package has
+    /// none: the arm64 lab runs this suite there).
+    static var libpfmKnowsX86: Bool { (try? LibPfm.encode("skl::INST_RETIRED:ANY_P")) != nil }
+
     func testEveryX86EntryEncodesToLibpfm4sOwnEncoding() throws {
+        try XCTSkipUnless(Self.libpfmKnowsX86, "this libpfm4 has no x86 tables (an arm64 build)")
         let tables = EventTableSet(files: EmbeddedEventTables.files)
         var checked = 0
         for model in tables.cpus where model.vendor != .arm {
@@ -56,6 +61,10 @@ final class EventTableLinuxTests: XCTestCase {
             let ours = Harness.stallstat(["encode", "--cpu", model.name] + entries.map(\.1))
             XCTAssertEqual(ours.status, 0, ours.stderr)
             let ourLines = ours.stdout.split(separator: "\n")
+            guard ourLines.count == entries.count, oracleLines.count == entries.count else {
+                XCTFail("\(model.name): \(entries.count) entries, \(ourLines.count) encodings, \(oracleLines.count) from libpfm4")
+                continue
+            }
             for (k, (event, pfm)) in entries.enumerated() {
                 let expected = String(oracleLines[k])
                 XCTAssertFalse(expected.hasPrefix("ERR"), "\(model.name) \(pfm): libpfm4 says \(expected)")
@@ -74,7 +83,8 @@ final class EventTableLinuxTests: XCTestCase {
         let a520 = Harness.stallstat(["encode", "--cpu", "cortex-a520", "raw-stall-backend-mem"])
         XCTAssertEqual(a520.status, 0, a520.stderr)
         XCTAssertTrue(a520.stdout.hasPrefix("raw-stall-backend-mem type=4 config=0x4005 config1=0x0 config2=0x0"), a520.stdout)
-        let expected = ["zen4": "config=0xf045 ", "sapphirerapids": "config=0xe12 ", "neoverse-v2": "config=0x34 "]
+        var expected = ["neoverse-v2": "config=0x34 "]
+        if Self.libpfmKnowsX86 { expected.merge(["zen4": "config=0xf045 ", "sapphirerapids": "config=0xe12 "]) { a, _ in a } }
         for (cpu, config) in expected {
             let r = Harness.stallstat(["encode", "--cpu", cpu, "dtlb-walk"])
             XCTAssertTrue(r.stdout.contains(config), "\(cpu): \(r.stdout) \(r.stderr)")
@@ -162,7 +172,6 @@ final class EventTableLinuxTests: XCTestCase {
         XCTAssertEqual(adv.status(0x3C), .notImplemented)
         XCTAssertEqual(adv.status(0x4005), .notImplemented)
         XCTAssertEqual(adv.status(0xE7), .implementationDefined)
-        XCTAssertNil(pmus.named("armv8_pmuv3").flatMap { _ in SysfsPMUs(root: root + "/nowhere").pmus.first })
 
         let topology = CPUTopology.detect(sysRoot: root, procRoot: root + "/no-proc", pmus: pmus)
         let resolver = EventResolver(pmus: pmus, topology: topology)
@@ -204,7 +213,9 @@ final class EventTableLinuxTests: XCTestCase {
     func testCountingRefusesAnotherVendorsModelAndForeignLibpfmPMUs() {
         let r = Harness.stallstat(["stat", "-e", "skl::DTLB_LOAD_MISSES:WALK_ACTIVE", "--", "/bin/true"])
         XCTAssertEqual(r.status, 64)
-        XCTAssertTrue(r.stderr.contains("skylake") || r.stderr.contains("not this machine's"), r.stderr)
+        // Where libpfm4 has no x86 tables (arm64) the name is unknown to it altogether.
+        XCTAssertTrue(r.stderr.contains("skylake") || r.stderr.contains("not this machine's")
+                      || (!Self.libpfmKnowsX86 && r.stderr.contains("unknown event 'skl::")), r.stderr)
     }
 }
 

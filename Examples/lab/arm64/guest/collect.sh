@@ -173,10 +173,12 @@ fragmentation() {
 
 # ------------------------------------------------------------ the XCTest suite
 xctest() {
-  mkdir -p "$out/xctest"
   cd /cache/src || return
-  STALLSTAT_BIN=$LAB_DEBUG_BIN t "$LAB_XCTEST" > "$out/xctest/log" 2>&1
-  echo $? > "$out/xctest/status"
+  # The bundle's RUNPATH names the build's sysroot (/sysroot/usr/libexec/...): here the
+  # same Swift 6.0.3 runtime is installed at /usr/libexec/swift.
+  LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux STALLSTAT_BIN=$LAB_DEBUG_BIN \
+    t "$LAB_XCTEST" > "$out/log" 2>&1
+  echo $? > "$out/status"
   cd /tmp || return
 }
 
