@@ -645,6 +645,10 @@ struct Stat: ParsableCommand {
     func reportFailures(_ failures: [OpenFailure], notes: Notes) {
         let noPMU = failures.filter { $0.cause == .noHardwarePMU }
         if !noPMU.isEmpty { notes.write(OpenFailure.noHardwarePMUMessage(events: noPMU.map(\.event))) }
+        var groupsSaid = Set<[String]>()
+        for f in noPMU { if let g = f.group, g.count > 1, groupsSaid.insert(g).inserted {
+            notes.write("none of the group {\(g.joined(separator: ","))} was counted: a group is counted all at once or not at all (as perf).")
+        } }
         for f in failures where f.cause != .noHardwarePMU { notes.write(f.message) }
     }
 

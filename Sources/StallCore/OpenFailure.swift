@@ -10,10 +10,14 @@ public struct OpenFailure: Equatable, Sendable {
         case other(errno: Int32, text: String)
         /// Failed before perf_event_open (a cgroup that cannot be opened, ...).
         case setup(message: String)
+        /// Opens alone, but not in its group: the group needs more counters than the PMU has.
+        case groupDoesNotFit(size: Int)
     }
 
     public var event: String
     public var cause: Cause
+    /// Set when the event was in a group: the group it kept from being counted.
+    public var group: [String]? = nil
 
     public init(event: String, cause: Cause) {
         self.event = event
@@ -45,7 +49,14 @@ public struct OpenFailure: Equatable, Sendable {
 
     /// One line for stderr.
     public var message: String {
+        guard let group, group.count > 1 else { return causeMessage }
+        return causeMessage + " None of its group {\(group.joined(separator: ","))} was counted: a group is counted all at once or not at all (as perf)."
+    }
+
+    var causeMessage: String {
         switch cause {
+        case .groupDoesNotFit(let size):
+            return "\(event): <not supported>: it opens alone, but its group of \(size) events needs more counters than the PMU has; split the group, or leave events out."
         case .noHardwarePMU:
             return OpenFailure.noHardwarePMUMessage(events: [event])
         case .notSupportedByPMU:

@@ -128,8 +128,25 @@ public final class CounterSession {
                     if leader < 0 { leader = fd }
                     fds.append(fd)
                     byID[id] = index
-                    openedEvents.insert(index)
                 }
+                // A group with a hardware event is all or nothing, as perf: if a member
+                // could not join it (the PMU refused it, or the group does not fit the
+                // counters), the others are not counted either, or their ratios would
+                // silently come from a different group than the one asked for.
+                let missing = group.filter { events[$0].attr(forCPU: Int(target.cpu)) != nil && !byID.values.contains($0) }
+                if group.count > 1, !missing.isEmpty, group.contains(where: { events[$0].needsHardwarePMU }) {
+                    for fd in fds { Glibc.close(fd) }
+                    for index in missing where firstFailure[index]?.group == nil {
+                        guard var failure = firstFailure[index] else { continue }
+                        if case .notSupportedByPMU = failure.cause, fits(events[index], target: target, options: options) {
+                            failure.cause = .groupDoesNotFit(size: group.count)
+                        }
+                        failure.group = group.map { events[$0].name }
+                        firstFailure[index] = failure
+                    }
+                    continue
+                }
+                for index in byID.values { openedEvents.insert(index) }
                 if leader >= 0 { opened.append(OpenedGroup(target: t, leaderFD: leader, fds: fds, eventByID: byID)) }
             }
         }
@@ -137,6 +154,27 @@ public final class CounterSession {
         for (index, event) in events.enumerated() where event.cpuAttrs != nil && !openedEvents.contains(index) && failures[index] == nil {
             failures[index] = OpenFailure(event: event.name, cause: .notSupportedByPMU)
         }
+    }
+
+    /// Whether the event opens by itself on the target (then a refusal in its group was
+    /// the group's size, not the event).
+    private func fits(_ event: ResolvedEvent, target: CounterTarget, options: CountingOptions) -> Bool {
+        guard let attr = event.attr(forCPU: Int(target.cpu)), event.cgroup == nil else { return false }
+        var a = cpe_attr()
+        a.type = attr.type
+        a.config = attr.config
+        a.config1 = attr.config1
+        a.config2 = attr.config2
+        a.read_format = ReadFormat.counting
+        var flags = UInt64(CPE_DISABLED)
+        if attr.excludeUser { flags |= UInt64(CPE_EXCLUDE_USER) }
+        if attr.excludeKernel { flags |= UInt64(CPE_EXCLUDE_KERNEL) }
+        if attr.excludeHypervisor { flags |= UInt64(CPE_EXCLUDE_HV) }
+        a.flags = flags
+        let fd = cpe_open(&a, target.pid, target.cpu, -1, 0)
+        guard fd >= 0 else { return false }
+        Glibc.close(fd)
+        return true
     }
 
     public var isEmpty: Bool { opened.isEmpty }

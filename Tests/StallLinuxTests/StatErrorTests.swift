@@ -69,7 +69,7 @@ final class StatErrorTests: XCTestCase {
         let r = Harness.stallstat(["stat", "-x,", "-e", "task-clock,context-switches", "-p", String(sleeper.processIdentifier)])
         sleeper.waitUntilExit()
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 3)
+        XCTAssertLessThan(Date().timeIntervalSince(start), timeBound(3))
         XCTAssertTrue(r.stderr.contains("exited; counting stopped"), r.stderr)
         XCTAssertNotNil(Harness.csvCounts(r.machine)["context-switches"], r.machine)
     }
@@ -77,7 +77,7 @@ final class StatErrorTests: XCTestCase {
     func testDurationStopsALongCommand() {
         let start = Date()
         let r = Harness.stallstat(["stat", "-x,", "--duration", "0.3", "-e", "task-clock", "--", "/bin/sleep", "10"])
-        XCTAssertLessThan(Date().timeIntervalSince(start), 3)
+        XCTAssertLessThan(Date().timeIntervalSince(start), timeBound(3))
         XCTAssertNotNil(Harness.csvCounts(r.machine)["task-clock"], r.stdout + r.stderr)
     }
 
@@ -135,5 +135,40 @@ final class ResolverTests: XCTestCase {
         let user = try EventResolver().resolve("page-faults:u")
         XCTAssertEqual(user.attr?.excludeKernel, true)
         XCTAssertEqual(user.name, "page-faults:u")
+    }
+}
+
+/// A group is counted all at once or not at all, as perf: when a member cannot be
+/// opened, the members that could are shown `<not counted>`, not counted alone (their
+/// ratios would come from a different group than the one asked for). The arm64 lab
+/// found stallstat counting six members of a seven-event group that perf left uncounted.
+final class GroupAllOrNothingTests: XCTestCase {
+    func statuses(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count > 2 else { continue }
+            out[f[2]] = f[0].hasPrefix("<") ? f[0] : "counted"
+        }
+        return out
+    }
+
+    func testAGroupWithARefusedMemberIsNotCountedAsPerf() throws {
+        try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
+        // r1234 is refused here (no PMU) and on QEMU's PMU alike is an event the group cannot hold.
+        let group = "{page-faults,r1234,minor-faults}"
+        let ours = Harness.stallstat(["stat", "-x,", "-e", group + ",task-clock", "--", "/bin/true"])
+        let perf = Harness.perf(["stat", "-x,", "-e", group + ",task-clock", "--", "/bin/true"])
+        XCTAssertEqual(ours.status, 0, ours.stderr)
+        let o = statuses(ours.machine), p = statuses(perf.stderr)
+        XCTAssertEqual(o["page-faults"], "<not counted>", ours.stderr)
+        XCTAssertEqual(o["minor-faults"], "<not counted>", ours.stderr)
+        XCTAssertEqual(o["r1234"], "<not supported>", ours.stderr)
+        XCTAssertEqual(o["task-clock"], "counted", "outside the group: counted")
+        XCTAssertEqual(o, p, "perf: \(perf.stderr)")
+        XCTAssertTrue(ours.stderr.contains("none of the group {page-faults,r1234,minor-faults} was counted"), ours.stderr)
+        // The same events outside a group are counted each on its own.
+        let loose = statuses(Harness.stallstat(["stat", "-x,", "-e", "page-faults,r1234,minor-faults", "--", "/bin/true"]).machine)
+        XCTAssertEqual(loose["page-faults"], "counted")
     }
 }

@@ -116,3 +116,9 @@ extension XCTestCase {
         }
     }
 }
+
+/// A wall-time bound, scaled by STALLSTAT_TEST_TIME_SCALE where the suite runs slower
+/// than on hardware (the arm64 lab runs it under QEMU's TCG: 30).
+func timeBound(_ seconds: Double) -> Double {
+    seconds * max(1, Double(ProcessInfo.processInfo.environment["STALLSTAT_TEST_TIME_SCALE"] ?? "") ?? 1)
+}

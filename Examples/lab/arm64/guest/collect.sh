@@ -96,8 +96,8 @@ encodings() {
     i=$((i + 1))
     t perf stat -vv -e "$pf" -- true > "$out/encoding/perf-vv-$i.txt" 2>&1
     t "$S" stat -v -e "$ss" -- true > "$out/encoding/stallstat-v-$i.txt" 2>&1
-    t perf stat -x, -o "$out/encoding/perf-count-$i.csv" -e "$pf" -- /tmp/lab_loop 500000 > /dev/null 2>&1
-    t "$S" stat -x, -o "$out/encoding/stallstat-count-$i.csv" -e "$ss" -- /tmp/lab_loop 500000 > "$out/encoding/stallstat-count-$i.err" 2>&1
+    t perf stat -x, -o "$out/encoding/perf-count-$i.csv" -e "$pf" -- /tmp/lab_loop 2000000 > /dev/null 2>&1
+    t "$S" stat -x, -o "$out/encoding/stallstat-count-$i.csv" -e "$ss" -- /tmp/lab_loop 2000000 > "$out/encoding/stallstat-count-$i.err" 2>&1
   done < "$out/encoding/pairs"
 }
 
@@ -177,7 +177,7 @@ xctest() {
   # The bundle's RUNPATH names the build's sysroot (/sysroot/usr/libexec/...): here the
   # same Swift 6.0.3 runtime is installed at /usr/libexec/swift. The seeded fuzz tests
   # run fewer iterations than on the host (a debug build under TCG is ~30x slower).
-  export LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux STALLSTAT_BIN=$LAB_DEBUG_BIN STALLSTAT_FUZZ_ITERATIONS=200
+  export LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux STALLSTAT_BIN=$LAB_DEBUG_BIN STALLSTAT_FUZZ_ITERATIONS=200 STALLSTAT_TEST_TIME_SCALE=30
   "$LAB_XCTEST" --list-tests 2>/dev/null | sed -n 's/^\([A-Za-z0-9_]*\.[A-Za-z0-9_]*\)\/.*/\1/p' | sort -u > "$out/classes"
   # One test class per process, each bounded: a slow class is reported, the rest still run.
   : > "$out/log"
