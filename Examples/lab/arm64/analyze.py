@@ -271,12 +271,16 @@ def judge_counts(d, model, c):
         rows = [l.split(",")[0] for l in text.splitlines() if l and not l.startswith("#")]
         return rows
     sg, pg = group_rows("stallstat-group.csv"), group_rows("perf-group.csv")
-    c.add("group wider than the counters", f"{sg.count('<not counted>')}/{len(sg)} <not counted>",
-          f"{pg.count('<not counted>')}/{len(pg)} <not counted>", "every member <not counted>, as perf",
-          len(sg) == 7 and sg.count("<not counted>") == 7 and pg.count("<not counted>") == 7)
+    def summary(rows):
+        return ", ".join(f"{rows.count(v)}x {v}" for v in sorted(set(rows)))
+    c.add("group wider than the counters (7 for 6)", summary(sg), summary(pg),
+          "row for row as perf: nothing counted", len(sg) == 7 and sg == pg and "counted" not in sg and not any(v[0].isdigit() for v in sg))
     sr, pr_ = group_rows("stallstat-group-refused.csv"), group_rows("perf-group-refused.csv")
-    c.info("group with a member the PMU refuses", ", ".join(sr), ", ".join(pr_),
-           "perf leaves the whole group <not counted>; stallstat counts the six that open, together")
+    c.add("group with a member the PMU refuses", summary(sr), summary(pr_),
+          "row for row as perf: none of the group counted", len(sr) == 7 and sr == pr_ and not any(v[0].isdigit() for v in sr))
+    gerr = read(os.path.join(d, "mux", "stallstat-group.err"), "") or ""
+    c.add("  ...and says why", "says it does not fit" if "needs more counters than the PMU has" in gerr else gerr.strip()[:60], "-",
+          "the refused member opens alone: the group does not fit", "needs more counters than the PMU has" in gerr)
     sn = perf_csv(os.path.join(d, "mux", "stallstat-nomux.csv")) or {}
     single = perf_csv(os.path.join(d, "mux", "stallstat-single.csv")) or {}
     for ev in ["instructions:u", "cycles:u"]:
