@@ -31,6 +31,23 @@ public struct CPUModel: Equatable, Sendable {
     /// Pipeline slot width where published (Arm: caps/slots overrides it at run time).
     public var slots: Int?
 
+    public init(name: String, vendor: CPUVendor, implementer: UInt32? = nil, parts: [UInt32] = [], family: Int? = nil,
+                models: [ClosedRange<Int>] = [], libpfmPMU: String? = nil, directory: String, aliases: [String] = [], slots: Int? = nil) {
+        self.name = name
+        self.vendor = vendor
+        self.implementer = implementer
+        self.parts = parts
+        self.family = family
+        self.models = models
+        self.libpfmPMU = libpfmPMU
+        self.directory = directory
+        self.aliases = aliases
+        self.slots = slots
+    }
+
+    /// An Arm core EventTables has no entry for: only the architecture's common events.
+    public static let armArchitectural = CPUModel(name: "armv8-architectural", vendor: .arm, directory: "arm")
+
     public func matches(name: String) -> Bool {
         let n = name.lowercased()
         return self.name == n || aliases.contains(n) || (libpfmPMU?.lowercased() == n)

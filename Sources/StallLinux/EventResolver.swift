@@ -154,6 +154,11 @@ public final class EventResolver {
         let models = try cpuModels()
         let distinct = Dictionary(grouping: models.keys.sorted(), by: { models[$0]!.name })
         if distinct.isEmpty {
+            // An Arm core without a table still has the architecture's common events
+            // (CPU_CYCLES, INST_RETIRED, STALL_FRONTEND, ...: the same codes on every
+            // Armv8/v9 core; perf knows them from sysfs and its JSON): whether this core
+            // implements one is its PMCEID's to say, and stat flags those it lacks.
+            if let event = try resolveArchitecturalArmEvent(name) { return event }
             // No table for this CPU: say so if the name belongs to some other core.
             let known = tables.cpus.filter { m in
                 if case .found = tables.catalog(for: m).lookup(name) { return true }
@@ -190,6 +195,26 @@ public final class EventResolver {
         if attrs.count == 1 && perCPU.count == models.count {
             return ResolvedEvent(name: name, attr: attrs.first!, source: source)
         }
+        var resolved = ResolvedEvent(name: name, attr: perCPU[perCPU.keys.min()!]!, source: source)
+        resolved.cpuAttrs = perCPU
+        return resolved
+    }
+
+    /// The architecture's common event of that name (any spelling the tables accept),
+    /// on a machine whose CPUs are all Arm cores EventTables has no entry for.
+    func resolveArchitecturalArmEvent(_ name: String) throws -> ResolvedEvent? {
+        let ids = topology.identities
+        guard !ids.isEmpty, ids.values.allSatisfy({ if case .arm = $0 { return true }; return false }) else { return nil }
+        let event: TableEvent
+        switch tables.catalog(for: .armArchitectural).lookup(name) {
+        case .found(let e), .notImplemented(let e): event = e   // a generic core lists none: all are "common"
+        case .unknown: return nil
+        }
+        var perCPU: [Int: EventAttr] = [:]
+        for cpu in ids.keys { perCPU[cpu] = try encode(event, pmu: topology.corePMU[cpu]) }
+        let source = EventSource.table(file: "\(event.file):\(event.name) (architectural: no table for this core)")
+        let attrs = Set(perCPU.values)
+        if attrs.count == 1, let attr = attrs.first { return ResolvedEvent(name: name, attr: attr, source: source) }
         var resolved = ResolvedEvent(name: name, attr: perCPU[perCPU.keys.min()!]!, source: source)
         resolved.cpuAttrs = perCPU
         return resolved

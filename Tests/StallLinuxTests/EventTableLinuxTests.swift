@@ -184,6 +184,34 @@ final class EventTableLinuxTests: XCTestCase {
         XCTAssertTrue(notes[1].hasPrefix("r3c (event 0x3c)"), "\(notes)")
     }
 
+    /// A core EventTables does not know (QEMU's cortex-a53 in the arm64 lab) still has
+    /// the architecture's common events, as perf resolves them; implementation-defined
+    /// names stay refused.
+    func testArchitecturalArmEventsOnACoreWithoutATable() throws {
+        let root = NSTemporaryDirectory() + "stallstat-fake-a53-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func write(_ path: String, _ text: String) throws { try writeFile(root + "/" + path, text) }
+        let dev = "bus/event_source/devices/armv8_pmuv3"
+        try write("\(dev)/type", "10\n")
+        try write("\(dev)/cpus", "0-1\n")
+        try write("\(dev)/format/event", "config:0-15\n")
+        try write("\(dev)/events/cpu_cycles", "event=0x11\n")
+        try write("devices/system/cpu/online", "0-1\n")
+        for cpu in 0..<2 { try write("devices/system/cpu/cpu\(cpu)/regs/identification/midr_el1", "0x00000000410fd034\n") }
+        let pmus = SysfsPMUs(root: root + "/bus/event_source/devices")
+        let topology = CPUTopology.detect(sysRoot: root, procRoot: root + "/no-proc", pmus: pmus)
+        let resolver = EventResolver(pmus: pmus, topology: topology)
+        XCTAssertEqual(try resolver.cpuModels().count, 0, "no table for the A53 (yet)")
+        for (name, code) in [("CPU_CYCLES", 0x11), ("inst_retired", 0x08), ("STALL_FRONTEND", 0x23), ("raw-stall-backend", 0x24), ("L1D_TLB_REFILL", 0x05)] {
+            let e = try resolver.resolve(name)
+            XCTAssertEqual(e.attr, EventAttr(type: 10, config: UInt64(code)), name)
+        }
+        XCTAssertThrowsError(try resolver.resolve("STALL_BACKEND_LD"), "implementation defined: needs the core's table")
+        // And what the PMU does not list is flagged when counted.
+        let notes = ArmPMUNotes.unimplemented([try resolver.resolve("STALL_FRONTEND")], pmus: pmus)
+        XCTAssertEqual(notes.count, 1)
+    }
+
     func testTablesLoadFromADirectoryAndMalformedFilesAreReported() throws {
         let dir = NSTemporaryDirectory() + "stallstat-tables-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
