@@ -80,16 +80,8 @@ public final class CounterSession {
                     let event = events[index]
                     // Heterogeneous systems: this CPU's own encoding, or nothing if its core lacks the event.
                     guard let attr = event.attr(forCPU: Int(target.cpu)) else { continue }
-                    var a = cpe_attr()
-                    a.type = attr.type
-                    a.config = attr.config
-                    a.config1 = attr.config1
-                    a.config2 = attr.config2
-                    a.read_format = ReadFormat.counting
-                    var flags: UInt64 = 0
-                    if attr.excludeUser { flags |= UInt64(CPE_EXCLUDE_USER) }
-                    if attr.excludeKernel { flags |= UInt64(CPE_EXCLUDE_KERNEL) }
-                    if attr.excludeHypervisor { flags |= UInt64(CPE_EXCLUDE_HV) }
+                    var a = CounterSession.countingAttr(attr)
+                    var flags = a.flags
                     if leader < 0 {
                         flags |= UInt64(CPE_DISABLED)
                         if options.enableOnExec { flags |= UInt64(CPE_ENABLE_ON_EXEC) }
@@ -160,21 +152,26 @@ public final class CounterSession {
     /// the group's size, not the event).
     private func fits(_ event: ResolvedEvent, target: CounterTarget, options: CountingOptions) -> Bool {
         guard let attr = event.attr(forCPU: Int(target.cpu)), event.cgroup == nil else { return false }
+        var a = CounterSession.countingAttr(attr)
+        a.flags |= UInt64(CPE_DISABLED)
+        let fd = cpe_open(&a, target.pid, target.cpu, -1, 0)
+        guard fd >= 0 else { return false }
+        Glibc.close(fd)
+        return true
+    }
+
+    /// The kernel attr of a counting event: its encoding, privilege levels and read format.
+    static func countingAttr(_ attr: EventAttr) -> cpe_attr {
         var a = cpe_attr()
         a.type = attr.type
         a.config = attr.config
         a.config1 = attr.config1
         a.config2 = attr.config2
         a.read_format = ReadFormat.counting
-        var flags = UInt64(CPE_DISABLED)
-        if attr.excludeUser { flags |= UInt64(CPE_EXCLUDE_USER) }
-        if attr.excludeKernel { flags |= UInt64(CPE_EXCLUDE_KERNEL) }
-        if attr.excludeHypervisor { flags |= UInt64(CPE_EXCLUDE_HV) }
-        a.flags = flags
-        let fd = cpe_open(&a, target.pid, target.cpu, -1, 0)
-        guard fd >= 0 else { return false }
-        Glibc.close(fd)
-        return true
+        if attr.excludeUser { a.flags |= UInt64(CPE_EXCLUDE_USER) }
+        if attr.excludeKernel { a.flags |= UInt64(CPE_EXCLUDE_KERNEL) }
+        if attr.excludeHypervisor { a.flags |= UInt64(CPE_EXCLUDE_HV) }
+        return a
     }
 
     public var isEmpty: Bool { opened.isEmpty }
@@ -209,12 +206,8 @@ public final class CounterSession {
 public struct EventProbe {
     public init() {}
     public func canOpen(_ attr: EventAttr) -> Bool {
-        var a = cpe_attr()
-        a.type = attr.type
-        a.config = attr.config
-        a.config1 = attr.config1
-        a.config2 = attr.config2
-        a.flags = UInt64(CPE_DISABLED)
+        var a = CounterSession.countingAttr(attr)
+        a.flags |= UInt64(CPE_DISABLED)
         let fd = cpe_open(&a, 0, -1, -1, 0)
         if fd < 0 { return false }
         Glibc.close(fd)

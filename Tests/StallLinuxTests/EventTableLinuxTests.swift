@@ -155,16 +155,8 @@ final class EventTableLinuxTests: XCTestCase {
     func testArmPMUAdvertisementFromEventsDirectory() throws {
         let root = NSTemporaryDirectory() + "stallstat-fake-pmceid-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        func write(_ path: String, _ text: String) throws { try writeFile(root + "/" + path, text) }
-        let dev = "bus/event_source/devices/armv8_pmuv3"
-        try write("\(dev)/type", "10\n")
-        try write("\(dev)/cpus", "0\n")
-        try write("\(dev)/format/event", "config:0-15\n")
-        for (name, code) in [("sw_incr", "0x00"), ("inst_retired", "0x08"), ("cpu_cycles", "0x11"), ("stall_frontend", "0x23"), ("stall_backend", "0x24")] {
-            try write("\(dev)/events/\(name)", "event=\(code)\n")
-        }
-        try write("devices/system/cpu/online", "0\n")
-        try write("devices/system/cpu/cpu0/regs/identification/midr_el1", "0x00000000414fd0c1\n")
+        try fakeArmSysfs(root, cpus: 1, midr: "0x00000000414fd0c1",
+                         events: [("sw_incr", "0x00"), ("inst_retired", "0x08"), ("cpu_cycles", "0x11"), ("stall_frontend", "0x23"), ("stall_backend", "0x24")])
         let pmus = SysfsPMUs(root: root + "/bus/event_source/devices")
         let adv = try XCTUnwrap(pmus.named("armv8_pmuv3")?.armAdvertisement)
         XCTAssertEqual(adv.listed, [0x00, 0x08, 0x11, 0x23, 0x24])
@@ -190,14 +182,7 @@ final class EventTableLinuxTests: XCTestCase {
     func testArchitecturalArmEventsOnACoreWithoutATable() throws {
         let root = NSTemporaryDirectory() + "stallstat-fake-a53-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        func write(_ path: String, _ text: String) throws { try writeFile(root + "/" + path, text) }
-        let dev = "bus/event_source/devices/armv8_pmuv3"
-        try write("\(dev)/type", "10\n")
-        try write("\(dev)/cpus", "0-1\n")
-        try write("\(dev)/format/event", "config:0-15\n")
-        try write("\(dev)/events/cpu_cycles", "event=0x11\n")
-        try write("devices/system/cpu/online", "0-1\n")
-        for cpu in 0..<2 { try write("devices/system/cpu/cpu\(cpu)/regs/identification/midr_el1", "0x00000000410fd034\n") }
+        try fakeArmSysfs(root, cpus: 2, midr: "0x00000000410fd034", events: [("cpu_cycles", "0x11")])
         let pmus = SysfsPMUs(root: root + "/bus/event_source/devices")
         let topology = CPUTopology.detect(sysRoot: root, procRoot: root + "/no-proc", pmus: pmus)
         let resolver = EventResolver(pmus: pmus, topology: topology)
@@ -252,3 +237,16 @@ private func writeFile(_ full: String, _ text: String) throws {
     try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     try text.write(toFile: full, atomically: true, encoding: .utf8)
 }
+
+/// A one-cluster Arm machine as sysfs shows it: `armv8_pmuv3` (type 10) over CPUs
+/// 0..<cpus, each with this MIDR, and these `events/` aliases (what PMCEID sets).
+private func fakeArmSysfs(_ root: String, cpus: Int, midr: String, events: [(String, String)]) throws {
+    let dev = root + "/bus/event_source/devices/armv8_pmuv3"
+    try writeFile(dev + "/type", "10\n")
+    try writeFile(dev + "/cpus", (cpus > 1 ? "0-\(cpus - 1)" : "0") + "\n")
+    try writeFile(dev + "/format/event", "config:0-15\n")
+    for (name, code) in events { try writeFile(dev + "/events/" + name, "event=\(code)\n") }
+    try writeFile(root + "/devices/system/cpu/online", (cpus > 1 ? "0-\(cpus - 1)" : "0") + "\n")
+    for cpu in 0..<cpus { try writeFile(root + "/devices/system/cpu/cpu\(cpu)/regs/identification/midr_el1", midr + "\n") }
+}
+
