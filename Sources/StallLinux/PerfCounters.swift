@@ -46,6 +46,9 @@ public final class CounterSession {
     public private(set) var failures: [Int: OpenFailure] = [:]
     /// Events that opened on at least one target.
     public private(set) var openedEvents = Set<Int>()
+    /// Groups closed because a member could not join them (their other members are
+    /// `<not counted>`, as perf shows them, rather than an error).
+    public private(set) var closedGroups = 0
 
     /// `groups` holds indices into `events`; kernel signals (attr == nil) are skipped.
     public init(events: [ResolvedEvent], groups: [[Int]], targets: [CounterTarget]) {
@@ -128,6 +131,7 @@ public final class CounterSession {
                 let missing = group.filter { events[$0].attr(forCPU: Int(target.cpu)) != nil && !byID.values.contains($0) }
                 if group.count > 1, !missing.isEmpty, group.contains(where: { events[$0].needsHardwarePMU }) {
                     for fd in fds { Glibc.close(fd) }
+                    if !fds.isEmpty { closedGroups += 1 }
                     for index in missing where firstFailure[index]?.group == nil {
                         guard var failure = firstFailure[index] else { continue }
                         if case .notSupportedByPMU = failure.cause, fits(events[index], target: target, options: options) {

@@ -148,7 +148,7 @@ public final class StatRunner {
         let failures = session.failures.sorted { $0.key < $1.key }.map(\.value)
         let signalKinds = plan.events.compactMap(\.procCounter)
         let signalReader = KernelSignalReader(kinds: signalKinds)
-        if session.isEmpty && signalKinds.isEmpty && !plan.events.isEmpty {
+        if session.isEmpty && signalKinds.isEmpty && !plan.events.isEmpty && session.closedGroups == 0 {
             child?.signal(SIGKILL)
             child?.waitBlocking()
             throw StatRunError.nothingOpened(failures)

@@ -167,6 +167,10 @@ final class GroupAllOrNothingTests: XCTestCase {
         XCTAssertEqual(o["task-clock"], "counted", "outside the group: counted")
         XCTAssertEqual(o, p, "perf: \(perf.stderr)")
         XCTAssertTrue(ours.stderr.contains("none of the group {page-faults,r1234,minor-faults} was counted"), ours.stderr)
+        // The group alone: its rows print as perf's do, and the exit status says nothing counted.
+        let alone = Harness.stallstat(["stat", "-x,", "-e", group, "--", "/bin/true"])
+        XCTAssertEqual(alone.status, 3, alone.stderr)
+        XCTAssertEqual(statuses(alone.machine), ["page-faults": "<not counted>", "r1234": "<not supported>", "minor-faults": "<not counted>"], alone.stderr)
         // The same events outside a group are counted each on its own.
         let loose = statuses(Harness.stallstat(["stat", "-x,", "-e", "page-faults,r1234,minor-faults", "--", "/bin/true"]).machine)
         XCTAssertEqual(loose["page-faults"], "counted")
