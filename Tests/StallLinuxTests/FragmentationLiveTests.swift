@@ -59,7 +59,7 @@ final class FragmentationLiveTests: XCTestCase {
 
         let svg = dir + "/watch.svg"
         let watch = Harness.run([Harness.stallstat, "frag", "--watch", "0.2", "--plot", svg]) { p in
-            usleep(900_000)
+            usleep(scaledMicroseconds(900_000))
             kill(p.processIdentifier, SIGINT)
         }
         XCTAssertEqual(watch.status, 0, watch.stderr)

@@ -167,7 +167,7 @@ final class StopSignalTests: XCTestCase {
     func testFragTimingLoopStopsAtSIGINT() {
         let start = Date()
         let r = Harness.run([Harness.stallstat, "frag", "--time", "100000000"]) { p in
-            usleep(500_000)
+            usleep(scaledMicroseconds(500_000))
             kill(p.processIdentifier, SIGINT)
         }
         XCTAssertNotEqual(r.status, 0)
@@ -186,7 +186,7 @@ final class StopSignalTests: XCTestCase {
         p.standardError = FileHandle.nullDevice
         try p.run()
         input.fileHandleForWriting.write(Data([0x50, 0x45, 0x52, 0x46]))   // a partial header, then nothing
-        usleep(500_000)
+        usleep(scaledMicroseconds(500_000))
         let start = Date()
         kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
@@ -208,7 +208,7 @@ final class StopSignalTests: XCTestCase {
         let start = Date()
         let r = Harness.run([Harness.stallstat, "gate", "check", "--baseline", base, "--runs", "5", "--warmup", "0", "--allow-different-command",
                              "-e", "task-clock", "--", "/bin/sleep", "30"]) { p in
-            usleep(800_000)
+            usleep(scaledMicroseconds(800_000))
             kill(p.processIdentifier, SIGINT)
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), timeBound(5), "gate check stops at SIGINT: \(r.stderr)")

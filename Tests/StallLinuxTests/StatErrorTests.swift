@@ -42,7 +42,7 @@ final class StatErrorTests: XCTestCase {
 
     func testInterruptPrintsWhatWasCountedSoFar() {
         let r = Harness.run([Harness.stallstat, "stat", "-x,", "-a", "-e", "task-clock,context-switches"]) { p in
-            usleep(600_000)
+            usleep(scaledMicroseconds(600_000))
             kill(p.processIdentifier, SIGINT)
         }
         XCTAssertEqual(r.status, 128 + SIGINT)
@@ -53,7 +53,7 @@ final class StatErrorTests: XCTestCase {
 
     func testSIGTERMIsPassedToTheWorkloadAndCountsAreKept() {
         let r = Harness.run([Harness.stallstat, "stat", "-x,", "-e", "task-clock", "--", "/bin/sleep", "10"]) { p in
-            usleep(400_000)
+            usleep(scaledMicroseconds(400_000))
             kill(p.processIdentifier, SIGTERM)
         }
         XCTAssertEqual(r.status, 128 + SIGTERM)

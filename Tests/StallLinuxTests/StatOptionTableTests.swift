@@ -115,7 +115,7 @@ final class OutputStreamAndAnalyzeStopTests: XCTestCase {
         defer { writer.terminate() }
         let start = Date()
         let r = Harness.run([Harness.stallstat, "analyze", fifo]) { p in
-            usleep(500_000)
+            usleep(scaledMicroseconds(500_000))
             kill(p.processIdentifier, SIGINT)
         }
         XCTAssertNotEqual(r.status, 0)

@@ -122,3 +122,9 @@ extension XCTestCase {
 func timeBound(_ seconds: Double) -> Double {
     seconds * max(1, Double(ProcessInfo.processInfo.environment["STALLSTAT_TEST_TIME_SCALE"] ?? "") ?? 1)
 }
+
+/// A pause before signalling a process that must have started (installed its handlers)
+/// by then, scaled like timeBound: a debug build under TCG starts ~30x slower.
+func scaledMicroseconds(_ microseconds: UInt32) -> UInt32 {
+    UInt32(min(timeBound(Double(microseconds) / 1e6) * 1e6, Double(UInt32.max)))
+}
