@@ -200,7 +200,8 @@ final class RecordReportTests: XCTestCase {
     func testAttachFollowsChildrenStartedLater() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "sleep 0.4; \(Harness.workloads)/hot_split 0.6; true"]
+        // Lifetimes scaled like time bounds: under TCG the attach itself takes seconds.
+        p.arguments = ["-c", "sleep \(timeBound(0.4)); \(Harness.workloads)/hot_split \(timeBound(0.6)); true"]
         try p.run()
         usleep(100_000)
         let file = dir + "/follow.data"
@@ -553,7 +554,7 @@ final class RecordReportTests: XCTestCase {
     func testAttachToAPidAndSystemWide() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Harness.workloads + "/hot_split")
-        p.arguments = ["1.5"]
+        p.arguments = ["\(timeBound(1.5))"]
         try p.run()
         usleep(100_000)
         let file = dir + "/pid.data"
