@@ -110,11 +110,14 @@ final class ResolverTests: XCTestCase {
 
     func testSysfsTermsUseThePMUsFormatFiles() throws {
         let pmus = SysfsPMUs()
-        let msr = try XCTUnwrap(pmus.named("msr"), "no msr PMU here")
-        let e = try EventResolver(pmus: pmus).resolve("msr/event=0x0/")
-        XCTAssertEqual(e.attr?.type, msr.type)
+        // x86: msr (event only); arm64: armv8_pmuv3 (event only) — any PMU whose format
+        // has `event` and no `umask`.
+        let pmu = try XCTUnwrap(pmus.named("msr") ?? pmus.pmus.first { $0.formats["event"] != nil && $0.formats["umask"] == nil },
+                                "no PMU with an event term and no umask here")
+        let e = try EventResolver(pmus: pmus).resolve("\(pmu.name)/event=0x0/")
+        XCTAssertEqual(e.attr?.type, pmu.type)
         XCTAssertEqual(e.attr?.config, 0)
-        XCTAssertThrowsError(try EventResolver(pmus: pmus).resolve("msr/umask=1/")) {
+        XCTAssertThrowsError(try EventResolver(pmus: pmus).resolve("\(pmu.name)/umask=1/")) {
             XCTAssertTrue("\($0)".contains("has no format term 'umask'"), "\($0)")
         }
     }
