@@ -13,7 +13,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         if tableOptions.cpuModel != nil || group == "table" {
-            try listTable()
+            try listTable(tableOptions.resolver())
             return
         }
         let pmus = SysfsPMUs()
@@ -76,15 +76,17 @@ struct List: ParsableCommand {
         }
         StandardOutput.write(out)
         // The detected core's stall and TLB events, when EventTables knows it.
-        if wanted.contains("table"), pmus.hasHardwarePMU, (try? tableOptions.resolver().cpuModels().isEmpty) == false {
-            StandardOutput.write("EventTables, ")
-            try listTable()
+        if wanted.contains("table"), pmus.hasHardwarePMU {
+            let resolver = tableOptions.resolver()
+            if (try? resolver.cpuModels().isEmpty) == false {
+                StandardOutput.write("EventTables, ")
+                try listTable(resolver)
+            }
         }
     }
 
     /// `list --cpu MODEL`: that core's stall and TLB events with codes and descriptions.
-    func listTable() throws {
-        let resolver = tableOptions.resolver()
+    func listTable(_ resolver: EventResolver) throws {
         let models: [Int: CPUModel]
         do { models = try resolver.cpuModels() } catch { throw ValidationError("\(error)") }
         tableOptions.reportDiagnostics(resolver.tables)

@@ -200,9 +200,6 @@ public enum PerfDataReader {
         var unwinder: UserStackUnwinder?
         /// Merges samples a report cannot tell apart (nil: every sample is kept).
         var merger: SampleMerger?
-        /// The names pass: only the records that name threads are read.
-        var namesOnly = false
-        var sawCompressed = false
         /// The start of a record the previous decompressed chunk ended inside, and where
         /// that chunk's COMPRESSED record is in the file.
         var pendingDecompressed: [UInt8] = []
@@ -247,10 +244,6 @@ public enum PerfDataReader {
             do {
                 var f = try r.cursor((o + 8)..<(o + size))
                 switch PerfData.RecordType(rawValue: type) {
-                case .sample where state.namesOnly:
-                    break
-                case .compressed where state.namesOnly, .compressed2 where state.namesOnly:
-                    state.sawCompressed = true
                 case .sample:
                     guard !state.layouts.isEmpty else { c.damage = (o, "a sample before any event attribute (corrupt)"); break }
                     let first = state.layouts[0]
@@ -386,7 +379,6 @@ public enum PerfDataReader {
         var c = PerfDataContents()
         c.attrs = attrs
         var state = RecordState(attrs: attrs)
-        state.namesOnly = true
         // Only record headers are looked at; the few records that name threads (and, in a
         // pipe, the attrs their trailers are read with) go through the record reader.
         var o = data.lowerBound, nextDiscard = o + (1 << 21)

@@ -35,20 +35,19 @@ public struct ThreadNames: Sendable {
     /// The name thread `tid` had at `time`, or nil when it never had one.
     public func name(tid: Int32, at time: UInt64) -> String? {
         guard let list = timeline[tid], !list.isEmpty else { return nil }
-        // The last entry at or before `time`; a sample before the first name gets the first
-        // (a name synthesized at the start of a recording has no earlier one).
-        var lo = 0, hi = list.count - 1, best = 0
-        while lo <= hi {
-            let mid = (lo + hi) / 2
-            if list[mid].time <= time { best = mid; lo = mid + 1 } else { hi = mid - 1 }
-        }
-        return list[best].name
+        return list[ThreadNames.entry(in: list, at: time)].name
     }
 
     /// Which of the thread's names it had at `time` (0 for the first, or for none): samples
     /// of one thread with the same index show the same name.
     public func nameIndex(tid: Int32, at time: UInt64) -> Int {
         guard let list = timeline[tid], list.count > 1 else { return 0 }
+        return ThreadNames.entry(in: list, at: time)
+    }
+
+    /// The last entry at or before `time`; a sample before the first name gets the first
+    /// (a name synthesized at the start of a recording has no earlier one).
+    private static func entry(in list: [(time: UInt64, name: String)], at time: UInt64) -> Int {
         var lo = 0, hi = list.count - 1, best = 0
         while lo <= hi {
             let mid = (lo + hi) / 2

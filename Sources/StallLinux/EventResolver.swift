@@ -190,14 +190,7 @@ public final class EventResolver {
             if let (core, available) = refusals.first { throw Failure.notImplemented(name, core: core, available: available) }
             return nil
         }
-        let attrs = Set(perCPU.values)
-        let source = EventSource.table(file: "\(event.file):\(event.name)")
-        if attrs.count == 1 && perCPU.count == models.count {
-            return ResolvedEvent(name: name, attr: attrs.first!, source: source)
-        }
-        var resolved = ResolvedEvent(name: name, attr: perCPU[perCPU.keys.min()!]!, source: source)
-        resolved.cpuAttrs = perCPU
-        return resolved
+        return ResolvedEvent.perCPU(name: name, perCPU, everyCPU: models.count, source: .table(file: "\(event.file):\(event.name)"))
     }
 
     /// The architecture's common event of that name (any spelling the tables accept),
@@ -212,12 +205,8 @@ public final class EventResolver {
         }
         var perCPU: [Int: EventAttr] = [:]
         for cpu in ids.keys { perCPU[cpu] = try encode(event, pmu: topology.corePMU[cpu]) }
-        let source = EventSource.table(file: "\(event.file):\(event.name) (architectural: no table for this core)")
-        let attrs = Set(perCPU.values)
-        if attrs.count == 1, let attr = attrs.first { return ResolvedEvent(name: name, attr: attr, source: source) }
-        var resolved = ResolvedEvent(name: name, attr: perCPU[perCPU.keys.min()!]!, source: source)
-        resolved.cpuAttrs = perCPU
-        return resolved
+        return ResolvedEvent.perCPU(name: name, perCPU, everyCPU: ids.count,
+                                    source: .table(file: "\(event.file):\(event.name) (architectural: no table for this core)"))
     }
 
     func encode(_ e: TableEvent, pmu: SysfsPMU?) throws -> EventAttr {
@@ -233,5 +222,17 @@ public final class EventResolver {
                 throw Failure.badTerms(e.name, reason: "\(f.description) (table \(e.file):\(e.line))")
             }
         }
+    }
+}
+
+extension ResolvedEvent {
+    /// One event from its encoding on each CPU: a single attr when every CPU has the same
+    /// one, else per-CPU attrs (big.LITTLE, or a core that lacks the event).
+    static func perCPU(name: String, _ perCPU: [Int: EventAttr], everyCPU: Int, source: EventSource) -> ResolvedEvent {
+        let attrs = Set(perCPU.values)
+        if attrs.count == 1, perCPU.count == everyCPU, let attr = attrs.first { return ResolvedEvent(name: name, attr: attr, source: source) }
+        var resolved = ResolvedEvent(name: name, attr: perCPU[perCPU.keys.min()!]!, source: source)
+        resolved.cpuAttrs = perCPU
+        return resolved
     }
 }

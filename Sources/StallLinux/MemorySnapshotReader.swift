@@ -28,7 +28,7 @@ public struct MemorySnapshotReader {
         do { buddyText = try SystemFiles.readText("\(procRoot)/buddyinfo") } catch { throw Failure.unreadable("\(procRoot)/buddyinfo", "\(error)") }
         let zones = try BuddyInfo.parse(buddyText)
         var snapshot = MemorySnapshot(timestampSeconds: wallClockSeconds(), hugePageOrder: MemorySnapshotReader.hugePageOrder(),
-                                      pageBytes: UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE)))), zones: zones)
+                                      pageBytes: MemorySnapshotReader.pageBytes, zones: zones)
         if let bytes = try? SystemFiles.readBytes("\(procRoot)/vmstat") {
             snapshot.vmstat = VMStat.scan(bytes, prefixes: MemorySnapshot.vmstatPrefixes, names: MemorySnapshot.vmstatNames)
         } else { unavailable["vmstat"] = "\(procRoot)/vmstat unreadable" }
@@ -49,11 +49,14 @@ public struct MemorySnapshotReader {
 
     /// HPAGE_PMD_ORDER from the THP page size (2 MiB with 4 KiB pages → 9, 32 MiB with
     /// 16 KiB pages → 11).
-    public static func hugePageOrder() -> Int {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// Neither changes while the system runs: read once, not at every snapshot
+    /// (`stat -I --frag` and `frag --watch` take one per interval).
+    public static func hugePageOrder() -> Int { pmdOrder }
+    private static let pmdOrder: Int = {
         let text = SystemFiles.readTrimmed("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
-        return FragmentationIndex.pmdOrder(pageBytes: page, pmdBytes: text.flatMap { Int($0) })
-    }
+        return FragmentationIndex.pmdOrder(pageBytes: Int(pageBytes), pmdBytes: text.flatMap { Int($0) })
+    }()
+    static let pageBytes = UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE))))
 
     public static func smapsRollup(pid: Int32) -> SmapsRollup? {
         guard let t = try? SystemFiles.readText("/proc/\(pid)/smaps_rollup") else { return nil }

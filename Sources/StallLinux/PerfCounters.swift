@@ -128,8 +128,10 @@ public final class CounterSession {
                 // could not join it (the PMU refused it, or the group does not fit the
                 // counters), the others are not counted either, or their ratios would
                 // silently come from a different group than the one asked for.
-                let missing = group.filter { events[$0].attr(forCPU: Int(target.cpu)) != nil && !byID.values.contains($0) }
-                if group.count > 1, !missing.isEmpty, group.contains(where: { events[$0].needsHardwarePMU }) {
+                let joined = Set(byID.values)
+                let missing = group.count > 1 && group.contains(where: { events[$0].needsHardwarePMU })
+                    ? group.filter { events[$0].attr(forCPU: Int(target.cpu)) != nil && !joined.contains($0) } : []
+                if !missing.isEmpty {
                     for fd in fds { Glibc.close(fd) }
                     if !fds.isEmpty { closedGroups += 1 }
                     for index in missing where firstFailure[index]?.group == nil {
@@ -142,7 +144,7 @@ public final class CounterSession {
                     }
                     continue
                 }
-                for index in byID.values { openedEvents.insert(index) }
+                openedEvents.formUnion(joined)
                 if leader >= 0 { opened.append(OpenedGroup(target: t, leaderFD: leader, fds: fds, eventByID: byID)) }
             }
         }

@@ -21,8 +21,7 @@ public struct SysfsPMU: Equatable, Sendable {
     }
 
     public static func isCorePMUName(_ name: String) -> Bool {
-        ["cpu", "cpu_core", "cpu_atom"].contains(name) || name.hasPrefix("armv8_") || name.hasPrefix("armv9_")
-            || name.hasPrefix("armv7_") || name.hasPrefix("arm_cortex") || name.hasPrefix("arm_neoverse")
+        ["cpu", "cpu_core", "cpu_atom"].contains(name) || isArmCorePMUName(name)
     }
 }
 
