@@ -105,7 +105,8 @@ public struct ELFSymbols: Sendable {
 
     /// `name@plt` for each PLT stub, as objdump labels them: one per .rela.plt entry, in
     /// order, named by its dynamic symbol. x86-64: 16-byte entries after a 16-byte header
-    /// in .plt, or from the start of .plt.sec (IBT); AArch64: after a 32-byte header.
+    /// in .plt, or from the start of .plt.sec (IBT); AArch64: 16 or 24 bytes (BTI) after
+    /// the header. Each stub is found by the GOT slot it jumps through.
     static func pltStubs(_ r: ByteReader, sections: [Int], machine: UInt16, shstrndx: Int) throws -> [Symbol] {
         guard machine == 62 || machine == 183, shstrndx < sections.count,
               let names = r.range(offset: try r.u64(sections[shstrndx] + 24), size: try r.u64(sections[shstrndx] + 32)) else { return [] }
@@ -158,12 +159,30 @@ public struct ELFSymbols: Sendable {
             }
             return out
         }
-        // AArch64: the stubs after the 32-byte header are in relocation order.
+        // AArch64: a stub loads its GOT slot (`adrp x16, PAGE; ldr x17, [x16, #OFF]`), after
+        // a `bti c` when the PLT is built for BTI (24-byte stubs: ld -z force-bti), so the
+        // stubs are found by decoding, not by assuming 16-byte entries.
         guard let p = plt else { return [] }
+        var nameBySlot: [UInt64: String] = [:]
+        for o in entries { if let n = try relocationName(o) { nameBySlot[try r.u64(o)] = n } }
         let base = try r.u64(p + 16)
-        for (i, o) in entries.enumerated() {
-            guard let n = try relocationName(o) else { continue }
-            out.append(Symbol(address: base &+ 32 &+ 16 &* UInt64(i), size: 16, name: n + "@plt", binding: 0))
+        guard let code = r.range(offset: try r.u64(p + 24), size: try r.u64(p + 32)) else { return [] }
+        var starts: [(UInt64, String)] = []
+        for at in stride(from: code.lowerBound, to: code.upperBound - 7, by: 4) {
+            let adrp = try r.u32(at), ldr = try r.u32(at + 4)
+            guard adrp & 0x9F00_001F == 0x9000_0010, ldr & 0xFFC0_03FF == 0xF940_0211 else { continue }   // adrp x16; ldr x17, [x16, #imm]
+            let pc = base &+ UInt64(at - code.lowerBound)
+            let pageDelta = Int64(Int32(bitPattern: ((adrp >> 5 & 0x7FFFF) << 2 | adrp >> 29 & 0x3) << 11) >> 11) << 12
+            let slot = (pc & ~0xFFF) &+ UInt64(bitPattern: pageDelta) &+ UInt64(ldr >> 10 & 0xFFF) * 8
+            guard let n = nameBySlot[slot] else { continue }
+            var bti = false
+            if at - 4 >= code.lowerBound { bti = try r.u32(at - 4) & 0xFFFF_FF3F == 0xD503_241F }   // bti (c, j, jc)
+            starts.append((bti ? pc - 4 : pc, n))
+        }
+        let end = base &+ UInt64(code.count)
+        for (i, (start, n)) in starts.enumerated() {
+            let next = i + 1 < starts.count ? starts[i + 1].0 : min(end, start &+ 32)
+            out.append(Symbol(address: start, size: next &- start, name: n + "@plt", binding: 0))
         }
         return out
     }
@@ -187,6 +206,11 @@ public struct ELFSymbols: Sendable {
     public func symbol(at address: UInt64) -> String? {
         SymbolTable.lookup(table, address).map { symbols[$0].name }
     }
+    /// The symbol containing `address`, with its start (perf's rows are symbols, not names:
+    /// two static functions called `helper` are two rows).
+    public func entry(at address: UInt64) -> Symbol? {
+        SymbolTable.lookup(table, address).map { symbols[$0] }
+    }
 }
 
 /// Sorted address lookup shared by ELF and kallsyms tables.
@@ -207,22 +231,37 @@ enum SymbolTable {
 
 /// /proc/kallsyms text symbols. Parsed on bytes, names kept as ranges and turned into
 /// Strings only for symbols a sample hits: the file has ~200,000 lines.
+///
+/// As perf reads it (map__process_kallsym_symbol, symbols__fixup_end/_duplicate): text
+/// symbols (t T w W) only, not Arm's mapping symbols (`$x`, `$d`: modules keep them); of
+/// several at one address the last listed; a symbol reaches the next one in the same
+/// module (or the next core one), but the last symbol of a module or of the core kernel
+/// only to the page after it, so a sample in a module's PLT (arm64 modules start with one)
+/// or between modules is no function's.
 public struct KernelSymbols: Sendable {
+    public struct Hit: Equatable, Sendable {
+        public var name: String
+        /// The module's name (`9pnet`), nil in the core kernel.
+        public var module: String?
+        public var start: UInt64
+    }
     private let bytes: [UInt8]
     public private(set) var addresses: [UInt64] = []
     private var nameRanges: [Range<Int>] = []
+    /// The `[module]` suffix's name, empty in the core kernel.
+    private var moduleRanges: [Range<Int>] = []
     private var table: [(UInt64, UInt64)] = []
 
     public init(kallsyms text: String) { self.init(kallsymsBytes: Array(text.utf8)) }
 
     public init(kallsymsBytes: [UInt8]) {
         bytes = kallsymsBytes
-        var entries: [(UInt64, Range<Int>)] = []
+        var entries: [(address: UInt64, name: Range<Int>, module: Range<Int>)] = []
         entries.reserveCapacity(bytes.count / 32)
         var i = 0
         let n = bytes.count
         while i < n {
-            // ADDRESS(hex) ' ' TYPE ' ' NAME ['\t' MODULE] '\n'
+            // ADDRESS(hex) ' ' TYPE ' ' NAME ['\t' '[' MODULE ']'] '\n'
             var address: UInt64 = 0
             var digits = 0
             while i < n, bytes[i] != 0x20, bytes[i] != 0x0A {
@@ -237,21 +276,51 @@ public struct KernelSymbols: Sendable {
             let nameStart = i
             while i < n, bytes[i] != 0x0A, bytes[i] != 0x09, bytes[i] != 0x20 { i += 1 }
             let nameEnd = i
+            while i < n, bytes[i] != 0x0A, bytes[i] != 0x5B { i += 1 }   // '['
+            var module = nameEnd..<nameEnd
+            if i < n, bytes[i] == 0x5B {
+                let moduleStart = i + 1
+                while i < n, bytes[i] != 0x0A, bytes[i] != 0x5D { i += 1 }   // ']'
+                if i < n, bytes[i] == 0x5D { module = moduleStart..<i }
+            }
             while i < n, bytes[i] != 0x0A { i += 1 }
             i += 1
-            guard digits > 0, digits <= 16, address != 0, type == 0x74 || type == 0x54 || type == 0x77 || type == 0x57 else { continue }   // t T w W
-            entries.append((address, nameStart..<nameEnd))
+            guard digits > 0, digits <= 16, address != 0, type == 0x74 || type == 0x54 || type == 0x77 || type == 0x57,   // t T w W
+                  nameEnd > nameStart, bytes[nameStart] != 0x24 else { continue }   // not '$'
+            entries.append((address, nameStart..<nameEnd, module))
         }
-        entries.sort { $0.0 < $1.0 }
-        addresses = entries.map(\.0)
-        nameRanges = entries.map(\.1)
-        table = addresses.map { ($0, 0) }
+        // Stable: of several symbols at one address perf keeps the last listed.
+        let order = entries.indices.sorted { entries[$0].address != entries[$1].address ? entries[$0].address < entries[$1].address : $0 < $1 }
+        var kept: [Int] = []
+        kept.reserveCapacity(order.count)
+        for k in order {
+            if let last = kept.last, entries[last].address == entries[k].address { kept[kept.count - 1] = k } else { kept.append(k) }
+        }
+        addresses = kept.map { entries[$0].address }
+        nameRanges = kept.map { entries[$0].name }
+        moduleRanges = kept.map { entries[$0].module }
+        table.reserveCapacity(kept.count)
+        for j in kept.indices {
+            let start = addresses[j]
+            // The page after a module's (or the core's) last symbol: roundup(start + 4096, 4096).
+            let lastPage = (start &+ 4096 &+ 4095) & ~4095
+            var end = lastPage < start ? UInt64.max : lastPage
+            if j + 1 < kept.count {
+                let next = addresses[j + 1]
+                end = bytes[moduleRanges[j]].elementsEqual(bytes[moduleRanges[j + 1]]) ? next : min(end, next)
+            }
+            table.append((start, end &- start))
+        }
     }
 
-    /// nil when kallsyms hid the addresses (kptr_restrict) or the address is outside.
-    public func symbol(at address: UInt64) -> String? {
+    /// nil when kallsyms hid the addresses (kptr_restrict) or the address is in no symbol.
+    public func symbol(at address: UInt64) -> String? { lookup(address)?.name }
+
+    public func lookup(_ address: UInt64) -> Hit? {
         guard let i = SymbolTable.lookup(table, address) else { return nil }
-        return String(decoding: bytes[nameRanges[i]], as: UTF8.self)
+        let module = moduleRanges[i]
+        return Hit(name: String(decoding: bytes[nameRanges[i]], as: UTF8.self),
+                   module: module.isEmpty ? nil : String(decoding: bytes[module], as: UTF8.self), start: addresses[i])
     }
     public var isEmpty: Bool { addresses.isEmpty }
 }

@@ -26,11 +26,15 @@ public struct ResolvedFrame: Hashable, Sendable {
     /// Without a symbol, the address perf shows instead: relative to the object for a
     /// mapped file (its file offset), the IP itself otherwise.
     public var address: UInt64?
-    public init(dso: String, symbol: String?, isKernel: Bool, address: UInt64? = nil) {
+    /// Where the symbol starts in its object: what makes it one row (perf's sort__sym_cmp
+    /// compares symbols, so two static functions of one name are two rows). nil: rows by name.
+    public var symbolStart: UInt64?
+    public init(dso: String, symbol: String?, isKernel: Bool, address: UInt64? = nil, symbolStart: UInt64? = nil) {
         self.dso = dso
         self.symbol = symbol
         self.isKernel = isKernel
         self.address = address
+        self.symbolStart = symbolStart
     }
     /// perf's symbol column: "[.] name" (user) or "[k] name" (kernel); an address without
     /// a symbol is its own row, as perf's `%-#.16llx`, so a stripped binary still shows
@@ -147,10 +151,11 @@ public struct ProfileReport: Sendable {
             // An unmapped address's row is keyed without a level; showLevel spells it. A
             // symbol's row is its object's too (perf's sort__sym_cmp compares the dso first:
             // the program's _start and ld.so's are two rows); the key shows as its name.
-            let symbol = intern(unmapped ? "\u{1}unmapped \(ip)" : r.dso + "\u{0}" + r.symbolColumn)
+            let identity = r.symbol == nil ? "" : r.symbolStart.map { String($0, radix: 16) } ?? ""
+            let symbol = intern(unmapped ? "\u{1}unmapped \(ip)" : r.dso + "\u{0}" + identity + "\u{0}" + r.symbolColumn)
             var caller = symbol
             if !unmapped && r.symbol == nil && !r.isKernel {
-                caller = intern(r.dso + "\u{0}" + ResolvedFrame(dso: r.dso, symbol: nil, isKernel: false, address: ip).symbolColumn)
+                caller = intern(r.dso + "\u{0}\u{0}" + ResolvedFrame(dso: r.dso, symbol: nil, isKernel: false, address: ip).symbolColumn)
             }
             let f = FrameIDs(dso: intern(r.dso), symbol: symbol, callerSymbol: caller, unmappedAddress: unmapped ? ip : nil)
             frameCache[k] = f

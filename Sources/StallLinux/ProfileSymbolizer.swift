@@ -130,7 +130,8 @@ public final class ProfileSymbolizer {
         guard id.count > 2 else { return nil }
         let entry = "/.build-id/\(id.prefix(2))/\(id.dropFirst(2))"
         for dir in buildIDDirectories {
-            for candidate in [dir + entry + "/elf", dir + entry] {
+            // perf names the cached file after its kind: elf, vdso (the [vdso] it saved), kallsyms.
+            for candidate in [dir + entry + "/elf", dir + entry + "/vdso", dir + entry] {
                 if let e = readELF(candidate), e.buildID == id { return e }
             }
         }
@@ -146,9 +147,30 @@ public final class ProfileSymbolizer {
         return env["HOME"].map { [$0 + "/.debug"] } ?? []
     }
 
+    /// A kernel module's name from the path perf records for it (`.../9pnet_virtio.ko.xz`,
+    /// or `[name]`): the base name without `.ko` and compression, `-` read as `_` as the
+    /// kernel spells module names (perf's kmod_path__parse). nil for anything else.
+    static func kernelModuleName(_ path: String) -> String? {
+        if path.hasPrefix("["), path.hasSuffix("]"), path != "[kernel.kallsyms]", !path.hasPrefix("[kernel.kallsyms]"),
+           path != "[vdso]", path != "[vsyscall]", path != "[stack]", path != "[heap]" {
+            return String(path.dropFirst().dropLast())
+        }
+        guard let base = path.split(separator: "/").last.map(String.init) else { return nil }
+        for suffix in [".ko", ".ko.xz", ".ko.gz", ".ko.zst", ".ko.bz2"] where base.hasSuffix(suffix) && base.count > suffix.count {
+            return String(base.dropLast(suffix.count)).replacingOccurrences(of: "-", with: "_")
+        }
+        return nil
+    }
+
     public func resolve(pid: Int32, ip: UInt64, kernel isKernel: Bool) -> ResolvedFrame {
         if isKernel || ip >= 0xFFFF_8000_0000_0000 {
-            return ResolvedFrame(dso: "[kernel.kallsyms]", symbol: kernel?.symbol(at: ip), isKernel: true, address: ip)
+            // A module's samples are its own DSO, `[9pnet]`, as perf names module maps;
+            // the name from kallsyms, else from the recorded module mapping (perf records
+            // one per module: its .ko path), so a PLT sample still names its module.
+            let hit = kernel?.lookup(ip)
+            let module = hit?.module ?? mapsByPID[-1]?.last { ip >= $0.start && ip < $0.end }.flatMap { ProfileSymbolizer.kernelModuleName($0.file) }
+            return ResolvedFrame(dso: module.map { "[\($0)]" } ?? "[kernel.kallsyms]", symbol: hit?.name, isKernel: true,
+                                 address: ip, symbolStart: hit?.start)
         }
         var frame = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip)
         if let m = map(pid: pid, ip: ip) {
@@ -156,8 +178,9 @@ public final class ProfileSymbolizer {
             let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's
             frame.address = fileOffset
             if let e = elf(m.file) {
-                if let vaddr = e.virtualAddress(fileOffset: fileOffset), let name = e.symbol(at: vaddr) {
-                    frame.symbol = demangler?.display(name) ?? name
+                if let vaddr = e.virtualAddress(fileOffset: fileOffset), let symbol = e.entry(at: vaddr) {
+                    frame.symbol = demangler?.display(symbol.name) ?? symbol.name
+                    frame.symbolStart = symbol.address
                 }
             }
         }

@@ -317,6 +317,53 @@ final class UntrustedBytesTests: XCTestCase {
         XCTAssertEqual(try ELFSymbols(bytes: g).symbol(at: .max), "main")
     }
 
+    /// Module symbols as perf reads kallsyms, against perf 6.12's own resolution of 231
+    /// sampled addresses in four modules of an arm64 guest (Examples/lab/arm64: a 9p
+    /// workload recorded with `perf record -a`; `perf script -F ip,sym` while /proc/kallsyms
+    /// was read; Fixtures/kallsyms-arm64-modules.txt is that boot's module symbols). arm64
+    /// modules begin with a PLT that no symbol covers: perf shows `[unknown]` there, and
+    /// the symbol before it (the previous module's last) must not take those samples.
+    func testModuleSymbolsResolveAsPerfOnAnArm64Guest() throws {
+        let dir = "/" + #filePath.split(separator: "/").dropLast().joined(separator: "/") + "/Fixtures/"
+        let k = KernelSymbols(kallsyms: try String(contentsOfFile: dir + "kallsyms-arm64-modules.txt", encoding: .utf8))
+        var unknown = 0, named = 0
+        for line in try String(contentsOfFile: dir + "perf-script-arm64-modules.txt", encoding: .utf8).split(separator: "\n") {
+            let f = line.split(separator: " ")
+            let ip = try XCTUnwrap(UInt64(f[0], radix: 16))
+            let hit = k.lookup(ip)
+            if f[1] == "[unknown]" {
+                unknown += 1
+                XCTAssertNil(hit, "0x\(f[0]): perf names no symbol")
+            } else {
+                named += 1
+                let parts = f[1].split(separator: "+")
+                XCTAssertEqual(hit?.name, String(parts[0]), "0x\(f[0])")
+                XCTAssertEqual(hit.map { ip - $0.start }, UInt64(parts[1].dropFirst(2), radix: 16), "0x\(f[0]): offset")
+                XCTAssertNotNil(hit?.module, "0x\(f[0]): a module's symbol")
+            }
+        }
+        XCTAssertGreaterThan(unknown, 10)
+        XCTAssertGreaterThan(named, 150)
+        // Arm mapping symbols are never names; of two symbols at one address the last listed.
+        let m = KernelSymbols(kallsyms: """
+        ffff000000001000 t $x\t[mod_a]
+        ffff000000001008 t first\t[mod_a]
+        ffff000000001100 t cleanup_module\t[mod_a]
+        ffff000000001100 t mod_a_exit\t[mod_a]
+        ffff000000003000 t $x\t[mod_b]
+        ffff000000003100 T in_b\t[mod_b]
+        ffffffff80000000 T _stext
+
+        """)
+        XCTAssertNil(m.lookup(0xffff000000001004), "$x is no function")
+        XCTAssertEqual(m.lookup(0xffff000000001010), .init(name: "first", module: "mod_a", start: 0xffff000000001008))
+        XCTAssertEqual(m.symbol(at: 0xffff000000001104), "mod_a_exit")
+        XCTAssertEqual(m.symbol(at: 0xffff000000001fff), "mod_a_exit", "a module's last symbol reaches the page after it")
+        XCTAssertNil(m.lookup(0xffff000000003010), "mod_b's PLT: not mod_a's last function")
+        XCTAssertEqual(m.lookup(0xffff000000003104)?.module, "mod_b")
+        XCTAssertNil(m.lookup(0xffffffff80000010)?.module, "the core kernel")
+    }
+
     func testKallsymsWithHugeAndMalformedAddresses() {
         let k = KernelSymbols(kallsyms: "ffffffffffffffffffff T too_long\nxyz T bad\nffffffff81000000 T _stext\n\n T\nffffffffffffffff t last\n")
         XCTAssertEqual(k.symbol(at: 0xffffffff81000010), "_stext")

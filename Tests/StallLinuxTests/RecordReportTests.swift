@@ -525,6 +525,74 @@ final class RecordReportTests: XCTestCase {
         XCTAssertTrue(ours.stdout.contains("[.] abs@plt") && ours.stdout.contains("[.] labs@plt"), ours.stdout)
     }
 
+    /// AArch64 PLT stubs, 16 bytes or 24 with BTI (`bti c` first: ld -z force-bti, what
+    /// Debian trixie's arm64 binaries have), and with PAC: named where llvm-objdump labels
+    /// them. Linked here with the Swift toolchain's clang and lld for aarch64 (no libc
+    /// needed: a shared object calling undefined functions).
+    func testAArch64PLTStubsAreNamedAsLLVMObjdumpLabelsThem() throws {
+        let tools = Harness.run(["/bin/sh", "-c", "command -v clang && command -v llvm-objdump"]).stdout.split(separator: "\n").map(String.init)
+        guard tools.count == 2 else { throw XCTSkip("clang and llvm-objdump (the Swift toolchain's) are not on PATH") }
+        let source = dir + "/plt_arm64.c"
+        try "extern int ext_a(int); extern int ext_b(int); extern long ext_c(long); extern void ext_d(void);\nint entry(int x) { ext_d(); return ext_a(x) + ext_b(x + 1) + (int)ext_c(x); }\n"
+            .write(toFile: source, atomically: true, encoding: .utf8)
+        for (variant, flags) in [("plain", ""), ("bti", "-mbranch-protection=standard -Wl,-z,force-bti"),
+                                 ("bti-pac", "-mbranch-protection=standard -Wl,-z,force-bti,-z,pac-plt")] {
+            let so = dir + "/plt_arm64_\(variant).so"
+            let cc = Harness.run(["/bin/sh", "-c", "\(tools[0]) --target=aarch64-linux-gnu -fuse-ld=lld -nostdlib -shared -fPIC -O1 \(flags) -o \(so) \(source)"])
+            guard cc.status == 0 else { throw XCTSkip("clang cannot link for aarch64 here: \(cc.stderr)") }
+            let dump = Harness.run([tools[1], "-d", "-j", ".plt", so])
+            var labels: [(UInt64, String)] = []
+            for line in dump.stdout.split(separator: "\n") where line.hasSuffix("@plt>:") {
+                let parts = line.split(separator: " ")
+                guard let address = UInt64(parts[0], radix: 16) else { continue }
+                labels.append((address, String(parts[1].dropFirst().dropLast(2))))
+            }
+            XCTAssertEqual(labels.count, 4, "\(variant): \(dump.stdout)")
+            let elf = try ELFSymbols(bytes: try SystemFiles.readRegularFile(so, limit: 1 << 30))
+            for (i, (address, name)) in labels.enumerated() {
+                XCTAssertEqual(elf.symbol(at: address), name, "\(variant) at 0x\(String(address, radix: 16))")
+                // The last instruction of the stub is still the stub (24 bytes with BTI).
+                let last = i + 1 < labels.count ? labels[i + 1].0 - 4 : address + 12
+                XCTAssertEqual(elf.symbol(at: last), name, "\(variant): the stub's last instruction")
+            }
+        }
+    }
+
+    /// Two static functions with one name (one per source file) are two rows, as perf
+    /// keys rows by symbol, not by name: each with its own share.
+    func testTwoFunctionsOfOneNameAreTwoRowsAsPerf() throws {
+        let a = dir + "/same_a.c", b = dir + "/same_b.c", exe = dir + "/same_name"
+        try """
+        static volatile unsigned long sink;
+        static void __attribute__((noinline)) helper(unsigned long n) { for (unsigned long i = 0; i < n; i++) sink += i; }
+        void run_a(unsigned long n) { helper(n); }
+        """.write(toFile: a, atomically: true, encoding: .utf8)
+        try """
+        static volatile unsigned long sink;
+        static void __attribute__((noinline)) helper(unsigned long n) { for (unsigned long i = 0; i < n; i++) sink ^= i; }
+        void run_b(unsigned long n) { helper(n); }
+        void run_a(unsigned long n);
+        int main(void) { for (int k = 0; k < 40; k++) { run_a(1000000); run_b(3000000); } return 0; }
+        """.write(toFile: b, atomically: true, encoding: .utf8)
+        XCTAssertEqual(Harness.run(["/bin/sh", "-c", "cc -O1 -o \(exe) \(a) \(b)"]).status, 0)
+        let file = dir + "/same_name.data"
+        XCTAssertEqual(Harness.perf(["record", "-q", "-F", "2000", "-o", file, "--", exe]).status, 0)
+        func helperShares(_ text: String) -> [Double] {
+            // perf 6.1 adds columns after the symbol ("-  -"): read the fields.
+            var shares: [Double] = []
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: " ").map(String.init)
+                if f.count >= 3, f[1] == "[.]", f[2] == "helper", let v = Double(f[0].dropLast()) { shares.append(v) }
+            }
+            return shares.sorted()
+        }
+        let perf = helperShares(Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "symbol"]).stdout)
+        let ours = helperShares(Harness.stallstat(["report", "-i", file, "--sort", "symbol"]).stdout)
+        XCTAssertEqual(perf.count, 2, "perf shows two helper rows")
+        XCTAssertEqual(ours.count, 2, "two helper rows, not one")
+        for (p, o) in zip(perf, ours) { XCTAssertEqual(p, o, accuracy: 0.1) }
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
