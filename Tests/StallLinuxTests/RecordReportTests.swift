@@ -593,6 +593,21 @@ final class RecordReportTests: XCTestCase {
         for (p, o) in zip(perf, ours) { XCTAssertEqual(p, o, accuracy: 0.1) }
     }
 
+    /// A program that lives in the vdso (clock_gettime): its samples are named from the
+    /// copy perf keeps in its build-id cache (<id>/vdso), as perf names them.
+    func testVdsoSamplesAreNamedFromPerfsBuildIDCache() throws {
+        let exe = dir + "/vdso_calls", file = dir + "/vdso.data"
+        try "#include <time.h>\nint main(void) { struct timespec t; long s = 0; for (int i = 0; i < 20000000; i++) { clock_gettime(CLOCK_MONOTONIC, &t); s += t.tv_nsec; } return s == 42; }\n"
+            .write(toFile: exe + ".c", atomically: true, encoding: .utf8)
+        XCTAssertEqual(Harness.run(["/bin/sh", "-c", "cc -O1 -o \(exe) \(exe).c"]).status, 0)
+        XCTAssertEqual(Harness.perf(["record", "-q", "-F", "2000", "-o", file, "--", exe]).status, 0)
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "dso,sym"]).stdout
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "dso,symbol"]).stdout
+        guard perf.contains("[vdso]") else { throw XCTSkip("this kernel's clock_gettime does not run in the vdso") }
+        XCTAssertTrue(ours.contains("[.] __vdso_clock_gettime"), ours)
+        assertRowsMatch(perf: perf, ours: ours, columns: 1, "vdso")
+    }
+
     func testTruncatedAndInterruptedRecordings() throws {
         let file = dir + "/ss.data"
         XCTAssertEqual(Harness.stallstat(["record", "-F", "2000", "-o", file, "--"] + hot).status, 0)
