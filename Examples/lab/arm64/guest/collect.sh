@@ -150,6 +150,11 @@ recording() {
   t "$S" record -a -e cycles -c 100000 -o stallstat-a.data -- /tmp/lab_loop 2000000 > stallstat-a.log 2>&1
   t perf record -q -a -e cycles -c 100000 -o perf-a.data -- /tmp/lab_loop 2000000 > perf-a.log 2>&1
   for f in perf-c.data stallstat-c.data perf-F.data stallstat-F.data stallstat-a.data perf-a.data; do report_both "$f"; done
+  # The kernel's own symbol table and each system-wide sample's raw address: the judge
+  # resolves module samples itself (perf names them from the .ko or from kcore depending
+  # on which kernel sample it resolves first).
+  cp /proc/kallsyms kallsyms
+  for f in stallstat-a.data perf-a.data; do t perf script -i "$f" -F comm,ip > "$f.ips" 2> "$f.ips.err"; done
   cd /tmp || return
 }
 
