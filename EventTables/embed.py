@@ -7,7 +7,8 @@ import os
 here = os.path.dirname(os.path.abspath(__file__))
 out = os.path.join(here, "..", "Sources", "StallCore", "EmbeddedEventTables.swift")
 files = []
-for root, _, names in os.walk(here):
+for root, dirs, names in os.walk(here):
+    dirs[:] = [d for d in dirs if d != "overlays"]   # hand-kept inputs of import.py, not tables
     for n in sorted(names):
         if n.endswith(".json"):
             path = os.path.join(root, n)

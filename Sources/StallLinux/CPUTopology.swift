@@ -63,7 +63,8 @@ public enum EventTableLoader {
             let path = rel.isEmpty ? directory : "\(directory)/\(rel)"
             for name in SystemFiles.listDirectory(path) {
                 let child = rel.isEmpty ? name : "\(rel)/\(name)"
-                if SystemFiles.isDirectory("\(directory)/\(child)") { walk(child) }
+                // overlays/: import.py's hand-kept inputs, merged into the tables it writes.
+                if SystemFiles.isDirectory("\(directory)/\(child)") { if child != "overlays" { walk(child) } }
                 else if name.hasSuffix(".json"), let text = try? SystemFiles.readText("\(directory)/\(child)") { files.append((child, text)) }
             }
         }

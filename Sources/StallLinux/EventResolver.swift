@@ -180,7 +180,18 @@ public final class EventResolver {
                 for cpu in cpus {
                     perCPU[cpu] = try encode(e, pmu: modelOverride == nil ? topology.corePMU[cpu] : nil)
                 }
-            case .notImplemented:
+            case .notImplemented(let e):
+                // The core's own PMU lists it (PMCEID, in sysfs events/): the hardware's word
+                // over the vendor's table, as perf takes the PMU's alias (QEMU's cortex-a53
+                // counts STALL_FRONTEND, which a Cortex-A53 does not implement).
+                let advertised = cpus.filter { cpu in
+                    e.armCode.map { topology.corePMU[cpu]?.armAdvertisement?.status($0) == .implemented } ?? false
+                }
+                if modelOverride == nil, !advertised.isEmpty {
+                    found = found ?? e
+                    for cpu in advertised { perCPU[cpu] = try encode(e, pmu: topology.corePMU[cpu]) }
+                    continue
+                }
                 refusals.append((model.name, catalog.stallAndTLBEvents.compactMap { catalog.simpleperfName($0) ?? $0.name }))
             case .unknown:
                 continue

@@ -16,16 +16,17 @@ import os
 import re
 import sys
 
-# MIDR of each QEMU 7.2 model (target/arm/cpu64.c) and the core stallstat must name.
+# MIDR of each QEMU 7.2 model (target/arm/cpu64.c) and the core stallstat must name
+# (every model's core has a generated table since the import; "max" has implementer 0).
 # Models EventTables does not know must be refused clearly, never guessed.
 QEMU_MODELS = {
     "neoverse-n1": (0x414FD0C1, "neoverse-n1"),
     "cortex-a76": (0x414FD0B1, "cortex-a76"),
-    "cortex-a72": (0x410FD083, None),
-    "cortex-a57": (0x411FD070, None),
-    "cortex-a53": (0x410FD034, None),
-    "cortex-a35": (0x410FD040, None),
-    "a64fx": (0x461F0010, None),
+    "cortex-a72": (0x410FD083, "cortex-a72"),
+    "cortex-a57": (0x411FD070, "cortex-a57"),
+    "cortex-a53": (0x410FD034, "cortex-a53"),
+    "cortex-a35": (0x410FD040, "cortex-a35"),
+    "a64fx": (0x461F0010, "a64fx"),
     "max": (0x000F0510, None),
 }
 

@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Generates the Arm event tables from the upstream data (run by a maintainer, not by the build).
+
+    EventTables/import.py --kernel LINUX/tools/perf/pmu-events/arch --arm-data DIR [--arm-extra TSV ...]
+
+Inputs, in order of precedence:
+  1. the kernel's pmu-events tree (Debian's linux-source-6.12; EventTables/fetch-kernel-pmu-events.sh
+     puts it in /var/cache/stallstat-pmu-events/arch):
+     arm64/mapfile.csv (MIDR → directory), arm64/common-and-microarch.json and
+     recommended.json (the architected and recommended events), each core's JSON;
+  2. Arm's own per-core data (ARM-software/data, pmu/*.json and cpus.json) for the cores
+     the kernel has no directory for, and for events of a kernel core the kernel's file
+     leaves out (Arm's data is what the kernel's files are generated from);
+  3. `--arm-extra` transcriptions (code, name, present/absent) for cores newer than both.
+
+Writes arm/common.json, arm/<core>/events.json for every core (one directory per core, so
+each core's hand-kept metrics.json can sit beside it) and the Arm entries of cpus.json.
+Hand-kept knowledge stays in overlays/ and is merged in: portable names
+(overlays/arm-portable.json), aliases, slots and the x86 models (overlays/cpus.json).
+Every event says where it came from ("Source"); IMPORTED.md lists the inputs. Run
+EventTables/embed.py afterwards to refresh the copy in the binary.
+"""
+import argparse
+import csv
+import json
+import os
+import re
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def code_of(text):
+    return int(str(text), 16) if str(text).lower().startswith("0x") else int(str(text), 0)
+
+
+def core_name(arm_name):
+    """Arm's 'Cortex-A57' / 'Neoverse-N1' → the table name 'cortex-a57' / 'neoverse-n1'."""
+    return arm_name.lower().replace(" ", "-")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kernel", required=True, help="tools/perf/pmu-events/arch of a kernel source tree")
+    ap.add_argument("--kernel-version", default="", help="the kernel's version, recorded in every Source (default: read from the tree's Makefile)")
+    ap.add_argument("--arm-data", required=True, help="ARM-software/data pmu/ directory")
+    ap.add_argument("--arm-data-version", default="ARM-software/data", help="the Arm data's origin, recorded in every Source")
+    ap.add_argument("--arm-extra", action="append", default=[], help="a transcription TSV (code, name, status) named <core>.subset.tsv")
+    ap.add_argument("--kernel-extra-common", action="append", default=[], help="a transcription TSV (code, name) of a newer kernel's common-and-microarch.json")
+    args = ap.parse_args()
+
+    arm64 = os.path.join(args.kernel, "arm64")
+    kver = args.kernel_version or kernel_version(args.kernel)
+    ksrc = f"linux-{kver}" if kver else "linux"
+    overlay_dir = os.path.join(here, "overlays")
+    portable = load_json(os.path.join(overlay_dir, "arm-portable.json"))
+    cpu_overlay = load_json(os.path.join(overlay_dir, "cpus.json"))
+
+    # ---- the architected and recommended events (the kernel's ArchStdEvent targets)
+    common = {}
+    for f in ["common-and-microarch.json", "recommended.json"]:
+        for e in load_json(os.path.join(arm64, f)):
+            if "EventCode" not in e or "EventName" not in e:
+                continue
+            common[e["EventName"]] = {"EventCode": "0x%04x" % code_of(e["EventCode"]), "EventName": e["EventName"],
+                                      "BriefDescription": e.get("BriefDescription", e.get("PublicDescription", "")).strip(),
+                                      "Source": f"{ksrc}:arm64/{f}"}
+    # Arm's definitions of the common events (the Arm ARM's list) for the ones no kernel
+    # list has yet: the 0x81xx stall and TLB families of newer cores.
+    for f in ["common_armv9.json", "common_armv8.json"]:
+        path = os.path.join(args.arm_data, f)
+        if not os.path.exists(path):
+            continue
+        for e in load_json(path)["events"]:
+            if "name" not in e or "code" not in e or int(e["code"]) > 0xFFFF or e["name"] in common:
+                continue
+            if int(e["code"]) in {code_of(x["EventCode"]) for x in common.values()}:
+                continue
+            common[e["name"]] = {"EventCode": "0x%04x" % int(e["code"]), "EventName": e["name"],
+                                 "BriefDescription": (e.get("description") or "").strip().split(". ")[0],
+                                 "Source": f"{args.arm_data_version}:{f}"}
+    # A newer kernel's common list, transcribed (codes Debian's 6.12 predates).
+    for tsv in args.kernel_extra_common:
+        origin = os.path.basename(tsv)
+        for line in open(tsv, encoding="utf-8"):
+            f = line.rstrip("\n").split("\t")
+            if line.startswith("#") or len(f) < 2 or not f[0].startswith("0x") or f[1] in common:
+                continue
+            if code_of(f[0]) in {code_of(x["EventCode"]) for x in common.values()}:
+                continue
+            common[f[1]] = {"EventCode": "0x%04x" % code_of(f[0]), "EventName": f[1], "BriefDescription": "",
+                            "Source": f"transcription:{origin}"}
+    common_codes = {code_of(e["EventCode"]): n for n, e in common.items()}
+
+    # ---- Arm's per-core data
+    arm_cpus = {}
+    for c in load_json(os.path.join(args.arm_data, "cpus.json"))["cpus"]:
+        cpuid = code_of(c["cpuid"])
+        arm_cpus[(c["implementer"], cpuid & 0xFFF)] = c
+    arm_files = {}
+    for n in sorted(os.listdir(args.arm_data)):
+        if not n.endswith(".json") or n in ("cpus.json", "pmu-schema.json") or n.startswith("common_"):
+            continue
+        d = load_json(os.path.join(args.arm_data, n))
+        if "events" not in d or "cpuid" not in d:
+            continue
+        arch = str(d.get("architecture", ""))
+        if not (arch.startswith("armv8") or arch.startswith("armv9")) or "-r" in arch.lower():
+            continue   # 32-bit-only and R-profile cores: no arm64 Linux
+        cpuid = code_of(d["cpuid"])
+        arm_files[(cpuid >> 12 & 0xFF, cpuid & 0xFFF)] = (n, d)
+
+    def from_arm(n, d, events, have_codes, have_names):
+        """Adds the events of Arm's file `n` that the list lacks (by code and by name)."""
+        for e in d["events"]:
+            if "name" not in e or "code" not in e:
+                continue
+            code, name = int(e["code"]), e["name"]
+            if code in have_codes or name in have_names:
+                continue
+            brief = (e.get("description") or "").strip().split(". ")[0]
+            # The recommended events (0x40-0xBF) are IMPLEMENTATION DEFINED in Arm's data but
+            # the kernel lists them as architected: a common name with its code is the common event.
+            if name in common and code_of(common[name]["EventCode"]) == code:
+                events.append({"ArchStdEvent": name, "Source": f"{args.arm_data_version}:{n}"})
+            elif not e.get("impdef") and code not in common_codes and code <= 0xFFFF:
+                # Architected, but in neither kernel list: joins common.json with Arm's name.
+                common[name] = {"EventCode": "0x%04x" % code, "EventName": name, "BriefDescription": brief,
+                                "Source": f"{args.arm_data_version}:{n}"}
+                common_codes[code] = name
+                events.append({"ArchStdEvent": name, "Source": f"{args.arm_data_version}:{n}"})
+            else:
+                events.append({"EventCode": "0x%04x" % code, "EventName": name, "BriefDescription": brief,
+                               "Source": f"{args.arm_data_version}:{n}"})
+            have_codes.add(code)
+            have_names.add(name)
+
+    def codes_and_names(events):
+        codes, names = set(), set()
+        for e in events:
+            name = e.get("ArchStdEvent") or e.get("EventName")
+            names.add(name)
+            if "ArchStdEvent" in e and name in common:
+                codes.add(code_of(common[name]["EventCode"]))
+            elif "EventCode" in e:
+                codes.add(code_of(e["EventCode"]))
+        return codes, names
+
+    # ---- the kernel's cores (mapfile: MIDR without variant/revision → directory)
+    cores = {}   # name → {"implementer", "parts", "events", "sources"}
+    with open(os.path.join(arm64, "mapfile.csv"), encoding="utf-8") as f:
+        rows = [r for r in csv.reader(l for l in f if not l.startswith("#")) if len(r) >= 4 and r[3].strip() == "core"]
+    arm_names = {core_name(c["name"]) for c in arm_cpus.values()}
+    for midr_text, _, directory, _ in rows:
+        midr = code_of(midr_text)
+        implementer, part = midr >> 24 & 0xFF, midr >> 4 & 0xFFF
+        arm_cpu = arm_cpus.get((implementer, part))
+        base = directory.split("/")[-1]
+        name = core_name(arm_cpu["name"]) if arm_cpu else base
+        # The kernel maps a few parts to another core's directory (A78C → cortex-a78,
+        # X1C → cortex-x1): perf uses that core's events, so the part joins that core.
+        if name != base and base in arm_names:
+            name = base
+        if name in cores and cores[name]["implementer"] != implementer:
+            name = f"{name}-imp{implementer:02x}"   # another vendor's core on the same design (Broadcom's B53)
+        cores.setdefault(name, {"implementer": implementer, "parts": [], "events": None, "dir": directory})["parts"].append(part)
+    for name, core in cores.items():
+        events = []
+        kdir = os.path.join(arm64, core["dir"])
+        for fname in sorted(os.listdir(kdir)):
+            if not fname.endswith(".json") or fname == "metrics.json":
+                continue
+            for e in load_json(os.path.join(kdir, fname)):
+                src = f"{ksrc}:arm64/{core['dir']}/{fname}"
+                if "ArchStdEvent" in e:
+                    if e["ArchStdEvent"] not in common:
+                        continue   # an sbsa metric or a name the kernel resolves elsewhere
+                    item = {"ArchStdEvent": e["ArchStdEvent"], "Source": src}
+                    if e.get("BriefDescription"):
+                        item["BriefDescription"] = e["BriefDescription"].strip()
+                    events.append(item)
+                elif "EventCode" in e and "EventName" in e:
+                    events.append({"EventCode": "0x%04x" % code_of(e["EventCode"]), "EventName": e["EventName"],
+                                   "BriefDescription": e.get("BriefDescription", e.get("PublicDescription", "")).strip(), "Source": src})
+        codes, names = codes_and_names(events)
+        if core["implementer"] == 0x41:
+            for part in core["parts"]:
+                if (0x41, part) in arm_files:
+                    n, d = arm_files[(0x41, part)]
+                    from_arm(n, d, events, codes, names)
+                    break
+        core["events"] = events
+
+    # ---- cores only Arm's data has
+    kernel_parts = {(c["implementer"], p) for c in cores.values() for p in c["parts"]}
+    for (implementer, part), (n, d) in sorted(arm_files.items()):
+        if (implementer, part) in kernel_parts:
+            continue
+        arm_cpu = arm_cpus.get((implementer, part))
+        name = core_name(arm_cpu["name"]) if arm_cpu else n[:-5]
+        events = []
+        codes, names = set(), set()
+        from_arm(n, d, events, codes, names)
+        cores[name] = {"implementer": implementer, "parts": [part], "events": events, "dir": None}
+
+    # ---- transcriptions for cores newer than both sources
+    for tsv in args.arm_extra:
+        name = os.path.basename(tsv).split(".")[0]
+        origin = open(tsv, encoding="utf-8").readline().lstrip("# ").strip()
+        events = []
+        part = None
+        for line in open(tsv, encoding="utf-8"):
+            m = re.search(r"cpuid (0x[0-9a-fA-F]+)", line)
+            if line.startswith("#") and m:
+                part = code_of(m.group(1)) & 0xFFF
+            f = line.rstrip("\n").split("\t")
+            if line.startswith("#") or len(f) < 3 or f[2] != "present":
+                continue
+            code, ename = code_of(f[0]), f[1]
+            src = f"transcription:{os.path.relpath(tsv, os.path.join(here, '..', '..'))}"
+            if ename in common:
+                events.append({"ArchStdEvent": ename, "Source": src})
+            else:
+                events.append({"EventCode": "0x%04x" % code, "EventName": ename, "BriefDescription": "", "Source": src})
+        if name in cores:
+            have = codes_and_names(cores[name]["events"])
+            cores[name]["events"] += [e for e in events if (e.get("ArchStdEvent") or e.get("EventName")) not in have[1]]
+        else:
+            cores[name] = {"implementer": 0x41, "parts": [part] if part is not None else [], "events": events, "dir": None}
+
+    # ---- events a newer source than the inputs lists for a core (overlays/arm-additions.json:
+    # core → {event: citation}); each must be a common event.
+    for name, added in load_json(os.path.join(overlay_dir, "arm-additions.json")).items():
+        if name not in cores:
+            sys.exit(f"import: overlays/arm-additions.json names the core {name}, which no source has")
+        have = codes_and_names(cores[name]["events"])[1]
+        for event, citation in added.items():
+            if event not in common:
+                sys.exit(f"import: overlays/arm-additions.json adds {event} to {name}: not a common event")
+            if event not in have:
+                cores[name]["events"].append({"ArchStdEvent": event, "Source": f"overlay:{citation}"})
+
+    # ---- write
+    for name, extra in portable.items():
+        if name in common:
+            common[name]["Portable"] = extra
+        else:
+            sys.exit(f"import: overlays/arm-portable.json names {name}, which no source defines")
+    write(os.path.join(here, "arm", "common.json"), sorted(common.values(), key=lambda e: code_of(e["EventCode"])))
+    overlay_by_name = {c["Name"]: c for c in cpu_overlay}
+    cpus = []
+    for name in sorted(cores):
+        core = cores[name]
+        if not core["events"]:
+            continue
+        os.makedirs(os.path.join(here, "arm", name), exist_ok=True)
+        write(os.path.join(here, "arm", name, "events.json"), core["events"])
+        entry = {"Name": name, "Vendor": "arm", "Implementer": "0x%02x" % core["implementer"],
+                 "Parts": ["0x%03x" % p for p in sorted(set(core["parts"]))], "Directory": f"arm/{name}"}
+        for k, v in overlay_by_name.get(name, {}).items():
+            if k not in entry:
+                entry[k] = v
+        cpus.append(entry)
+    cpus += [c for c in cpu_overlay if c.get("Vendor") != "arm"]
+    write(os.path.join(here, "cpus.json"), cpus)
+    with open(os.path.join(here, "IMPORTED.md"), "w", encoding="utf-8") as f:
+        f.write("# What EventTables/import.py read (generated)\n\n")
+        f.write(f"- Kernel: `{ksrc}` tools/perf/pmu-events/arch/arm64 ({len([c for c in cores.values() if c['dir']])} cores in its mapfile)\n")
+        f.write(f"- Arm data: `{args.arm_data_version}`\n")
+        for tsv in args.arm_extra:
+            f.write(f"- Transcription: `{os.path.basename(tsv)}`\n")
+        f.write(f"\n{len(cpus) - len([c for c in cpu_overlay if c.get('Vendor') != 'arm'])} Arm cores, {len(common)} architected/recommended events.\n\n")
+        f.write("| core | parts | events | from |\n|---|---|---|---|\n")
+        for c in cpus:
+            if c["Vendor"] != "arm":
+                continue
+            evs = cores[c["Name"]]["events"]
+            srcs = sorted({e["Source"].split(":")[0] for e in evs})
+            f.write(f"| {c['Name']} | {', '.join(c['Parts'])} | {len(evs)} | {', '.join(srcs)} |\n")
+    print(f"{len(cpus)} CPU models, {len(common)} common events", file=sys.stderr)
+
+
+def kernel_version(arch_dir):
+    """The tree's version: fetch-kernel-pmu-events.sh keeps the Debian package's version and
+    the Makefile beside arch/; a whole source tree has its Makefile four levels up."""
+    version_file = os.path.join(arch_dir, "..", "version")
+    if os.path.exists(version_file):
+        return open(version_file, encoding="utf-8").read().strip()
+    for makefile in [os.path.join(arch_dir, "..", "Makefile"), os.path.join(arch_dir, "..", "..", "..", "..", "Makefile")]:
+        try:
+            text = open(makefile, encoding="utf-8").read(2000)
+        except OSError:
+            continue
+        v = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL) = (\d+)", text, re.M))
+        return ".".join(v[k] for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL") if k in v)
+    return ""
+
+
+def write(path, items):
+    """One entry per line: diffs of a re-import read line by line, and the copy embedded
+    in the binary stays small."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[\n" + ",\n".join(json.dumps(e, ensure_ascii=False) for e in items) + "\n]\n")
+
+
+if __name__ == "__main__":
+    main()
