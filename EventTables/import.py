@@ -13,6 +13,9 @@ Inputs, in order of precedence:
      leaves out (Arm's data is what the kernel's files are generated from);
   3. `--arm-extra` transcriptions (code, name, present/absent) for cores newer than both.
 
+Also every x86 model of the kernel's x86/mapfile.csv the hand tables lack (core events;
+see import_x86 for what is left out).
+
 Writes arm/common.json, arm/<core>/events.json for every core (one directory per core, so
 each core's hand-kept metrics.json can sit beside it) and the Arm entries of cpus.json.
 Hand-kept knowledge stays in overlays/ and is merged in: portable names
@@ -21,6 +24,7 @@ Every event says where it came from ("Source"); IMPORTED.md lists the inputs. Ru
 EventTables/embed.py afterwards to refresh the copy in the binary.
 """
 import argparse
+import collections
 import csv
 import json
 import os
@@ -266,7 +270,13 @@ def main():
             if k not in entry:
                 entry[k] = v
         cpus.append(entry)
+    # x86: the hand-kept models first (their Libpfm4 names, portable names and metrics),
+    # then every other model of the kernel's mapfile, in its order.
     cpus += [c for c in cpu_overlay if c.get("Vendor") != "arm"]
+    hand = {"skylake": "skylake", "icelake": "icelake", "sapphirerapids": "sapphirerapids",
+            "amdzen2": "zen2", "amdzen3": "zen3", "amdzen4": "zen4"}
+    x86_cpus, x86_skipped, x86_written = import_x86(args.kernel, ksrc, hand, cpu_overlay)
+    cpus += x86_cpus
     write(os.path.join(here, "cpus.json"), cpus)
     with open(os.path.join(here, "IMPORTED.md"), "w", encoding="utf-8") as f:
         f.write("# What EventTables/import.py read (generated)\n\n")
@@ -282,7 +292,121 @@ def main():
             evs = cores[c["Name"]]["events"]
             srcs = sorted({e["Source"].split(":")[0] for e in evs})
             f.write(f"| {c['Name']} | {', '.join(c['Parts'])} | {len(evs)} | {', '.join(srcs)} |\n")
+        f.write(f"\n## x86 (kernel `{ksrc}` tools/perf/pmu-events/arch/x86)\n\n")
+        f.write("Hand-kept (Libpfm4 names, portable names, metrics in their events.json and metrics.json), with the kernel's other events in imported.json: "
+                + ", ".join(f"{n} ({len(x86_written.get(n, []))})" for n in sorted(hand.values())) + ".\n")
+        f.write("Left out of the import (events): " + ", ".join(f"{why} {n}" for why, n in sorted(x86_skipped.items())) + ".\n\n")
+        f.write("| model | vendor | family | models | events | PMU |\n|---|---|---|---|---|---|\n")
+        for c in x86_cpus:
+            f.write(f"| {c['Name']} | {c['Vendor']} | {c['Family']} | {', '.join(c['Models'])} | {len(x86_written[c['Name']])} | {c.get('Pmu', 'cpu')} |\n")
     print(f"{len(cpus)} CPU models, {len(common)} common events", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- x86
+X86_VENDORS = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}
+
+
+def x86_models(pattern):
+    """The (vendor, family, models) a kernel mapfile pattern matches, as perf matches its
+    cpuid string `Vendor-Family-MODEL[-STEPPING]` (family decimal, model %X). Rows are kept
+    in the mapfile's order and the first model that matches wins, as in perf; a stepping-
+    qualified row (Cascade Lake-X vs Skylake-X, both model 0x55) is not told apart without
+    the stepping: the earlier row wins."""
+    vendor, family = pattern.split("-")[0], None
+    m = re.match(r"^(GenuineIntel|AuthenticAMD)-(\d+)-", pattern)
+    if not m:
+        return None, None, []
+    vendor, family = m.group(1), int(m.group(2))
+    regex = pattern.replace("[[:xdigit:]]", "[0-9A-Fa-f]")
+    models = []
+    for model in range(256):
+        ids = [f"{vendor}-{family}-{model:X}"] + [f"{vendor}-{family}-{model:X}-{s:X}" for s in range(16)]
+        if any(re.fullmatch(regex, i) for i in ids):
+            models.append(model)
+    return X86_VENDORS[vendor], family, models
+
+
+def ranges(models):
+    out = []
+    for m in models:
+        if out and out[-1][1] == m - 1:
+            out[-1][1] = m
+        else:
+            out.append([m, m])
+    return ["0x%02x" % a if a == b else "0x%02x-0x%02x" % (a, b) for a, b in out]
+
+
+def import_x86(arch, ksrc, hand, cpu_overlay):
+    """Core events of every x86 model of the kernel's mapfile the hand tables do not have
+    (`hand`: kernel directory → hand-kept model name). Left out, and said in IMPORTED.md:
+    deprecated events, events needing an MSR (offcore response, load latency: config1),
+    events of several codes, AnyThread events, uncore and data-fabric units. Hybrid models
+    give one model per core type (`alderlake` = cpu_core, `alderlake-atom` = cpu_atom)."""
+    x86 = os.path.join(arch, "x86")
+    with open(os.path.join(x86, "mapfile.csv"), encoding="utf-8") as f:
+        rows = [r for r in csv.reader(l for l in f if not l.startswith("#")) if len(r) >= 4 and r[3].strip() == "core"]
+    hand_by_name = {c["Name"]: c for c in cpu_overlay if c.get("Vendor") != "arm"}
+    cpus, skipped, written = [], collections.Counter(), {}
+    for pattern, version, directory, _ in rows:
+        vendor, family, models = x86_models(pattern)
+        if vendor is None:
+            continue
+        hand_name = hand.get(directory)
+        by_unit = collections.defaultdict(list)
+        for fname in sorted(os.listdir(os.path.join(x86, directory))):
+            if not fname.endswith(".json") or fname.startswith("uncore") or "metric" in fname:
+                continue
+            src = f"{ksrc}:x86/{directory}/{fname}"
+            for e in load_json(os.path.join(x86, directory, fname)):
+                if "EventName" not in e or "EventCode" not in e:
+                    continue
+                why = None
+                if e.get("Deprecated") == "1":
+                    why = "deprecated"
+                elif "," in str(e["EventCode"]):
+                    why = "several codes"
+                elif str(e.get("MSRIndex", "0")).lower() not in ("0", "0x0", "0x00"):
+                    why = "an MSR (config1)"
+                elif str(e.get("AnyThread", "0")) not in ("0", ""):
+                    why = "AnyThread"
+                elif e.get("Unit") not in (None, "cpu_core", "cpu_atom"):
+                    why = "unit " + e["Unit"]
+                if why:
+                    skipped[why] += 1
+                    continue
+                item = {"EventName": e["EventName"], "EventCode": e["EventCode"]}
+                for k in ("UMask", "CounterMask", "Invert", "EdgeDetect"):
+                    if str(e.get(k, "0")) not in ("0", "0x0", "0x00", ""):
+                        item[k] = e[k]
+                item["BriefDescription"] = (e.get("BriefDescription") or "").strip()
+                item["Source"] = src
+                by_unit[e.get("Unit")].append(item)
+        if hand_name:
+            # A hand-kept model (Libpfm4 names, portable names, metrics; overlays/cpus.json)
+            # also takes every kernel event its own file does not name: the kernel's names
+            # are accepted beside the hand file's (ls_l1_d_tlb_miss.all on Zen 3).
+            own = {e.get("EventName") for e in load_json(os.path.join(here, "x86", hand_name, "events.json"))}
+            extra = [e for e in by_unit.get(None, []) + by_unit.get("cpu_core", []) if e["EventName"] not in own]
+            write(os.path.join(here, "x86", hand_name, "imported.json"), extra)
+            written[hand_name] = extra
+            continue
+        base = "zen" + directory[len("amdzen"):] if directory.startswith("amdzen") else directory
+        units = sorted(by_unit, key=lambda u: (u != "cpu_core", u or ""))
+        for unit in units:
+            name = base if unit in (None, "cpu_core") else f"{base}-atom"
+            written[name] = by_unit[unit]
+            entry = {"Name": name, "Vendor": vendor, "Family": family, "Models": ranges(models), "Directory": f"x86/{name}"}
+            if unit:
+                entry["Pmu"] = unit
+            for k, v in hand_by_name.get(name, {}).items():
+                entry.setdefault(k, v)
+            cpus.append(entry)
+    for name, events in written.items():
+        if name in hand.values():
+            continue
+        os.makedirs(os.path.join(here, "x86", name), exist_ok=True)
+        write(os.path.join(here, "x86", name, "events.json"), events)
+    return cpus, skipped, written
 
 
 def kernel_version(arch_dir):

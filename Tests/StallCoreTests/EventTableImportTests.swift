@@ -105,6 +105,69 @@ final class EventTableImportTests: XCTestCase {
         XCTAssertGreaterThan(picked, 300)
     }
 
+    /// Every x86 model of the kernel's mapfile has a table (the hand-kept six under their
+    /// own names), and 12 events picked at random per imported model give the config the
+    /// kernel composes from the file's EventCode/UMask/CounterMask/Invert/EdgeDetect.
+    func testEveryKernelX86ModelHasATableAndRandomEventsComposeAsItsFiles() throws {
+        guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
+              FileManager.default.fileExists(atPath: root + "/x86/mapfile.csv") else {
+            throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory (EventTables/fetch-kernel-pmu-events.sh)")
+        }
+        let hand = ["skylake": "skylake", "icelake": "icelake", "sapphirerapids": "sapphirerapids",
+                    "amdzen2": "zen2", "amdzen3": "zen3", "amdzen4": "zen4"]
+        func field(_ e: [String: Any], _ k: String) -> UInt64 { code(e[k]) ?? 0 }
+        var generator = SystemRandomNumberGenerator()
+        var models = 0, picked = 0
+        for line in try String(contentsOfFile: root + "/x86/mapfile.csv", encoding: .utf8).split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",").map(String.init)
+            guard f.count >= 4, f[3] == "core" else { continue }
+            let dir = f[2]
+            let name = hand[dir] ?? (dir.hasPrefix("amdzen") ? "zen" + dir.dropFirst(6) : dir)
+            guard let model = tables.model(named: name) else { XCTFail("\(dir): no table named \(name)"); continue }
+            models += 1
+            if hand[dir] != nil { continue }
+            let byName = Dictionary(tables.catalog(for: model).events.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            var candidates: [[String: Any]] = []
+            for file in try FileManager.default.contentsOfDirectory(atPath: root + "/x86/" + dir)
+            where file.hasSuffix(".json") && !file.hasPrefix("uncore") && !file.contains("metric") {
+                for e in (try json(root + "/x86/" + dir + "/" + file) as? [[String: Any]]) ?? [] {
+                    guard let n = e["EventName"] as? String, byName[n] != nil, (e["Unit"] as? String ?? "cpu_core") == (model.name.hasSuffix("-atom") ? "cpu_atom" : "cpu_core") || e["Unit"] == nil else { continue }
+                    candidates.append(e)
+                }
+            }
+            XCTAssertFalse(candidates.isEmpty, dir)
+            for _ in 0..<min(12, candidates.count) {
+                let e = candidates.randomElement(using: &generator)!
+                let ev = code(e["EventCode"]) ?? 0
+                let expected = (ev & 0xFF) | (field(e, "UMask") & 0xFF) << 8 | (field(e, "EdgeDetect") & 1) << 18
+                    | (field(e, "Invert") & 1) << 23 | (field(e, "CounterMask") & 0xFF) << 24 | (ev >> 8 & 0xF) << 32
+                XCTAssertEqual(byName[e["EventName"] as! String]?.kernelConfig, expected, "\(name): \(e["EventName"]!)")
+                picked += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(models, 40)
+        XCTAssertGreaterThan(picked, 300)
+        // The development machine is a Zen 5 (family 0x1a): it has a table now.
+        XCTAssertEqual(tables.model(x86Vendor: .amd, family: 0x1A, model: 0x02)?.name, "zen5")
+        XCTAssertEqual(tables.model(x86Vendor: .intel, family: 6, model: 0x9A)?.name, "alderlake")
+        XCTAssertEqual(tables.model(x86Vendor: .intel, family: 6, model: 0xAD)?.name, "graniterapids")
+    }
+
+    /// The audit's Zen 2/3 names: the kernel's are accepted and encode as the hand table's
+    /// own names for the same event, which stay as aliases.
+    func testZenKernelNamesAndTodaysNamesAreOneEvent() throws {
+        func config(_ model: String, _ name: String) -> UInt64? {
+            guard let m = tables.model(named: model), case .found(let e) = tables.catalog(for: m).lookup(name) else { return nil }
+            return e.kernelConfig
+        }
+        for (model, kernel, today) in [("zen2", "bp_l1_tlb_miss_l2_hit", "bp_l1_tlb_miss_l2_tlb_hit"),
+                                       ("zen3", "ls_tlb_flush.all_tlb_flushes", "ls_tlb_flush.all"),
+                                       ("zen3", "macro_ops_retired", "ex_ret_ops")] {
+            XCTAssertNotNil(config(model, kernel), "\(model): \(kernel) (the kernel's name)")
+            XCTAssertEqual(config(model, kernel), config(model, today), "\(model): \(kernel) = \(today)")
+        }
+    }
+
     /// The audit's false refusals (issue 11), each a core that implements the event.
     func testTheAuditsFalseRefusalsAreGone() throws {
         func has(_ core: String, _ name: String) -> Bool {
