@@ -589,6 +589,12 @@ struct Stat: ParsableCommand {
         return merged!
     }
 
+    /// The MIDR of the first CPU of that model (revision-gated formulas), if Arm.
+    func firstMIDR(_ resolver: EventResolver, _ model: CPUModel) -> UInt64? {
+        let models = (try? resolver.cpuModels()) ?? [:]
+        return resolver.topology.midrs.keys.sorted().first { models[$0]?.name == model.name }.flatMap { resolver.topology.midrs[$0] }
+    }
+
     /// The stall tree for what was counted, after the counts (text output).
     func stallTree(_ summary: StatWindow, resolver: EventResolver, pmus: SysfsPMUs, maxDepth: Int? = nil) -> String {
         let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
@@ -598,7 +604,7 @@ struct Stat: ParsableCommand {
             return "\nStall tree: not available: \(why).\n"
         }
         let slots = pmus.corePMUs.compactMap(\.slots).first
-        var report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots).build(counted)
+        var report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots, midr: firstMIDR(resolver, model)).build(counted)
         if let maxDepth { report.nodes.removeAll { $0.depth > maxDepth } }
         return "\n" + StallTreeRenderer(color: outputFile == nil && isatty(1) != 0).text(report)
     }
@@ -610,7 +616,7 @@ struct Stat: ParsableCommand {
         let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
             .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning) }
         let slots = pmus.corePMUs.compactMap(\.slots).first
-        let report = StallTreeBuilder(catalog: catalog, slots: slots).build(counted)
+        let report = StallTreeBuilder(catalog: catalog, slots: slots, midr: firstMIDR(resolver, catalog.model)).build(counted)
         return selection.metrics.map { m in
             if let node = report.node(m.name) {
                 return MetricRow(name: m.name, value: 100 * (node.shareOfParent ?? node.shareOfRoot), unit: "%", missing: nil)

@@ -5162,31 +5162,35 @@ public enum EmbeddedEventTables {
 [
     {
         "MetricName": "frontend_bound",
-        "MetricExpr": "100 * ((STALL_SLOT_FRONTEND - CPU_CYCLES) / (5 * CPU_CYCLES) - BR_MIS_PRED / CPU_CYCLES)",
+        "MetricExpr": "100 * ((((STALL_SLOT_FRONTEND) if (strcmp_cpuid_str(0x410fd493) | strcmp_cpuid_str(0x410fd490) ^ 1) else (STALL_SLOT_FRONTEND - CPU_CYCLES)) / (CPU_CYCLES * #slots)) - (BR_MIS_PRED / CPU_CYCLES))",
         "MetricGroup": "TopdownL1",
         "BriefDescription": "Top-down level 1: slots lost to the frontend",
-        "ScaleUnit": "1%"
+        "ScaleUnit": "1%",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/arm64/arm/neoverse-n2-v2/metrics.json: the slot correction (- CPU_CYCLES) only before r0p3"
     },
     {
         "MetricName": "backend_bound",
-        "MetricExpr": "100 * (STALL_SLOT_BACKEND / (5 * CPU_CYCLES) - 3 * BR_MIS_PRED / CPU_CYCLES)",
+        "MetricExpr": "100 * ((STALL_SLOT_BACKEND / (CPU_CYCLES * #slots)) - ((BR_MIS_PRED * 3) / CPU_CYCLES))",
         "MetricGroup": "TopdownL1",
         "BriefDescription": "Top-down level 1: slots lost to the backend",
-        "ScaleUnit": "1%"
+        "ScaleUnit": "1%",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/arm64/arm/neoverse-n2-v2/metrics.json: the slot correction (- CPU_CYCLES) only before r0p3"
     },
     {
         "MetricName": "retiring",
-        "MetricExpr": "100 * (OP_RETIRED / OP_SPEC) * (1 - (STALL_SLOT - CPU_CYCLES) / (5 * CPU_CYCLES))",
+        "MetricExpr": "100 * ((OP_RETIRED / OP_SPEC) * (1 - (((STALL_SLOT) if (strcmp_cpuid_str(0x410fd493) | strcmp_cpuid_str(0x410fd490) ^ 1) else (STALL_SLOT - CPU_CYCLES)) / (CPU_CYCLES * #slots))))",
         "MetricGroup": "TopdownL1",
         "BriefDescription": "Top-down level 1: slots that retired useful work",
-        "ScaleUnit": "1%"
+        "ScaleUnit": "1%",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/arm64/arm/neoverse-n2-v2/metrics.json: the slot correction (- CPU_CYCLES) only before r0p3"
     },
     {
         "MetricName": "bad_speculation",
-        "MetricExpr": "100 * ((1 - OP_RETIRED / OP_SPEC) * (1 - (STALL_SLOT - CPU_CYCLES) / (5 * CPU_CYCLES)) + 4 * BR_MIS_PRED / CPU_CYCLES)",
+        "MetricExpr": "100 * (((1 - (OP_RETIRED / OP_SPEC)) * (1 - (((STALL_SLOT) if (strcmp_cpuid_str(0x410fd493) | strcmp_cpuid_str(0x410fd490) ^ 1) else (STALL_SLOT - CPU_CYCLES)) / (CPU_CYCLES * #slots)))) + ((BR_MIS_PRED * 4) / CPU_CYCLES))",
         "MetricGroup": "TopdownL1",
         "BriefDescription": "Top-down level 1: slots wasted on mis-speculation",
-        "ScaleUnit": "1%"
+        "ScaleUnit": "1%",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/arm64/arm/neoverse-n2-v2/metrics.json: the slot correction (- CPU_CYCLES) only before r0p3"
     }
 ]
 """###),

@@ -1,6 +1,7 @@
 /// perf's metric expression language (tools/perf/util/expr.y), as used in pmu-events
-/// `MetricExpr`: numbers, event and metric names, `#constants`, + - * / %, unary -,
-/// comparisons, `&` and `|`, `a if cond else b`, and min, max, abs, d_ratio.
+/// `MetricExpr`: numbers (and 0x hex), event and metric names, `#constants`, + - * / %,
+/// unary -, comparisons, `&`, `^` and `|`, `a if cond else b`, and min, max, abs, d_ratio,
+/// strcmp_cpuid_str.
 public indirect enum MetricExpression: Equatable, Sendable {
     case number(Double)
     case name(String)
@@ -100,8 +101,22 @@ extension MetricExpression {
             case "==": return .value(x == y ? 1 : 0)
             case "&": return .value(x != 0 && y != 0 ? 1 : 0)
             case "|": return .value(x != 0 || y != 0 ? 1 : 0)
+            case "^": return .value((x != 0) != (y != 0) ? 1 : 0)
             default: throw MetricEvaluationError(message: "unknown operator \(op)")
             }
+        case .call("strcmp_cpuid_str", let args):
+            // perf (arm64): 1 when this CPU is the MIDR's part at that variant and revision or
+            // later (expr__strcmp_cpuid_str is !strcmp_cpuid_str). Gates formulas by
+            // revision: Neoverse N2's slot correction before r0p3. `midr` is the CPU's.
+            guard args.count == 1, case .number(let wanted) = args[0], wanted >= 0, wanted < 0x1p53 else {
+                throw MetricEvaluationError(message: "strcmp_cpuid_str takes one MIDR number")
+            }
+            guard let cpu = constants["midr"], cpu >= 0, cpu < 0x1p53 else { return .missing("the CPU's MIDR is not known") }
+            let (want, have) = (UInt64(wanted), UInt64(cpu))
+            let version: UInt64 = 0x00F0_000F   // variant 23:20, revision 3:0
+            guard want & ~version == have & ~version else { return .value(0) }
+            let (wv, hv) = (want >> 20 & 0xF, have >> 20 & 0xF)
+            return .value(hv > wv || (hv == wv && have & 0xF >= want & 0xF) ? 1 : 0)
         case .call(let f, let args):
             let values = try args.map { try $0.evaluate(names: names, constants: constants) }
             if let missing = values.first(where: { $0.number == nil }), f != "d_ratio" { return missing }
@@ -185,9 +200,16 @@ struct ExpressionParser {
         return value
     }
 
+    // perf's precedence: | below ^ below &.
     mutating func parseOr() throws -> MetricExpression {
+        var l = try parseXor()
+        while consume("|") { l = .binary("|", l, try parseXor()) }
+        return l
+    }
+
+    mutating func parseXor() throws -> MetricExpression {
         var l = try parseAnd()
-        while consume("|") { l = .binary("|", l, try parseAnd()) }
+        while consume("^") { l = .binary("^", l, try parseAnd()) }
         return l
     }
 
@@ -244,6 +266,13 @@ struct ExpressionParser {
             let e = try parseConditional()
             guard consume(")") else { throw error("expected ')'") }
             return e
+        }
+        if c == "0", i + 2 < chars.count, chars[i + 1] == "x" || chars[i + 1] == "X", chars[i + 2].isHexDigit {
+            i += 2
+            var s = ""
+            while i < chars.count, chars[i].isHexDigit { s.append(chars[i]); i += 1 }
+            guard s.count <= 13, let v = UInt64(s, radix: 16) else { throw error("hex number 0x\(s) is too large") }
+            return .number(Double(v))
         }
         if c.isNumber || (c == "." && i + 1 < chars.count && chars[i + 1].isNumber) {
             var s = ""

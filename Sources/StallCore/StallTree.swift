@@ -159,10 +159,13 @@ public struct StallTreeBuilder {
     public var catalog: CoreCatalog
     /// Slot width: the PMU's caps/slots at run time, else the table's.
     public var slots: Int?
+    /// The CPU's MIDR (Arm), for formulas gated on the core's revision (strcmp_cpuid_str).
+    public var midr: UInt64?
 
-    public init(catalog: CoreCatalog, slots: Int? = nil) {
+    public init(catalog: CoreCatalog, slots: Int? = nil, midr: UInt64? = nil) {
         self.catalog = catalog
         self.slots = slots ?? catalog.model.slots
+        self.midr = midr
     }
 
     public func build(_ counted: [NamedCount]) -> StallReport {
@@ -172,7 +175,8 @@ public struct StallTreeBuilder {
         var cache: [String: MetricValue] = [:]
         var problems: [String] = []
         let metricsByName = Dictionary(catalog.metrics.map { ($0.name, $0) }, uniquingKeysWith: { _, b in b })
-        let constants: [String: Double] = slots.map { ["slots": Double($0)] } ?? [:]
+        var constants: [String: Double] = slots.map { ["slots": Double($0)] } ?? [:]
+        if let midr, midr < 1 << 53 { constants["midr"] = Double(midr) }
 
         func nameValue(_ n: String, visiting: Set<String>) -> NameValue {
             if let c = canonical.counts[n] { return .value(c.value) }

@@ -6,6 +6,14 @@ public struct CPUTopology: Sendable {
     public var identities: [Int: CPUIdentity]
     /// The core PMU covering each CPU (from the PMU's sysfs `cpus` list), if any.
     public var corePMU: [Int: SysfsPMU]
+    /// Arm: each CPU's whole MIDR_EL1 (variant and revision too: formulas gate on them).
+    public var midrs: [Int: UInt64] = [:]
+
+    public init(identities: [Int: CPUIdentity], corePMU: [Int: SysfsPMU], midrs: [Int: UInt64] = [:]) {
+        self.identities = identities
+        self.corePMU = corePMU
+        self.midrs = midrs
+    }
 
     /// sysRoot is "/sys" normally; tests hand a fake tree.
     public static func detect(sysRoot: String = "/sys", procRoot: String = "/proc", pmus: SysfsPMUs? = nil) -> CPUTopology {
@@ -13,10 +21,12 @@ public struct CPUTopology: Sendable {
         let online = SystemFiles.readTrimmed("\(cpuDir)/online").flatMap { try? CPUList.parse($0) }
             ?? SystemFiles.listDirectory(cpuDir).compactMap { $0.hasPrefix("cpu") ? Int($0.dropFirst(3)) : nil }
         var ids: [Int: CPUIdentity] = [:]
+        var midrs: [Int: UInt64] = [:]
         for cpu in online {
             if let text = SystemFiles.readTrimmed("\(cpuDir)/cpu\(cpu)/regs/identification/midr_el1"),
                let midr = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text) {
                 ids[cpu] = .fromMIDR(midr)
+                midrs[cpu] = midr
             }
         }
         if ids.count < online.count, let info = try? SystemFiles.readText("\(procRoot)/cpuinfo") {
@@ -30,7 +40,7 @@ public struct CPUTopology: Sendable {
             if let p = cores.first(where: { $0.cpus.contains(cpu) }) { pmuFor[cpu] = p }
             else if cores.count == 1 { pmuFor[cpu] = cores[0] }
         }
-        return CPUTopology(identities: ids, corePMU: pmuFor)
+        return CPUTopology(identities: ids, corePMU: pmuFor, midrs: midrs)
     }
 
     /// The table model of each CPU (nil where the tables do not know the core).

@@ -78,3 +78,40 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(runs, [[[0], [1, 2], [5]], [[3, 4]]])
     }
 }
+
+/// The kernel's revision gate (perf's strcmp_cpuid_str, `^`, hex numbers) and Neoverse
+/// N2's top-down: the slot correction (- CPU_CYCLES) only before r0p3, as the kernel's
+/// neoverse-n2-v2/metrics.json; it used to apply on every revision (~20 points low).
+final class RevisionGateTests: XCTestCase {
+    func gate(_ midr: UInt64?) throws -> Double? {
+        let e = try MetricExpression.parse("(strcmp_cpuid_str(0x410fd493) | strcmp_cpuid_str(0x410fd490) ^ 1)")
+        return try e.evaluate(names: { _ in .unknown }, constants: midr.map { ["midr": Double($0)] } ?? [:]).number
+    }
+
+    func testStrcmpCpuidStrAsPerfEvaluatesIt() throws {
+        XCTAssertEqual(try gate(0x410FD490), 0, "N2 r0p0: corrected")
+        XCTAssertEqual(try gate(0x410FD492), 0, "N2 r0p2: corrected")
+        XCTAssertEqual(try gate(0x410FD493), 1, "N2 r0p3: not")
+        XCTAssertEqual(try gate(0x411FD490), 1, "N2 r1p0: not")
+        XCTAssertEqual(try gate(0x410FD4F0), 1, "V2 (another part): not")
+        XCTAssertNil(try gate(nil), "no MIDR: missing, not guessed")
+        XCTAssertEqual(try MetricExpression.parse("0x10 + 1").evaluate(names: { _ in .unknown }).number, 17)
+        XCTAssertEqual(try MetricExpression.parse("1 | 1 ^ 1").evaluate(names: { _ in .unknown }).number, 1, "^ binds tighter than |")
+        XCTAssertEqual(try MetricExpression.parse("0 ^ 1 & 0").evaluate(names: { _ in .unknown }).number, 0, "& tighter than ^")
+        XCTAssertThrowsError(try MetricExpression.parse("0x12345678901234567"), "hex past 2^52")
+    }
+
+    func testNeoverseN2TopDownFollowsTheRevision() throws {
+        let tables = EventTableSet(files: EmbeddedEventTables.files, origin: "embedded")
+        let catalog = tables.catalog(for: try XCTUnwrap(tables.model(named: "neoverse-n2")))
+        let counts = [("CPU_CYCLES", 1000.0), ("STALL_SLOT_FRONTEND", 2000), ("STALL_SLOT_BACKEND", 1500), ("STALL_SLOT", 3500),
+                      ("BR_MIS_PRED", 10), ("OP_RETIRED", 900), ("OP_SPEC", 1000)].map { NamedCount(name: $0.0, value: $0.1, percentRunning: 100) }
+        func frontend(_ midr: UInt64) -> Double? {
+            let r = StallTreeBuilder(catalog: catalog, slots: 5, midr: midr).build(counts)
+            return r.node("frontend_bound")?.count ?? r.info("frontend_bound")?.value
+        }
+        // 100 * (2000 / 5000 - 10 / 1000) = 39; corrected: 100 * ((2000 - 1000) / 5000 - 0.01) = 19.
+        XCTAssertEqual(try XCTUnwrap(frontend(0x410FD493)), 39, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(frontend(0x410FD490)), 19, accuracy: 1e-9)
+    }
+}
