@@ -1090,8 +1090,8 @@ public enum EmbeddedEventTables {
 {"EventCode": "0x8122", "EventName": "MEM_ACCESS_WR_PERCYC", "BriefDescription": "Event in progress, MEM_ACCESS_WR", "Source": "ARM-software/data@6aeb4c89:common_armv9.json"},
 {"EventCode": "0x8123", "EventName": "MEM_ACCESS_PERCYC", "BriefDescription": "Event in progress, MEM_ACCESS", "Source": "ARM-software/data@6aeb4c89:common_armv9.json"},
 {"EventCode": "0x8124", "EventName": "INST_FETCH", "BriefDescription": "Instruction memory access", "Source": "ARM-software/data@6aeb4c89:common_armv9.json"},
-{"EventCode": "0x8128", "EventName": "DTLB_WALK_PERCYC", "BriefDescription": "Event in progress, DTLB_WALK", "Source": "ARM-software/data@6aeb4c89:common_armv9.json", "Portable": ["dtlb-walk-cycles"]},
-{"EventCode": "0x8129", "EventName": "ITLB_WALK_PERCYC", "BriefDescription": "Event in progress, ITLB_WALK", "Source": "ARM-software/data@6aeb4c89:common_armv9.json", "Portable": ["itlb-walk-cycles"]},
+{"EventCode": "0x8128", "EventName": "DTLB_WALK_PERCYC", "BriefDescription": "Event in progress, DTLB_WALK", "Source": "ARM-software/data@6aeb4c89:common_armv9.json", "Portable": ["dtlb-walk-pending"]},
+{"EventCode": "0x8129", "EventName": "ITLB_WALK_PERCYC", "BriefDescription": "Event in progress, ITLB_WALK", "Source": "ARM-software/data@6aeb4c89:common_armv9.json", "Portable": ["itlb-walk-pending"]},
 {"EventCode": "0x812a", "EventName": "SAMPLE_FEED_BR", "BriefDescription": "Statistical profiling sample taken, branch", "Source": "ARM-software/data@6aeb4c89:common_armv9.json"},
 {"EventCode": "0x812b", "EventName": "SAMPLE_FEED_LD", "BriefDescription": "Statistical profiling sample taken, load", "Source": "ARM-software/data@6aeb4c89:common_armv9.json"},
 {"EventCode": "0x812c", "EventName": "SAMPLE_FEED_ST", "BriefDescription": "Statistical profiling sample taken, store", "Source": "ARM-software/data@6aeb4c89:common_armv9.json"},
@@ -4710,19 +4710,19 @@ public enum EmbeddedEventTables {
         "ScaleUnit": "100%"
     },
     {
-        "MetricName": "dtlb_walk_cycle_share",
+        "MetricName": "dtlb_walk_pending_per_cycle",
         "MetricExpr": "DTLB_WALK_PERCYC / CPU_CYCLES",
         "MetricGroup": "TLB",
-        "BriefDescription": "Data page-walk cycles per cycle (walks in progress each cycle)",
+        "BriefDescription": "Data page walks in progress, summed over cycles, per cycle: can exceed 100% with several walks at once (Intel's WALK_PENDING, not WALK_ACTIVE)",
         "ScaleUnit": "100%",
         "MetricThreshold": "value > 0.05",
-        "Guidance": "Page walks cost over 5% of cycles: back the data with huge pages and check fragmentation (stallstat frag)."
+        "Guidance": "Walks in flight average over 0.05 per cycle: back the data with huge pages and check fragmentation (stallstat frag)."
     },
     {
-        "MetricName": "itlb_walk_cycle_share",
+        "MetricName": "itlb_walk_pending_per_cycle",
         "MetricExpr": "ITLB_WALK_PERCYC / CPU_CYCLES",
         "MetricGroup": "TLB",
-        "BriefDescription": "Instruction page-walk cycles per cycle",
+        "BriefDescription": "Instruction page walks in progress, summed over cycles, per cycle (can exceed 100%)",
         "ScaleUnit": "100%",
         "MetricThreshold": "value > 0.02",
         "Guidance": "Instruction page walks: map hot text with huge pages."
@@ -6053,6 +6053,13 @@ public enum EmbeddedEventTables {
         "MetricGroup": "TopdownL1",
         "BriefDescription": "Top-down level 1: slots wasted on mis-speculation",
         "ScaleUnit": "1%"
+    },
+    {
+        "MetricName": "backend_memory",
+        "MetricExpr": "STALL_BACKEND_MEM",
+        "MetricGroup": "Info",
+        "BriefDescription": "STALL_BACKEND_MEM: on Neoverse V3 the same count as STALL_BACKEND_L2D (the last core cache is L2: Arm's data, neoverse-v3.json), so not a second branch of the tree",
+        "ScaleUnit": "1cycles"
     }
 ]
 """###),
@@ -13702,12 +13709,9 @@ public enum EmbeddedEventTables {
         "EventName": "MEMORY_ACTIVITY.STALLS_L1D_MISS",
         "EventCode": "0x47",
         "UMask": "0x03",
-        "BriefDescription": "Execution stalls while an L1D demand miss is outstanding (SPR replacement for STALLS_MEM_ANY)",
+        "BriefDescription": "Execution stalls while an L1D demand miss is outstanding (narrower than STALLS_MEM_ANY)",
         "Libpfm4": "spr::MEMORY_ACTIVITY:STALLS_L1D_MISS",
-        "CounterMask": "3",
-        "Portable": [
-            "stall-backend-memory"
-        ]
+        "CounterMask": "3"
     },
     {
         "EventName": "MEMORY_ACTIVITY.STALLS_L2_MISS",
@@ -13827,6 +13831,18 @@ public enum EmbeddedEventTables {
         "Portable": [
             "topdown-mem-bound"
         ]
+    },
+    {
+        "EventName": "EXE_ACTIVITY.BOUND_ON_LOADS",
+        "EventCode": "0xa6",
+        "UMask": "0x21",
+        "CounterMask": "5",
+        "BriefDescription": "Execution stalls while the memory subsystem has an outstanding load: Sapphire Rapids' counterpart of CYCLE_ACTIVITY.STALLS_MEM_ANY",
+        "Libpfm4": "spr::EXE_ACTIVITY:BOUND_ON_LOADS",
+        "Portable": [
+            "stall-backend-memory"
+        ],
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/sapphirerapids/pipeline.json"
     }
 ]
 """###),
@@ -14019,7 +14035,6 @@ public enum EmbeddedEventTables {
 {"EventName": "EXE_ACTIVITY.2_PORTS_UTIL", "EventCode": "0xa6", "UMask": "0x4", "BriefDescription": "Cycles total of 2 uops are executed on all ports and Reservation Station was not empty.", "Source": "linux-6.12.117-1~deb12u1:x86/sapphirerapids/pipeline.json"},
 {"EventName": "EXE_ACTIVITY.3_PORTS_UTIL", "EventCode": "0xa6", "UMask": "0x8", "BriefDescription": "Cycles total of 3 uops are executed on all ports and Reservation Station was not empty.", "Source": "linux-6.12.117-1~deb12u1:x86/sapphirerapids/pipeline.json"},
 {"EventName": "EXE_ACTIVITY.4_PORTS_UTIL", "EventCode": "0xa6", "UMask": "0x10", "BriefDescription": "Cycles total of 4 uops are executed on all ports and Reservation Station was not empty.", "Source": "linux-6.12.117-1~deb12u1:x86/sapphirerapids/pipeline.json"},
-{"EventName": "EXE_ACTIVITY.BOUND_ON_LOADS", "EventCode": "0xa6", "UMask": "0x21", "CounterMask": "5", "BriefDescription": "Execution stalls while memory subsystem has an outstanding load.", "Source": "linux-6.12.117-1~deb12u1:x86/sapphirerapids/pipeline.json"},
 {"EventName": "EXE_ACTIVITY.EXE_BOUND_0_PORTS", "EventCode": "0xa6", "UMask": "0x80", "BriefDescription": "Cycles no uop executed while RS was not empty, the SB was not full and there was no outstanding load.", "Source": "linux-6.12.117-1~deb12u1:x86/sapphirerapids/pipeline.json"},
 {"EventName": "INST_DECODED.DECODERS", "EventCode": "0x75", "UMask": "0x1", "BriefDescription": "Instruction decoders utilized in a cycle", "Source": "linux-6.12.117-1~deb12u1:x86/sapphirerapids/pipeline.json"},
 {"EventName": "INST_RETIRED.ANY_P", "EventCode": "0xc0", "BriefDescription": "Number of instructions retired. General Counter - architectural event", "Source": "linux-6.12.117-1~deb12u1:x86/sapphirerapids/pipeline.json"},
@@ -14216,9 +14231,9 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "memory_stalls",
-        "MetricExpr": "MEMORY_ACTIVITY.STALLS_L1D_MISS",
+        "MetricExpr": "EXE_ACTIVITY.BOUND_ON_LOADS",
         "MetricGroup": "StallTree",
-        "BriefDescription": "Execution stalls while a demand load miss is outstanding",
+        "BriefDescription": "Execution stalls while a load is outstanding (EXE_ACTIVITY.BOUND_ON_LOADS, as STALLS_MEM_ANY on Skylake/Ice Lake)",
         "ScaleUnit": "1cycles",
         "Parent": "execution_stalls",
         "Guidance": "Memory-bound: data locality, prefetching, smaller working sets; huge pages where walks show up.",

@@ -273,4 +273,20 @@ final class ImporterTests: XCTestCase {
         let i = try CountImporter.parse(text)
         XCTAssertEqual(i.totals, [NamedCount(name: "raw-stall", value: 600, percentRunning: 50), NamedCount(name: "cpu-cycles", value: 1000)])
     }
+
+    /// Neoverse V3: STALL_BACKEND_MEM counts the same as STALL_BACKEND_L2D (Arm's data: the
+    /// last core cache is L2), so the tree has one branch for it, not two siblings.
+    func testNeoverseV3CountsItsL2StallsOnce() throws {
+        let tables = EventTableSet(files: EmbeddedEventTables.files)
+        let catalog = tables.catalog(for: try XCTUnwrap(tables.model(named: "neoverse-v3")))
+        let counts = [("CPU_CYCLES", 1000.0), ("STALL", 600), ("STALL_FRONTEND", 200), ("STALL_BACKEND", 400),
+                      ("STALL_BACKEND_MEMBOUND", 300), ("STALL_BACKEND_L1D", 100), ("STALL_BACKEND_L2D", 150),
+                      ("STALL_BACKEND_MEM", 150)].map { NamedCount(name: $0.0, value: $0.1, percentRunning: 100) }
+        let r = StallTreeBuilder(catalog: catalog).build(counts)
+        XCTAssertNotNil(r.node("backend_l2d"))
+        XCTAssertNil(r.node("backend_memory"), "not a sibling of backend_l2d on V3")
+        // Elsewhere (Neoverse V2: an L3 beyond the L2) it stays a branch.
+        let n2 = StallTreeBuilder(catalog: tables.catalog(for: try XCTUnwrap(tables.model(named: "neoverse-v2")))).build(counts)
+        XCTAssertNotNil(n2.node("backend_memory"))
+    }
 }
