@@ -10910,7 +10910,7 @@ public enum EmbeddedEventTables {
         "MetricName": "dtlb_walk_large_share",
         "MetricExpr": "DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M / (DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_4K)",
         "MetricGroup": "TLB",
-        "BriefDescription": "Share of load walks that ended in a 2M/4M page",
+        "BriefDescription": "Share of load walks that ended in a 2M/4M page (Ice Lake client has no 1G walk event)",
         "ScaleUnit": "100%"
     },
     {
@@ -14321,9 +14321,9 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "dtlb_walk_large_share",
-        "MetricExpr": "DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M / (DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_4K)",
+        "MetricExpr": "(DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_1G) / (DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_1G + DTLB_LOAD_MISSES.WALK_COMPLETED_4K)",
         "MetricGroup": "TLB",
-        "BriefDescription": "Share of load walks that ended in a 2M/4M page",
+        "BriefDescription": "Share of load walks that ended in a huge page (2M/4M or 1G)",
         "ScaleUnit": "100%"
     },
     {
@@ -15201,9 +15201,9 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "dtlb_walk_large_share",
-        "MetricExpr": "DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M / (DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_4K)",
+        "MetricExpr": "(DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_1G) / (DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M + DTLB_LOAD_MISSES.WALK_COMPLETED_1G + DTLB_LOAD_MISSES.WALK_COMPLETED_4K)",
         "MetricGroup": "TLB",
-        "BriefDescription": "Share of load walks that ended in a 2M/4M page",
+        "BriefDescription": "Share of load walks that ended in a huge page (2M/4M or 1G)",
         "ScaleUnit": "100%"
     },
     {
@@ -17248,9 +17248,9 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "dtlb_walk_large_share",
-        "MetricExpr": "ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss)",
+        "MetricExpr": "(ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_1g_l2_miss) / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_1g_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss + ls_l1_d_tlb_miss.tlb_reload_coalesced_page_miss)",
         "MetricGroup": "TLB",
-        "BriefDescription": "Share of data walks that ended in a 2M page",
+        "BriefDescription": "Share of data walks (L2 DTLB misses) that ended in a huge page (2M or 1G); coalesced 4K pages count as small",
         "ScaleUnit": "100%"
     },
     {
@@ -17643,9 +17643,9 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "dtlb_walk_large_share",
-        "MetricExpr": "ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss)",
+        "MetricExpr": "(ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_1g_l2_miss) / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_1g_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss + ls_l1_d_tlb_miss.tlb_reload_coalesced_page_miss)",
         "MetricGroup": "TLB",
-        "BriefDescription": "Share of data walks that ended in a 2M page",
+        "BriefDescription": "Share of data walks (L2 DTLB misses) that ended in a huge page (2M or 1G); coalesced 4K pages count as small",
         "ScaleUnit": "100%"
     },
     {
@@ -18254,9 +18254,9 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "dtlb_walk_large_share",
-        "MetricExpr": "ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss)",
+        "MetricExpr": "(ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_1g_l2_miss) / (ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss + ls_l1_d_tlb_miss.tlb_reload_1g_l2_miss + ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss + ls_l1_d_tlb_miss.tlb_reload_coalesced_page_miss)",
         "MetricGroup": "TLB",
-        "BriefDescription": "Share of data walks that ended in a 2M page",
+        "BriefDescription": "Share of data walks (L2 DTLB misses) that ended in a huge page (2M or 1G); coalesced 4K pages count as small",
         "ScaleUnit": "100%"
     },
     {

@@ -290,3 +290,31 @@ final class ImporterTests: XCTestCase {
         XCTAssertNotNil(n2.node("backend_memory"))
     }
 }
+
+/// The huge-page share of data-TLB walks counts every huge size and every small one: 1 GiB
+/// walks on Intel (WALK_COMPLETED_1G), coalesced 4K pages on AMD (tlb_reload_coalesced_page_miss).
+final class LargePageShareTests: XCTestCase {
+    func share(_ model: String, _ counts: [(String, Double)]) throws -> Double? {
+        let tables = EventTableSet(files: EmbeddedEventTables.files)
+        let catalog = tables.catalog(for: try XCTUnwrap(tables.model(named: model)))
+        let r = StallTreeBuilder(catalog: catalog).build(counts.map { NamedCount(name: $0.0, value: $0.1, percentRunning: 100) })
+        return r.info("dtlb_walk_large_share")?.value ?? r.node("dtlb_walk_large_share")?.count
+    }
+
+    func testIntelCountsOneGigabyteWalksAsLarge() throws {
+        let counts = [("DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M", 10.0), ("DTLB_LOAD_MISSES.WALK_COMPLETED_1G", 10), ("DTLB_LOAD_MISSES.WALK_COMPLETED_4K", 80),
+                      ("cycles", 1000), ("instructions", 1000)]
+        for model in ["skylake", "sapphirerapids"] {
+            XCTAssertEqual(try XCTUnwrap(try share(model, counts)), 20, accuracy: 1e-9, model)   // percent; was 100 * 10 / 90
+        }
+    }
+
+    func testAMDCountsCoalescedPagesAsSmall() throws {
+        let counts = [("ls_l1_d_tlb_miss.tlb_reload_2m_l2_miss", 10.0), ("ls_l1_d_tlb_miss.tlb_reload_1g_l2_miss", 0),
+                      ("ls_l1_d_tlb_miss.tlb_reload_4k_l2_miss", 60), ("ls_l1_d_tlb_miss.tlb_reload_coalesced_page_miss", 30),
+                      ("cycles", 1000), ("instructions", 1000)]
+        for model in ["zen2", "zen3", "zen4"] {
+            XCTAssertEqual(try XCTUnwrap(try share(model, counts)), 10, accuracy: 1e-9, model)   // percent; was 100 * 10 / 70
+        }
+    }
+}
