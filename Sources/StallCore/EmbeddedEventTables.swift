@@ -10758,46 +10758,50 @@ public enum EmbeddedEventTables {
         "MetricName": "slots",
         "MetricExpr": "TOPDOWN.SLOTS",
         "MetricGroup": "StallTree",
-        "BriefDescription": "Issue slots (top-down level 1 from the PERF_METRICS counters; perf's INT_MISC.UOP_DROPPING correction is not applied)",
+        "BriefDescription": "Issue slots (top-down level 1: the PERF_METRICS counters with Intel's corrections, as the kernel's TMA metrics)",
         "ScaleUnit": "1slots"
     },
     {
         "MetricName": "frontend_bound",
-        "MetricExpr": "PERF_METRICS.FRONTEND_BOUND",
+        "MetricExpr": "PERF_METRICS.FRONTEND_BOUND * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND) - INT_MISC.UOP_DROPPING",
         "MetricGroup": "StallTree",
         "BriefDescription": "Slots the frontend left empty",
         "ScaleUnit": "1slots",
         "Parent": "slots",
         "Guidance": "Instruction supply: code layout (PGO, BOLT), iTLB and icache misses.",
-        "MetricThreshold": "share > 0.2"
+        "MetricThreshold": "share > 0.2",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/icelake/icl-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, in slots"
     },
     {
         "MetricName": "bad_speculation",
-        "MetricExpr": "PERF_METRICS.BAD_SPECULATION",
+        "MetricExpr": "max(TOPDOWN.SLOTS - (frontend_bound + backend_bound + retiring), 0)",
         "MetricGroup": "StallTree",
-        "BriefDescription": "Slots wasted on mis-speculation",
+        "BriefDescription": "Slots wasted on mis-speculation: what the other three leave (Intel's method)",
         "ScaleUnit": "1slots",
         "Parent": "slots",
         "Guidance": "Mispredicted branches: make branches predictable, branchless code.",
-        "MetricThreshold": "share > 0.1"
+        "MetricThreshold": "share > 0.1",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/icelake/icl-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, in slots"
     },
     {
         "MetricName": "backend_bound",
-        "MetricExpr": "PERF_METRICS.BACKEND_BOUND",
+        "MetricExpr": "PERF_METRICS.BACKEND_BOUND * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND) + 5 * INT_MISC.CLEARS_COUNT",
         "MetricGroup": "StallTree",
         "BriefDescription": "Slots the backend could not accept",
         "ScaleUnit": "1slots",
         "Parent": "slots",
         "Guidance": "Execution cannot keep up: memory-bound versus core-bound below.",
-        "MetricThreshold": "share > 0.2"
+        "MetricThreshold": "share > 0.2",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/icelake/icl-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, in slots"
     },
     {
         "MetricName": "retiring",
-        "MetricExpr": "PERF_METRICS.RETIRING",
+        "MetricExpr": "PERF_METRICS.RETIRING * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND)",
         "MetricGroup": "StallTree",
         "BriefDescription": "Slots that retired useful work",
         "ScaleUnit": "1slots",
-        "Parent": "slots"
+        "Parent": "slots",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/icelake/icl-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, in slots"
     },
     {
         "MetricName": "cycles",
@@ -14115,60 +14119,65 @@ public enum EmbeddedEventTables {
         "MetricName": "slots",
         "MetricExpr": "TOPDOWN.SLOTS",
         "MetricGroup": "StallTree",
-        "BriefDescription": "Issue slots (top-down level 1 from the PERF_METRICS counters; perf's INT_MISC.UOP_DROPPING correction is not applied)",
+        "BriefDescription": "Issue slots (top-down level 1: the PERF_METRICS counters with Intel's corrections, as the kernel's TMA metrics)",
         "ScaleUnit": "1slots"
     },
     {
         "MetricName": "frontend_bound",
-        "MetricExpr": "PERF_METRICS.FRONTEND_BOUND",
+        "MetricExpr": "PERF_METRICS.FRONTEND_BOUND * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND) - INT_MISC.UOP_DROPPING",
         "MetricGroup": "StallTree",
         "BriefDescription": "Slots the frontend left empty",
         "ScaleUnit": "1slots",
         "Parent": "slots",
         "Guidance": "Instruction supply: code layout (PGO, BOLT), iTLB and icache misses.",
-        "MetricThreshold": "share > 0.2"
+        "MetricThreshold": "share > 0.2",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/sapphirerapids/spr-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, tma_fetch_latency, in slots"
     },
     {
         "MetricName": "bad_speculation",
-        "MetricExpr": "PERF_METRICS.BAD_SPECULATION",
+        "MetricExpr": "max(TOPDOWN.SLOTS - (frontend_bound + backend_bound + retiring), 0)",
         "MetricGroup": "StallTree",
-        "BriefDescription": "Slots wasted on mis-speculation",
+        "BriefDescription": "Slots wasted on mis-speculation: what the other three leave (Intel's method)",
         "ScaleUnit": "1slots",
         "Parent": "slots",
         "Guidance": "Mispredicted branches: make branches predictable, branchless code.",
-        "MetricThreshold": "share > 0.1"
+        "MetricThreshold": "share > 0.1",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/sapphirerapids/spr-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, tma_fetch_latency, in slots"
     },
     {
         "MetricName": "backend_bound",
-        "MetricExpr": "PERF_METRICS.BACKEND_BOUND",
+        "MetricExpr": "PERF_METRICS.BACKEND_BOUND * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND)",
         "MetricGroup": "StallTree",
         "BriefDescription": "Slots the backend could not accept",
         "ScaleUnit": "1slots",
         "Parent": "slots",
         "Guidance": "Execution cannot keep up: memory-bound versus core-bound below.",
-        "MetricThreshold": "share > 0.2"
+        "MetricThreshold": "share > 0.2",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/sapphirerapids/spr-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, tma_fetch_latency, in slots"
     },
     {
         "MetricName": "retiring",
-        "MetricExpr": "PERF_METRICS.RETIRING",
+        "MetricExpr": "PERF_METRICS.RETIRING * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND)",
         "MetricGroup": "StallTree",
         "BriefDescription": "Slots that retired useful work",
         "ScaleUnit": "1slots",
-        "Parent": "slots"
+        "Parent": "slots",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/sapphirerapids/spr-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, tma_fetch_latency, in slots"
     },
     {
         "MetricName": "fetch_latency",
-        "MetricExpr": "PERF_METRICS.FETCH_LATENCY",
+        "MetricExpr": "PERF_METRICS.FETCH_LATENCY * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND) - INT_MISC.UOP_DROPPING",
         "MetricGroup": "StallTree",
         "BriefDescription": "Frontend slots lost to fetch latency (icache, iTLB, resteers)",
         "ScaleUnit": "1slots",
         "Parent": "frontend_bound",
         "Guidance": "Code footprint and branch resteers: PGO/BOLT, huge pages for text.",
-        "MetricThreshold": "share_of_total > 0.1"
+        "MetricThreshold": "share_of_total > 0.1",
+        "Source": "linux-6.12.117 tools/perf/pmu-events/arch/x86/sapphirerapids/spr-metrics.json (Intel's TMA): tma_frontend_bound, tma_backend_bound, tma_bad_speculation, tma_retiring, tma_fetch_latency, in slots"
     },
     {
         "MetricName": "fetch_bandwidth",
-        "MetricExpr": "PERF_METRICS.FRONTEND_BOUND - PERF_METRICS.FETCH_LATENCY",
+        "MetricExpr": "frontend_bound - fetch_latency",
         "MetricGroup": "StallTree",
         "BriefDescription": "Frontend slots lost to decode bandwidth",
         "ScaleUnit": "1slots",
@@ -14176,7 +14185,7 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "branch_mispredicts",
-        "MetricExpr": "PERF_METRICS.BRANCH_MISPREDICTS",
+        "MetricExpr": "PERF_METRICS.BRANCH_MISPREDICTS * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND)",
         "MetricGroup": "StallTree",
         "BriefDescription": "Bad-speculation slots from branch mispredictions",
         "ScaleUnit": "1slots",
@@ -14186,7 +14195,7 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "memory_bound",
-        "MetricExpr": "PERF_METRICS.MEMORY_BOUND",
+        "MetricExpr": "PERF_METRICS.MEMORY_BOUND * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND)",
         "MetricGroup": "StallTree",
         "BriefDescription": "Backend slots lost waiting on memory",
         "ScaleUnit": "1slots",
@@ -14196,7 +14205,7 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "core_bound",
-        "MetricExpr": "PERF_METRICS.BACKEND_BOUND - PERF_METRICS.MEMORY_BOUND",
+        "MetricExpr": "max(backend_bound - memory_bound, 0)",
         "MetricGroup": "StallTree",
         "BriefDescription": "Backend slots lost to execution resources",
         "ScaleUnit": "1slots",
@@ -14206,7 +14215,7 @@ public enum EmbeddedEventTables {
     },
     {
         "MetricName": "heavy_operations",
-        "MetricExpr": "PERF_METRICS.HEAVY_OPERATIONS",
+        "MetricExpr": "PERF_METRICS.HEAVY_OPERATIONS * TOPDOWN.SLOTS / (PERF_METRICS.FRONTEND_BOUND + PERF_METRICS.BAD_SPECULATION + PERF_METRICS.RETIRING + PERF_METRICS.BACKEND_BOUND)",
         "MetricGroup": "StallTree",
         "BriefDescription": "Retiring slots of multi-uop operations",
         "ScaleUnit": "1slots",

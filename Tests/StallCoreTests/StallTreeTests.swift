@@ -150,15 +150,34 @@ final class StallTreeTests: XCTestCase {
         let r = StallTreeBuilder(catalog: catalog).build([
             NamedCount(name: "slots", value: 6000), NamedCount(name: "topdown-fe-bound", value: 1200), NamedCount(name: "topdown-fetch-lat", value: 900),
             NamedCount(name: "topdown-bad-spec", value: 600), NamedCount(name: "topdown-be-bound", value: 2400), NamedCount(name: "topdown-mem-bound", value: 1800),
-            NamedCount(name: "topdown-retiring", value: 1800)])
-        XCTAssertEqual(r.node("frontend_bound")?.shareOfParent, 0.2)
+            NamedCount(name: "topdown-retiring", value: 1800), NamedCount(name: "INT_MISC.UOP_DROPPING", value: 60)])
+        // Intel's TMA (the kernel's spr-metrics.json): frontend and fetch latency less the
+        // dropped uops, bad speculation what the other three leave.
+        XCTAssertEqual(try XCTUnwrap(r.node("frontend_bound")?.shareOfParent), 0.19, accuracy: 1e-12)
+        XCTAssertEqual(r.node("fetch_latency")?.count, 840)
         XCTAssertEqual(r.node("fetch_bandwidth")?.count, 300)
+        XCTAssertEqual(r.node("bad_speculation")?.count, 660)
         XCTAssertEqual(r.node("memory_bound")?.shareOfParent, 0.75)
         XCTAssertEqual(r.node("core_bound")?.count, 600)
         let groups = MetricScheduler.leadersFirst(MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog), budget: 8), catalog: catalog)
         let withSlots = try XCTUnwrap(groups.first { $0.contains("TOPDOWN.SLOTS") })
         XCTAssertEqual(withSlots.first, "TOPDOWN.SLOTS", "slots leads the PERF_METRICS group: \(groups)")
         XCTAssertTrue(withSlots.contains("PERF_METRICS.FRONTEND_BOUND") && withSlots.contains("PERF_METRICS.BACKEND_BOUND"), "\(groups)")
+    }
+
+    /// Ice Lake: the backend also gets 5 slots per machine clear (INT_MISC.CLEARS_COUNT),
+    /// which bad speculation, the remainder, gives up (the kernel's icl-metrics.json).
+    func testIceLakeTopdownCorrections() throws {
+        let catalog = Self.tables.catalog(for: try XCTUnwrap(Self.tables.model(named: "icelake")))
+        let r = StallTreeBuilder(catalog: catalog).build([
+            NamedCount(name: "slots", value: 5000), NamedCount(name: "topdown-fe-bound", value: 1000),
+            NamedCount(name: "topdown-bad-spec", value: 500), NamedCount(name: "topdown-be-bound", value: 2000),
+            NamedCount(name: "topdown-retiring", value: 1500), NamedCount(name: "INT_MISC.UOP_DROPPING", value: 50),
+            NamedCount(name: "INT_MISC.CLEARS_COUNT", value: 20)])
+        XCTAssertEqual(r.node("frontend_bound")?.count, 950)
+        XCTAssertEqual(r.node("backend_bound")?.count, 2100)
+        XCTAssertEqual(r.node("retiring")?.count, 1500)
+        XCTAssertEqual(r.node("bad_speculation")?.count, 450, "5000 - (950 + 2100 + 1500)")
     }
 
     func testZen4SlotTreeAndSkylakeTree() {
