@@ -30,6 +30,8 @@ public struct CPUModel: Equatable, Sendable {
     public var aliases: [String]
     /// Pipeline slot width where published (Arm: caps/slots overrides it at run time).
     public var slots: Int?
+    /// The core PMU of this core type on a hybrid part (`cpu_core`, `cpu_atom`), nil otherwise.
+    public var pmu: String? = nil
 
     public init(name: String, vendor: CPUVendor, implementer: UInt32? = nil, parts: [UInt32] = [], family: Int? = nil,
                 models: [ClosedRange<Int>] = [], libpfmPMU: String? = nil, directory: String, aliases: [String] = [], slots: Int? = nil) {
@@ -146,8 +148,12 @@ public struct EventTableSet: Sendable {
         cpus.first { $0.vendor == .arm && $0.implementer == armImplementer && $0.parts.contains(part) }
     }
 
-    public func model(x86Vendor: CPUVendor, family: Int, model: Int) -> CPUModel? {
-        cpus.first { $0.vendor == x86Vendor && $0.family == family && $0.models.contains { $0.contains(model) } }
+    /// `corePMU`: the CPU's core PMU on a hybrid part (cpu_core, cpu_atom): the table of
+    /// that core type; otherwise the first model that matches, as perf's mapfile.
+    public func model(x86Vendor: CPUVendor, family: Int, model: Int, corePMU: String? = nil) -> CPUModel? {
+        let matching = cpus.filter { $0.vendor == x86Vendor && $0.family == family && $0.models.contains { $0.contains(model) } }
+        if let corePMU, let typed = matching.first(where: { $0.pmu == corePMU }) { return typed }
+        return matching.first
     }
 
     public func catalog(for model: CPUModel) -> CoreCatalog {
@@ -177,6 +183,7 @@ public struct EventTableSet: Sendable {
                              libpfmPMU: str("Libpfm4Pmu"), directory: dir,
                              aliases: (item["Aliases"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() },
                              slots: item["Slots"]?.intValue)
+            m.pmu = str("Pmu")
             if vendor == .arm {
                 guard let imp = str("Implementer").flatMap(parseHex), imp <= 0xFF else {
                     diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "Implementer", message: "\(name): expected a hex MIDR implementer such as 0x41"))

@@ -201,7 +201,10 @@ public final class EventResolver {
             if let (core, available) = refusals.first { throw Failure.notImplemented(name, core: core, available: available) }
             return nil
         }
-        return ResolvedEvent.perCPU(name: name, perCPU, everyCPU: models.count, source: .table(file: "\(event.file):\(event.name)"))
+        // Hybrid parts: say which core PMUs the encodings are for (cpu_core, cpu_atom).
+        let hybrid = Set(distinct.keys.compactMap { tables.model(named: $0)?.pmu }).sorted()
+        let pmuNote = hybrid.isEmpty ? "" : " on " + hybrid.joined(separator: " and ")
+        return ResolvedEvent.perCPU(name: name, perCPU, everyCPU: models.count, source: .table(file: "\(event.file):\(event.name)\(pmuNote)"))
     }
 
     /// The architecture's common event of that name (any spelling the tables accept),

@@ -213,6 +213,39 @@ final class EventTableLinuxTests: XCTestCase {
         XCTAssertTrue(a53.stdout.contains("config=0xe7"), a53.stdout + a53.stderr)
     }
 
+    /// An Intel hybrid part (Alder Lake, family 6 model 0x9a): each CPU gets its core type's
+    /// table by its core PMU (cpu_core on 0-1, cpu_atom on 2-3 here) and that PMU's type, as
+    /// perf opens cpu_core/EVENT/ and cpu_atom/EVENT/; `encode` names the PMUs.
+    func testHybridCPUsGetTheirCoreTypesTableAndPMU() throws {
+        let root = NSTemporaryDirectory() + "stallstat-fake-adl-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for (pmu, type, cpus) in [("cpu_core", "4", "0-1"), ("cpu_atom", "10", "2-3")] {
+            let dev = root + "/bus/event_source/devices/" + pmu
+            try writeFile(dev + "/type", type + "\n")
+            try writeFile(dev + "/cpus", cpus + "\n")
+            try writeFile(dev + "/format/event", "config:0-7\n")
+        }
+        try writeFile(root + "/devices/system/cpu/online", "0-3\n")
+        try writeFile(root + "/proc/cpuinfo", (0..<4).map { "processor\t: \($0)\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 154\n" }.joined(separator: "\n"))
+        let pmus = SysfsPMUs(root: root + "/bus/event_source/devices")
+        let topology = CPUTopology.detect(sysRoot: root, procRoot: root + "/proc", pmus: pmus)
+        let resolver = EventResolver(pmus: pmus, topology: topology)
+        let models = try resolver.cpuModels()
+        XCTAssertEqual(models.mapValues(\.name), [0: "alderlake", 1: "alderlake", 2: "alderlake-atom", 3: "alderlake-atom"])
+        // An event both core types have, encoded differently.
+        let tables = resolver.tables
+        let core = tables.catalog(for: tables.model(named: "alderlake")!), atom = tables.catalog(for: tables.model(named: "alderlake-atom")!)
+        let atomConfigs = Dictionary(atom.events.compactMap { e in e.kernelConfig.map { (e.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        let shared = try XCTUnwrap(core.events.first { e in atomConfigs[e.name].map { $0 != e.kernelConfig } ?? false })
+        let e = try resolver.resolve(shared.name)
+        XCTAssertEqual(e.cpuAttrs?[0], EventAttr(type: 4, config: shared.kernelConfig!), shared.name)
+        XCTAssertEqual(e.cpuAttrs?[3], EventAttr(type: 10, config: atomConfigs[shared.name]!), shared.name)
+        XCTAssertTrue(e.source.label.contains("cpu_atom") && e.source.label.contains("cpu_core"), e.source.label)
+        let lines = EncodeFormatter.lines(for: e)
+        XCTAssertEqual(lines.count, 2, "\(lines)")
+        XCTAssertTrue(lines[0].contains("cpus=0-1 type=4") && lines[1].contains("cpus=2-3 type=10"), "\(lines)")
+    }
+
     /// A Cortex-A53 implements no STALL_FRONTEND (Arm's data, the kernel's table): refused,
     /// unless the core's own PMU lists it in PMCEID (QEMU's cortex-a53 does): then counted,
     /// as perf counts the PMU's alias. IMPDEF events resolve from the A53's own table.
