@@ -31,6 +31,15 @@ final class EventTableImportTests: XCTestCase {
         }
     }
 
+    /// The kernel's pmu-events arch/ directory with `arch`'s mapfile, or a skip saying how to get it.
+    func kernelTree(_ arch: String) throws -> String {
+        guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
+              FileManager.default.fileExists(atPath: root + "/\(arch)/mapfile.csv") else {
+            throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory (EventTables/fetch-kernel-pmu-events.sh)")
+        }
+        return root
+    }
+
     /// Every event of every 64-bit core in Arm's data: its name resolves on the core whose
     /// part number the file gives, to the file's code, and counts as implemented (no false
     /// refusals). A few codes the kernel names differently resolve by code instead.
@@ -66,10 +75,7 @@ final class EventTableImportTests: XCTestCase {
     /// Every core row of the kernel's arm64 mapfile has a table, and events picked at random
     /// from each core's files encode to the code the file gives (ArchStdEvent: the common list's).
     func testEveryKernelArm64CoreHasATableAndRandomEventsEncodeAsItsFiles() throws {
-        guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
-              FileManager.default.fileExists(atPath: root + "/arm64/mapfile.csv") else {
-            throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory (EventTables/fetch-kernel-pmu-events.sh)")
-        }
+        let root = try kernelTree("arm64")
         var common: [String: UInt64] = [:]
         for f in ["common-and-microarch.json", "recommended.json"] {
             for e in (try json(root + "/arm64/" + f) as? [[String: Any]]) ?? [] {
@@ -109,10 +115,7 @@ final class EventTableImportTests: XCTestCase {
     /// own names), and 12 events picked at random per imported model give the config the
     /// kernel composes from the file's EventCode/UMask/CounterMask/Invert/EdgeDetect.
     func testEveryKernelX86ModelHasATableAndRandomEventsComposeAsItsFiles() throws {
-        guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
-              FileManager.default.fileExists(atPath: root + "/x86/mapfile.csv") else {
-            throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory (EventTables/fetch-kernel-pmu-events.sh)")
-        }
+        let root = try kernelTree("x86")
         let hand = ["skylake": "skylake", "icelake": "icelake", "sapphirerapids": "sapphirerapids",
                     "amdzen2": "zen2", "amdzen3": "zen3", "amdzen4": "zen4"]
         func field(_ e: [String: Any], _ k: String) -> UInt64 { code(e[k]) ?? 0 }

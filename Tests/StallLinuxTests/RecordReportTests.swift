@@ -493,6 +493,14 @@ final class RecordReportTests: XCTestCase {
         }
     }
 
+    /// objdump's (and llvm-objdump's) `ADDRESS <name@plt>:` labels.
+    func pltLabels(_ disassembly: String) -> [(UInt64, String)] {
+        disassembly.split(separator: "\n").filter { $0.hasSuffix("@plt>:") }.compactMap { line in
+            let parts = line.split(separator: " ")
+            return UInt64(parts[0], radix: 16).map { ($0, String(parts[1].dropFirst().dropLast(2))) }
+        }
+    }
+
     /// PLT stubs are `name@plt`, at the addresses objdump labels them (an independent
     /// oracle: perf 6.1 credits the first stub to _init and names ifunc stubs "@plt"), with
     /// and without .plt.sec (IBT), and libc's ifunc stubs.
@@ -506,12 +514,7 @@ final class RecordReportTests: XCTestCase {
                 XCTAssertEqual(cc.status, 0, cc.stderr)
             }
             let dump = Harness.run(["/bin/sh", "-c", "objdump -d -j .plt -j .plt.sec \(exe)"])
-            var labels: [(UInt64, String)] = []
-            for line in dump.stdout.split(separator: "\n") where line.hasSuffix("@plt>:") {
-                let parts = line.split(separator: " ")
-                guard let address = UInt64(parts[0], radix: 16) else { continue }
-                labels.append((address, String(parts[1].dropFirst().dropLast(2))))
-            }
+            let labels = pltLabels(dump.stdout)
             XCTAssertGreaterThanOrEqual(labels.count, 2, "\(variant): \(dump.stdout)")
             let elf = try ELFSymbols(bytes: try SystemFiles.readRegularFile(exe, limit: 1 << 30))
             for (address, name) in labels {
@@ -541,12 +544,7 @@ final class RecordReportTests: XCTestCase {
             let cc = Harness.run(["/bin/sh", "-c", "\(tools[0]) --target=aarch64-linux-gnu -fuse-ld=lld -nostdlib -shared -fPIC -O1 \(flags) -o \(so) \(source)"])
             guard cc.status == 0 else { throw XCTSkip("clang cannot link for aarch64 here: \(cc.stderr)") }
             let dump = Harness.run([tools[1], "-d", "-j", ".plt", so])
-            var labels: [(UInt64, String)] = []
-            for line in dump.stdout.split(separator: "\n") where line.hasSuffix("@plt>:") {
-                let parts = line.split(separator: " ")
-                guard let address = UInt64(parts[0], radix: 16) else { continue }
-                labels.append((address, String(parts[1].dropFirst().dropLast(2))))
-            }
+            let labels = pltLabels(dump.stdout)
             XCTAssertEqual(labels.count, 4, "\(variant): \(dump.stdout)")
             let elf = try ELFSymbols(bytes: try SystemFiles.readRegularFile(so, limit: 1 << 30))
             for (i, (address, name)) in labels.enumerated() {
