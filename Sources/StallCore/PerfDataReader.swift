@@ -142,6 +142,10 @@ public enum PerfDataReader {
         var state = RecordState(attrs: c.attrs, decompressor: decompressor, unwinder: callchains ? unwinder : nil)
         state.keepCallchains = callchains
         if merge, let names = threadNames(r, data, attrs: c.attrs, pipe: false) { state.merger = SampleMerger(names: names) }
+        if let unwinder = state.unwinder, c.attrs.contains(where: { $0.sampleType & PerfData.Sample.stackUser != 0 }),
+           let side = sideBand(r, data, attrs: c.attrs, pipe: false) {
+            unwinder.preload(mappings: side.mappings, forks: side.forks, buildIDs: c.buildIDs)
+        }
         readRecords(r, data, state: &state, into: &c, pipe: false, progress: progress)
         if claimedPastEnd && c.damage == nil {
             c.damage = (bytes.count, "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
@@ -370,6 +374,30 @@ public enum PerfDataReader {
         for (type, n) in state.typeCounts.enumerated() where n > 0 { c.recordCounts[UInt32(type), default: 0] += n }
         state.typeCounts = [Int](repeating: 0, count: 128)
         return tail
+    }
+
+    /// The first pass of a `--call-graph dwarf` file: every mapping and fork of the
+    /// recording, so the unwinder knows a mapping whose record comes after a sample in the
+    /// file (records of different CPUs interleave within a round: an exec's MMAP2 can follow
+    /// the new program's first samples). nil for compressed records (not decompressed twice).
+    static func sideBand(_ r: ByteReader, _ data: Range<Int>, attrs: [PerfFileAttr], pipe: Bool) -> (mappings: [MemoryMapping], forks: [Int32: Int32])? {
+        var c = PerfDataContents()
+        c.attrs = attrs
+        var state = RecordState(attrs: attrs)
+        var o = data.lowerBound
+        while o < data.upperBound - 7, let type = try? r.u32(o), let size16 = try? r.u16(o + 6), size16 >= 8, Int(size16) <= data.upperBound - o {
+            let size = Int(size16)
+            switch PerfData.RecordType(rawValue: type) {
+            case .mmap, .mmap2, .fork, .headerAttr:
+                readRecords(r, o..<(o + size), state: &state, into: &c, pipe: pipe, progress: nil)
+            case .compressed, .compressed2:
+                return nil
+            default:
+                break
+            }
+            o += size
+        }
+        return (c.mappings, c.forks)
     }
 
     /// The first pass when samples are merged: every thread's names over the recording

@@ -26,6 +26,13 @@ public protocol UserStackUnwinder: AnyObject {
     /// `contents`: what has been read so far (its mappings precede the sample; its build
     /// ids, in a file's feature section, are known before any record).
     func unwind(_ sample: UserStackSample, contents: PerfDataContents) -> (frames: [UInt64], stopped: String?)
+    /// Every mapping and fork of the recording, read before the samples: looked up when a
+    /// frame is in none of the mappings read so far (its record comes later in the file).
+    func preload(mappings: [MemoryMapping], forks: [Int32: Int32], buildIDs: [BuildIDEntry])
+}
+
+extension UserStackUnwinder {
+    public func preload(mappings: [MemoryMapping], forks: [Int32: Int32], buildIDs: [BuildIDEntry]) {}
 }
 
 /// What happened to the user stacks of a `--call-graph dwarf` file.

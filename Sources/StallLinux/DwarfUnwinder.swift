@@ -36,6 +36,7 @@ public final class DwarfUnwinder: UserStackUnwinder {
     deinit {
         for p in processes.values { cuw_process_free(p.state) }
         for maps in mapsByPID.values { for m in maps { free(m.path) } }
+        for maps in preloadedByPID.values { for m in maps { free(m.path) } }
     }
 
     /// ELF machine numbers for `uname -m` names; the host's when the file does not say.
@@ -89,15 +90,33 @@ public final class DwarfUnwinder: UserStackUnwinder {
     }
 
     /// The mapping of `address` in `pid`, else in the process it was forked from (as
-    /// the symbolizer looks it up), later mappings of a range first.
+    /// the symbolizer looks it up), later mappings of a range first; among the mappings
+    /// read so far, else among the whole recording's (preload: a record later in the file).
     func mapping(pid: Int32, address: UInt64) -> Mapping? {
+        if let m = DwarfUnwinder.find(address, pid: pid, in: mapsByPID, forks: forks) { return m }
+        return DwarfUnwinder.find(address, pid: pid, in: preloadedByPID, forks: preloadedForks)
+    }
+
+    static func find(_ address: UInt64, pid: Int32, in maps: [Int32: [Mapping]], forks: [Int32: Int32]) -> Mapping? {
         var p = pid
         for _ in 0..<64 {
-            if let m = mapsByPID[p]?.last(where: { address >= $0.start && address < $0.end }) { return m }
+            if let m = maps[p]?.last(where: { address >= $0.start && address < $0.end }) { return m }
             guard let parent = forks[p] else { break }
             p = parent
         }
-        return mapsByPID[-1]?.last { address >= $0.start && address < $0.end }
+        return maps[-1]?.last { address >= $0.start && address < $0.end }
+    }
+
+    private var preloadedByPID: [Int32: [Mapping]] = [:]
+    private var preloadedForks: [Int32: Int32] = [:]
+
+    public func preload(mappings: [MemoryMapping], forks: [Int32: Int32], buildIDs: [BuildIDEntry]) {
+        if recordedIDs == nil { recordedIDs = Dictionary(buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a }) }
+        preloadedForks = forks
+        for m in mappings where m.filename.hasPrefix("/") && !m.filename.hasPrefix("//") && m.end > m.start {
+            guard let file = objectPath(m.filename), let path = strdup(file) else { continue }
+            preloadedByPID[m.pid, default: []].append(Mapping(start: m.start, end: m.end, pgoff: m.pgoff, path: path, isCode: !m.isData))
+        }
     }
 
     public func unwind(_ sample: UserStackSample, contents: PerfDataContents) -> (frames: [UInt64], stopped: String?) {

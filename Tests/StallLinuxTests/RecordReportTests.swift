@@ -290,10 +290,15 @@ final class RecordReportTests: XCTestCase {
                 XCTAssertLessThan(numbers[0] / numbers[1], 0.005, ours.stderr)
             }
             XCTAssertEqual(children(of: "recurse", in: ours.stdout), 95, accuracy: 5, ours.stdout)
+            // arm64: perf's libunwind stops one frame short of _start (assertStacksMatch says
+            // why); every stack is compared sample by sample below instead of the root rows.
+            #if !arch(arm64)
             assertRowsMatch(perf: perfChildren.stdout, ours: ours.stdout, columns: 2, "dwarf --children \(keys.1)")
+            #endif
             let perfSelf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", keys.0, "-g", "none"])
             assertRowsMatch(perf: perfSelf.stdout, ours: Harness.stallstat(["report", "-i", file, "--sort", keys.1]).stdout, columns: 1, "dwarf self \(keys.1)")
         }
+        XCTAssertGreaterThan(assertStacksMatch(file: file, "perf's dwarf file"), 1)
         let folded = Harness.stallstat(["report", "-i", file, "--folded"])
         XCTAssertEqual(folded.status, 0, folded.stderr)
         let recursion = "main;" + Array(repeating: "recurse", count: 41).joined(separator: ";")
@@ -316,7 +321,10 @@ final class RecordReportTests: XCTestCase {
         XCTAssertFalse(perf.stderr.lowercased().contains("warning"), perf.stderr)
         let ours = Harness.stallstat(["report", "-i", file, "--children", "--sort", "symbol"])
         XCTAssertGreaterThan(children(of: "recurse", in: ours.stdout), 90, ours.stdout)
+        #if !arch(arm64)
         assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 2, "our dwarf file")
+        #endif
+        assertStacksMatch(file: file, "our dwarf file")
         let script = Harness.perf(["script", "-i", file])
         XCTAssertEqual(script.status, 0, script.stderr)
         XCTAssertTrue(script.stdout.contains("recurse"), "perf script unwinds it too")
@@ -335,7 +343,10 @@ final class RecordReportTests: XCTestCase {
         let perfAttached = Harness.perf(["report", "-i", attached, "--stdio", "--children", "--no-inline", "--sort", "sym", "-g", "none"])
         let oursAttached = Harness.stallstat(["report", "-i", attached, "--children", "--sort", "symbol"])
         XCTAssertGreaterThan(children(of: "recurse", in: perfAttached.stdout), 90, perfAttached.stdout)
+        #if !arch(arm64)
         assertRowsMatch(perf: perfAttached.stdout, ours: oursAttached.stdout, columns: 2, "attached dwarf")
+        #endif
+        assertStacksMatch(file: attached, "attached dwarf")
         // dwarf,SIZE is rounded up to 8 as perf does; lbr and nonsense are refused.
         let sized = Harness.stallstat(["record", "--call-graph", "dwarf,100", "-F", "500", "-o", dir + "/sized.data", "--", "/bin/true"])
         XCTAssertEqual(sized.status, 0, sized.stderr)
@@ -345,6 +356,38 @@ final class RecordReportTests: XCTestCase {
             XCTAssertEqual(r.status, 64, "\(bad): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("--call-graph"), r.stderr)
         }
+    }
+
+    /// Records of different CPUs interleave within a round, so an exec's MMAP2 can follow
+    /// the new program's first samples in the file (seen: 47 of 1,873 stacks of a perf
+    /// recording stopped at the sampled function, "in no mapped file", while perf unwound
+    /// them). Here the program's MMAP2 records are moved after 40 of its samples: every stack still
+    /// unwinds, to the same folded stacks as the file in order.
+    func testAMappingRecordedAfterItsSamplesStillUnwinds() throws {
+        let file = dir + "/order-dwarf.data", moved = dir + "/order-moved.data"
+        XCTAssertEqual(Harness.perf(["record", "-q", "--call-graph", "dwarf", "-F", "2000", "-o", file, "--"] + deep).status, 0)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        func u64(_ o: Int) -> Int { (0..<8).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } }
+        let dataStart = u64(40), dataEnd = dataStart + u64(48)
+        var o = dataStart, mmaps: [Range<Int>] = [], afterSamples: Int? = nil, samples = 0
+        while o + 8 <= dataEnd {
+            let type = Int(bytes[o]) | Int(bytes[o + 1]) << 8, size = Int(bytes[o + 6]) | Int(bytes[o + 7]) << 8
+            guard size >= 8 else { break }
+            // The program's MMAP2 records (one per segment), and the 40th sample after them.
+            if type == 10, afterSamples == nil, String(decoding: bytes[o..<(o + size)], as: UTF8.self).contains("deep_stacks") { mmaps.append(o..<(o + size)) }
+            else if type == 9, !mmaps.isEmpty { samples += 1; if samples == 40 { afterSamples = o + size; break } }
+            o += size
+        }
+        XCTAssertFalse(mmaps.isEmpty, "the program's MMAP2 records")
+        let insertAt = try XCTUnwrap(afterSamples, "40 samples after them")
+        bytes.insert(contentsOf: mmaps.flatMap { Array(bytes[$0]) }, at: insertAt)
+        for m in mmaps.reversed() { bytes.removeSubrange(m) }
+        try Data(bytes).write(to: URL(fileURLWithPath: moved))
+        let inOrder = Harness.stallstat(["report", "-i", file, "--folded"])
+        let reordered = Harness.stallstat(["report", "-i", moved, "--folded"])
+        XCTAssertEqual(reordered.status, 0, reordered.stderr)
+        XCTAssertFalse(reordered.stderr.contains("no mapped file"), reordered.stderr)
+        XCTAssertEqual(reordered.stdout, inOrder.stdout)
     }
 
     /// `perf record -z --call-graph dwarf`: 8 KiB samples straddle the compressed chunks
@@ -359,7 +402,10 @@ final class RecordReportTests: XCTestCase {
         let perf = Harness.perf(["report", "-i", file, "--stdio", "--children", "--no-inline", "--sort", "dso,sym", "-g", "none"])
         let perfSamples = Harness.perf(["script", "-i", file, "-F", "time", "-G"]).stdout.split(separator: "\n").count
         XCTAssertTrue(ours.stdout.contains("# Samples: \(perfSamples)  of event"), "perf script: \(perfSamples) samples; ours: \(ours.stdout.prefix(300))")
+        #if !arch(arm64)
         assertRowsMatch(perf: perf.stdout, ours: ours.stdout, columns: 2, "-z dwarf")
+        #endif
+        assertStacksMatch(file: file, "-z dwarf")
     }
 
     /// A binary rebuilt after a dwarf recording: its new unwind tables would turn the

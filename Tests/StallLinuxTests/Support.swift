@@ -104,6 +104,52 @@ extension XCTestCase {
     }
 
     /// Every row of 1% or more equal to perf report's within 0.1 points, both ways.
+    /// Each sample's call stack as perf script unwinds it (`--no-inline -F ip,sym`) against
+    /// stallstat's (`--folded`): the same stacks, sample for sample. Frames at the root that
+    /// one unwinder reaches and the other does not (`_start`, unnamed loader addresses) are
+    /// set aside first: perf 6.12 on arm64 unwinds with libunwind, which stops one frame
+    /// short of `_start` (its frame-pointer unwinding of the same program reaches it, as
+    /// libdwfl does; Examples/lab/arm64/README.md). Returns the number of stacks compared.
+    @discardableResult
+    func assertStacksMatch(file: String, _ what: String) -> Int {
+        func trimmedRoot(_ frames: [String]) -> [String] {
+            var f = frames[...]
+            while let first = f.first, first == "_start" || first == "[unknown]" || first.hasPrefix("0x") { f = f.dropFirst() }
+            return Array(f)
+        }
+        var perf: [String: Int] = [:]
+        let script = Harness.perf(["script", "-i", file, "--no-inline", "-F", "ip,sym"]).stdout
+        for block in script.components(separatedBy: "\n\n") {
+            let frames = block.split(separator: "\n").compactMap { line -> String? in
+                let f = line.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 1)
+                return f.count == 2 && UInt64(f[0], radix: 16) != nil ? String(f[1]) : nil
+            }
+            guard !frames.isEmpty else { continue }
+            perf[trimmedRoot(frames.reversed()).joined(separator: ";"), default: 0] += 1
+        }
+        var ours: [String: Int] = [:]
+        for line in Harness.stallstat(["report", "-i", file, "--folded"]).stdout.split(separator: "\n") {
+            guard let space = line.lastIndex(of: " "), let n = Int(line[line.index(after: space)...]) else { continue }
+            // The command first; kernel frames end in "_[k]" (flame graph colouring), perf script's do not.
+            let frames = line[..<space].split(separator: ";").dropFirst().map { $0.hasSuffix("_[k]") ? String($0.dropLast(4)) : String($0) }
+            ours[trimmedRoot(frames).joined(separator: ";"), default: 0] += n
+        }
+        XCTAssertFalse(perf.isEmpty, "\(what): perf script printed no stacks")
+        let total = perf.values.reduce(0, +)
+        // Samples whose stacks differ: at most 0.1% (perf's rows are compared to 0.1 pp).
+        var differing = 0
+        for key in Set(perf.keys).union(ours.keys) { differing += abs((perf[key] ?? 0) - (ours[key] ?? 0)) }
+        func short(_ stack: String) -> String {
+            let f = stack.split(separator: ";")
+            return f.count <= 6 ? stack : (f.prefix(3) + ["..."] + f.suffix(3)).joined(separator: ";")
+        }
+        let onlyPerf = perf.filter { ours[$0.key] != $0.value }.prefix(3).map { "\(short($0.key)) \($0.value) vs \(ours[$0.key] ?? 0)" }
+        let onlyOurs = ours.filter { perf[$0.key] != $0.value }.prefix(3).map { "\(short($0.key)) \($0.value) vs \(perf[$0.key] ?? 0)" }
+        XCTAssertLessThanOrEqual(Double(differing) / 2, Double(total) * 0.001,
+                                 "\(what): \(differing / 2) of \(total) samples unwound differently; perf's: \(onlyPerf); ours: \(onlyOurs)")
+        return perf.count
+    }
+
     func assertRowsMatch(perf: String, ours: String, columns: Int, _ what: String) {
         let p = rows(perf, percentColumns: columns), s = rows(ours, percentColumns: columns)
         XCTAssertFalse(p.isEmpty, "\(what): perf printed no rows")
