@@ -284,18 +284,26 @@ def main():
         f.write(f"- Arm data: `{args.arm_data_version}`\n")
         for tsv in args.arm_extra:
             f.write(f"- Transcription: `{os.path.basename(tsv)}`\n")
-        f.write(f"\n{len(cpus) - len([c for c in cpu_overlay if c.get('Vendor') != 'arm'])} Arm cores, {len(common)} architected/recommended events.\n\n")
-        f.write("| core | parts | events | from |\n|---|---|---|---|\n")
+        f.write(f"\n{len([c for c in cpus if c['Vendor'] == 'arm'])} Arm cores, {len(common)} architected/recommended events.\n\n")
+        def own_metrics(directory):
+            path = os.path.join(here, directory, "metrics.json")
+            return len(load_json(path)) if os.path.exists(path) else 0
+        shared = len(load_json(os.path.join(here, "arm", "metrics.json")))
+        f.write(f"Metrics: every Arm core evaluates the shared stall tree and TLB metrics of arm/metrics.json ({shared}, hand-kept: "
+                "a node whose events the core lacks is left out), plus its own metrics.json where there is one.\n\n")
+        f.write("| core | parts | events | own metrics | from |\n|---|---|---|---|---|\n")
         for c in cpus:
             if c["Vendor"] != "arm":
                 continue
             evs = cores[c["Name"]]["events"]
             srcs = sorted({e["Source"].split(":")[0] for e in evs})
-            f.write(f"| {c['Name']} | {', '.join(c['Parts'])} | {len(evs)} | {', '.join(srcs)} |\n")
+            f.write(f"| {c['Name']} | {', '.join(c['Parts'])} | {len(evs)} | {own_metrics(c['Directory'])} | {', '.join(srcs)} |\n")
         f.write(f"\n## x86 (kernel `{ksrc}` tools/perf/pmu-events/arch/x86)\n\n")
         f.write("Hand-kept (Libpfm4 names, portable names, metrics in their events.json and metrics.json), with the kernel's other events in imported.json: "
                 + ", ".join(f"{n} ({len(x86_written.get(n, []))})" for n in sorted(hand.values())) + ".\n")
         f.write("Left out of the import (events): " + ", ".join(f"{why} {n}" for why, n in sorted(x86_skipped.items())) + ".\n\n")
+        f.write("Imported models have events only (no stall tree yet); the six hand-kept ones have their metrics.json: "
+                + ", ".join(f"{n} ({own_metrics('x86/' + n)})" for n in sorted(hand.values())) + ".\n\n")
         f.write("| model | vendor | family | models | events | PMU |\n|---|---|---|---|---|---|\n")
         for c in x86_cpus:
             f.write(f"| {c['Name']} | {c['Vendor']} | {c['Family']} | {', '.join(c['Models'])} | {len(x86_written[c['Name']])} | {c.get('Pmu', 'cpu')} |\n")
