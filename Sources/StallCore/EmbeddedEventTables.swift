@@ -6586,7 +6586,7 @@ public enum EmbeddedEventTables {
 {"Name": "skylake", "Vendor": "intel", "Family": 6, "Models": ["0x4e", "0x5e", "0x8e", "0x9e", "0x55", "0xa5", "0xa6"], "Libpfm4Pmu": "skl", "Directory": "x86/skylake", "Aliases": ["skl", "skx", "cascadelake", "clx"], "Slots": 4},
 {"Name": "icelake", "Vendor": "intel", "Family": 6, "Models": ["0x7d", "0x7e", "0x6a", "0x6c"], "Libpfm4Pmu": "icl", "Directory": "x86/icelake", "Aliases": ["icl", "icx"], "Slots": 5},
 {"Name": "sapphirerapids", "Vendor": "intel", "Family": 6, "Models": ["0x8f"], "Libpfm4Pmu": "spr", "Directory": "x86/sapphirerapids", "Aliases": ["spr"], "Slots": 6},
-{"Name": "zen2", "Vendor": "amd", "Family": 23, "Models": ["0x30-0x3f", "0x47", "0x60-0x7f", "0x84", "0x90-0xaf"], "Libpfm4Pmu": "amd64_fam17h_zen2", "Directory": "x86/zen2", "Aliases": ["amd64_fam17h_zen2"]},
+{"Name": "zen2", "Vendor": "amd", "Family": 23, "Models": ["0x30-0xff"], "Libpfm4Pmu": "amd64_fam17h_zen2", "Directory": "x86/zen2", "Aliases": ["amd64_fam17h_zen2"]},
 {"Name": "zen3", "Vendor": "amd", "Family": 25, "Models": ["0x00-0x0f", "0x20-0x5f"], "Libpfm4Pmu": "amd64_fam19h_zen3", "Directory": "x86/zen3", "Aliases": ["amd64_fam19h_zen3"]},
 {"Name": "zen4", "Vendor": "amd", "Family": 25, "Models": ["0x10-0x1f", "0x60-0x7f", "0xa0-0xaf"], "Libpfm4Pmu": "amd64_fam19h_zen4", "Directory": "x86/zen4", "Aliases": ["amd64_fam19h_zen4"], "Slots": 6},
 {"Name": "alderlake", "Vendor": "intel", "Family": 6, "Models": ["0x97", "0x9a", "0xb7", "0xba", "0xbf"], "Directory": "x86/alderlake", "Pmu": "cpu_core"},

@@ -150,6 +150,10 @@ final class EventTableImportTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(models, 40)
         XCTAssertGreaterThan(picked, 300)
+        // Zen 2 as the kernel's mapfile: every family-23 model after Zen 1's 0x00-0x2f (the hand
+        // range missed 0x40-0x46 and 0x48-0x4f).
+        for m in [0x31, 0x44, 0x47, 0x4f, 0x60, 0x71, 0x84, 0x90, 0x9f] { XCTAssertEqual(tables.model(x86Vendor: .amd, family: 23, model: m)?.name, "zen2", "0x\(String(m, radix: 16))") }
+        XCTAssertEqual(tables.model(x86Vendor: .amd, family: 23, model: 0x18)?.name, "zen1")
         // The development machine is a Zen 5 (family 0x1a): it has a table now.
         XCTAssertEqual(tables.model(x86Vendor: .amd, family: 0x1A, model: 0x02)?.name, "zen5")
         XCTAssertEqual(tables.model(x86Vendor: .intel, family: 6, model: 0x9A)?.name, "alderlake")
