@@ -213,6 +213,34 @@ public struct ELFSymbols: Sendable {
     }
 }
 
+/// A JIT's /tmp/perf-PID.map: `START SIZE name` per line, START and SIZE in hex (with or
+/// without 0x), as perf reads it (symbol__new for each line; later lines win at one start).
+public struct PerfMapSymbols: Sendable {
+    private var table: [(UInt64, UInt64)] = []
+    private var names: [String] = []
+
+    public init(text: String) {
+        var entries: [(UInt64, UInt64, String)] = []
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+            guard f.count == 3 else { continue }
+            func hex(_ s: Substring) -> UInt64? { UInt64(s.hasPrefix("0x") ? s.dropFirst(2) : s, radix: 16) }
+            guard let start = hex(f[0]), let size = hex(f[1]), size > 0 else { continue }
+            entries.append((start, size, String(f[2])))
+        }
+        let order = entries.indices.sorted { entries[$0].0 != entries[$1].0 ? entries[$0].0 < entries[$1].0 : $0 < $1 }
+        for i in order {
+            if let last = table.last, last.0 == entries[i].0 { table.removeLast(); names.removeLast() }
+            table.append((entries[i].0, entries[i].1))
+            names.append(entries[i].2)
+        }
+    }
+
+    public func entry(at address: UInt64) -> (name: String, address: UInt64)? {
+        SymbolTable.lookup(table, address).map { (names[$0], table[$0].0) }
+    }
+}
+
 /// Sorted address lookup shared by ELF and kallsyms tables.
 enum SymbolTable {
     static func lookup(_ table: [(UInt64, UInt64)], _ address: UInt64) -> Int? {

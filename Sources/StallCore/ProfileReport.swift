@@ -198,6 +198,7 @@ public struct ProfileReport: Sendable {
         var sampleCount: [RowKey: Int] = [:]
         let zero = [UInt64](repeating: 0, count: n)
         var seen: [RowKey] = []
+        let hasChain = contents.attrs.map { $0.sampleType & PerfData.Sample.callchain != 0 }
         for s in contents.samples {
             let a = Int(s.attr)
             totals[a] &+= s.period
@@ -214,6 +215,15 @@ public struct ProfileReport: Sendable {
                 seen.removeAll(keepingCapacity: true)
                 seen.append(k)
                 childPeriod[k, default: zero][a] &+= s.period
+                // perf's chain starts with the sampled ip itself (the reader drops it): as a
+                // caller, an address without a symbol is its own row (the raw ip), so perf
+                // counts such a leaf twice over, once per form, and so does this.
+                if hasChain[a], leaf.callerSymbol != leaf.symbol {
+                    var asCaller = leaf
+                    asCaller.symbol = leaf.callerSymbol
+                    let ck = key(s, asCaller)
+                    if !seen.contains(ck) { seen.append(ck); childPeriod[ck, default: zero][a] &+= s.period }
+                }
                 for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                     let ip = contents.callchainIPs[i]
                     var cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000)

@@ -10,6 +10,8 @@ import StallCore
 public final class ProfileSymbolizer {
     struct Map {
         var start: UInt64; var end: UInt64; var pgoff: UInt64; var file: String
+        /// The process that mapped it (perf names anonymous memory's DSO after it).
+        var pid: Int32 = 0
         /// The DSO column (the file's base name), computed once per mapping.
         var name: String
     }
@@ -74,7 +76,7 @@ public final class ProfileSymbolizer {
         demangler = demangle ? Demangler() : nil
         recordedBuildIDs = Dictionary(contents.buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a })
         for m in contents.mappings where !m.isData {   // code addresses are never in data mappings
-            mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename,
+            mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename, pid: m.pid,
                                                      name: m.filename.split(separator: "/").last.map(String.init) ?? m.filename))
         }
         forks = contents.forks
@@ -162,6 +164,22 @@ public final class ProfileSymbolizer {
         return nil
     }
 
+    /// perf's is_anon_memory: memory no file backs.
+    static func isAnonymous(_ name: String) -> Bool {
+        name == "//anon" || name.hasPrefix("/dev/zero") || name.hasPrefix("/anon_hugepage")
+    }
+
+    /// A JIT's symbol map, /tmp/perf-PID.map (`START SIZE name` in hex, one per line, the
+    /// format perf reads), under --symfs; nil where there is none. Read once per process.
+    private var jitMaps: [Int32: PerfMapSymbols?] = [:]
+    func jitSymbols(_ pid: Int32) -> PerfMapSymbols? {
+        if let known = jitMaps[pid] { return known }
+        let path = symfs + "/tmp/perf-\(pid).map"
+        let loaded = (try? SystemFiles.readBytes(path, limit: ProfileSymbolizer.maxKallsymsBytes)).map { PerfMapSymbols(text: String(decoding: $0, as: UTF8.self)) }
+        jitMaps[pid] = loaded
+        return loaded
+    }
+
     public func resolve(pid: Int32, ip: UInt64, kernel isKernel: Bool) -> ResolvedFrame {
         if isKernel || ip >= 0xFFFF_8000_0000_0000 {
             // A module's samples are its own DSO, `[9pnet]`, as perf names module maps;
@@ -173,6 +191,17 @@ public final class ProfileSymbolizer {
                                  address: ip, symbolStart: hit?.start)
         }
         var frame = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip)
+        if let m = map(pid: pid, ip: ip), ProfileSymbolizer.isAnonymous(m.file) {
+            // Anonymous executable memory is JIT code (QEMU's TCG, a JVM, V8): as perf, the
+            // process's /tmp/perf-PID.map names it, the DSO is "[JIT] tid PID" and the
+            // address stays the ip (perf maps anonymous memory one to one).
+            frame.dso = "[JIT] tid \(m.pid)"
+            if let hit = jitSymbols(m.pid)?.entry(at: ip) {
+                frame.symbol = demangler?.display(hit.name) ?? hit.name
+                frame.symbolStart = hit.address
+            }
+            return frame
+        }
         if let m = map(pid: pid, ip: ip) {
             frame.dso = m.name
             let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's

@@ -637,6 +637,43 @@ final class RecordReportTests: XCTestCase {
         for (p, o) in zip(perf, ours) { XCTAssertEqual(p, o, accuracy: 0.1) }
     }
 
+    /// JIT code: samples in anonymous executable memory are perf's "[JIT] tid PID", at the
+    /// raw address, named by the process's /tmp/perf-PID.map where it writes one (V8, JVM
+    /// agents, QEMU's TCG has none); rows as perf's, the named and the unnamed.
+    func testJITCodeIsNamedFromPerfMapAsPerf() throws {
+        #if arch(x86_64)
+        let exe = dir + "/jit_spin", file = dir + "/jit.data"
+        // Copies a counting loop (mov rcx, N; dec rcx; jnz; ret) into anonymous RWX memory,
+        // writes /tmp/perf-PID.map naming the first half of it, and runs it.
+        try """
+        #include <stdio.h>
+        #include <string.h>
+        #include <sys/mman.h>
+        #include <unistd.h>
+        int main(void) {
+            unsigned char code[] = {0x48,0xB9,0,0,0,0x40,0,0,0,0, 0x48,0xFF,0xC9, 0x75,0xFB, 0xC3};
+            unsigned char *m = mmap(0, 4096, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
+            memcpy(m, code, sizeof code);
+            char path[64]; snprintf(path, sizeof path, "/tmp/perf-%d.map", getpid());
+            FILE *f = fopen(path, "w"); fprintf(f, "%lx 10 jit_spin\\n", (unsigned long)m); fclose(f);
+            ((void (*)(void))m)();
+            return 0;
+        }
+        """.write(toFile: exe + ".c", atomically: true, encoding: .utf8)
+        XCTAssertEqual(Harness.run(["/bin/sh", "-c", "cc -O1 -o \(exe) \(exe).c"]).status, 0)
+        let rec = Harness.perf(["record", "-q", "-F", "2000", "-o", file, "--", exe])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        defer { for p in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? [] where p.hasPrefix("perf-") && p.hasSuffix(".map") { try? FileManager.default.removeItem(atPath: "/tmp/" + p) } }
+        let perf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "dso,sym"]).stdout
+        let ours = Harness.stallstat(["report", "-i", file, "--sort", "dso,symbol"]).stdout
+        XCTAssertTrue(perf.contains("[JIT] tid") && perf.contains("jit_spin"), perf)
+        XCTAssertTrue(ours.contains("[JIT] tid") && ours.contains("[.] jit_spin"), ours)
+        assertRowsMatch(perf: perf, ours: ours, columns: 1, "JIT")
+        #else
+        throw XCTSkip("the JIT workload is x86-64 machine code")
+        #endif
+    }
+
     /// A program that lives in the vdso (clock_gettime): its samples are named from the
     /// copy perf keeps in its build-id cache (<id>/vdso), as perf names them.
     func testVdsoSamplesAreNamedFromPerfsBuildIDCache() throws {
