@@ -203,7 +203,10 @@ final class EventTableLinuxTests: XCTestCase {
     func testListWorksForEveryModel() throws {
         let tables = EventTableSet(files: EmbeddedEventTables.files, origin: "embedded")
         XCTAssertGreaterThanOrEqual(tables.cpus.count, 48)
-        for model in tables.cpus {
+        // Under emulation (the arm64 lab's TCG guest, STALLSTAT_TEST_TIME_SCALE) a debug
+        // binary takes ~15 s per run: every sixth model there, every model elsewhere.
+        let stride = timeBound(1) > 1 ? 6 : 1
+        for (i, model) in tables.cpus.enumerated() where i % stride == 0 {
             let r = Harness.stallstat(["list", "--cpu", model.name])
             XCTAssertEqual(r.status, 0, "\(model.name): \(r.stderr)")
             XCTAssertTrue(r.stdout.hasPrefix(model.name), "\(model.name): \(r.stdout.prefix(200))")
