@@ -381,49 +381,38 @@ public enum PerfDataReader {
     /// file (records of different CPUs interleave within a round: an exec's MMAP2 can follow
     /// the new program's first samples). nil for compressed records (not decompressed twice).
     static func sideBand(_ r: ByteReader, _ data: Range<Int>, attrs: [PerfFileAttr], pipe: Bool) -> (mappings: [MemoryMapping], forks: [Int32: Int32])? {
-        var c = PerfDataContents()
-        c.attrs = attrs
-        var state = RecordState(attrs: attrs)
-        var o = data.lowerBound
-        while o < data.upperBound - 7, let type = try? r.u32(o), let size16 = try? r.u16(o + 6), size16 >= 8, Int(size16) <= data.upperBound - o {
-            let size = Int(size16)
-            switch PerfData.RecordType(rawValue: type) {
-            case .mmap, .mmap2, .fork, .headerAttr:
-                readRecords(r, o..<(o + size), state: &state, into: &c, pipe: pipe, progress: nil)
-            case .compressed, .compressed2:
-                return nil
-            default:
-                break
-            }
-            o += size
-        }
-        return (c.mappings, c.forks)
+        headerPass(r, data, attrs: attrs, pipe: pipe, reading: [.mmap, .mmap2, .fork]).map { ($0.mappings, $0.forks) }
     }
 
     /// The first pass when samples are merged: every thread's names over the recording
     /// (COMM and FORK records; samples skipped). nil for compressed records, which are
     /// then read without merging rather than decompressed twice.
     static func threadNames(_ r: ByteReader, _ data: Range<Int>, attrs: [PerfFileAttr], pipe: Bool) -> ThreadNames? {
+        headerPass(r, data, attrs: attrs, pipe: pipe, reading: [.comm, .fork]).map { ThreadNames($0.threadEvents) }
+    }
+
+    /// A pass over the records that looks only at their headers and reads the few records
+    /// of the kinds asked for (and, in a pipe, the attrs their trailers are read with).
+    /// nil for compressed records.
+    static func headerPass(_ r: ByteReader, _ data: Range<Int>, attrs: [PerfFileAttr], pipe: Bool,
+                           reading kinds: Set<PerfData.RecordType>) -> PerfDataContents? {
         var c = PerfDataContents()
         c.attrs = attrs
         var state = RecordState(attrs: attrs)
-        // Only record headers are looked at; the few records that name threads (and, in a
-        // pipe, the attrs their trailers are read with) go through the record reader.
         var o = data.lowerBound, nextDiscard = o + (1 << 21)
         while o < data.upperBound - 7, let type = try? r.u32(o), let size16 = try? r.u16(o + 6), size16 >= 8, Int(size16) <= data.upperBound - o {
             let size = Int(size16)
-            switch PerfData.RecordType(rawValue: type) {
-            case .comm, .fork, .headerAttr:
-                readRecords(r, o..<(o + size), state: &state, into: &c, pipe: pipe, progress: nil)
-            case .compressed, .compressed2:
-                return nil
-            default:
-                break
+            if let kind = PerfData.RecordType(rawValue: type) {
+                if kind == .compressed || kind == .compressed2 { return nil }
+                if kinds.contains(kind) || kind == .headerAttr {
+                    readRecords(r, o..<(o + size), state: &state, into: &c, pipe: pipe, progress: nil)
+                }
             }
             o += size
+            // What is read is not read again: a mapped file's pages can go (memory).
             if o >= nextDiscard { r.bytes.discard(before: o); nextDiscard = o + (1 << 21) }
         }
-        return ThreadNames(c.threadEvents)
+        return c
     }
 
     /// Records of another file that continue `c`: `perf record --threads` writes one
