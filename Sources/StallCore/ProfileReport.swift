@@ -137,10 +137,13 @@ public struct ProfileReport: Sendable {
             /// (a caller in no mapping takes its sample's level: "[k] 0x..." under a kernel sample).
             var unmappedAddress: UInt64?
         }
-        var unmappedLevelSet = Set<Int32>()
-        func showLevel(_ f: FrameIDs, kernel: Bool) {
-            guard let address = f.unmappedAddress, unmappedLevelSet.insert(f.symbol).inserted else { return }
-            strings[Int(f.symbol)] = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: kernel, address: address).symbolColumn
+        // The level of the earliest sample (by time, as perf processes them: records of
+        // different CPUs interleave in the file) each unmapped address appears in.
+        var unmappedLevel: [Int32: (time: UInt64, kernel: Bool, address: UInt64)] = [:]
+        func showLevel(_ f: FrameIDs, kernel: Bool, time: UInt64) {
+            guard let address = f.unmappedAddress else { return }
+            if let known = unmappedLevel[f.symbol], known.time <= time { return }
+            unmappedLevel[f.symbol] = (time, kernel, address)
         }
         var frameCache: [PIDAddress: FrameIDs] = [:]
         func frame(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> FrameIDs {
@@ -204,7 +207,7 @@ public struct ProfileReport: Sendable {
             totals[a] &+= s.period
             counts[a] += s.count
             let leaf = frame(s.pid, s.ip, s.isKernel)
-            showLevel(leaf, kernel: s.isKernel)
+            showLevel(leaf, kernel: s.isKernel, time: s.time)
             let k = key(s, leaf)
             selfPeriod[k, default: zero][a] &+= s.period
             sampleCount[k, default: 0] += s.count
@@ -227,7 +230,7 @@ public struct ProfileReport: Sendable {
                 for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                     let ip = contents.callchainIPs[i]
                     var cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000)
-                    showLevel(cf, kernel: s.isKernel)
+                    showLevel(cf, kernel: s.isKernel, time: s.time)
                     cf.symbol = cf.callerSymbol
                     let ck = key(s, cf)
                     if !seen.contains(ck) {
@@ -236,6 +239,9 @@ public struct ProfileReport: Sendable {
                     }
                 }
             }
+        }
+        for (symbol, level) in unmappedLevel {
+            strings[Int(symbol)] = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: level.kernel, address: level.address).symbolColumn
         }
         hasCallchains = chains
         totalPeriod = totals

@@ -112,6 +112,23 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(BuildIDEntry.parse(ByteReader(Array(section.prefix(120))), 0..<120), Array(entries.prefix(1)))
     }
 
+    /// An address in no mapping is one row whatever the level, shown with the level of its
+    /// earliest sample by time, as perf (which processes samples in time order) shows it;
+    /// the file's order differs where CPUs' records interleave.
+    func testAnUnmappedAddressShowsTheLevelOfItsEarliestSample() throws {
+        var c = try PerfDataReader.read(sampleFile())
+        var kernelLate = c.samples[0]
+        kernelLate.attr = 0; kernelLate.ip = 0x1234; kernelLate.isKernel = true; kernelLate.time = 300; kernelLate.chainCount = 0
+        var userEarly = kernelLate
+        userEarly.isKernel = false; userEarly.time = 200
+        let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { _, ip, _ in ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip) }
+        for order in [[kernelLate, userEarly], [userEarly, kernelLate]] {
+            c.samples = order
+            let r = ProfileReport(contents: c, sortKeys: [.symbol], children: false, resolve: resolve)
+            XCTAssertEqual(r.rows.map(\.keys), [["[.] 0x0000000000001234"]], "file order \(order.map(\.time))")
+        }
+    }
+
     func testReportAggregatesPerEventSideBySideAndFolds() throws {
         let c = try PerfDataReader.read(sampleFile())
         let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { _, ip, _ in ResolvedFrame(dso: "app", symbol: ip < 0x1180 ? "hot" : "cold", isKernel: false) }
