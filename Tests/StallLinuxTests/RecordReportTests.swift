@@ -386,7 +386,10 @@ final class RecordReportTests: XCTestCase {
         let inOrder = Harness.stallstat(["report", "-i", file, "--folded"])
         let reordered = Harness.stallstat(["report", "-i", moved, "--folded"])
         XCTAssertEqual(reordered.status, 0, reordered.stderr)
-        XCTAssertFalse(reordered.stderr.contains("no mapped file"), reordered.stderr)
+        // Whatever could not be unwound in order (arm64: a few samples whose pc is in no
+        // mapping) is the same, not more, when the mappings come late.
+        func stopped(_ text: String) -> String { text.split(separator: "\n").filter { $0.contains("could not be unwound") }.map { $0.replacingOccurrences(of: moved, with: file) }.joined() }
+        XCTAssertEqual(stopped(reordered.stderr), stopped(inOrder.stderr), reordered.stderr)
         XCTAssertEqual(reordered.stdout, inOrder.stdout)
     }
 
