@@ -2,6 +2,11 @@
 /// {header (type 0, misc, size), pid, build_id[20] + size byte + padding, filename
 /// NUL-padded to 64 bytes}. perf writes pid -1 (the host) and misc KERNEL or USER.
 public struct BuildIDEntry: Equatable, Sendable {
+    /// Each recorded object's build id by its path (user space; the first entry of a path).
+    public static func byFilename(_ entries: [BuildIDEntry]) -> [String: String] {
+        Dictionary(entries.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a })
+    }
+
     public var filename: String
     /// Lower-case hex, as perf and the `.build-id` directories spell it.
     public var buildID: String

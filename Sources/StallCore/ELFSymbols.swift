@@ -228,9 +228,7 @@ public struct PerfMapSymbols: Sendable {
             guard let start = hex(f[0]), let size = hex(f[1]), size > 0 else { continue }
             entries.append((start, size, String(f[2])))
         }
-        let order = entries.indices.sorted { entries[$0].0 != entries[$1].0 ? entries[$0].0 < entries[$1].0 : $0 < $1 }
-        for i in order {
-            if let last = table.last, last.0 == entries[i].0 { table.removeLast(); names.removeLast() }
+        for i in SymbolTable.lastAtEachAddress(entries.map(\.0)) {
             table.append((entries[i].0, entries[i].1))
             names.append(entries[i].2)
         }
@@ -243,6 +241,18 @@ public struct PerfMapSymbols: Sendable {
 
 /// Sorted address lookup shared by ELF and kallsyms tables.
 enum SymbolTable {
+    /// The indices of `addresses` in address order, one per address: of several at one
+    /// address the last listed, as perf keeps them (kallsyms, perf-PID.map).
+    static func lastAtEachAddress(_ addresses: [UInt64]) -> [Int] {
+        let order = addresses.indices.sorted { addresses[$0] != addresses[$1] ? addresses[$0] < addresses[$1] : $0 < $1 }
+        var kept: [Int] = []
+        kept.reserveCapacity(order.count)
+        for k in order {
+            if let last = kept.last, addresses[last] == addresses[k] { kept[kept.count - 1] = k } else { kept.append(k) }
+        }
+        return kept
+    }
+
     static func lookup(_ table: [(UInt64, UInt64)], _ address: UInt64) -> Int? {
         var lo = 0, hi = table.count - 1, best = -1
         while lo <= hi {
@@ -317,13 +327,7 @@ public struct KernelSymbols: Sendable {
                   nameEnd > nameStart, bytes[nameStart] != 0x24 else { continue }   // not '$'
             entries.append((address, nameStart..<nameEnd, module))
         }
-        // Stable: of several symbols at one address perf keeps the last listed.
-        let order = entries.indices.sorted { entries[$0].address != entries[$1].address ? entries[$0].address < entries[$1].address : $0 < $1 }
-        var kept: [Int] = []
-        kept.reserveCapacity(order.count)
-        for k in order {
-            if let last = kept.last, entries[last].address == entries[k].address { kept[kept.count - 1] = k } else { kept.append(k) }
-        }
+        let kept = SymbolTable.lastAtEachAddress(entries.map(\.address))
         addresses = kept.map { entries[$0].address }
         nameRanges = kept.map { entries[$0].name }
         moduleRanges = kept.map { entries[$0].module }

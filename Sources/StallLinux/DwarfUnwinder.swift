@@ -58,12 +58,17 @@ public final class DwarfUnwinder: UserStackUnwinder {
     /// files: [vdso], anonymous and JIT memory have no unwind tables to read.
     private func index(_ mappings: [MemoryMapping], buildIDs: [BuildIDEntry]) {
         guard mappings.count > indexedMappings else { return }
-        if recordedIDs == nil { recordedIDs = Dictionary(buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a }) }
-        for m in mappings[indexedMappings...] where m.filename.hasPrefix("/") && !m.filename.hasPrefix("//") && m.end > m.start {   // not //anon
-            guard let file = objectPath(m.filename), let path = strdup(file) else { continue }
-            mapsByPID[m.pid, default: []].append(Mapping(start: m.start, end: m.end, pgoff: m.pgoff, path: path, isCode: !m.isData))
-        }
+        add(mappings[indexedMappings...], buildIDs: buildIDs, to: &mapsByPID)
         indexedMappings = mappings.count
+    }
+
+    /// Files only (not //anon): the object whose tables unwind each mapping, by process.
+    private func add(_ mappings: ArraySlice<MemoryMapping>, buildIDs: [BuildIDEntry], to maps: inout [Int32: [Mapping]]) {
+        if recordedIDs == nil { recordedIDs = BuildIDEntry.byFilename(buildIDs) }
+        for m in mappings where m.filename.hasPrefix("/") && !m.filename.hasPrefix("//") && m.end > m.start {
+            guard let file = objectPath(m.filename), let path = strdup(file) else { continue }
+            maps[m.pid, default: []].append(Mapping(start: m.start, end: m.end, pgoff: m.pgoff, path: path, isCode: !m.isData))
+        }
     }
 
     /// BUILD_ID: each object's build id when it was recorded (nil until the first sample).
@@ -111,12 +116,8 @@ public final class DwarfUnwinder: UserStackUnwinder {
     private var preloadedForks: [Int32: Int32] = [:]
 
     public func preload(mappings: [MemoryMapping], forks: [Int32: Int32], buildIDs: [BuildIDEntry]) {
-        if recordedIDs == nil { recordedIDs = Dictionary(buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a }) }
         preloadedForks = forks
-        for m in mappings where m.filename.hasPrefix("/") && !m.filename.hasPrefix("//") && m.end > m.start {
-            guard let file = objectPath(m.filename), let path = strdup(file) else { continue }
-            preloadedByPID[m.pid, default: []].append(Mapping(start: m.start, end: m.end, pgoff: m.pgoff, path: path, isCode: !m.isData))
-        }
+        add(mappings[...], buildIDs: buildIDs, to: &preloadedByPID)
     }
 
     public func unwind(_ sample: UserStackSample, contents: PerfDataContents) -> (frames: [UInt64], stopped: String?) {

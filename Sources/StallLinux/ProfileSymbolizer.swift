@@ -74,7 +74,7 @@ public final class ProfileSymbolizer {
 
     public init(contents: PerfDataContents, kallsyms: String = "/proc/kallsyms", symfs: String = "", demangle: Bool = true) {
         demangler = demangle ? Demangler() : nil
-        recordedBuildIDs = Dictionary(contents.buildIDs.filter { !$0.isKernel }.map { ($0.filename, $0.buildID) }, uniquingKeysWith: { a, _ in a })
+        recordedBuildIDs = BuildIDEntry.byFilename(contents.buildIDs)
         for m in contents.mappings where !m.isData {   // code addresses are never in data mappings
             mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename, pid: m.pid,
                                                      name: m.filename.split(separator: "/").last.map(String.init) ?? m.filename))
@@ -191,7 +191,8 @@ public final class ProfileSymbolizer {
                                  address: ip, symbolStart: hit?.start)
         }
         var frame = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip)
-        if let m = map(pid: pid, ip: ip), ProfileSymbolizer.isAnonymous(m.file) {
+        guard let m = map(pid: pid, ip: ip) else { return frame }
+        if ProfileSymbolizer.isAnonymous(m.file) {
             // Anonymous executable memory is JIT code (QEMU's TCG, a JVM, V8): as perf, the
             // process's /tmp/perf-PID.map names it, the DSO is "[JIT] tid PID" and the
             // address stays the ip (perf maps anonymous memory one to one).
@@ -202,16 +203,12 @@ public final class ProfileSymbolizer {
             }
             return frame
         }
-        if let m = map(pid: pid, ip: ip) {
-            frame.dso = m.name
-            let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's
-            frame.address = fileOffset
-            if let e = elf(m.file) {
-                if let vaddr = e.virtualAddress(fileOffset: fileOffset), let symbol = e.entry(at: vaddr) {
-                    frame.symbol = demangler?.display(symbol.name) ?? symbol.name
-                    frame.symbolStart = symbol.address
-                }
-            }
+        frame.dso = m.name
+        let fileOffset = (ip - m.start) &+ m.pgoff   // ip >= m.start (the map contains it); pgoff is the file's
+        frame.address = fileOffset
+        if let e = elf(m.file), let vaddr = e.virtualAddress(fileOffset: fileOffset), let symbol = e.entry(at: vaddr) {
+            frame.symbol = demangler?.display(symbol.name) ?? symbol.name
+            frame.symbolStart = symbol.address
         }
         return frame
     }
