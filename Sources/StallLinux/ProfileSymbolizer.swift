@@ -110,10 +110,13 @@ public final class ProfileSymbolizer {
         if let mismatch, loaded == nil {
             warnings.append("\(path): its build id \(mismatch) is not the recorded \(recorded ?? "") (rebuilt since the recording?) and no build-id cache has the recorded one; its samples are shown as addresses")
         }
-        // A stripped file: its detached debug file by build id, as perf and gdb look it up.
+        // A stripped file: the same object with its symbol table, first from perf's build-id
+        // cache (perf record copied it there before it was stripped), then its detached
+        // debug file by build id, in perf's order; gdb looks up the latter too.
         if var e = loaded, !e.hasFullSymbolTable, let id = e.buildID, id.count > 2,
-           let debug = readELF(symfs + "/usr/lib/debug/.build-id/\(id.prefix(2))/\(id.dropFirst(2)).debug") {
-            e.adoptSymbols(from: debug)
+           let full = [cachedObject(buildID: id), readELF(symfs + "/usr/lib/debug/.build-id/\(id.prefix(2))/\(id.dropFirst(2)).debug")]
+               .compactMap({ $0 }).first(where: \.hasFullSymbolTable) {
+            e.adoptSymbols(from: full)
             loaded = e
         }
         elfCache[path] = loaded

@@ -677,6 +677,24 @@ final class RecordReportTests: XCTestCase {
         #endif
     }
 
+    /// A stripped copy of a program perf recorded once: same build id, so perf names its
+    /// samples from the unstripped object in its build-id cache, and so does stallstat
+    /// (the deployed-stripped, built-with-symbols case).
+    func testAStrippedBinaryIsNamedFromPerfsBuildIDCache() throws {
+        let built = dir + "/with_symbols", exe = dir + "/stripped_copy", home = dir + "/home-strip"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        XCTAssertEqual(Harness.run(["/bin/sh", "-c", "cc -O1 -o \(built) \(Harness.packageRoot)/Examples/workloads/hot_split.c"]).status, 0)
+        let first = Harness.run(["/usr/bin/env", "HOME=\(home)", "perf", "record", "-q", "-F", "500", "-o", dir + "/unstripped.data", "--", built])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertEqual(Harness.run(["/bin/sh", "-c", "cp \(built) \(exe) && strip \(exe)"]).status, 0)
+        let file = dir + "/stripped.data"
+        XCTAssertEqual(Harness.run(["/usr/bin/env", "HOME=\(home)", "perf", "record", "-q", "-F", "2000", "-o", file, "--", exe]).status, 0)
+        let perf = Harness.run(["/usr/bin/env", "HOME=\(home)", "perf", "report", "-i", file, "--stdio", "--no-children", "--sort", "dso,sym"]).stdout
+        let ours = Harness.run(["/usr/bin/env", "HOME=\(home)", Harness.stallstat, "report", "-i", file, "--sort", "dso,symbol"]).stdout
+        XCTAssertTrue(ours.contains("[.] work_three_quarters"), ours)
+        assertRowsMatch(perf: perf, ours: ours, columns: 1, "stripped after recording")
+    }
+
     /// A program that lives in the vdso (clock_gettime): its samples are named from the
     /// copy perf keeps in its build-id cache (<id>/vdso), as perf names them.
     func testVdsoSamplesAreNamedFromPerfsBuildIDCache() throws {
