@@ -8,6 +8,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // toml++ behind a Swift API: the gate's config file (stallstat-gate.toml).
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // The perf_event_open syscall, ioctls and the paused child spawn.
@@ -32,6 +34,7 @@ let package = Package(
             dependencies: [
                 "StallCore", "StallLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
         .executableTarget(name: "stallstat", dependencies: ["StallCLI"]),
         .testTarget(name: "StallCoreTests", dependencies: ["StallCore"]),

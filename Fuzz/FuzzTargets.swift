@@ -43,7 +43,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case .kallsyms: fuzzKallsyms(bytes)
     case .analyze: fuzzAnalyze(String(decoding: bytes, as: UTF8.self))
     case .gateBaseline: _ = try? GateBaseline.decode(String(decoding: bytes, as: UTF8.self), file: "baseline.json")
-    case .gateConfig: _ = try? GateConfig.parse(String(decoding: bytes, as: UTF8.self), file: "stallstat-gate.toml")
+    case .gateConfig: _ = try? GateConfig.parseJSON(String(decoding: bytes, as: UTF8.self), file: "stallstat-gate.json")
     case .events: fuzzEvents(String(decoding: bytes, as: UTF8.self))
     case .proc: fuzzProc(bytes)
     case .tables: fuzzTables(String(decoding: bytes, as: UTF8.self))

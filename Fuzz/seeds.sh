@@ -61,8 +61,10 @@ for f in "$root"/../shared/samples/*; do case "$f" in *.md) ;; *) cp "$f" "$out/
 
 # gate: a real baseline and the example config.
 (cd "$tmp" && "$ss" gate record --baseline "$out/gate-baseline/base.json" --runs 3 --warmup 0 -e task-clock,page-faults -- "$work/touch_pages" 1 >/dev/null 2>&1)
-cp "$root/Examples/ci/stallstat-gate.toml" "$out/gate-config/"
-printf 'runs = 5\n[thresholds]\n"page-faults" = 0.5\n' > "$out/gate-config/small.toml"
+# The config's TOML is parsed by toml++ (TOMLKit); what is fuzzed here is the JSON form and
+# the validation both share.
+printf '{"runs": 10, "warmup": 2, "alpha": 0.01, "metrics": ["task-clock", "page-faults"], "thresholds": {"task-clock": 5}}\n' > "$out/gate-config/full.json"
+printf '{"runs": 5, "thresholds": {"page-faults": 0.5}}\n' > "$out/gate-config/small.json"
 
 # events: what people type after -e and -M, and PMU format fields.
 i=0

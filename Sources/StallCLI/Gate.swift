@@ -37,7 +37,7 @@ struct Gate: ParsableCommand {
         func loadConfig() throws -> GateConfig {
             let path = config ?? ["stallstat-gate.toml", "stallstat-gate.json"].first { SystemFiles.exists($0) }
             guard let path else { return GateConfig() }
-            do { return try GateConfig.parse(try SystemFiles.readText(path), file: path) } catch let e as GateError {
+            do { return try GateConfigFile.parse(try SystemFiles.readText(path), file: path) } catch let e as GateError {
                 StandardError.write("stallstat: \(e)")
                 throw ExitCode(2)
             } catch {

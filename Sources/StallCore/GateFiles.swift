@@ -139,60 +139,51 @@ public struct GateConfig: Equatable, Sendable {
         return 0.05
     }
 
-    /// A TOML subset: `key = value` (numbers, strings, arrays of strings), `[thresholds]`
-    /// with `"metric" = percent`, `#` comments. Or the same as JSON.
-    public static func parse(_ text: String, file: String) throws -> GateConfig {
-        var c = GateConfig()
-        if text.trimmingWhitespace().hasPrefix("{") {
-            let root: JSONValue
-            do { root = try JSONReader.parse(text) } catch { throw GateError("\(file): \(error)") }
-            c.runs = try root["runs"]?.numberValue.map { try wholeNumber($0, "runs", GateConfig.runRange, file: file) }
-            c.warmup = try root["warmup"]?.numberValue.map { try wholeNumber($0, "warmup", GateConfig.warmupRange, file: file) }
-            c.alpha = root["alpha"]?.numberValue
-            c.minimumCoverage = root["min_coverage"]?.numberValue
-            c.metrics = root["metrics"]?.arrayValue?.compactMap(\.stringValue)
-            if case .object(let members, _)? = root["thresholds"] {
-                for m in members {
-                    guard let v = m.value.numberValue else { throw GateError("\(file) line \(m.value.line): threshold for \(m.key) must be a number (percent)") }
-                    c.thresholds[m.key] = v / 100
-                }
-            }
-            return try c.validated(file: file)
+    /// The keys a config may have; anything else is a typo that would silently change
+    /// nothing, so it is an error.
+    public static let knownKeys = ["runs", "warmup", "alpha", "min_coverage", "metrics", "thresholds"]
+
+    /// Reads a JSON config (`stallstat-gate.json`). TOML files are parsed by TOMLKit in the
+    /// command line and handed to `init(document:file:)` as the same tree.
+    public static func parseJSON(_ text: String, file: String) throws -> GateConfig {
+        let root: JSONValue
+        do { root = try JSONReader.parse(text) } catch { throw GateError("\(file): \(error)") }
+        return try GateConfig(document: root, file: file)
+    }
+
+    /// A config from a parsed document (JSON, or TOML turned into the same tree): every key
+    /// known, every value of the right type and range, or an error naming it.
+    public init(document root: JSONValue, file: String) throws {
+        guard case .object(let members, _) = root else { throw GateError("\(file): a gate config is a table of settings") }
+        func at(_ v: JSONValue) -> String { v.line > 0 ? "\(file) line \(v.line)" : file }
+        func number(_ key: String, _ v: JSONValue) throws -> Double {
+            guard let d = v.numberValue else { throw GateError("\(at(v)): \(key) must be a number") }
+            return d
         }
-        var section = ""
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = raw.trimmingWhitespace()
-            if let hash = line.firstIndex(of: "#"), !line[..<hash].contains("\"") || line[..<hash].filter({ $0 == "\"" }).count % 2 == 0 {
-                line = line[..<hash].trimmingWhitespace()
-            }
-            if line.isEmpty { continue }
-            if line.hasPrefix("[") {
-                guard line.hasSuffix("]") else { throw GateError("\(file) line \(n + 1): unterminated section header") }
-                section = String(line.dropFirst().dropLast()).trimmingWhitespace()
-                guard section == "thresholds" else { throw GateError("\(file) line \(n + 1): unknown section [\(section)]; only [thresholds]") }
-                continue
-            }
-            guard let eq = line.firstIndex(of: "=") else { throw GateError("\(file) line \(n + 1): expected key = value") }
-            var key = line[..<eq].trimmingWhitespace()
-            if key.hasPrefix("\"") && key.hasSuffix("\"") && key.count >= 2 { key = String(key.dropFirst().dropLast()) }
-            let value = line[line.index(after: eq)...].trimmingWhitespace()
-            func number() throws -> Double {
-                guard let d = Double(value) else { throw GateError("\(file) line \(n + 1): \(key) must be a number, got '\(value)'") }
-                return d
-            }
-            if section == "thresholds" { c.thresholds[key] = try number() / 100; continue }
-            switch key {
-            case "runs": c.runs = try wholeNumber(try number(), "runs", GateConfig.runRange, file: "\(file) line \(n + 1)")
-            case "warmup": c.warmup = try wholeNumber(try number(), "warmup", GateConfig.warmupRange, file: "\(file) line \(n + 1)")
-            case "alpha": c.alpha = try number()
-            case "min_coverage": c.minimumCoverage = try number()
+        for m in members {
+            let v = m.value
+            switch m.key {
+            case "runs": runs = try wholeNumber(try number("runs", v), "runs", GateConfig.runRange, file: at(v))
+            case "warmup": warmup = try wholeNumber(try number("warmup", v), "warmup", GateConfig.warmupRange, file: at(v))
+            case "alpha": alpha = try number("alpha", v)
+            case "min_coverage": minimumCoverage = try number("min_coverage", v)
             case "metrics":
-                guard value.hasPrefix("[") && value.hasSuffix("]") else { throw GateError("\(file) line \(n + 1): metrics must be an array of strings") }
-                c.metrics = value.dropFirst().dropLast().split(separator: ",").map { $0.trimmingWhitespace().filter { $0 != "\"" } }.filter { !$0.isEmpty }
-            default: throw GateError("\(file) line \(n + 1): unknown key '\(key)' (runs, warmup, alpha, min_coverage, metrics, [thresholds])")
+                guard let items = v.arrayValue else { throw GateError("\(at(v)): metrics must be an array of strings") }
+                metrics = try items.map {
+                    guard let s = $0.stringValue, !s.isEmpty else { throw GateError("\(at($0)): metrics must be an array of strings") }
+                    return s
+                }
+            case "thresholds":
+                guard case .object(let limits, _) = v else { throw GateError("\(at(v)): thresholds must be a table of metric = percent") }
+                for t in limits {
+                    guard let pct = t.value.numberValue else { throw GateError("\(at(t.value)): threshold for \(t.key) must be a number (percent)") }
+                    thresholds[t.key] = pct / 100
+                }
+            default:
+                throw GateError("\(at(v)): unknown key '\(m.key)' (\(GateConfig.knownKeys.joined(separator: ", ")))")
             }
         }
-        return try c.validated(file: file)
+        self = try validated(file: file)
     }
 
     func validated(file: String) throws -> GateConfig {
