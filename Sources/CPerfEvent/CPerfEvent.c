@@ -66,6 +66,21 @@ int cpe_open(const struct cpe_attr *a, pid_t pid, int cpu, int group_fd, unsigne
     return fd < 0 ? -errno : (int)fd;
 }
 
+int cpe_probe_task_clock(void) {
+    struct perf_event_attr pe;
+    memset(&pe, 0, sizeof pe);
+    pe.size = sizeof pe;
+    pe.type = PERF_TYPE_SOFTWARE;
+    pe.config = PERF_COUNT_SW_TASK_CLOCK;
+    pe.disabled = 1;
+    pe.exclude_kernel = 1;   /* what any paranoid level up to 2 lets a user count */
+    pe.exclude_hv = 1;
+    long fd = syscall(SYS_perf_event_open, &pe, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) return -errno;
+    close((int)fd);
+    return 0;
+}
+
 static int do_ioctl(int fd, unsigned long req, int whole_group) {
     int r = ioctl(fd, req, whole_group ? PERF_IOC_FLAG_GROUP : 0);
     return r < 0 ? -errno : 0;

@@ -200,6 +200,9 @@ struct Stat: ParsableCommand {
     @Flag(name: .customLong("no-multiplex"), help: "Run the command once per group of events that fits the PMU, instead of multiplexing.")
     var noMultiplex = false
 
+    @Option(name: .customLong("counters"), help: ArgumentHelp("Where counts come from: auto (perf_event_open; where it is refused, a launched command's rusage), perf, rusage (no privilege or PMU: CPU time, faults, context switches, max RSS, block I/O), simulated (the command under valgrind's cachegrind: exact instructions, simulated cache misses).", valueName: "SOURCE"))
+    var counters: CounterSource = .auto
+
     @Option(name: .customLong("pmu-counters"), parsing: .unconditional, help: "Programmable counters the PMU has (default: libpfm4's figure for the detected PMU, else 6).")
     var pmuCountersText: String?
 
@@ -269,6 +272,15 @@ struct Stat: ParsableCommand {
         if let fd = logFD, fcntl(fd, F_GETFD) < 0 { throw ValidationError("--log-fd \(fd) is not an open file descriptor") }
 
         if let refusal = refusedOption { throw ValidationError(refusal) }
+        if counters == .rusage || counters == .simulated {
+            let perfOnly: [(Bool, String)] = [(intervalText != nil, "-I"), (perCPU || perSocket || perDie || perCore || perNode, "-A/--per-*"),
+                                              (perThread, "--per-thread"), (!cgroups.isEmpty || forEachCgroup != nil, "-G"), (topdown, "--topdown"),
+                                              (!metrics.isEmpty, "-M"), (detailed > 0, "-d"), (groupAll, "-g"), (noMultiplex, "--no-multiplex"),
+                                              (delayText != nil, "-D"), (nullRun, "-n"), (frag || plotFile != nil, "--frag/--plot")]
+            if let (_, option) = perfOnly.first(where: { $0.0 }) {
+                throw ValidationError("\(option) needs perf_event_open counters; --counters=\(counters.rawValue) counts the command's totals at its exit")
+            }
+        }
         if events.contains(where: { $0.trimmingWhitespace().isEmpty }) { throw ValidationError("-e needs an event name (got an empty one)") }
         if metrics.contains(where: { $0.trimmingWhitespace().isEmpty }) { throw ValidationError("-M needs a metric or metric group name") }
         if timeoutText != nil && target.durationText != nil { throw ValidationError("choose one of --timeout (ms) and --duration (s)") }
@@ -337,6 +349,10 @@ struct Stat: ParsableCommand {
 
     func run() throws {
         MachineFacts.blockStopSignals()
+        let source = try CounterSourceChoice.choose(counters, launchesCommand: !workload.isEmpty && !target.isSystemWide(workload: workload)
+                                                        && target.pids == nil && target.tids == nil,
+                                                    notes: { Notes(quiet: quiet).write($0) })
+        if source != .perf { return try runAccounting(source) }
         let pmus = SysfsPMUs()
         let resolver = EventResolver(pmus: pmus, tablesDirectory: eventTables, cpuModel: cpuModel)
         try refuseForeignModel(resolver)

@@ -51,6 +51,8 @@ public enum PerfShadowMetrics {
 public enum SimpleperfComments {
     public static func comment(for result: CounterResult, in window: StatWindow) -> String {
         guard result.status == .counted else { return "" }
+        // A high-water mark (max-rss) has no rate.
+        if result.unit == "KiB" { return "" }
         if result.isClock {
             guard window.elapsedNs > 0 else { return "" }
             return cFormat("%f cpus used", result.value / window.elapsedNs)

@@ -5,12 +5,63 @@ public struct MachineDescription: Equatable, Sendable {
     public var kernel: String
     public var cpus: Int
     public var hasPMU: Bool
+    /// Which machine and which boot (/etc/machine-id, /proc/sys/kernel/random/boot_id):
+    /// a baseline from another one compares machine states as much as code.
+    public var machineID: String = ""
+    public var bootID: String = ""
+    /// The share of the measured time some task waited for CPU, memory or I/O (PSI
+    /// "some", system-wide), 0-1; nil where the kernel has no PSI. What the machine was
+    /// doing besides the benchmark.
+    public var pressure: [String: Double] = [:]
     public init(cpu: String, cpuModelName: String, kernel: String, cpus: Int, hasPMU: Bool) {
         self.cpu = cpu
         self.cpuModelName = cpuModelName
         self.kernel = kernel
         self.cpus = cpus
         self.hasPMU = hasPMU
+    }
+}
+
+/// Why a stored baseline may not compare with a check made now: another machine, another
+/// boot, another day, or a machine doing other work. Pure: both descriptions are given.
+public enum BaselineDrift {
+    /// A change in PSI "some" share larger than this (absolute, 0-1) is a changed machine.
+    public static let pressureChange = 0.05
+    public static let maximumAgeSeconds = 24 * 3600.0
+
+    public static func warnings(baseline: MachineDescription, created: Double, now: MachineDescription, at time: Double) -> [String] {
+        var w: [String] = []
+        if !baseline.machineID.isEmpty && !now.machineID.isEmpty && baseline.machineID != now.machineID {
+            w.append("the baseline was recorded on another machine (machine-id \(baseline.machineID.prefix(8))…, this is \(now.machineID.prefix(8))…)")
+        } else if !baseline.bootID.isEmpty && !now.bootID.isEmpty && baseline.bootID != now.bootID {
+            w.append("the baseline was recorded in another boot of this machine")
+        }
+        if created > 0 && time - created > maximumAgeSeconds {
+            w.append(cFormat("the baseline is %.1f days old", (time - created) / 86400))
+        }
+        for resource in ["cpu", "memory", "io"] {
+            guard let a = baseline.pressure[resource], let b = now.pressure[resource], abs(b - a) > pressureChange else { continue }
+            w.append("the machine is doing other work: \(resource) pressure (some task waiting) was "
+                     + cFormat("%.1f%% of the time at the baseline and is %.1f%% now", 100 * a, 100 * b))
+        }
+        return w
+    }
+
+    /// True when the state itself moved (pressure), not only the provenance: time-like
+    /// metrics then measure the machine as much as the code.
+    public static func stateChanged(baseline: MachineDescription, now: MachineDescription) -> Bool {
+        ["cpu", "memory", "io"].contains { r in
+            guard let a = baseline.pressure[r], let b = now.pressure[r] else { return false }
+            return abs(b - a) > pressureChange
+        }
+    }
+
+    /// Metrics whose value depends on what else runs (CPU time and its relatives), as
+    /// opposed to counts of the program's own work (instructions, page faults).
+    public static func isTimeLike(_ metric: String) -> Bool {
+        let base = CounterSource.baseName(metric)
+        return ["task-clock", "cpu-clock", "cycles", "user-time", "system-time", "context-switches", "cs",
+                "involuntary-context-switches", "cpu-migrations", "duration_time"].contains(base) || base.hasPrefix("pressure:")
     }
 }
 
@@ -64,7 +115,9 @@ public struct GateBaseline: Equatable, Sendable {
         s += "  \"created\": " + cFormat("%.3f", createdSeconds) + ",\n"
         s += "  \"command\": [" + command.map { "\"\(jsonEscape($0))\"" }.joined(separator: ", ") + "],\n"
         s += "  \"machine\": {\"cpu\": \"\(jsonEscape(machine.cpu))\", \"cpu_model_name\": \"\(jsonEscape(machine.cpuModelName))\", "
-            + "\"kernel\": \"\(jsonEscape(machine.kernel))\", \"cpus\": \(machine.cpus), \"has_pmu\": \(machine.hasPMU)},\n"
+            + "\"kernel\": \"\(jsonEscape(machine.kernel))\", \"cpus\": \(machine.cpus), \"has_pmu\": \(machine.hasPMU), "
+            + "\"machine_id\": \"\(jsonEscape(machine.machineID))\", \"boot_id\": \"\(jsonEscape(machine.bootID))\", "
+            + "\"pressure_some\": {" + machine.pressure.sorted { $0.key < $1.key }.map { "\"\($0.key)\": " + cFormat("%.6f", $0.value) }.joined(separator: ", ") + "}},\n"
         s += "  \"runs\": \(runs),\n  \"warmup\": \(warmup),\n"
         s += "  \"metrics\": [\n" + metrics.map { m in
             "    {\"name\": \"\(jsonEscape(m.name))\", \"unit\": \"\(jsonEscape(m.unit))\", \"samples\": \(nums(m.samples)), \"coverage_percent\": \(nums(m.coveragePercent))}"
@@ -106,8 +159,17 @@ public struct GateBaseline: Equatable, Sendable {
         let machine = MachineDescription(cpu: cpu, cpuModelName: m["cpu_model_name"]?.stringValue ?? "", kernel: m["kernel"]?.stringValue ?? "",
                                          cpus: try wholeNumber(m["cpus"]?.numberValue ?? 0, "machine.cpus", 0...1_048_576, file: file),
                                          hasPMU: m["has_pmu"] == .bool(true, line: 0))
+        var described = machine
+        described.machineID = m["machine_id"]?.stringValue ?? ""
+        described.bootID = m["boot_id"]?.stringValue ?? ""
+        if case .object(let shares, _)? = m["pressure_some"] {
+            for s in shares {
+                guard let v = s.value.numberValue, v >= 0, v <= 1 else { throw GateError("\(file) line \(s.value.line): pressure_some.\(s.key) must be a share from 0 to 1") }
+                described.pressure[s.key] = v
+            }
+        }
         return GateBaseline(stallstatVersion: root["stallstat_version"]?.stringValue ?? "?", createdSeconds: root["created"]?.numberValue ?? 0,
-                            command: command.compactMap(\.stringValue), machine: machine,
+                            command: command.compactMap(\.stringValue), machine: described,
                             runs: try wholeNumber(runs, "runs", GateConfig.runRange, file: file),
                             warmup: try wholeNumber(root["warmup"]?.numberValue ?? 0, "warmup", GateConfig.warmupRange, file: file), metrics: metrics)
     }
@@ -132,8 +194,13 @@ public struct GateConfig: Equatable, Sendable {
     public static let defaultThresholds: [String: Double] = [
         "instructions": 0.005, "cycles": 0.03, "task-clock": 0.05, "page-faults": 0.005, "minor-faults": 0.005,
         "major-faults": 0.05, "context-switches": 0.20, "cpu-migrations": 0.50,
+        "user-time": 0.05, "system-time": 0.10, "voluntary-context-switches": 0.20, "involuntary-context-switches": 0.50,
+        "max-rss": 0.02, "block-input": 0.10, "block-output": 0.10,
     ]
     public static func defaultThreshold(for metric: String) -> Double {
+        // Simulated counts repeat exactly: any change past 0.05% is the program's.
+        if metric.hasSuffix(CounterSource.simulated.suffix) { return 0.0005 }
+        let metric = CounterSource.baseName(metric)
         if let t = defaultThresholds[metric] { return t }
         if metric.hasPrefix("pressure:") || metric.hasPrefix("vmstat:") { return 0.50 }
         return 0.05
@@ -207,7 +274,7 @@ public enum GateReport {
         for r in results {
             let ci = r.ratioInterval.map { pct($0.low - 1) + ".." + pct($0.high - 1) } ?? "n/a"
             out += padRight(r.metric, 26) + padLeft(value(r.baselineMedian), 16) + padLeft(value(r.newMedian), 16) + padLeft(pct(r.change), 10)
-                + padLeft(ci, 20) + padLeft(cFormat("%.3g", r.pValue), 9) + padLeft(cFormat("%.1f%%", 100 * r.threshold), 11)
+                + padLeft(ci, 20) + padLeft(cFormat("%.3g", r.pValue), 9) + padLeft(cFormat("%g%%", 100 * r.threshold), 11)
                 + padLeft(r.minimumDetectableChange.isFinite ? cFormat("%.2f%%", 100 * r.minimumDetectableChange) : "inf", 12)
                 + "  " + r.verdict.rawValue.uppercased() + "\n"
         }
@@ -260,7 +327,7 @@ public enum GateReport {
         for r in results {
             let ci = r.ratioInterval.map { pct($0.low - 1) + " .. " + pct($0.high - 1) } ?? "n/a"
             out += "| \(r.metric) | \(value(r.baselineMedian)) | \(value(r.newMedian)) | \(pct(r.change)) | \(ci) | " + cFormat("%.3g", r.pValue)
-                + " | " + cFormat("%.1f%%", 100 * r.threshold) + " | " + (r.minimumDetectableChange.isFinite ? cFormat("%.2f%%", 100 * r.minimumDetectableChange) : "∞")
+                + " | " + cFormat("%g%%", 100 * r.threshold) + " | " + (r.minimumDetectableChange.isFinite ? cFormat("%.2f%%", 100 * r.minimumDetectableChange) : "∞")
                 + " | \(icon[r.verdict]!) |\n"
         }
         return out + "\n" + results.filter { $0.verdict != .pass }.map { "- **\($0.metric)**: \($0.reason)" }.joined(separator: "\n") + "\n"

@@ -162,17 +162,149 @@ public enum GateDecision {
                 + cFormat(" ≥ alpha %.3g; use more runs", alpha)
         } else if p < alpha && change > threshold {
             r.verdict = .regression
-            r.reason = "rose " + pct(change) + cFormat(" (p = %.3g < %.3g) past its threshold of %.1f%%", p, alpha, 100 * threshold)
+            r.reason = "rose " + pct(change) + cFormat(" (p = %.3g < %.3g) past its threshold of %g%%", p, alpha, 100 * threshold)
         } else if mde > threshold {
             r.verdict = .inconclusive
-            r.reason = cFormat("too noisy to gate %.1f%%: the smallest change these runs can detect is %.1f%%", 100 * threshold, 100 * mde)
+            r.reason = cFormat("too noisy to gate %g%%: the smallest change these runs can detect is %.1f%%", 100 * threshold, 100 * mde)
         } else if p < alpha && change < -threshold {
             r.verdict = .improvement
             r.reason = "fell " + pct(change) + cFormat(" (p = %.3g)", p)
         } else {
             r.verdict = .pass
-            r.reason = p < alpha ? "changed " + pct(change) + cFormat(", within the %.1f%% threshold", 100 * threshold)
+            r.reason = p < alpha ? "changed " + pct(change) + cFormat(", within the %g%% threshold", 100 * threshold)
                                  : "no significant change (" + pct(change) + cFormat(", p = %.3g)", p)
+        }
+        return r
+    }
+}
+
+/// The statistics of `gate compare`: the two commands ran in pairs, so each pair's ratio
+/// new/old carries the machine state both saw, and the test is on those ratios.
+public enum PairedStatistics {
+    /// Two-sided Wilcoxon signed-rank test of the differences against 0, zeros dropped
+    /// (scipy.stats.wilcoxon's zero_method="wilcox"). Up to 50 non-zero differences the p
+    /// value is exact: every sign assignment of the observed (mid)ranks counted, which
+    /// without ties is scipy's method="exact". Beyond, the normal approximation with tie
+    /// and continuity corrections (scipy's method="approx", correction=True).
+    public static func wilcoxonSignedRank(_ differences: [Double]) -> (w: Double, p: Double) {
+        let d = differences.filter { $0 != 0 && $0.isFinite }
+        let n = d.count
+        guard n > 0 else { return (0, 1) }
+        let ranks = Correlation.ranks(d.map { abs($0) })
+        let wPlus = zip(d, ranks).filter { $0.0 > 0 }.reduce(0) { $0 + $1.1 }
+        let total = Double(n * (n + 1)) / 2
+        let w = min(wPlus, total - wPlus)
+        if n <= 50 {
+            // Ranks are whole or half numbers: doubled they index a table of how many of
+            // the 2^n sign choices give each sum.
+            let doubled = ranks.map { Int(($0 * 2).rounded()) }
+            let maxSum = doubled.reduce(0, +)
+            var ways = [Double](repeating: 0, count: maxSum + 1)
+            ways[0] = 1
+            var reach = 0
+            for r in doubled {
+                for s in stride(from: reach, through: 0, by: -1) where ways[s] > 0 { ways[s + r] += ways[s] }
+                reach += r
+            }
+            let all = ways.reduce(0, +)
+            let observed = Int((w * 2).rounded())
+            // Two-sided: the tail at or below the smaller sum, doubled (the distribution is symmetric).
+            let tail = ways[0...min(observed, maxSum)].reduce(0, +)
+            return (w, min(1, 2 * tail / all))
+        }
+        var counts: [Double: Double] = [:]
+        for r in ranks { counts[r, default: 0] += 1 }
+        let tie = counts.values.reduce(0) { $0 + ($1 * $1 * $1 - $1) }
+        let nn = Double(n)
+        let variance = nn * (nn + 1) * (2 * nn + 1) / 24 - tie / 48
+        guard variance > 0 else { return (w, 1) }
+        let z = (abs(w - total / 2) - 0.5) / variance.squareRoot()
+        return (w, min(1, erfc(max(0, z) / 2.0.squareRoot())))
+    }
+
+    /// The smallest two-sided p n non-zero pairs can give (every sign the same).
+    public static func smallestP(pairs n: Int) -> Double { n <= 0 ? 1 : min(1, 2 / pow(2, Double(n))) }
+
+    /// Percentile bootstrap interval of the median of the per-pair ratios (pairs resampled whole).
+    public static func bootstrapMedian(_ ratios: [Double], resamples: Int = 2000, confidence: Double = 0.95,
+                                       seed: UInt64 = 0x5EED) -> (low: Double, high: Double)? {
+        guard !ratios.isEmpty else { return nil }
+        let x = GateStatistics.quantileSubsample(ratios)
+        var rng = GateStatistics.SplitMix64(seed: seed)
+        var medians = (0..<resamples).map { _ in GateStatistics.median(GateStatistics.resample(x, &rng)) }
+        medians.sort()
+        let tail = (1 - confidence) / 2
+        return (medians[Int(Double(resamples - 1) * tail)], medians[Int(Double(resamples - 1) * (1 - tail))])
+    }
+
+    /// The smallest change these pairs can reveal: the ratios centred on 1 (their own
+    /// median removed), resampled; 95% of the resampled medians lie within ± this.
+    public static func minimumDetectableChange(_ ratios: [Double], resamples: Int = 2000, seed: UInt64 = 0xA11CE) -> Double {
+        guard !ratios.isEmpty else { return .infinity }
+        let m = GateStatistics.median(ratios)
+        guard m > 0 else { return .infinity }
+        let centred = GateStatistics.quantileSubsample(ratios.map { $0 / m })
+        var rng = GateStatistics.SplitMix64(seed: seed)
+        var diffs = (0..<resamples).map { _ in abs(GateStatistics.median(GateStatistics.resample(centred, &rng)) - 1) }
+        diffs.sort()
+        return diffs[Int(Double(resamples - 1) * 0.95)]
+    }
+}
+
+public enum PairedGateDecision {
+    /// `gate compare`: per pair, new/old; a regression needs p < alpha (Wilcoxon on the
+    /// log ratios) and a median ratio past 1 + threshold. Inconclusive when a pair has a
+    /// zero old count, a counter was multiplexed below `minimumCoverage`, the pairs cannot
+    /// reach significance, or the noise floor is above the threshold.
+    public static func decide(metric: String, unit: String, old: [Double], new: [Double], threshold: Double,
+                              alpha: Double, coveragePercent: [Double], minimumCoverage: Double) -> GateResult {
+        precondition(old.count == new.count && !old.isEmpty)
+        let pct = { (x: Double) in x.isFinite ? cFormat("%+.2f%%", 100 * x) : "+inf" }
+        let mo = GateStatistics.median(old), mn = GateStatistics.median(new)
+        let coverage = coveragePercent.min() ?? 100
+        var r = GateResult(metric: metric, unit: unit, baselineMedian: mo, newMedian: mn, change: 0, ratioInterval: nil, pValue: 1,
+                           threshold: threshold, minimumDetectableChange: .infinity, lowestCoveragePercent: coverage,
+                           verdict: .inconclusive, reason: "", baselineSamples: old, newSamples: new)
+        if (old + new).contains(where: { $0 < 0 || !$0.isFinite }) {
+            r.reason = "a sample is negative or not finite: these are not counts"
+            return r
+        }
+        if (old + new).allSatisfy({ $0 == 0 }) {
+            r.reason = "counted nothing in either command: no signal to gate (choose a metric the benchmark exercises)"
+            return r
+        }
+        if old.contains(0) {
+            r.reason = "the old command counted 0 in a pair: there is no ratio to gate"
+            return r
+        }
+        let ratios = zip(new, old).map { $0 / $1 }
+        let median = GateStatistics.median(ratios)
+        r.change = median - 1
+        r.ratioInterval = PairedStatistics.bootstrapMedian(ratios)
+        r.pValue = PairedStatistics.wilcoxonSignedRank(ratios.map { log($0) }).p
+        r.minimumDetectableChange = PairedStatistics.minimumDetectableChange(ratios)
+        let nonZero = ratios.filter { $0 != 1 }.count
+        if coverage < minimumCoverage * 100 {
+            r.reason = cFormat("a counter ran only %.1f%% of the time (multiplexed); ", coverage) + cFormat("needs %.0f%%", minimumCoverage * 100)
+        } else if nonZero == 0 {
+            r.verdict = .pass
+            r.reason = "identical in every pair"
+        } else if PairedStatistics.smallestP(pairs: ratios.count) >= alpha {
+            r.reason = "\(ratios.count) pairs cannot reach significance: the smallest possible p is "
+                + cFormat("%.3g", PairedStatistics.smallestP(pairs: ratios.count)) + cFormat(" ≥ alpha %.3g; use more runs", alpha)
+        } else if r.pValue < alpha && r.change > threshold {
+            r.verdict = .regression
+            r.reason = "rose " + pct(r.change) + cFormat(" (median of %d paired ratios, Wilcoxon p = %.3g < %.3g) past its threshold of %.1f%%",
+                                                            ratios.count, r.pValue, alpha, 100 * threshold)
+        } else if r.minimumDetectableChange > threshold {
+            r.reason = cFormat("too noisy to gate %g%%: the smallest change these pairs can detect is %.1f%%", 100 * threshold, 100 * r.minimumDetectableChange)
+        } else if r.pValue < alpha && r.change < -threshold {
+            r.verdict = .improvement
+            r.reason = "fell " + pct(r.change) + cFormat(" (Wilcoxon p = %.3g)", r.pValue)
+        } else {
+            r.verdict = .pass
+            r.reason = r.pValue < alpha ? "changed " + pct(r.change) + cFormat(", within the %g%% threshold", 100 * threshold)
+                                        : "no significant change (" + pct(r.change) + cFormat(", Wilcoxon p = %.3g)", r.pValue)
         }
         return r
     }

@@ -27,6 +27,9 @@ public final class PausedChild {
     public let pid: pid_t
     private var child: cpe_child
     public private(set) var exitStatus: Int32?   // raw wait status once reaped
+    /// What the kernel accounted to the command and the descendants it waited for, as
+    /// wait4(2) returns it on reaping: the counts `--counters=rusage` reports.
+    public private(set) var resourceUsage: rusage?
 
     public init(arguments: [String]) throws {
         precondition(!arguments.isEmpty)
@@ -60,16 +63,19 @@ public final class PausedChild {
     public func waitNonBlocking() -> Bool {
         if exitStatus != nil { return true }
         var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        if r == pid { exitStatus = status; return true }
+        var usage = rusage()
+        let r = wait4(pid, &status, WNOHANG, &usage)
+        if r == pid { exitStatus = status; resourceUsage = usage; return true }
         return false
     }
 
     public func waitBlocking() {
         if exitStatus != nil { return }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
         exitStatus = status
+        resourceUsage = usage
     }
 
     public func signal(_ sig: Int32) { if exitStatus == nil { kill(pid, sig) } }

@@ -319,7 +319,10 @@ public enum MachineFacts {
             }
         }
         let kernel = SystemFiles.readTrimmed("/proc/sys/kernel/osrelease") ?? "unknown"
-        return MachineDescription(cpu: id, cpuModelName: modelName, kernel: kernel, cpus: onlineCPUs().count, hasPMU: pmus.hasHardwarePMU)
+        var machine = MachineDescription(cpu: id, cpuModelName: modelName, kernel: kernel, cpus: onlineCPUs().count, hasPMU: pmus.hasHardwarePMU)
+        machine.machineID = SystemFiles.readTrimmed("/etc/machine-id") ?? ""
+        machine.bootID = SystemFiles.readTrimmed("/proc/sys/kernel/random/boot_id") ?? ""
+        return machine
     }
 
     /// Sleeps up to `seconds`, returning early with the signal number on Ctrl-C,

@@ -49,7 +49,7 @@ final class GateStatisticsTests: XCTestCase {
         let small = GateDecision.decide(metric: "task-clock", unit: "msec", baseline: base, new: base.map { $0 * 1.02 }, threshold: 0.05,
                                         alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
         XCTAssertEqual(small.verdict, .pass)
-        XCTAssertTrue(small.reason.contains("within the 5.0% threshold"), small.reason)
+        XCTAssertTrue(small.reason.contains("within the 5% threshold"), small.reason)
         // multiplexed below the required coverage: inconclusive, whatever the numbers
         let muxed = GateDecision.decide(metric: "cycles", unit: "", baseline: base, new: base.map { $0 * 1.5 }, threshold: 0.05,
                                         alpha: 0.01, coveragePercent: [100, 62.5], minimumCoverage: 0.99)
@@ -60,7 +60,7 @@ final class GateStatisticsTests: XCTestCase {
         let n = GateDecision.decide(metric: "context-switches", unit: "", baseline: noisy, new: noisy.reversed(), threshold: 0.05,
                                     alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)
         XCTAssertEqual(n.verdict, .inconclusive)
-        XCTAssertTrue(n.reason.hasPrefix("too noisy to gate 5.0%"), n.reason)
+        XCTAssertTrue(n.reason.hasPrefix("too noisy to gate 5%"), n.reason)
         // faster: an improvement, not a failure
         let fast = GateDecision.decide(metric: "task-clock", unit: "msec", baseline: base, new: base.map { $0 * 0.8 }, threshold: 0.05,
                                        alpha: 0.01, coveragePercent: [100], minimumCoverage: 0.99)

@@ -57,6 +57,8 @@ size_t cpe_attr_size(void);
 void cpe_attr_bytes(const struct cpe_attr *a, void *out);
 
 // Returns the fd, or -errno.
+/* 0 when this process may open a user-space task-clock counter, else -errno. */
+int cpe_probe_task_clock(void);
 int cpe_open(const struct cpe_attr *a, pid_t pid, int cpu, int group_fd, unsigned long flags);
 int cpe_enable(int fd, int whole_group);
 int cpe_disable(int fd, int whole_group);
