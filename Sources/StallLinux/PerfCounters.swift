@@ -49,6 +49,9 @@ public final class CounterSession {
     /// Groups closed because a member could not join them (their other members are
     /// `<not counted>`, as perf shows them, rather than an error).
     public private(set) var closedGroups = 0
+    /// Events the kernel refused with their kernel side and that opened for user space
+    /// only (perf's fallback at perf_event_paranoid > 1: it prints them as `name:u`).
+    public private(set) var userOnlyFallback: Set<Int> = []
 
     /// `groups` holds indices into `events`; kernel signals (attr == nil) are skipped.
     public init(events: [ResolvedEvent], groups: [[Int]], targets: [CounterTarget]) {
@@ -98,7 +101,15 @@ public final class CounterSession {
                         pid = cgroupFD
                         openFlags = UInt(CPE_FLAG_PID_CGROUP)
                     }
-                    let fd = cpe_open(&a, pid, target.cpu, leader, openFlags)
+                    var fd = cpe_open(&a, pid, target.cpu, leader, openFlags)
+                    if (fd == -EACCES || fd == -EPERM) && !attr.excludeKernel && (paranoid ?? 2) > 1 && event.cgroup == nil {
+                        // As perf (evsel__fallback): without the privilege to count the
+                        // kernel, count the user side and say so in the name.
+                        var userOnly = a
+                        userOnly.flags |= UInt64(CPE_EXCLUDE_KERNEL) | UInt64(CPE_EXCLUDE_HV)
+                        let retry = cpe_open(&userOnly, pid, target.cpu, leader, openFlags)
+                        if retry >= 0 { fd = retry; userOnlyFallback.insert(index) }
+                    }
                     if fd < 0 {
                         if firstFailure[index] == nil {
                             firstFailure[index] = OpenFailure.classify(

@@ -164,8 +164,15 @@ public final class StatRunner {
             let perTask = max(1, targets.count / max(1, keys.count))
             aggregation = .perTarget(targets.indices.map { keys[min(keys.count - 1, $0 / perTask)] })
         }
+        // Events that fell back to user space only are printed as perf prints them: `name:u`.
+        let counted = plan.events.enumerated().map { i, e -> ResolvedEvent in
+            guard session.userOnlyFallback.contains(i) else { return e }
+            var u = e
+            u.name += e.name.hasSuffix("/") ? "u" : ":u"
+            return u
+        }
         var builder = WindowBuilder(
-            events: plan.events, targetCPUs: targets.map { $0.cpu >= 0 ? Int($0.cpu) : nil }, aggregation: aggregation,
+            events: counted, targetCPUs: targets.map { $0.cpu >= 0 ? Int($0.cpu) : nil }, aggregation: aggregation,
             unsupported: Dictionary(uniqueKeysWithValues: session.failures.map { ($0.key, $0.value.message) }))
         builder.scaleForMultiplexing = plan.scaleForMultiplexing
 
