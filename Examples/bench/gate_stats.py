@@ -1,77 +1,125 @@
 #!/usr/bin/env python3
 """Measures the gate's statistical behaviour with real gate runs on this machine.
 
-A/A: record a baseline of the workload, check the same workload; any regression verdict
-is a false alarm. A/B: check a workload made 1%, 3%, 5% and 10% larger in a known way
-(touch_pages: MiB touched and milliseconds spun both scaled by 1+x), and count how often
-each metric is flagged. Default gate settings (runs 10, warm-up 2, alpha 0.01).
+Modes (--modes, comma-separated; each writes its own README block):
+  stored     gate record + check (perf counters): A/A, a fresh baseline each trial; any
+             regression verdict is a false alarm. A/B: the workload made 1%, 3%, 5%, 10% larger
+             in a known way (touch_pages: MiB touched and ms spun both scaled by 1+x).
+  compare    gate compare (alternating pairs, Wilcoxon): A/A with the same command on both
+             sides, A/B at +1%, +2%, +3%, +5%.
+  rusage     stored mode with --counters=rusage (no perf_event_open).
+  simulated  gate compare --counters=simulated (valgrind): A/A, and +0.1% instructions
+             (spin_work N vs N*1.001); and the slowdown of a run under valgrind.
+Default gate settings (runs 10, warm-up 2, alpha 0.01) unless said.
 
-Usage: Examples/bench/gate_stats.py [--aa 200] [--ab 30] [--readme README.md] [--json out.json]"""
-import argparse, json, os, re, subprocess, tempfile, time
+Usage: Examples/bench/gate_stats.py [--modes stored,compare,rusage,simulated] [--aa 200] [--ab 30]
+       [--sim-trials 20] [--readme README.md] [--json out.json]"""
+import argparse, json, os, re, statistics, subprocess, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STALLSTAT = os.environ.get("STALLSTAT_BIN", os.path.join(ROOT, ".build/release/stallstat"))
 METRICS = "task-clock,page-faults"
 BASE_MIB, BASE_MS = 20.0, 50.0
+SPIN = 200000
+THRESHOLDS = {"task-clock": "5%", "page-faults": "0.5%", "task-clock (rusage)": "5%", "page-faults (rusage)": "0.5%",
+              "instructions (simulated)": "0.05%"}
 
 def workload(scale):
     return [os.path.join(ROOT, ".build/workloads/touch_pages"), "%.4f" % (BASE_MIB * scale), "%.4f" % (BASE_MS * scale)]
 
-def gate(baseline, scale):
-    # A scaled workload stands for a slower build of the same benchmark: allowed explicitly.
-    r = subprocess.run([STALLSTAT, "gate", "check", "--json", "--allow-different-command", "--baseline", baseline, "-e", METRICS, "--"] + workload(scale),
-                       capture_output=True, text=True)
+def verdicts(args):
+    r = subprocess.run([STALLSTAT, "gate"] + args, capture_output=True, text=True)
     if r.returncode not in (0, 1, 3):
-        raise SystemExit("gate check failed: " + r.stderr)
+        raise SystemExit("gate failed: " + " ".join(args) + "\n" + r.stderr)
     return {m["metric"]: m["verdict"] for m in json.loads(r.stdout)["metrics"]}
 
-def record(path):
-    subprocess.run([STALLSTAT, "gate", "record", "--baseline", path, "-e", METRICS, "--"] + workload(1.0), check=True, capture_output=True)
+def stored(base, scale, counters):
+    # A scaled workload stands for a slower build of the same benchmark: allowed explicitly.
+    subprocess.run([STALLSTAT, "gate", "record", "--counters", counters, "--baseline", base, "-e", METRICS, "--"] + workload(1.0),
+                   check=True, capture_output=True)
+    return verdicts(["check", "--json", "--allow-different-command", "--baseline", base, "-e", METRICS, "--"] + workload(scale))
+
+def compare(scale):
+    return verdicts(["compare", "--json", "-e", METRICS, "--"] + workload(1.0) + ["--vs"] + workload(scale))
+
+def simulated(scale):
+    spin = os.path.join(ROOT, ".build/workloads/spin_work")
+    return verdicts(["compare", "--json", "--counters=simulated", "-e", "instructions", "--", spin, str(SPIN), "--vs", spin, str(round(SPIN * scale))])
+
+def tally(counts, key, result):
+    for metric, v in result.items():
+        c = counts.setdefault((key, metric), {"regression": 0, "inconclusive": 0, "trials": 0})
+        c["trials"] += 1
+        c["regression"] += v == "regression"
+        c["inconclusive"] += v == "inconclusive"
+
+def table(counts, label):
+    rows = ["| gates | metric (threshold) | flagged as regression | inconclusive |", "|---|---|---|---|"]
+    for (key, metric), c in counts.items():
+        rate = f"{c['regression']} = {100*c['regression']/c['trials']:.1f}%"
+        what = f"false alarms {rate}" if key == "A/A" else f"detected {rate}"
+        rows.append(f"| {label} {key}, {c['trials']} trials | {metric} ({THRESHOLDS.get(metric, '?')}) | {what} | {c['inconclusive']} |")
+    return "\n".join(rows)
+
+def slowdown(trials=5):
+    spin = os.path.join(ROOT, ".build/workloads/spin_work")
+    def timed(cmd):
+        t = time.time(); subprocess.run(cmd, check=True, capture_output=True); return time.time() - t
+    plain = statistics.median(timed([STALLSTAT, "stat", "--counters=rusage", "-e", "task-clock", "--", spin, "20000000"]) for _ in range(trials))
+    sim = statistics.median(timed([STALLSTAT, "stat", "--counters=simulated", "-e", "instructions", "--", spin, "20000000"]) for _ in range(trials))
+    return plain, sim
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--modes", default="stored,compare,rusage,simulated")
     ap.add_argument("--aa", type=int, default=200)
     ap.add_argument("--ab", type=int, default=30)
+    ap.add_argument("--sim-trials", type=int, default=20)
     ap.add_argument("--readme")
     ap.add_argument("--json")
     a = ap.parse_args()
     if "STALLSTAT_BIN" not in os.environ:
         subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT, check=True, capture_output=True)
     subprocess.run([os.path.join(ROOT, "Examples/workloads/build.sh")], check=True, capture_output=True)
-    start = time.time()
-    counts = {"aa": {}, "ab": {}}
+    blocks, results = {}, {}
     with tempfile.TemporaryDirectory() as d:
         base = os.path.join(d, "base.json")
-        for i in range(a.aa):
-            record(base)   # a fresh baseline each trial: trials are independent
-            for metric, v in gate(base, 1.0).items():
-                c = counts["aa"].setdefault(metric, {"regression": 0, "inconclusive": 0, "trials": 0})
-                c["trials"] += 1
-                c["regression"] += v == "regression"
-                c["inconclusive"] += v == "inconclusive"
-        for x in (0.01, 0.03, 0.05, 0.10):
-            for i in range(a.ab):
-                record(base)
-                for metric, v in gate(base, 1.0 + x).items():
-                    c = counts["ab"].setdefault(f"{metric} +{int(x*100)}%", {"regression": 0, "inconclusive": 0, "trials": 0})
-                    c["trials"] += 1
-                    c["regression"] += v == "regression"
-                    c["inconclusive"] += v == "inconclusive"
-    rows = ["| gates | metric (threshold) | flagged as regression | inconclusive |", "|---|---|---|---|"]
-    thresholds = {"task-clock": "5%", "page-faults": "0.5%"}
-    for metric, c in counts["aa"].items():
-        rows.append(f"| A/A, {c['trials']} trials | {metric} ({thresholds.get(metric, '?')}) | false alarms {c['regression']} = {100*c['regression']/c['trials']:.1f}% | {c['inconclusive']} |")
-    for key, c in counts["ab"].items():
-        metric = key.split(" ")[0]
-        rows.append(f"| A/B {key.split(' ')[1]} larger, {c['trials']} trials | {metric} ({thresholds.get(metric, '?')}) | detected {c['regression']} = {100*c['regression']/c['trials']:.1f}% | {c['inconclusive']} |")
-    block = "\n".join(rows) + f"\n\nMeasured by `Examples/bench/gate_stats.py --aa {a.aa} --ab {a.ab}` on {time.strftime('%Y-%m-%d')} " \
-        f"(workload `touch_pages {BASE_MIB:g} {BASE_MS:g}` scaled by 1+x; {time.time()-start:.0f} s in all).\n"
-    print(block)
+        for mode in a.modes.split(","):
+            start, counts = time.time(), {}
+            if mode in ("stored", "rusage"):
+                counters = "perf" if mode == "stored" else "rusage"
+                for _ in range(a.aa): tally(counts, "A/A", stored(base, 1.0, counters))
+                for x in (0.01, 0.03, 0.05, 0.10):
+                    for _ in range(a.ab): tally(counts, f"A/B +{x*100:g}%", stored(base, 1.0 + x, counters))
+                how = f"`gate record` + `gate check --counters={counters}`, workload `touch_pages {BASE_MIB:g} {BASE_MS:g}` scaled by 1+x"
+                block = table(counts, "stored")
+            elif mode == "compare":
+                for _ in range(a.aa): tally(counts, "A/A", compare(1.0))
+                for x in (0.01, 0.02, 0.03, 0.05):
+                    for _ in range(a.ab): tally(counts, f"A/B +{x*100:g}%", compare(1.0 + x))
+                how = f"`gate compare` (10 pairs), workload `touch_pages {BASE_MIB:g} {BASE_MS:g}` against itself scaled by 1+x"
+                block = table(counts, "compare")
+            elif mode == "simulated":
+                for _ in range(a.sim_trials): tally(counts, "A/A", simulated(1.0))
+                for _ in range(a.sim_trials): tally(counts, "A/B +0.1%", simulated(1.001))
+                plain, sim = slowdown()
+                how = f"`gate compare --counters=simulated` (10 pairs), `spin_work {SPIN}` against `spin_work {round(SPIN*1.001)}`"
+                block = table(counts, "simulated") + f"\n\nSlowdown under valgrind (cachegrind, cache simulation): `spin_work 20000000` " \
+                    f"{plain*1000:.0f} ms counted from rusage, {sim*1000:.0f} ms simulated = **{sim/plain:.0f}×** (median of 5 each)."
+            else:
+                raise SystemExit(f"unknown mode {mode}")
+            blocks[mode] = block + f"\n\nMeasured by `Examples/bench/gate_stats.py --modes {mode} --aa {a.aa} --ab {a.ab} --sim-trials {a.sim_trials}`" \
+                f" on {time.strftime('%Y-%m-%d')}: {how}; {time.time()-start:.0f} s.\n"
+            results[mode] = {f"{k[0]} {k[1]}": v for k, v in counts.items()}
+            print(blocks[mode], flush=True)
     if a.json:
-        json.dump(counts, open(a.json, "w"), indent=2)
+        json.dump(results, open(a.json, "w"), indent=2)
     if a.readme:
         text = open(a.readme).read()
-        open(a.readme, "w").write(re.sub(r"(<!-- BENCH:gate -->\n).*?(<!-- /BENCH:gate -->)", lambda m: m.group(1) + block + m.group(2), text, flags=re.S))
+        for mode, block in blocks.items():
+            marker = "gate" if mode == "stored" else f"gate-{mode}"
+            text = re.sub(rf"(<!-- BENCH:{marker} -->\n).*?(<!-- /BENCH:{marker} -->)", lambda m: m.group(1) + block + m.group(2), text, flags=re.S)
+        open(a.readme, "w").write(text)
 
 if __name__ == "__main__":
     main()

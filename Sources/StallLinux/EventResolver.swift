@@ -150,6 +150,10 @@ public final class EventResolver {
     }
 
     /// A table name on the CPUs' own core models, with per-CPU encodings where the cores differ.
+    // Not optimised: Swift 6.3.1's CopyPropagation pass crashes on this function in release
+    // builds (an ownership-verifier error on the borrowed TableEvent). It runs once per
+    // event name, so nothing is lost; remove the attribute when the compiler is fixed.
+    @_optimize(none)
     func resolveFromTables(_ name: String) throws -> ResolvedEvent? {
         let models = try cpuModels()
         let distinct = Dictionary(grouping: models.keys.sorted(), by: { models[$0]!.name })
