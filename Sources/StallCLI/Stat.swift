@@ -453,6 +453,12 @@ struct Stat: ParsableCommand {
             notes.write("stopped by \(signalName(sig)) after \(cFormat("%.3f", last.elapsedSeconds)) s; printing what was counted so far")
         }
         if last.targetsExited { notes.write("the attached process(es) exited; counting stopped") }
+        // perf's fallback without the privilege to count the kernel side: said, not silent.
+        let narrowed = Set(summary.results.map(\.name)).subtracting(resolved.map(\.name)).filter { $0.hasSuffix(":u") || $0.hasSuffix("/u") }
+        if !narrowed.isEmpty {
+            let level = MachineFacts.perfEventParanoid().map { "kernel.perf_event_paranoid is \($0)" } ?? "the kernel refused kernel-side counting"
+            notes.write("\(level): \(narrowed.sorted().joined(separator: ", ")) count user space only, as perf falls back (the kernel side needs paranoid ≤ 1, CAP_PERFMON or root)")
+        }
         warnAboutMultiplexing(summary, notes: notes)
 
         let metricRows = selection.metrics.isEmpty ? [] : selectedMetricRows(summary, selection: selection, resolver: resolver, pmus: pmus)
