@@ -39,8 +39,10 @@ def stored(base, scale, counters):
                    check=True, capture_output=True)
     return verdicts(["check", "--json", "--allow-different-command", "--baseline", base, "-e", METRICS, "--"] + workload(scale))
 
+COMPARE_OPTIONS = []
+
 def compare(scale):
-    return verdicts(["compare", "--json", "-e", METRICS, "--"] + workload(1.0) + ["--vs"] + workload(scale))
+    return verdicts(["compare", "--json", "-e", METRICS] + COMPARE_OPTIONS + ["--"] + workload(1.0) + ["--vs"] + workload(scale))
 
 def simulated(scale):
     spin = os.path.join(ROOT, ".build/workloads/spin_work")
@@ -75,9 +77,16 @@ def main():
     ap.add_argument("--aa", type=int, default=200)
     ap.add_argument("--ab", type=int, default=30)
     ap.add_argument("--sim-trials", type=int, default=20)
+    ap.add_argument("--ab-levels", help="compare: the A/B sizes in percent (default 1,2,3,5)")
+    ap.add_argument("--pairs", type=int, help="compare: pairs per gate (default: the gate's, 10)")
+    ap.add_argument("--tc-threshold", type=float, help="compare: task-clock threshold in percent (default: the gate's, 5)")
     ap.add_argument("--readme")
     ap.add_argument("--json")
     a = ap.parse_args()
+    if a.pairs: COMPARE_OPTIONS.extend(["--runs", str(a.pairs)])
+    if a.tc_threshold is not None:
+        COMPARE_OPTIONS.extend(["--threshold", f"task-clock={a.tc_threshold:g}"])
+        THRESHOLDS["task-clock"] = f"{a.tc_threshold:g}%"
     if "STALLSTAT_BIN" not in os.environ:
         subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT, check=True, capture_output=True)
     subprocess.run([os.path.join(ROOT, "Examples/workloads/build.sh")], check=True, capture_output=True)
@@ -95,9 +104,10 @@ def main():
                 block = table(counts, "stored")
             elif mode == "compare":
                 for _ in range(a.aa): tally(counts, "A/A", compare(1.0))
-                for x in (0.01, 0.02, 0.03, 0.05):
+                levels = [float(v) / 100 for v in a.ab_levels.split(",")] if a.ab_levels else [0.01, 0.02, 0.03, 0.05]
+                for x in levels:
                     for _ in range(a.ab): tally(counts, f"A/B +{x*100:g}%", compare(1.0 + x))
-                how = f"`gate compare` (10 pairs), workload `touch_pages {BASE_MIB:g} {BASE_MS:g}` against itself scaled by 1+x"
+                how = f"`gate compare` ({a.pairs or 10} pairs{', task-clock threshold %g%%' % a.tc_threshold if a.tc_threshold is not None else ''}), workload `touch_pages {BASE_MIB:g} {BASE_MS:g}` against itself scaled by 1+x"
                 block = table(counts, "compare")
             elif mode == "simulated":
                 for _ in range(a.sim_trials): tally(counts, "A/A", simulated(1.0))
@@ -108,7 +118,8 @@ def main():
                     f"{plain*1000:.0f} ms counted from rusage, {sim*1000:.0f} ms simulated = **{sim/plain:.0f}×** (median of 5 each)."
             else:
                 raise SystemExit(f"unknown mode {mode}")
-            blocks[mode] = block + f"\n\nMeasured by `Examples/bench/gate_stats.py --modes {mode} --aa {a.aa} --ab {a.ab} --sim-trials {a.sim_trials}`" \
+            extra = (f" --pairs {a.pairs}" if a.pairs else "") + (f" --ab-levels {a.ab_levels}" if a.ab_levels else "") + (f" --tc-threshold {a.tc_threshold:g}" if a.tc_threshold is not None else "")
+            blocks[mode] = block + f"\n\nMeasured by `Examples/bench/gate_stats.py --modes {mode} --aa {a.aa} --ab {a.ab} --sim-trials {a.sim_trials}{extra}`" \
                 f" on {time.strftime('%Y-%m-%d')}: {how}; {time.time()-start:.0f} s.\n"
             results[mode] = {f"{k[0]} {k[1]}": v for k, v in counts.items()}
             print(blocks[mode], flush=True)

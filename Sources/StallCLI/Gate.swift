@@ -93,6 +93,7 @@ struct Gate: ParsableCommand {
             guard !workload.isEmpty else { throw ValidationError("gate needs a command to measure: ... -- ./bench args") }
             let meter = try meter(config: config, sourceHint: sourceHint)
             let (runCount, warmupCount) = try runCounts(config)
+            StandardError.write("stallstat: gate: \(warmupCount) + \(runCount) runs, counted by \(meter.source.description)")
             // Ctrl-C is taken by the counting loop while the runs go on; the statistics after them stop at once.
             MachineFacts.blockStopSignals()
             defer { MachineFacts.unblockStopSignals() }
@@ -307,7 +308,7 @@ struct Gate: ParsableCommand {
             let (pairs, warmupCount) = try m.runCounts(config)
             let orderSeed = seed ?? UInt64(MachineFacts.wallClockSeconds() * 1e6)
             var rng = GateStatistics.SplitMix64(seed: orderSeed)
-            StandardError.write("stallstat: gate: \(pairs) pairs (\(meter.source.rawValue) counters), order seed \(orderSeed)")
+            StandardError.write("stallstat: gate: \(warmupCount) + \(pairs) pairs, counted by \(meter.source.description), order seed \(orderSeed)")
             MachineFacts.blockStopSignals()
             defer { MachineFacts.unblockStopSignals() }
             var oldRuns: [[GateMeter.Value]] = [], newRuns: [[GateMeter.Value]] = []

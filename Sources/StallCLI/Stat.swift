@@ -511,11 +511,7 @@ struct Stat: ParsableCommand {
             StandardError.write("stallstat: no event was counted")
             throw ExitCode(ExitCodes.nothingCounted)
         }
-        if let sig = last.interruptedBy { throw ExitCode(128 + sig) }
-        if let code = last.commandExitCode, code != 0 {
-            notes.write("the command '\(workload.joined(separator: " "))' exited with status \(code)")
-            throw ExitCode(code)
-        }
+        try exitAsTheCommand(interruptedBy: last.interruptedBy, exitCode: last.commandExitCode, notes: notes)
     }
 
     /// --pre/--post: `sh -c CMD`; a failure ends the run with the hook's status, as perf.

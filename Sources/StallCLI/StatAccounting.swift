@@ -59,8 +59,13 @@ extension Stat {
             StandardError.write("stallstat: \(failure)")
             throw ExitCode(ExitCodes.outputError)
         }
-        if let sig = last.interruptedBy { throw ExitCode(128 + sig) }
-        if let code = last.commandExitCode, code != 0 {
+        try exitAsTheCommand(interruptedBy: last.interruptedBy, exitCode: last.commandExitCode, notes: notes)
+    }
+
+    /// A stop signal exits 128 + N; otherwise a failing command's status is stat's, as perf.
+    func exitAsTheCommand(interruptedBy sig: Int32?, exitCode code: Int32?, notes: Notes) throws {
+        if let sig { throw ExitCode(128 + sig) }
+        if let code, code != 0 {
             notes.write("the command '\(workload.joined(separator: " "))' exited with status \(code)")
             throw ExitCode(code)
         }

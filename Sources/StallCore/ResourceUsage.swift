@@ -21,6 +21,15 @@ public enum CounterSource: String, CaseIterable, Sendable {
         }
     }
 
+    /// How stderr names the source.
+    public var description: String {
+        switch self {
+        case .auto, .perf: return "perf_event_open"
+        case .rusage: return "the kernel's accounting of the command (rusage)"
+        case .simulated: return "valgrind's cachegrind (simulated)"
+        }
+    }
+
     /// The metric name without a source suffix, for thresholds and aliases.
     public static func baseName(_ metric: String) -> String {
         for s in [CounterSource.rusage, .simulated] where metric.hasSuffix(s.suffix) { return String(metric.dropLast(s.suffix.count)) }
