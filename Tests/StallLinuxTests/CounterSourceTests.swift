@@ -81,12 +81,14 @@ final class CounterSourceTests: XCTestCase {
         XCTAssertTrue(json.contains("\"page-faults (rusage)\""), json)
         let check = Harness.run(asNobody + [deny, "--", Harness.stallstat, "gate", "check", "--baseline", base, "--runs", "5", "--warmup", "1",
                                             "--", work, "100000"])
-        XCTAssertTrue([0, 3].contains(check.status), "exit \(check.status): \(check.stdout) \(check.stderr)")
+        // It measured and decided (the verdict on a handful of faults is not the point: 2 would be a failure to measure).
+        XCTAssertTrue([0, 1, 3].contains(check.status), "exit \(check.status): \(check.stdout) \(check.stderr)")
+        XCTAssertTrue(check.stderr.contains("counted by the kernel's accounting of the command (rusage)"), check.stderr)
         XCTAssertTrue(check.stdout.contains("page-faults (rusage)"), check.stdout)
         // And compare works there too.
         let cmp = Harness.run(asNobody + [deny, "--", Harness.stallstat, "gate", "compare", "--runs", "8", "--warmup", "1", "-e", "page-faults",
                                           "--", work, "100000", "--vs", work, "100000"])
-        XCTAssertTrue([0, 3].contains(cmp.status), "exit \(cmp.status): \(cmp.stdout) \(cmp.stderr)")
+        XCTAssertTrue([0, 1, 3].contains(cmp.status), "exit \(cmp.status): \(cmp.stdout) \(cmp.stderr)")
         XCTAssertTrue(cmp.stdout.contains("page-faults (rusage)"), cmp.stdout)
     }
 
