@@ -28,7 +28,7 @@ struct Stat: ParsableCommand {
     /// Written out (deriving it from the help text cost 18% of start-up); a test checks
     /// it equals what ArgumentParser's own description of `Stat` says.
     static let valueOptions: Set<String> = [
-        "--cgroup", "--control", "--cpu", "--cpu-model", "--cputype", "--delay", "--duration", "--event", "--event-tables",
+        "--cgroup", "--control", "--counters", "--cpu", "--cpu-model", "--cputype", "--delay", "--duration", "--event", "--event-tables",
         "--field-separator", "--filter", "--for-each-cgroup", "--interval", "--interval-count", "--interval-print",
         "--log-fd", "--metrics", "--output", "--pid", "--plot", "--pmu-counters", "--post", "--pre", "--repeat", "--td-level",
         "--tid", "--timeout", "-C", "-D", "-G", "-I", "-M", "-e", "-o", "-p", "-r", "-t", "-x",
