@@ -203,6 +203,9 @@ struct Stat: ParsableCommand {
     @Option(name: .customLong("counters"), help: ArgumentHelp("Where counts come from: auto (perf_event_open; where it is refused, a launched command's rusage), perf, rusage (no privilege or PMU: CPU time, faults, context switches, max RSS, block I/O), simulated (the command under valgrind's cachegrind: exact instructions, simulated cache misses).", valueName: "SOURCE"))
     var counters: CounterSource = .auto
 
+    @Flag(name: .customLong("show-rusage"), help: "With a launched command and perf counters: also print its rusage rows, from the same run.")
+    var showRusage = false
+
     @Option(name: .customLong("pmu-counters"), parsing: .unconditional, help: "Programmable counters the PMU has (default: libpfm4's figure for the detected PMU, else 6).")
     var pmuCountersText: String?
 
@@ -272,6 +275,9 @@ struct Stat: ParsableCommand {
         if let fd = logFD, fcntl(fd, F_GETFD) < 0 { throw ValidationError("--log-fd \(fd) is not an open file descriptor") }
 
         if let refusal = refusedOption { throw ValidationError(refusal) }
+        if showRusage && (workload.isEmpty || target.isSystemWide(workload: workload) || target.pids != nil || target.tids != nil || counters == .rusage || counters == .simulated) {
+            throw ValidationError("--show-rusage prints a launched command's rusage next to its perf counters: it needs a command (… -- ./cmd) and perf counters")
+        }
         if counters == .rusage || counters == .simulated {
             let perfOnly: [(Bool, String)] = [(intervalText != nil, "-I"), (perCPU || perSocket || perDie || perCore || perNode, "-A/--per-*"),
                                               (perThread, "--per-thread"), (!cgroups.isEmpty || forEachCgroup != nil, "-G"), (topdown, "--topdown"),
@@ -436,6 +442,10 @@ struct Stat: ParsableCommand {
                 break
             }
             if !reportedFailures { reportFailures(outcome.failures, notes: notes); reportedFailures = true }
+            if showRusage, let usage = outcome.commandUsage {
+                // The kernel's accounting of the very run the counters measured, side by side.
+                outcome.summary.results += RusageMetric.defaultSet.map { $0.result(usage, elapsedNs: outcome.elapsedSeconds * 1e9) }
+            }
             summaries.append(outcome.summary)
             last = outcome
             if outcome.interruptedBy != nil {

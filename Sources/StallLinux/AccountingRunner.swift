@@ -94,9 +94,7 @@ public struct AccountingRunner {
         do { child = try PausedChild(arguments: argv) } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
         // The paused child's own faults, runtime and switches since fork: not the command's.
         let pid = child.pid
-        let beforeExec = ProcessCounts.parse(schedstat: (try? SystemFiles.readText("/proc/\(pid)/schedstat")) ?? "",
-                                             stat: (try? SystemFiles.readText("/proc/\(pid)/stat")) ?? "",
-                                             status: (try? SystemFiles.readText("/proc/\(pid)/status")) ?? "")
+        let beforeExec = ProcessCounts.read(pid: pid)
         let signalsBefore = reader.read()
         let start = cpe_monotonic_ns()
         do { try child.release() } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
@@ -114,18 +112,7 @@ public struct AccountingRunner {
         child.end(interruptedBy: interrupted)
         let signalsAfter = reader.read()
 
-        var usage = ResourceUsage()
-        if let u = child.resourceUsage {
-            usage.userNs = Double(u.ru_utime.tv_sec) * 1e9 + Double(u.ru_utime.tv_usec) * 1e3
-            usage.systemNs = Double(u.ru_stime.tv_sec) * 1e9 + Double(u.ru_stime.tv_usec) * 1e3
-            usage.minorFaults = Double(u.ru_minflt)
-            usage.majorFaults = Double(u.ru_majflt)
-            usage.voluntarySwitches = Double(u.ru_nvcsw)
-            usage.involuntarySwitches = Double(u.ru_nivcsw)
-            usage.maxRSSKiB = Double(u.ru_maxrss)
-            usage.blockInputs = Double(u.ru_inblock)
-            usage.blockOutputs = Double(u.ru_oublock)
-        }
+        let usage = child.resourceUsage.map { ResourceUsage($0) } ?? ResourceUsage()
         let elapsedNs = Double(end - start)
         let signalResults = signalEvents.map { e -> CounterResult in
             guard case .procCounter(let kind) = e.backend, let after = signalsAfter[kind] else {
@@ -169,5 +156,30 @@ public enum PerfEventAvailability {
     public static func refusal() -> Int32? {
         let rc = cpe_probe_task_clock()
         return rc == 0 ? nil : -rc
+    }
+}
+
+extension ResourceUsage {
+    /// wait4's struct rusage in stallstat's units.
+    init(_ u: rusage) {
+        self.init()
+        userNs = Double(u.ru_utime.tv_sec) * 1e9 + Double(u.ru_utime.tv_usec) * 1e3
+        systemNs = Double(u.ru_stime.tv_sec) * 1e9 + Double(u.ru_stime.tv_usec) * 1e3
+        minorFaults = Double(u.ru_minflt)
+        majorFaults = Double(u.ru_majflt)
+        voluntarySwitches = Double(u.ru_nvcsw)
+        involuntarySwitches = Double(u.ru_nivcsw)
+        maxRSSKiB = Double(u.ru_maxrss)
+        blockInputs = Double(u.ru_inblock)
+        blockOutputs = Double(u.ru_oublock)
+    }
+}
+
+extension ProcessCounts {
+    /// A task's own counts from /proc (the paused child before its exec).
+    static func read(pid: Int32) -> ProcessCounts {
+        ProcessCounts.parse(schedstat: (try? SystemFiles.readText("/proc/\(pid)/schedstat")) ?? "",
+                            stat: (try? SystemFiles.readText("/proc/\(pid)/stat")) ?? "",
+                            status: (try? SystemFiles.readText("/proc/\(pid)/status")) ?? "")
     }
 }

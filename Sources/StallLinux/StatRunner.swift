@@ -63,6 +63,9 @@ public struct StatOutcome {
     public var anyCounted: Bool
     /// At least one perf_event_open counter opened (kernel signals aside).
     public var perfCountersOpened: Bool = false
+    /// The launched command's rusage from its exec on (the kernel's accounting of the same
+    /// run the counters measured; `stat --show-rusage`).
+    public var commandUsage: ResourceUsage? = nil
 }
 
 public enum StatRunError: Error, CustomStringConvertible {
@@ -192,6 +195,7 @@ public final class StatRunner {
         }
 
         var baselineSignals = signalReader.read()
+        let beforeExec = child.map { ProcessCounts.read(pid: $0.pid) }
         var start = cpe_monotonic_ns()
         if let child {
             // System-wide or attached counting bounded by a command: counting starts with
@@ -284,10 +288,12 @@ public final class StatRunner {
                                      elapsedNs: Double(end - start))
         let opened = !session.isEmpty
         session.close()
-        return StatOutcome(summary: summary, elapsedSeconds: Double(end - start) / 1e9,
-                           commandExitCode: child?.exitCode, interruptedBy: interrupted,
-                           targetsExited: targetsExited, failures: failures,
-                           anyCounted: summary.results.contains { $0.status == .counted }, perfCountersOpened: opened)
+        var outcome = StatOutcome(summary: summary, elapsedSeconds: Double(end - start) / 1e9,
+                                  commandExitCode: child?.exitCode, interruptedBy: interrupted,
+                                  targetsExited: targetsExited, failures: failures,
+                                  anyCounted: summary.results.contains { $0.status == .counted }, perfCountersOpened: opened)
+        if let usage = child?.resourceUsage, let beforeExec { outcome.commandUsage = ResourceUsage(usage).since(beforeExec) }
+        return outcome
     }
 
 }

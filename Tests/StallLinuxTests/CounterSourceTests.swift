@@ -31,6 +31,17 @@ final class CounterSourceTests: XCTestCase {
             XCTAssertGreaterThan(ours["max-rss (rusage)"]![i], 24 * 1024, "max RSS holds the 24 MiB touched")
             XCTAssertEqual(ours["page-faults (rusage)"]![i], ours["minor-faults (rusage)"]![i] + ours["major-faults (rusage)"]![i])
         }
+        // The same run, both accountings (`--show-rusage`): rusage also holds the exec
+        // itself (its faults and kernel time before enable_on_exec) and the exit after
+        // perf's counters close, a few faults and about a millisecond, never less than perf.
+        for _ in 0..<3 {
+            let both = Harness.stallstat(["stat", "-x,", "-e", "task-clock,page-faults", "--show-rusage", "--", touch, "24"])
+            XCTAssertEqual(both.status, 0, both.stderr)
+            let c = Harness.csvCounts(both.stderr + both.stdout)
+            let pf = c["page-faults"] ?? -1, pfr = c["page-faults (rusage)"] ?? -1, tc = c["task-clock"] ?? -1, tcr = c["task-clock (rusage)"] ?? -1
+            XCTAssertTrue(pfr >= pf && pfr - pf <= 20, "same run: rusage \(pfr) vs perf \(pf) faults")
+            XCTAssertTrue(tcr >= tc - 0.05 && tcr - tc <= 3 + 0.05 * tc, "same run: rusage \(tcr) ms vs perf \(tc) ms")
+        }
         // What rusage cannot count is said, not faked.
         let cycles = Harness.stallstat(["stat", "--counters=rusage", "-e", "cycles,page-faults", "--", "true"])
         XCTAssertTrue(cycles.stderr.contains("<not supported>") || cycles.stdout.contains("<not supported>"), cycles.stdout + cycles.stderr)
