@@ -54,23 +54,16 @@ struct Gate: ParsableCommand {
             let given = metrics.flatMap { $0.split(separator: ",").map { String($0).trimmingWhitespace() } }
             if !given.isEmpty { return given }
             if let m = config.metrics, !m.isEmpty { return m }
-            if paired {
-                // compare: the program's own work and time; system-wide signals that are
-                // usually 0 would only make the verdict inconclusive.
-                switch source {
-                case .simulated: return ["instructions", "L1-dcache-misses", "LL-misses", "estimated-cycles"]
-                case .rusage: return ["task-clock", "page-faults", "max-rss"]
-                case .perf, .auto: return (hasPMU ? ["instructions", "cycles"] : []) + ["task-clock", "page-faults"]
-                }
-            }
+            var own: [String]
             switch source {
             case .simulated: return ["instructions", "L1-dcache-misses", "LL-misses", "estimated-cycles"]
-            case .rusage: return ["task-clock", "page-faults", "context-switches", "max-rss", "pressure:memory-some", "vmstat:compact_stall", "vmstat:allocstall"]
-            case .perf, .auto:
-                var m = hasPMU ? ["instructions", "cycles"] : []
-                m += ["task-clock", "page-faults", "context-switches", "pressure:memory-some", "vmstat:compact_stall", "vmstat:allocstall"]
-                return m
+            case .rusage: own = ["task-clock", "page-faults", "max-rss"]
+            case .perf, .auto: own = (hasPMU ? ["instructions", "cycles"] : []) + ["task-clock", "page-faults"]
             }
+            // compare gates the program's own work and time: context switches and the
+            // system-wide signals, usually 0, would only make its verdict inconclusive.
+            if !paired { own += ["context-switches", "pressure:memory-some", "vmstat:compact_stall", "vmstat:allocstall"] }
+            return own
         }
 
         func runCounts(_ config: GateConfig) throws -> (runs: Int, warmup: Int) {
@@ -176,6 +169,9 @@ struct Gate: ParsableCommand {
             return o
         }
 
+        func alpha(_ config: GateConfig) -> Double { alpha ?? config.alpha ?? 0.01 }
+        func minimumCoverage(_ config: GateConfig) -> Double { minCoverage ?? config.minimumCoverage ?? 0.99 }
+
         func threshold(_ metric: String, _ config: GateConfig) throws -> Double {
             let o = try overrides(), base = CounterSource.baseName(metric)
             return o[metric] ?? o[base] ?? config.thresholds[metric] ?? config.thresholds[base] ?? GateConfig.defaultThreshold(for: metric)
@@ -258,8 +254,7 @@ struct Gate: ParsableCommand {
                 StandardError.write("stallstat: gate: a stored baseline compares machine states as well as code; `stallstat gate compare -- OLD --vs NEW` runs both in the same state")
             }
             let stateChanged = BaselineDrift.stateChanged(baseline: stored.machine, now: machine)
-            let a = verdict.alpha ?? config.alpha ?? 0.01
-            let coverage = verdict.minCoverage ?? config.minimumCoverage ?? 0.99
+            let a = verdict.alpha(config), coverage = verdict.minimumCoverage(config)
             var results: [GateResult] = []
             for s in samples {
                 guard let base = stored.metrics.first(where: { $0.name == s.name }) else { continue }
@@ -323,8 +318,7 @@ struct Gate: ParsableCommand {
                 guard k >= warmupCount else { continue }
                 for (isOld, values) in pair { if isOld { oldRuns.append(values) } else { newRuns.append(values) } }
             }
-            let a = verdict.alpha ?? config.alpha ?? 0.01
-            let coverage = verdict.minCoverage ?? config.minimumCoverage ?? 0.99
+            let a = verdict.alpha(config), coverage = verdict.minimumCoverage(config)
             var results: [GateResult] = []
             for (i, first) in (oldRuns.first ?? []).enumerated() {
                 let o = oldRuns.map { $0[i].value }, n = newRuns.map { $0[i].value }
@@ -350,6 +344,8 @@ struct GateMeter {
     let source: CounterSource
     let pmus: SysfsPMUs
     private let events: [ResolvedEvent]
+    private let groups: [[Int]]
+    private let paranoid: Int?
     private let accounting: AccountingSelection?
 
     init(source: CounterSource, names: [String], pmus: SysfsPMUs) throws {
@@ -363,6 +359,8 @@ struct GateMeter {
             }
             accounting = selection
             events = []
+            groups = []
+            paranoid = nil
         } else {
             var resolved: [ResolvedEvent] = []
             for n in names {
@@ -372,6 +370,9 @@ struct GateMeter {
                 }
             }
             events = resolved
+            // Each metric in a group of its own (one that cannot be scheduled does not hold back the others).
+            groups = CounterGrouping.kernelGroups(events: resolved, requested: resolved.indices.map { [$0] })
+            paranoid = MachineFacts.perfEventParanoid()
             accounting = nil
         }
     }
@@ -379,28 +380,23 @@ struct GateMeter {
     /// One run of the command: every metric's value and the share of time its counter ran.
     /// A failed, interrupted or failing command ends the gate with the documented status.
     func measureOnce(_ command: [String], run: Int) throws -> [Value] {
-        if let accounting {
-            let outcome: AccountingRunner.Outcome
-            do {
-                outcome = try AccountingRunner(source: source, command: command, signalEvents: accounting.signalEvents).run()
-            } catch {
-                StandardError.write("stallstat: gate: run \(run) failed: \(error)")
-                throw ExitCode(2)
+        let window: StatWindow, interrupted: Int32?, exitCode: Int32?
+        do {
+            if let accounting {
+                let o = try AccountingRunner(source: source, command: command, signalEvents: accounting.signalEvents).run()
+                (window, interrupted, exitCode) = (accounting.window(o), o.interruptedBy, o.commandExitCode)
+            } else {
+                let plan = StatPlan(events: events, groups: groups, scope: .command, command: command, perCPU: false,
+                                    durationSeconds: nil, intervalMilliseconds: nil)
+                let o = try StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: paranoid).run { _ in }
+                (window, interrupted, exitCode) = (o.summary, o.interruptedBy, o.commandExitCode)
             }
-            try GateMeter.check(interruptedBy: outcome.interruptedBy, exitCode: outcome.commandExitCode, run: run)
-            return try accounting.window(outcome).results.map { try value($0) }
-        }
-        let groups = CounterGrouping.kernelGroups(events: events, requested: events.indices.map { [$0] })
-        let plan = StatPlan(events: events, groups: groups, scope: .command, command: command, perCPU: false,
-                            durationSeconds: nil, intervalMilliseconds: nil)
-        let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())
-        let outcome: StatOutcome
-        do { outcome = try runner.run { _ in } } catch {
+        } catch {
             StandardError.write("stallstat: gate: run \(run) failed: \(error)")
             throw ExitCode(2)
         }
-        try GateMeter.check(interruptedBy: outcome.interruptedBy, exitCode: outcome.commandExitCode, run: run)
-        return try outcome.summary.results.map { try value($0) }
+        try GateMeter.check(interruptedBy: interrupted, exitCode: exitCode, run: run)
+        return try window.results.map { try value($0) }
     }
 
     private func value(_ r: CounterResult) throws -> Value {

@@ -391,6 +391,7 @@ struct Stat: ParsableCommand {
         plan.intervalCount = intervalCount
         plan.delayMilliseconds = delay
         plan.scaleForMultiplexing = scale
+        plan.recordsCommandUsage = showRusage
         let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())
 
         let sink = try StatOutputSink(format: format, path: outputFile, append: append, logFD: logFD, quiet: quiet)
@@ -415,14 +416,8 @@ struct Stat: ParsableCommand {
             }
         }
 
-        var summaries: [StatWindow] = []
-        var last: StatOutcome? = nil
         var reportedFailures = false
-        var run = 0
-        while repeatCount == 0 || run < repeatCount {
-            run += 1
-            try runShellHook(preCommand, option: "--pre")
-            if syncFirst { sync() }
+        let outcomes = try repeatRuns(notes: notes, interruptedBy: \.interruptedBy) { completedRuns -> StatOutcome? in
             var outcome: StatOutcome
             do {
                 if runGroups.count > 1 {
@@ -432,36 +427,24 @@ struct Stat: ParsableCommand {
                 }
             } catch let e as StatRunError {
                 StandardError.write("stallstat: \(e)")
-                if summaries.isEmpty {
+                if completedRuns == 0 {
                     switch e {
                     case .nothingOpened: throw ExitCode(ExitCodes.nothingCounted)
                     case .noSuchProcess: throw ExitCode(ExitCodes.targetError)
                     case .child(let f): throw ExitCode(f.exitCode)
                     }
                 }
-                break
+                return nil
             }
             if !reportedFailures { reportFailures(outcome.failures, notes: notes); reportedFailures = true }
             if showRusage, let usage = outcome.commandUsage {
                 // The kernel's accounting of the very run the counters measured, side by side.
                 outcome.summary.results += RusageMetric.defaultSet.map { $0.result(usage, elapsedNs: outcome.elapsedSeconds * 1e9) }
             }
-            summaries.append(outcome.summary)
-            last = outcome
-            if outcome.interruptedBy != nil {
-                if repeatCount != 1 { notes.write("interrupted during run \(run)\(repeatCount > 1 ? " of \(repeatCount)" : ""); showing the runs that completed") }
-                break
-            }
-            try runShellHook(postCommand, option: "--post")
+            return outcome
         }
-        guard let last else { throw ExitCode(ExitCodes.nothingCounted) }
-        var summary = last.summary
-        let completed = last.interruptedBy != nil && summaries.count > 1 ? Array(summaries.dropLast()) : summaries
-        if repeatCount != 1, let combined = RepeatAggregator.combine(completed) { summary = combined }
-
-        if let sig = last.interruptedBy {
-            notes.write("stopped by \(signalName(sig)) after \(cFormat("%.3f", last.elapsedSeconds)) s; printing what was counted so far")
-        }
+        guard let last = outcomes.last else { throw ExitCode(ExitCodes.nothingCounted) }
+        let (summary, runsShown) = summarize(outcomes.map(\.summary), lastInterruptedBy: last.interruptedBy, elapsedSeconds: last.elapsedSeconds, notes: notes)
         if last.targetsExited { notes.write("the attached process(es) exited; counting stopped") }
         // perf's fallback without the privilege to count the kernel side: said, not silent.
         let narrowed = Set(summary.results.map(\.name)).subtracting(resolved.map(\.name)).filter { $0.hasSuffix(":u") || $0.hasSuffix("/u") }
@@ -477,15 +460,7 @@ struct Stat: ParsableCommand {
         } else if metricOnly {
             sink.write(MetricOnlyWriter(format: format).render(metricRows))
         } else if interval == nil || printSummary || { if case .text = format { return true }; return false }() {
-            switch format {
-            case .text:
-                sink.write((interval != nil ? "\n" : "") + textWriter.render([summary], totalSeconds: last.elapsedSeconds, repeats: completed.count))
-            case .csv(let sep):
-                let prefix = interval != nil && !noCSVSummary ? String(repeating: " ", count: 9) + "summary" + sep : ""
-                sink.write(PerfCSVWriter(separator: sep).lines(for: summary).map { prefix + $0 + "\n" }.joined())
-            case .json:
-                sink.write(PerfJSONWriter().lines(for: summary).map { $0 + "\n" }.joined())
-            }
+            sink.write(summaryText(summary, textWriter: textWriter, totalSeconds: last.elapsedSeconds, repeats: runsShown))
         }
         if !metricRows.isEmpty && !metricOnly { sink.write(MetricOnlyWriter(format: format).section(metricRows)) }
 

@@ -18,15 +18,8 @@ extension Stat {
         let notes = Notes(quiet: quiet)
         let textWriter = SimpleperfTextWriter(bigNumbers: !noBigNum)
 
-        var windows: [StatWindow] = []
-        var last: AccountingRunner.Outcome? = nil
-        var run = 0
-        while repeatCount == 0 || run < repeatCount {
-            run += 1
-            try runShellHook(preCommand, option: "--pre")
-            if syncFirst { sync() }
-            let outcome: AccountingRunner.Outcome
-            do { outcome = try runner.run() } catch let e as StatRunError {
+        let outcomes = try repeatRuns(notes: notes, interruptedBy: \.interruptedBy) { _ -> AccountingRunner.Outcome? in
+            do { return try runner.run() } catch let e as StatRunError {
                 StandardError.write("stallstat: \(e)")
                 if case .child(let f) = e { throw ExitCode(f.exitCode) }
                 throw ExitCode(ExitCodes.nothingCounted)
@@ -34,32 +27,62 @@ extension Stat {
                 StandardError.write("stallstat: \(error)")
                 throw ExitCode(ExitCodes.nothingCounted)
             }
-            last = outcome
-            if outcome.interruptedBy != nil {
-                if repeatCount != 1 { notes.write("interrupted during run \(run)\(repeatCount > 1 ? " of \(repeatCount)" : ""); showing the runs that completed") }
-                // An interrupted run's rusage is the stopped command's: printed when it is the only run.
-                if windows.isEmpty { windows.append(selection.window(outcome)) }
-                break
-            }
-            windows.append(selection.window(outcome))
-            try runShellHook(postCommand, option: "--post")
         }
-        guard let last else { throw ExitCode(ExitCodes.nothingCounted) }
-        var summary = windows.last!
-        if repeatCount != 1, let combined = RepeatAggregator.combine(windows) { summary = combined }
-        if let sig = last.interruptedBy {
-            notes.write("stopped by \(signalName(sig)) after \(cFormat("%.3f", last.elapsedSeconds)) s; printing what was counted so far")
-        }
-        switch format {
-        case .text: sink.write(textWriter.render([summary], totalSeconds: last.elapsedSeconds, repeats: windows.count))
-        case .csv(let sep): sink.write(PerfCSVWriter(separator: sep).lines(for: summary).map { $0 + "\n" }.joined())
-        case .json: sink.write(PerfJSONWriter().lines(for: summary).map { $0 + "\n" }.joined())
-        }
+        guard let last = outcomes.last else { throw ExitCode(ExitCodes.nothingCounted) }
+        let (summary, runsShown) = summarize(outcomes.map { selection.window($0) }, lastInterruptedBy: last.interruptedBy,
+                                             elapsedSeconds: last.elapsedSeconds, notes: notes)
+        sink.write(summaryText(summary, textWriter: textWriter, totalSeconds: last.elapsedSeconds, repeats: runsShown))
         if let failure = sink.finish() {
             StandardError.write("stallstat: \(failure)")
             throw ExitCode(ExitCodes.outputError)
         }
         try exitAsTheCommand(interruptedBy: last.interruptedBy, exitCode: last.commandExitCode, notes: notes)
+    }
+
+    /// -r N (0: until interrupted) around one run: --pre and -S before it, --post after.
+    /// Stops after an interrupted run, or when `once` returns nil (a later run that
+    /// failed: the runs made so far are shown). Returns every run made, an interrupted one
+    /// last. `once` is told how many runs were made before it.
+    func repeatRuns<Outcome>(notes: Notes, interruptedBy: (Outcome) -> Int32?, _ once: (_ runsBefore: Int) throws -> Outcome?) throws -> [Outcome] {
+        var outcomes: [Outcome] = []
+        while repeatCount == 0 || outcomes.count < repeatCount {
+            let run = outcomes.count + 1
+            try runShellHook(preCommand, option: "--pre")
+            if syncFirst { sync() }
+            guard let outcome = try once(outcomes.count) else { break }
+            outcomes.append(outcome)
+            if interruptedBy(outcome) != nil {
+                if repeatCount != 1 { notes.write("interrupted during run \(run)\(repeatCount > 1 ? " of \(repeatCount)" : ""); showing the runs that completed") }
+                break
+            }
+            try runShellHook(postCommand, option: "--post")
+        }
+        return outcomes
+    }
+
+    /// What -r reports: the runs that completed (an interrupted last run counts only when it
+    /// is the only one), combined when there are several; and how many that is. Says when a
+    /// stop signal ended the last run.
+    func summarize(_ windows: [StatWindow], lastInterruptedBy sig: Int32?, elapsedSeconds: Double, notes: Notes) -> (StatWindow, Int) {
+        let completed = sig != nil && windows.count > 1 ? Array(windows.dropLast()) : windows
+        var summary = windows.last!
+        if repeatCount != 1, let combined = RepeatAggregator.combine(completed) { summary = combined }
+        if let sig { notes.write("stopped by \(signalName(sig)) after \(cFormat("%.3f", elapsedSeconds)) s; printing what was counted so far") }
+        return (summary, completed.count)
+    }
+
+    /// The whole run's counts in the chosen layout (after -I's intervals: a blank line in
+    /// text, a `summary` column in CSV unless --no-csv-summary).
+    func summaryText(_ summary: StatWindow, textWriter: SimpleperfTextWriter, totalSeconds: Double, repeats: Int) -> String {
+        switch format {
+        case .text:
+            return (interval != nil ? "\n" : "") + textWriter.render([summary], totalSeconds: totalSeconds, repeats: repeats)
+        case .csv(let sep):
+            let prefix = interval != nil && !noCSVSummary ? String(repeating: " ", count: 9) + "summary" + sep : ""
+            return PerfCSVWriter(separator: sep).lines(for: summary).map { prefix + $0 + "\n" }.joined()
+        case .json:
+            return PerfJSONWriter().lines(for: summary).map { $0 + "\n" }.joined()
+        }
     }
 
     /// A stop signal exits 128 + N; otherwise a failing command's status is stat's, as perf.

@@ -10,7 +10,7 @@ public struct MachineDescription: Equatable, Sendable {
     public var machineID: String = ""
     public var bootID: String = ""
     /// The share of the measured time some task waited for CPU, memory or I/O (PSI
-    /// "some", system-wide), 0-1; nil where the kernel has no PSI. What the machine was
+    /// "some", system-wide), 0-1, by resource; empty where the kernel has no PSI. What the machine was
     /// doing besides the benchmark.
     public var pressure: [String: Double] = [:]
     public init(cpu: String, cpuModelName: String, kernel: String, cpus: Int, hasPMU: Bool) {
@@ -39,10 +39,9 @@ public enum BaselineDrift {
         if created > 0 && time - created > maximumAgeSeconds {
             w.append(cFormat("the baseline is %.1f days old", (time - created) / 86400))
         }
-        for resource in ["cpu", "memory", "io"] {
-            guard let a = baseline.pressure[resource], let b = now.pressure[resource], abs(b - a) > pressureChange else { continue }
-            w.append("the machine is doing other work: \(resource) pressure (some task waiting) was "
-                     + cFormat("%.1f%% of the time at the baseline and is %.1f%% now", 100 * a, 100 * b))
+        for c in pressureChanges(baseline: baseline, now: now) {
+            w.append("the machine is doing other work: \(c.resource) pressure (some task waiting) was "
+                     + cFormat("%.1f%% of the time at the baseline and is %.1f%% now", 100 * c.then, 100 * c.now))
         }
         return w
     }
@@ -50,9 +49,14 @@ public enum BaselineDrift {
     /// True when the state itself moved (pressure), not only the provenance: time-like
     /// metrics then measure the machine as much as the code.
     public static func stateChanged(baseline: MachineDescription, now: MachineDescription) -> Bool {
-        ["cpu", "memory", "io"].contains { r in
-            guard let a = baseline.pressure[r], let b = now.pressure[r] else { return false }
-            return abs(b - a) > pressureChange
+        !pressureChanges(baseline: baseline, now: now).isEmpty
+    }
+
+    /// The resources whose pressure share moved by more than `pressureChange`.
+    static func pressureChanges(baseline: MachineDescription, now: MachineDescription) -> [(resource: String, then: Double, now: Double)] {
+        ["cpu", "memory", "io"].compactMap { r in
+            guard let a = baseline.pressure[r], let b = now.pressure[r], abs(b - a) > pressureChange else { return nil }
+            return (r, a, b)
         }
     }
 
@@ -156,20 +160,19 @@ public struct GateBaseline: Equatable, Sendable {
                                          coveragePercent: coverage.count == values.count ? coverage : values.map { _ in 100 }))
         }
         if metrics.isEmpty { throw GateError("\(file): the baseline has no metrics") }
-        let machine = MachineDescription(cpu: cpu, cpuModelName: m["cpu_model_name"]?.stringValue ?? "", kernel: m["kernel"]?.stringValue ?? "",
+        var machine = MachineDescription(cpu: cpu, cpuModelName: m["cpu_model_name"]?.stringValue ?? "", kernel: m["kernel"]?.stringValue ?? "",
                                          cpus: try wholeNumber(m["cpus"]?.numberValue ?? 0, "machine.cpus", 0...1_048_576, file: file),
                                          hasPMU: m["has_pmu"] == .bool(true, line: 0))
-        var described = machine
-        described.machineID = m["machine_id"]?.stringValue ?? ""
-        described.bootID = m["boot_id"]?.stringValue ?? ""
+        machine.machineID = m["machine_id"]?.stringValue ?? ""
+        machine.bootID = m["boot_id"]?.stringValue ?? ""
         if case .object(let shares, _)? = m["pressure_some"] {
             for s in shares {
                 guard let v = s.value.numberValue, v >= 0, v <= 1 else { throw GateError("\(file) line \(s.value.line): pressure_some.\(s.key) must be a share from 0 to 1") }
-                described.pressure[s.key] = v
+                machine.pressure[s.key] = v
             }
         }
         return GateBaseline(stallstatVersion: root["stallstat_version"]?.stringValue ?? "?", createdSeconds: root["created"]?.numberValue ?? 0,
-                            command: command.compactMap(\.stringValue), machine: described,
+                            command: command.compactMap(\.stringValue), machine: machine,
                             runs: try wholeNumber(runs, "runs", GateConfig.runRange, file: file),
                             warmup: try wholeNumber(root["warmup"]?.numberValue ?? 0, "warmup", GateConfig.warmupRange, file: file), metrics: metrics)
     }

@@ -140,7 +140,6 @@ public enum GateDecision {
         var r = GateResult(metric: metric, unit: unit, baselineMedian: mb, newMedian: mn, change: change, ratioInterval: ci,
                            pValue: p, threshold: threshold, minimumDetectableChange: mde, lowestCoveragePercent: coverage,
                            verdict: .pass, reason: "", baselineSamples: baseline, newSamples: new)
-        let pct = { (x: Double) in x.isFinite ? cFormat("%+.2f%%", 100 * x) : "+inf" }
         // The smallest p these sample sizes can give (complete separation): if it is not
         // below alpha, no change of any size could be called significant.
         let smallestP = GateStatistics.mannWhitneyU((0..<baseline.count).map(Double.init), (0..<new.count).map { Double($0 + baseline.count) }).p
@@ -153,28 +152,46 @@ public enum GateDecision {
         } else if mb == 0 {
             r.verdict = .inconclusive
             r.reason = "the baseline's median is 0: there is no ratio to gate (record a baseline in which the metric counts)"
-        } else if coverage < minimumCoverage * 100 {
+        } else {
+            judge(&r, alpha: alpha, minimumCoverage: minimumCoverage, smallestP: smallestP,
+                  samples: "\(baseline.count) and \(new.count) runs", noun: "runs", testP: "p", regressionP: "p")
+        }
+        return r
+    }
+
+    /// The verdict on samples known to be counts with a ratio to gate, shared by check and
+    /// compare: coverage, reachable significance, then regression, noise floor, improvement,
+    /// pass, in that order. `samples` and `noun` say what was compared ("10 and 10 runs",
+    /// "runs"; "10 pairs", "pairs"), `testP` and `regressionP` how p is named in the reasons.
+    static func judge(_ r: inout GateResult, alpha: Double, minimumCoverage: Double, smallestP: Double, identical: Bool = false,
+                      samples: String, noun: String, testP: String, regressionP: String) {
+        let pct = { (x: Double) in x.isFinite ? cFormat("%+.2f%%", 100 * x) : "+inf" }
+        let (change, p, threshold, mde) = (r.change, r.pValue, r.threshold, r.minimumDetectableChange)
+        if r.lowestCoveragePercent < minimumCoverage * 100 {
             r.verdict = .inconclusive
-            r.reason = cFormat("a counter ran only %.1f%% of the time (multiplexed); ", coverage) + cFormat("needs %.0f%%", minimumCoverage * 100)
+            r.reason = cFormat("a counter ran only %.1f%% of the time (multiplexed); ", r.lowestCoveragePercent) + cFormat("needs %.0f%%", minimumCoverage * 100)
+        } else if identical {
+            r.verdict = .pass
+            r.reason = "identical in every pair"
         } else if smallestP >= alpha {
             r.verdict = .inconclusive
-            r.reason = "\(baseline.count) and \(new.count) runs cannot reach significance: the smallest possible p is " + cFormat("%.3g", smallestP)
+            r.reason = "\(samples) cannot reach significance: the smallest possible p is " + cFormat("%.3g", smallestP)
                 + cFormat(" ≥ alpha %.3g; use more runs", alpha)
         } else if p < alpha && change > threshold {
             r.verdict = .regression
-            r.reason = "rose " + pct(change) + cFormat(" (p = %.3g < %.3g) past its threshold of %g%%", p, alpha, 100 * threshold)
+            r.reason = "rose " + pct(change) + " (\(regressionP)" + cFormat(" = %.3g < %.3g) past its threshold of %g%%", p, alpha, 100 * threshold)
         } else if mde > threshold {
             r.verdict = .inconclusive
-            r.reason = cFormat("too noisy to gate %g%%: the smallest change these runs can detect is %.1f%%", 100 * threshold, 100 * mde)
+            r.reason = cFormat("too noisy to gate %g%%: the smallest change these ", 100 * threshold) + noun
+                + cFormat(" can detect is %.1f%%", 100 * mde)
         } else if p < alpha && change < -threshold {
             r.verdict = .improvement
-            r.reason = "fell " + pct(change) + cFormat(" (p = %.3g)", p)
+            r.reason = "fell " + pct(change) + " (\(testP)" + cFormat(" = %.3g)", p)
         } else {
             r.verdict = .pass
             r.reason = p < alpha ? "changed " + pct(change) + cFormat(", within the %g%% threshold", 100 * threshold)
-                                 : "no significant change (" + pct(change) + cFormat(", p = %.3g)", p)
+                                 : "no significant change (" + pct(change) + ", \(testP)" + cFormat(" = %.3g)", p)
         }
-        return r
     }
 }
 
@@ -259,7 +276,6 @@ public enum PairedGateDecision {
     public static func decide(metric: String, unit: String, old: [Double], new: [Double], threshold: Double,
                               alpha: Double, coveragePercent: [Double], minimumCoverage: Double) -> GateResult {
         precondition(old.count == new.count && !old.isEmpty)
-        let pct = { (x: Double) in x.isFinite ? cFormat("%+.2f%%", 100 * x) : "+inf" }
         let mo = GateStatistics.median(old), mn = GateStatistics.median(new)
         let coverage = coveragePercent.min() ?? 100
         var r = GateResult(metric: metric, unit: unit, baselineMedian: mo, newMedian: mn, change: 0, ratioInterval: nil, pValue: 1,
@@ -283,29 +299,9 @@ public enum PairedGateDecision {
         r.ratioInterval = PairedStatistics.bootstrapMedian(ratios)
         r.pValue = PairedStatistics.wilcoxonSignedRank(ratios.map { log($0) }).p
         r.minimumDetectableChange = PairedStatistics.minimumDetectableChange(ratios)
-        let nonZero = ratios.filter { $0 != 1 }.count
-        if coverage < minimumCoverage * 100 {
-            r.reason = cFormat("a counter ran only %.1f%% of the time (multiplexed); ", coverage) + cFormat("needs %.0f%%", minimumCoverage * 100)
-        } else if nonZero == 0 {
-            r.verdict = .pass
-            r.reason = "identical in every pair"
-        } else if PairedStatistics.smallestP(pairs: ratios.count) >= alpha {
-            r.reason = "\(ratios.count) pairs cannot reach significance: the smallest possible p is "
-                + cFormat("%.3g", PairedStatistics.smallestP(pairs: ratios.count)) + cFormat(" ≥ alpha %.3g; use more runs", alpha)
-        } else if r.pValue < alpha && r.change > threshold {
-            r.verdict = .regression
-            r.reason = "rose " + pct(r.change) + cFormat(" (median of %d paired ratios, Wilcoxon p = %.3g < %.3g) past its threshold of %.1f%%",
-                                                            ratios.count, r.pValue, alpha, 100 * threshold)
-        } else if r.minimumDetectableChange > threshold {
-            r.reason = cFormat("too noisy to gate %g%%: the smallest change these pairs can detect is %.1f%%", 100 * threshold, 100 * r.minimumDetectableChange)
-        } else if r.pValue < alpha && r.change < -threshold {
-            r.verdict = .improvement
-            r.reason = "fell " + pct(r.change) + cFormat(" (Wilcoxon p = %.3g)", r.pValue)
-        } else {
-            r.verdict = .pass
-            r.reason = r.pValue < alpha ? "changed " + pct(r.change) + cFormat(", within the %g%% threshold", 100 * threshold)
-                                        : "no significant change (" + pct(r.change) + cFormat(", Wilcoxon p = %.3g)", r.pValue)
-        }
+        GateDecision.judge(&r, alpha: alpha, minimumCoverage: minimumCoverage, smallestP: PairedStatistics.smallestP(pairs: ratios.count),
+                           identical: ratios.allSatisfy { $0 == 1 }, samples: "\(ratios.count) pairs", noun: "pairs",
+                           testP: "Wilcoxon p", regressionP: "median of \(ratios.count) paired ratios, Wilcoxon p")
         return r
     }
 }

@@ -37,6 +37,21 @@ public enum CounterSource: String, CaseIterable, Sendable {
     }
 }
 
+/// A count one of the accounting sources offers, named as the user typed it: its own
+/// name, an alias, either with the source's suffix (`page-faults (rusage)`, as a baseline
+/// stores it).
+public protocol SourceMetric: RawRepresentable where RawValue == String {
+    static var aliases: [String: Self] { get }
+}
+
+extension SourceMetric {
+    public init?(eventName: String) {
+        let name = CounterSource.baseName(eventName)
+        guard let m = Self(rawValue: name) ?? Self.aliases[name] else { return nil }
+        self = m
+    }
+}
+
 /// The kernel's accounting of a process and the descendants it waited for (wait4's
 /// struct rusage), in the units printed.
 public struct ResourceUsage: Equatable, Sendable {
@@ -104,7 +119,7 @@ public struct ProcessCounts: Equatable, Sendable {
 }
 
 /// The counts `--counters=rusage` offers, with perf's names where perf has the event.
-public enum RusageMetric: String, CaseIterable, Sendable {
+public enum RusageMetric: String, CaseIterable, Sendable, SourceMetric {
     case taskClock = "task-clock"
     case userTime = "user-time"
     case systemTime = "system-time"
@@ -118,14 +133,10 @@ public enum RusageMetric: String, CaseIterable, Sendable {
     case blockInput = "block-input"
     case blockOutput = "block-output"
 
-    /// perf's aliases (`faults`, `cs`) and the metric's own name; a `:u` modifier has no
-    /// meaning here (rusage counts the task in user and kernel mode alike) and is refused.
-    public init?(eventName: String) {
-        let aliases: [String: RusageMetric] = ["faults": .pageFaults, "cs": .contextSwitches, "maj-faults": .majorFaults,
-                                               "min-faults": .minorFaults, "rss": .maxRSS]
-        let name = CounterSource.baseName(eventName)
-        if let m = RusageMetric(rawValue: name) ?? aliases[name] { self = m } else { return nil }
-    }
+    /// perf's aliases (`faults`, `cs`); a `:u` modifier has no meaning here (rusage counts
+    /// the task in user and kernel mode alike) and is refused.
+    public static let aliases: [String: RusageMetric] = ["faults": .pageFaults, "cs": .contextSwitches, "maj-faults": .majorFaults,
+                                                         "min-faults": .minorFaults, "rss": .maxRSS]
 
     /// The set `stat --counters=rusage` prints when no event is named.
     public static let defaultSet: [RusageMetric] = allCases
@@ -211,7 +222,7 @@ public struct CachegrindSummary: Equatable, Sendable {
 }
 
 /// The counts `--counters=simulated` offers.
-public enum SimulatedMetric: String, CaseIterable, Sendable {
+public enum SimulatedMetric: String, CaseIterable, Sendable, SourceMetric {
     case instructions
     case dataReads = "data-reads"
     case dataWrites = "data-writes"
@@ -220,12 +231,9 @@ public enum SimulatedMetric: String, CaseIterable, Sendable {
     case lastLevelMisses = "LL-misses"
     case estimatedCycles = "estimated-cycles"
 
-    public init?(eventName: String) {
-        let aliases: [String: SimulatedMetric] = ["inst_retired": .instructions, "instructions:u": .instructions, "cycles": .estimatedCycles,
-                                                  "LLC-misses": .lastLevelMisses, "L1-dcache-load-misses": .l1DataMisses]
-        let name = CounterSource.baseName(eventName)
-        if let m = SimulatedMetric(rawValue: name) ?? aliases[name] { self = m } else { return nil }
-    }
+    /// The names perf users type for the closest hardware events.
+    public static let aliases: [String: SimulatedMetric] = ["inst_retired": .instructions, "instructions:u": .instructions, "cycles": .estimatedCycles,
+                                                            "LLC-misses": .lastLevelMisses, "L1-dcache-load-misses": .l1DataMisses]
 
     public static let defaultSet: [SimulatedMetric] = allCases
 

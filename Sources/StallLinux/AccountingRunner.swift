@@ -50,11 +50,15 @@ public struct AccountingRunner {
     public static let simulatedL1 = "32768,8,64"
     public static let simulatedLL = "8388608,16,64"
 
-    /// valgrind's path, if installed.
-    public static func valgrindPath() -> String? {
-        let dirs = (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":")
-        return dirs.map { "\($0)/valgrind" }.first { access($0, X_OK) == 0 }
+    /// Where a program named as execvp finds it: a name with a slash as given, else every
+    /// $PATH directory's candidate, in order.
+    static func candidates(_ program: String) -> [String] {
+        if program.contains("/") { return [program] }
+        return (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/\(program)" }
     }
+
+    /// valgrind's path, if installed.
+    public static func valgrindPath() -> String? { candidates("valgrind").first { access($0, X_OK) == 0 } }
 
     /// Runs the command once. Stop signals must be blocked by the caller (as for StatRunner).
     public func run() throws -> Outcome {
@@ -64,8 +68,7 @@ public struct AccountingRunner {
             guard let valgrind = AccountingRunner.valgrindPath() else { throw Failure.noValgrind }
             // A command that cannot run is the shell's 127/126, as without valgrind.
             let program = command[0]
-            let candidates = program.contains("/") ? [program]
-                : (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/\(program)" }
+            let candidates = AccountingRunner.candidates(program)
             if !candidates.contains(where: { access($0, X_OK) == 0 }) {
                 throw StatRunError.child(.exec(command: program, errno: candidates.contains { access($0, F_OK) == 0 } ? EACCES : ENOENT))
             }
@@ -114,14 +117,9 @@ public struct AccountingRunner {
 
         let usage = child.resourceUsage.map { ResourceUsage($0) } ?? ResourceUsage()
         let elapsedNs = Double(end - start)
-        let signalResults = signalEvents.map { e -> CounterResult in
-            guard case .procCounter(let kind) = e.backend, let after = signalsAfter[kind] else {
-                return CounterResult(name: e.name, unit: e.unit, status: .notSupported(reason: "not a /proc signal, or not available on this kernel"))
-            }
-            let before = signalsBefore[kind] ?? after
-            return CounterResult(name: e.name, unit: e.unit, status: .counted, value: Double(after &- before),
-                                 timeEnabledNs: elapsedNs, timeRunningNs: elapsedNs)
-        }
+        // The /proc signals' rows as perf-counted runs build them (deltas over the run).
+        let signalResults = WindowBuilder(events: signalEvents, targetCPUs: [], aggregation: .global, unsupported: [:])
+            .window(readings: [:], previous: [:], signals: signalsAfter, previousSignals: signalsBefore, timestampSeconds: nil, elapsedNs: elapsedNs).results
         var simulated: CachegrindSummary? = nil
         if let dir = outputDirectory, interrupted == nil {
             let files = SystemFiles.listDirectory(dir).filter { $0.hasPrefix("cachegrind.out.") }

@@ -30,6 +30,9 @@ public struct StatPlan {
     public var inherit: Bool
     /// `--no-scale`: counts as read, not extrapolated over multiplexing.
     public var scaleForMultiplexing = true
+    /// `--show-rusage`: keep the launched command's rusage from its exec on (the paused
+    /// child's own counts are read from /proc before it is released, only then).
+    public var recordsCommandUsage = false
 
     public init(events: [ResolvedEvent], groups: [[Int]], scope: Scope, command: [String], aggregation: Aggregation = .global,
                 durationSeconds: Double?, intervalMilliseconds: Int?, inherit: Bool = true) {
@@ -195,7 +198,7 @@ public final class StatRunner {
         }
 
         var baselineSignals = signalReader.read()
-        let beforeExec = child.map { ProcessCounts.read(pid: $0.pid) }
+        let beforeExec = plan.recordsCommandUsage ? child.map { ProcessCounts.read(pid: $0.pid) } : nil
         var start = cpe_monotonic_ns()
         if let child {
             // System-wide or attached counting bounded by a command: counting starts with
