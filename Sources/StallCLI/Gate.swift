@@ -93,8 +93,9 @@ struct Gate: ParsableCommand {
             let pressure = PressureMeter()
             var samples: [MetricSamples] = []
             for k in 0..<(warmupCount + runCount) {
-                let values = try meter.measureOnce(workload, run: k + 1)
+                // The machine's pressure is measured over the measured runs, from the first.
                 if k == warmupCount { pressure.start() }
+                let values = try meter.measureOnce(workload, run: k + 1)
                 guard k >= warmupCount else { continue }
                 if samples.isEmpty { samples = values.map { MetricSamples(name: $0.name, unit: $0.unit, samples: [], coveragePercent: []) } }
                 for (i, v) in values.enumerated() {
