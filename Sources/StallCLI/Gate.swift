@@ -33,10 +33,10 @@ struct Gate: ParsableCommand {
         @Option(name: .customLong("counters"), help: ArgumentHelp("Where counts come from: auto (perf_event_open, or rusage where it is refused), perf, rusage, simulated (valgrind's cachegrind).", valueName: "SOURCE"))
         var counters: CounterSource = .auto
 
-        @Argument(parsing: .captureForPassthrough, help: "The command to measure.")
+        @Argument(parsing: .postTerminator, help: "The command to measure (options come first; the command starts after -- or at the first word that is not an option).")
         var command: [String] = []
 
-        var workload: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+        var workload: [String] { command }
 
         func loadConfig() throws -> GateConfig {
             let path = config ?? ["stallstat-gate.toml", "stallstat-gate.json"].first { SystemFiles.exists($0) }

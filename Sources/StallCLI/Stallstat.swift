@@ -54,16 +54,25 @@ public struct Stallstat: ParsableCommand {
         switch sub {
         case "stat": return try parse(Stat.self, rest)
         case "record": return try parse(Record.self, rest)
+        case "gate":
+            // gate's subcommands take a command too: `gate check --baseline b.json --help`
+            // is a help request, never a command named --help.
+            switch rest.first {
+            case "compare": return try parse(Gate.Compare.self, Array(rest.dropFirst()), path: ["gate"])
+            case "record": return try parse(Gate.Record.self, Array(rest.dropFirst()), path: ["gate"])
+            case "check": return try parse(Gate.Check.self, Array(rest.dropFirst()), path: ["gate"])
+            default: return try parseAsRoot([sub] + rest)
+            }
         default: return try parseAsRoot([sub] + rest)
         }
     }
 
     /// Splits off the command, then parses the options. Only the command's first word
     /// goes through ArgumentParser (validation sees whether there is one); the whole
-    /// command is set afterwards.
-    static func parse<C: CommandTaking>(_ type: C.Type, _ arguments: [String]) throws -> ParsableCommand {
+    /// command is set afterwards. `path`: the parent commands' names (`gate`).
+    static func parse<C: CommandTaking>(_ type: C.Type, _ arguments: [String], path: [String] = []) throws -> ParsableCommand {
         let split = CommandLineSplit.split(arguments, valueOptions: C.valueOptions)
-        let parsed = try parseAsRoot([C._commandName] + split.options + (split.command.isEmpty ? [] : ["--", split.command[0]]))
+        let parsed = try parseAsRoot(path + [C._commandName] + split.options + (split.command.isEmpty ? [] : ["--", split.command[0]]))
         guard var command = parsed as? C else { return parsed }   // help, for one
         command.command = split.command
         return command
@@ -97,3 +106,20 @@ protocol CommandTaking: ParsableCommand {
 
 extension Stat: CommandTaking {}
 extension Record: CommandTaking {}
+
+/// gate record, check and compare: the command is their measurement options' own.
+protocol GateCommandTaking: CommandTaking {
+    var m: Gate.Measurement { get set }
+}
+
+extension GateCommandTaking {
+    static var valueOptions: Set<String> { CommandLineSplit.valueOptions(of: Self.self) }
+    var command: [String] {
+        get { m.command }
+        set { m.command = newValue }
+    }
+}
+
+extension Gate.Record: GateCommandTaking {}
+extension Gate.Check: GateCommandTaking {}
+extension Gate.Compare: GateCommandTaking {}

@@ -58,6 +58,24 @@ final class StatOptionTests: XCTestCase {
         XCTAssertTrue(record.stdout.contains("USAGE: stallstat record"), record.stdout)
     }
 
+    /// Every gate subcommand answers --help and -h with its help, whatever it would check
+    /// of its arguments (compare once refused its own help: "needs two commands").
+    func testGateSubcommandsAnswerHelp() {
+        for sub in ["compare", "record", "check"] {
+            // With every required option given too (`check --baseline b.json --help` once ran a command named --help).
+            let required = sub == "compare" ? [] : ["--baseline", "b.json"]
+            for help in [[sub, "--help"], [sub, "-h"], [sub] + required + ["--runs", "3", "--help"]] {
+                let r = Harness.stallstat(["gate"] + help)
+                XCTAssertEqual(r.status, 0, "gate \(help): \(r.stderr)")
+                XCTAssertTrue(r.stdout.contains("USAGE: stallstat gate \(sub)") && r.stdout.contains("--counters"), r.stdout)
+                XCTAssertFalse(r.stderr.contains("cannot run"), r.stderr)
+            }
+        }
+        let missing = Harness.stallstat(["gate", "compare", "--", "/bin/true"])
+        XCTAssertEqual(missing.status, 64, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("needs two commands"), missing.stderr)
+    }
+
     func testEveryNumericOptionNamesItselfAndItsRange() {
         let cases: [([String], String)] = [
             (["--duration", "inf"], "--duration takes seconds from 0.001 to"),
