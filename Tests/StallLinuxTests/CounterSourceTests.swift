@@ -15,9 +15,15 @@ final class CounterSourceTests: XCTestCase {
         let touch = Harness.workloads + "/touch_pages"
         var ours: [String: [Double]] = [:], perfs: [String: [Double]] = [:]
         for _ in 0..<5 {
-            let s = Harness.stallstat(["stat", "--counters=rusage", "-x,", "--", touch, "24"])
+            // -j: the counts at rusage's own microsecond precision (CSV rounds ms to 2 places,
+            // so its user + system could differ from its task-clock by the rounding alone).
+            let s = Harness.stallstat(["stat", "--counters=rusage", "-j", "--", touch, "24"])
             XCTAssertEqual(s.status, 0, s.stderr)
-            for (k, v) in Harness.csvCounts(s.stderr + s.stdout) { ours[k, default: []].append(v) }
+            for line in (s.stderr + s.stdout).split(separator: "\n") {
+                guard let row = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let event = row["event"] as? String, let value = (row["counter-value"] as? String).flatMap(Double.init) else { continue }
+                ours[event, default: []].append(value)
+            }
             let p = Harness.perf(["stat", "-x,", "-e", "task-clock,page-faults", "--", touch, "24"])
             for (k, v) in Harness.csvCounts(p.stderr) { perfs[k, default: []].append(v) }
         }
