@@ -295,7 +295,8 @@ struct Gate: ParsableCommand {
             return (old, new)
         }
 
-        func validate() throws { _ = try commands() }
+        // The two commands are checked in run(): validation sees only the command's first
+        // word (the rest is set after parsing, as for stat and record).
 
         func run() throws {
             let (old, new) = try commands()
