@@ -160,11 +160,20 @@ public enum SystemFiles {
         return names.sorted()
     }
 
+    /// Writes a whole file (gate baselines and reports, plots) as `-o` files are written:
+    /// never through a symbolic link, and what was at the path stays until the new file is
+    /// complete (`ReplacingOutput`). Appending refuses a link.
     public static func writeText(_ text: String, to path: String, append: Bool = false) throws {
-        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
-        let fd = open(path, flags, 0o644)
-        if fd < 0 { throw SystemError(errno: errno, operation: "open \(path) for writing") }
-        defer { close(fd) }
+        var replacing: ReplacingOutput? = nil
+        let fd: Int32
+        if append {
+            fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND | O_NOFOLLOW, 0o644)
+            if fd < 0 { throw SystemError(errno: errno, operation: "open \(path) for writing") }
+        } else {
+            replacing = try ReplacingOutput(path: path, mode: 0o644, keepOld: false)
+            fd = replacing!.fd
+        }
+        defer { if replacing == nil { close(fd) } }
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -176,6 +185,7 @@ public enum SystemFiles {
             offset += n
         }
         bytes.removeAll()
+        try replacing?.commit()
     }
 }
 

@@ -76,6 +76,23 @@ final class OutputSafetyTests: XCTestCase {
         XCTAssertTrue(unwritable.stderr.contains("cannot write -o /nonexistent-dir/x.txt"), unwritable.stderr)
     }
 
+    /// Gate baselines and reports are written as -o files are: a planted link is replaced,
+    /// never written through.
+    func testGateFilesNeverWriteThroughALink() throws {
+        let victim = try plantVictim()
+        let links = ["base.json", "gate.xml", "gate.md", "gate.bmf.json"].map { dir + "/" + $0 }
+        for l in links { XCTAssertEqual(symlink(victim, l), 0) }
+        let rec = Harness.stallstat(["gate", "record", "--baseline", links[0], "--runs", "3", "--warmup", "0", "-e", "page-faults", "--", "/bin/true"])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let cmp = Harness.stallstat(["gate", "compare", "--runs", "3", "--warmup", "0", "-e", "page-faults", "--junit", links[1],
+                                     "--markdown", links[2], "--bmf", links[3], "--", "/bin/true", "--vs", "/bin/true"])
+        XCTAssertTrue([0, 3].contains(cmp.status), cmp.stderr)
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "precious\n")
+        XCTAssertTrue(try String(contentsOfFile: links[0], encoding: .utf8).contains("stallstat-gate-baseline"))
+        XCTAssertTrue(try String(contentsOfFile: links[1], encoding: .utf8).contains("<testsuite"))
+        for l in links { XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: l)[.type] as? FileAttributeType, .typeRegular, l) }
+    }
+
     func testDevicesAreWrittenInPlace() {
         XCTAssertEqual(Harness.stallstat(["record", "-o", "/dev/null", "--", "/bin/true"]).status, 0)
         XCTAssertEqual(Harness.stallstat(["stat", "-o", "/dev/null", "-e", "task-clock", "--", "/bin/true"]).status, 0)
