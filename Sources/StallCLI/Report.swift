@@ -2,6 +2,9 @@ import Foundation
 import ArgumentParser
 import StallCore
 import StallLinux
+#if canImport(StallPprof)
+import StallPprof
+#endif
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +27,9 @@ struct Report: ParsableCommand {
 
     @Flag(name: .customLong("folded"), help: "Folded stacks (comm;caller;...;leaf count) for flame graphs.")
     var folded = false
+
+    @Option(name: .customLong("pprof"), help: "Write the profile as gzipped pprof profile.proto to this file (go tool pprof, Parca, Pyroscope).")
+    var pprofFile: String?
 
     @Option(name: .customLong("event"), help: "With --folded: the event whose samples are folded (default the first).")
     var event: String?
@@ -50,7 +56,7 @@ struct Report: ParsableCommand {
             keys.append(key)
         }
         let kernelSymbols = ProfileSymbolizer.preloadKernelSymbols(kallsyms)
-        let contents = try Report.load(input, callchains: children || folded, symfs: symfs)
+        let contents = try Report.load(input, callchains: children || folded || pprofFile != nil, symfs: symfs)
         if let d = contents.damage {
             StandardError.write("stallstat: \(input): damaged at offset \(d.offset): \(d.message); reporting the \(contents.sampleCount) samples before it")
         }
@@ -64,7 +70,9 @@ struct Report: ParsableCommand {
         let symbolizer = ProfileSymbolizer(contents: contents, kallsyms: kallsyms, symfs: symfs, demangle: demangle)
         symbolizer.useKernelSymbols(kernelSymbols)
         let resolve = { (pid: Int32, ip: UInt64, k: Bool) in symbolizer.resolve(pid: pid, ip: ip, kernel: k) }
-        if folded {
+        if let pprofFile {
+            try writePprof(contents: contents, symbolizer: symbolizer, to: pprofFile)
+        } else if folded {
             var index: Int32 = 0
             if let event {
                 guard let i = contents.attrs.firstIndex(where: { $0.name == event }) else {
@@ -82,6 +90,26 @@ struct Report: ParsableCommand {
         for w in symbolizer.warnings { StandardError.write("stallstat: warning: \(w)") }
         // A partial report of a damaged file is still a failure for scripts.
         if contents.damage != nil { throw ExitCode(2) }
+    }
+
+    func writePprof(contents: PerfDataContents, symbolizer: ProfileSymbolizer, to path: String) throws {
+        #if canImport(StallPprof)
+        let profile = PprofProfile(contents: contents, resolve: { symbolizer.resolve(pid: $0, ip: $1, kernel: $2) }, mapping: { pid, ip in
+            symbolizer.mapping(pid: pid, ip: ip).map { PprofProfile.Mapped(start: $0.start, end: $0.end, fileOffset: $0.pgoff, path: $0.filename) }
+        })
+        let bytes: [UInt8]
+        do { bytes = try profile.gzipped() } catch {
+            throw CLIError(message: "--pprof: \(error)", exitCode: 2)
+        }
+        do {
+            try SystemFiles.writeBytes(bytes, to: path)
+        } catch {
+            throw CLIError(message: "cannot write \(path): \(error)", exitCode: ExitCodes.outputError)
+        }
+        StandardError.write("stallstat: wrote \(path) (\(profile.sampleCount) samples, \(bytes.count) bytes gzipped); read it with go tool pprof")
+        #else
+        throw CLIError(message: "--pprof: this stallstat was built without swift-protobuf (it needs Swift 6.2 or later to build)", exitCode: 2)
+        #endif
     }
 
     /// stdin is read whole (pipe mode, `-i -`); a directory is `perf record --threads`'

@@ -82,7 +82,7 @@ public struct Stallstat: ParsableCommand {
         abstract: "Find where the CPU pipeline stalls and why, and tie memory stalls to the kernel's memory state.",
         discussion: "With no subcommand, `stat` runs: `stallstat -a --duration 20` counts the default stall set system-wide.",
         version: stallstatVersion,
-        subcommands: [Stat.self, List.self, Encode.self, Analyze.self, Frag.self, Gate.self, Record.self, Report.self],
+        subcommands: [Stat.self, List.self, Encode.self, Analyze.self, Frag.self, Gate.self, Record.self, Report.self, Serve.self],
         defaultSubcommand: Stat.self)
 }
 

@@ -95,6 +95,11 @@ public final class ProfileSymbolizer {
         return mapsByPID[-1]?.last { ip >= $0.start && ip < $0.end }
     }
 
+    /// The recorded mapping a user-space address of `pid` (or an ancestor) falls in.
+    public func mapping(pid: Int32, ip: UInt64) -> MemoryMapping? {
+        map(pid: pid, ip: ip).map { MemoryMapping(pid: $0.pid, start: $0.start, end: $0.end, pgoff: $0.pgoff, filename: $0.file) }
+    }
+
     func elf(_ path: String) -> ELFSymbols? {
         if let cached = elfCache[path] { return cached }
         let recorded = recordedBuildIDs[path]

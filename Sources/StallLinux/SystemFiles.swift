@@ -164,6 +164,13 @@ public enum SystemFiles {
     /// never through a symbolic link, and what was at the path stays until the new file is
     /// complete (`ReplacingOutput`). Appending refuses a link.
     public static func writeText(_ text: String, to path: String, append: Bool = false) throws {
+        try writeBytes(Array(text.utf8), to: path, append: append)
+    }
+
+    /// A whole file, written as the -o files are: through ReplacingOutput (a planted
+    /// symlink is replaced, never followed; the old file stays until the new one is
+    /// complete); appending refuses a link.
+    public static func writeBytes(_ bytes: [UInt8], to path: String, append: Bool = false) throws {
         var replacing: ReplacingOutput? = nil
         let fd: Int32
         if append {
@@ -174,17 +181,15 @@ public enum SystemFiles {
             fd = replacing!.fd
         }
         defer { if replacing == nil { close(fd) } }
-        var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError(errno: errno, operation: "write \(path)")
             }
             offset += n
         }
-        bytes.removeAll()
         try replacing?.commit()
     }
 }
