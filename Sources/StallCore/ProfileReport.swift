@@ -29,6 +29,9 @@ public struct ResolvedFrame: Hashable, Sendable {
     /// Where the symbol starts in its object: what makes it one row (perf's sort__sym_cmp
     /// compares symbols, so two static functions of one name are two rows). nil: rows by name.
     public var symbolStart: UInt64?
+    /// The symbol as the object spells it, when demangling changed it (pprof's
+    /// Function.system_name; a name equal to it would be re-simplified by pprof).
+    public var mangledSymbol: String? = nil
     public init(dso: String, symbol: String?, isKernel: Bool, address: UInt64? = nil, symbolStart: UInt64? = nil) {
         self.dso = dso
         self.symbol = symbol

@@ -207,6 +207,7 @@ public final class ProfileSymbolizer {
             frame.dso = "[JIT] tid \(m.pid)"
             if let hit = jitSymbols(m.pid)?.entry(at: ip) {
                 frame.symbol = demangler?.display(hit.name) ?? hit.name
+                if frame.symbol != hit.name { frame.mangledSymbol = hit.name }
                 frame.symbolStart = hit.address
             }
             return frame
@@ -216,6 +217,7 @@ public final class ProfileSymbolizer {
         frame.address = fileOffset
         if let e = elf(m.file), let vaddr = e.virtualAddress(fileOffset: fileOffset), let symbol = e.entry(at: vaddr) {
             frame.symbol = demangler?.display(symbol.name) ?? symbol.name
+            if frame.symbol != symbol.name { frame.mangledSymbol = symbol.name }
             frame.symbolStart = symbol.address
         }
         return frame

@@ -74,12 +74,12 @@ public struct PprofProfile {
         var locationIDs: [LocationKey: UInt64] = [:]
         var locations: [Perftools_Profiles_Location] = []
 
-        func functionID(_ name: String) -> UInt64 {
+        func functionID(_ name: String, systemName: String?) -> UInt64 {
             if let id = functionIDs[name] { return id }
             var f = Perftools_Profiles_Function()
             f.id = UInt64(functions.count + 1)
             f.name = strings.index(name)
-            f.systemName = f.name
+            f.systemName = strings.index(systemName ?? name)
             functions.append(f)
             functionIDs[name] = f.id
             return f.id
@@ -134,13 +134,32 @@ public struct PprofProfile {
             l.address = ip
             if let symbol = frame.symbol {
                 var line = Perftools_Profiles_Line()
-                line.functionID = functionID(symbol)
+                line.functionID = functionID(symbol, systemName: frame.mangledSymbol)
                 l.line = [line]
             }
             locations.append(l)
             locationIDs[key] = l.id
             return l.id
         }
+
+        // pprof takes mapping[0] as the main binary (its "File:" line): the sampled
+        // process's executable, found as the mapped file named like the process (its comm
+        // is the executable's name, cut to 15 bytes), else the object with most samples.
+        var hits: [Mapped: (named: Bool, samples: Int)] = [:]
+        var seen: [LocationKey: Mapped?] = [:]
+        for s in contents.samples where !s.isKernel && s.ip < 0xFFFF_8000_0000_0000 {
+            let k = LocationKey(mapping: 0, address: s.ip, pid: s.pid)
+            let m: Mapped?
+            if let known = seen[k] { m = known } else { m = mapping(s.pid, s.ip); seen[k] = m }
+            guard let m else { continue }
+            let comm = contents.comms[s.pid] ?? ""
+            let base = m.path.split(separator: "/").last.map(String.init) ?? m.path
+            let named = !comm.isEmpty && base.hasPrefix(comm)
+            hits[m, default: (named, 0)].samples += s.count
+        }
+        if let main = hits.max(by: { a, b in
+            a.value.named != b.value.named ? !a.value.named : a.value.samples != b.value.samples ? a.value.samples < b.value.samples : a.key.path > b.key.path
+        })?.key { _ = userMapping(main) }
 
         let names = ThreadNames(contents.threadEvents)
         let pidKey = strings.index("pid"), tidKey = strings.index("tid"), commKey = strings.index("comm")
