@@ -201,14 +201,7 @@ struct ServeRunner {
         do {
             outcome = try runner.run { window in
                 metrics.add(window: window, unixSeconds: MachineFacts.wallClockSeconds())
-                if let treeBuilder {
-                    var totals: [String: (value: Double, running: Double)] = [:]
-                    for r in window.results where r.status == .counted && r.aggregate == nil {
-                        totals[r.name, default: (0, 100)].value += r.value
-                        totals[r.name]!.running = min(totals[r.name]!.running, r.percentRunning)
-                    }
-                    metrics.stallTree = treeBuilder.build(totals.map { NamedCount(name: $0.key, value: $0.value.value, percentRunning: $0.value.running) })
-                }
+                if let treeBuilder { metrics.stallTree = treeBuilder.build(ExporterMetrics.treeInput(window)) }
                 if let m = memorySnapshot() { metrics.memory = m }
                 store.publish(metrics.families(), monotonicNs: MachineFacts.monotonicNanoseconds())
             }

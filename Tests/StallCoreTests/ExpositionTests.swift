@@ -117,6 +117,34 @@ final class ExpositionTests: XCTestCase {
         XCTAssertEqual(samples(m.families(), "stallstat_page_faults"), [MetricSample([("cpu", "0")], 7), MetricSample([("cpu", "1")], 5)])
     }
 
+    /// The stall-tree gauges on a real capture (../shared/samples/simpleperf-stat-stall-a.txt,
+    /// Cortex-A520) fed as one window split over two CPUs, as serve --per-cpu reads it:
+    /// shares of all cycles recomputed by hand from the file's counts.
+    func testStallTreeGaugesFromPerCPUWindow() throws {
+        let tables = EventTableSet(files: EmbeddedEventTables.files)
+        let imported = try CountImporter.parse(String(contentsOfFile: samplesPath("simpleperf-stat-stall-a.txt"), encoding: .utf8))
+        let model = try XCTUnwrap(tables.model(named: "cortex-a520"))
+        // Each count split 30/70 over CPUs 0 and 1; the second CPU's counter ran 80% of the window.
+        let rows = imported.totals.flatMap { c in
+            [CounterResult(name: c.name, status: .counted, value: c.value * 0.3, timeEnabledNs: 1e9, timeRunningNs: 1e9, cpu: 0),
+             CounterResult(name: c.name, status: .counted, value: c.value * 0.7, timeEnabledNs: 1e9, timeRunningNs: 0.8e9, cpu: 1)]
+        }
+        let input = ExporterMetrics.treeInput(StatWindow(timestampSeconds: 1, elapsedNs: 1e9, results: rows))
+        XCTAssertEqual(input.first { $0.name == "raw-stall-frontend" }?.percentRunning, 80)
+        var m = ExporterMetrics(events: [], perCPU: true, pmuAvailable: true, intervalSeconds: 1, version: "t")
+        m.stallTree = StallTreeBuilder(catalog: tables.catalog(for: model)).build(input)
+        let shares = samples(m.families(), "stallstat_stall_share_ratio")
+        func share(_ node: String) -> Double? { shares.first { $0.labels.first?.value == node }?.value }
+        // 18,523,652,445 / 25,118,448,822 cycles stalled; 11,356,444,789 of them frontend, 7,167,739,361 backend.
+        XCTAssertEqual(try XCTUnwrap(share("stalls")), 18_523_652_445 / 25_118_448_822, accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(share("frontend")), 11_356_444_789 / 25_118_448_822, accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(share("backend")), 7_167_739_361 / 25_118_448_822, accuracy: 1e-6)
+        XCTAssertEqual(shares.first { $0.labels.first?.value == "frontend" }?.labels.map(\.name), ["node", "parent", "level"])
+        XCTAssertEqual(shares.first { $0.labels.first?.value == "frontend" }?.labels[1].value, "stalls")
+        let ipc = samples(m.families(), "stallstat_stall_metric").first { $0.labels.first?.value == "ipc" }
+        XCTAssertEqual(try XCTUnwrap(ipc?.value), 18_300_407_346 / 25_118_448_822, accuracy: 1e-6)
+    }
+
     /// The memory gauges carry the numbers `frag --json` prints for the same snapshot.
     func testMemoryGaugesAreTheSnapshotsIndices() throws {
         let buddy = """

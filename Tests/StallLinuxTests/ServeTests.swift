@@ -290,6 +290,41 @@ final class ServeTests: XCTestCase {
         XCTAssertGreaterThan(compared, 10)
     }
 
+    /// The shipped Prometheus config, rules and Grafana dashboard are valid (promtool) and
+    /// name only metrics the exporter serves (the stall tree's only with a PMU).
+    func testExamplesAreValidAndNameServedMetrics() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") else {
+            throw XCTSkip("promtool not installed (Debian package prometheus; .ci/run installs it)")
+        }
+        let dir = Harness.packageRoot + "/Examples/prometheus"
+        for (what, file) in [("config", "prometheus.yml"), ("rules", "stallstat-rules.yml")] {
+            let r = Harness.run(["/usr/bin/promtool", "check", what, dir + "/" + file])
+            XCTAssertEqual(r.status, 0, "promtool check \(what) \(file): \(r.stdout)\(r.stderr)")
+        }
+        let e = try Exporter(["--interval", "0.3"])
+        defer { XCTAssertEqual(e.stop(), 0) }
+        waitForFirstWindow(e)
+        let body = ServeTests.body(ServeTests.get(port: e.port, "/metrics"))
+        let served = Set(body.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(whereSeparator: { $0 == "{" || $0 == " " }).first.map(String.init) })
+        let pmuOnly: Set = ["stallstat_stall_share_ratio", "stallstat_stall_metric"]
+        let hasPMU = body.contains("\nstallstat_pmu_available 1")
+        var named = Set<String>()
+        for file in ["stallstat-rules.yml", "grafana-dashboard.json"] {
+            // Recording rules' own names (instance:stallstat_…:rate1m) are not the exporter's.
+            let text = try String(contentsOfFile: dir + "/" + file, encoding: .utf8).split(separator: "\n")
+                .filter { !$0.contains("record:") }.joined(separator: "\n")
+            let re = try NSRegularExpression(pattern: "stallstat_[a-z0-9_]+")
+            for m in re.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                named.insert(String(text[Range(m.range, in: text)!]))
+            }
+        }
+        XCTAssertGreaterThan(named.count, 8)
+        for name in named {
+            if pmuOnly.contains(name) && !hasPMU { continue }
+            XCTAssertTrue(served.contains(name), "\(name) is used by the examples but not served")
+        }
+    }
+
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
