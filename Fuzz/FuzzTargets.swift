@@ -12,7 +12,7 @@ import Glibc
 #endif
 
 enum FuzzTarget: String, CaseIterable {
-    case perfdata, elf, kallsyms, analyze, gateBaseline = "gate-baseline", gateConfig = "gate-config", events, proc, tables
+    case perfdata, elf, kallsyms, analyze, gateBaseline = "gate-baseline", gateConfig = "gate-config", events, proc, tables, exposition
 }
 
 let fuzzTarget: FuzzTarget = {
@@ -47,6 +47,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case .events: fuzzEvents(String(decoding: bytes, as: UTF8.self))
     case .proc: fuzzProc(bytes)
     case .tables: fuzzTables(String(decoding: bytes, as: UTF8.self))
+    case .exposition: fuzzExposition(String(decoding: bytes, as: UTF8.self))
     }
     return 0
 }
@@ -167,4 +168,20 @@ func fuzzTables(_ text: String) {
     let set = EventTableSet(files: [cpus, ("\(model.directory)/events.json", text)], origin: "fuzz")
     let catalog = set.catalog(for: model)
     for e in catalog.events.prefix(32) { _ = catalog.names(of: e); _ = catalog.lookup(e.name) }
+}
+
+/// serve: an Accept header from any client is negotiated, and names and label values from
+/// events and the kernel are rendered in both formats (escaping must hold for any text).
+func fuzzExposition(_ text: String) {
+    let format = ExpositionFormat.negotiate(accept: text)
+    _ = format.contentType
+    let family = MetricFamily(name: "stallstat_" + PrometheusExposition.nameFragment(text), help: text, kind: .counter,
+                              samples: [MetricSample([("event", text)], Double(text.utf8.count))])
+    for f in [ExpositionFormat.text, .openMetrics(version: "1.0.0")] {
+        let out = PrometheusExposition.render([family], format: f)
+        // Every sample stays on one line: a label value or help text never breaks out.
+        // Lines are split at the byte 0x0A, as Prometheus's parser splits them.
+        let lines = Array(out.utf8).split(separator: 0x0A, omittingEmptySubsequences: false)
+        if lines.filter({ $0.first != UInt8(ascii: "#") && !$0.isEmpty }).count != 1 { fatalError("a label value broke the exposition into lines") }
+    }
 }

@@ -14,7 +14,7 @@
 # CI runs the short default; the figures in the README come from a long --optimize run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-seconds=20 runs=-1 targets="perfdata,elf,kallsyms,analyze,gate-baseline,gate-config,events,proc,tables" opt=-Onone optflag="" sanitize=fuzzer,address asanflag="" jobs=1 readme=""
+seconds=20 runs=-1 targets="perfdata,elf,kallsyms,analyze,gate-baseline,gate-config,events,proc,tables,exposition" opt=-Onone optflag="" sanitize=fuzzer,address asanflag="" jobs=1 readme=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;

@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:?usage: seeds.sh DIR [STALLSTAT]}"
 ss="${2:-$root/.build/debug/stallstat}"
 work="$("$root/Examples/workloads/build.sh")"
-mkdir -p "$out"/{perfdata,elf,kallsyms,analyze,gate-baseline,gate-config,events,proc,tables}
+mkdir -p "$out"/{perfdata,elf,kallsyms,analyze,gate-baseline,gate-config,events,proc,tables,exposition}
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -65,6 +65,11 @@ for f in "$root"/../shared/samples/*; do case "$f" in *.md) ;; *) cp "$f" "$out/
 # the validation both share.
 printf '{"runs": 10, "warmup": 2, "alpha": 0.01, "metrics": ["task-clock", "page-faults"], "thresholds": {"task-clock": 5}}\n' > "$out/gate-config/full.json"
 printf '{"runs": 5, "thresholds": {"page-faults": 0.5}}\n' > "$out/gate-config/small.json"
+
+# exposition: Accept headers Prometheus and other clients send.
+printf 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' > "$out/exposition/prometheus"
+printf 'text/plain;version=0.0.4;q=0.9, application/openmetrics-text; version="1.0.0"' > "$out/exposition/quoted"
+printf 'a"b\\c\nd' > "$out/exposition/escapes"
 
 # events: what people type after -e and -M, and PMU format fields.
 i=0

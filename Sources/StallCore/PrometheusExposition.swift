@@ -139,30 +139,32 @@ public enum PrometheusExposition {
         return "\(v)"
     }
 
+    /// By Unicode scalar, not by Character: "\r\n" is one Character in Swift, and its line
+    /// feed must be escaped as any other.
     public static func escapeLabelValue(_ s: String) -> String {
-        var out = ""
-        for c in s {
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars {
             switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\"": out.append(contentsOf: "\\\"".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
             default: out.append(c)
             }
         }
-        return out
+        return String(out)
     }
 
     static func escapeHelp(_ s: String, quotes: Bool) -> String {
-        var out = ""
-        for c in s {
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars {
             switch c {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\"" where quotes: out += "\\\""
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\"" where quotes: out.append(contentsOf: "\\\"".unicodeScalars)
             default: out.append(c)
             }
         }
-        return out
+        return String(out)
     }
 
     /// A metric-name fragment from a kernel or event name: `[a-zA-Z0-9_]`, anything else `_`.

@@ -66,6 +66,18 @@ final class ExpositionTests: XCTestCase {
             """)
     }
 
+    /// "\r\n" is one Character in Swift: its line feed must still be escaped (found by the
+    /// exposition fuzz target; a raw line feed would end the sample line early).
+    func testCarriageReturnLineFeedInsideAValueIsEscaped() {
+        let f = MetricFamily(name: "x", help: "a\r\nb", kind: .gauge, samples: [MetricSample([("l", "p\r\nq")], 1)])
+        for format in [ExpositionFormat.text, .openMetrics(version: "1.0.0")] {
+            let out = PrometheusExposition.render([f], format: format)
+            XCTAssertTrue(out.contains("l=\"p\r\\nq\""), out)
+            XCTAssertTrue(out.contains("a\r\\nb"), out)
+            XCTAssertEqual(Array(out.utf8).filter { $0 == 0x0A }.count, format == .text ? 3 : 4, out)
+        }
+    }
+
     func testNumbersReadBackExactly() {
         let values: [Double] = [0, 1, 12345678901234, 9_007_199_254_740_991, 9_007_199_254_740_992, 1e300, 0.1, 1.0 / 3, -2.5, 5e-324]
         for v in values {
