@@ -173,9 +173,9 @@ struct Gate: ParsableCommand {
         func alpha(_ config: GateConfig) -> Double { alpha ?? config.alpha ?? 0.01 }
         func minimumCoverage(_ config: GateConfig) -> Double { minCoverage ?? config.minimumCoverage ?? 0.99 }
 
-        func threshold(_ metric: String, _ config: GateConfig) throws -> Double {
+        func threshold(_ metric: String, _ config: GateConfig, paired: Bool = false) throws -> Double {
             let o = try overrides(), base = CounterSource.baseName(metric)
-            return o[metric] ?? o[base] ?? config.thresholds[metric] ?? config.thresholds[base] ?? GateConfig.defaultThreshold(for: metric)
+            return o[metric] ?? o[base] ?? config.thresholds[metric] ?? config.thresholds[base] ?? GateConfig.defaultThreshold(for: metric, paired: paired)
         }
 
         /// Prints and writes the results, then exits as documented.
@@ -324,7 +324,7 @@ struct Gate: ParsableCommand {
             var results: [GateResult] = []
             for (i, first) in (oldRuns.first ?? []).enumerated() {
                 let o = oldRuns.map { $0[i].value }, n = newRuns.map { $0[i].value }
-                results.append(PairedGateDecision.decide(metric: first.name, unit: first.unit, old: o, new: n, threshold: try verdict.threshold(first.name, config),
+                results.append(PairedGateDecision.decide(metric: first.name, unit: first.unit, old: o, new: n, threshold: try verdict.threshold(first.name, config, paired: true),
                                                          alpha: a, coveragePercent: oldRuns.map { $0[i].coverage } + newRuns.map { $0[i].coverage },
                                                          minimumCoverage: coverage))
             }

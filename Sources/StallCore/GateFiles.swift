@@ -200,10 +200,17 @@ public struct GateConfig: Equatable, Sendable {
         "user-time": 0.05, "system-time": 0.10, "voluntary-context-switches": 0.20, "involuntary-context-switches": 0.50,
         "max-rss": 0.02, "block-input": 0.10, "block-output": 0.10,
     ]
-    public static func defaultThreshold(for metric: String) -> Double {
+    /// Time-like metrics in `gate compare`: both commands ran in the same machine state,
+    /// pair by pair, so what a stored baseline must allow for drift (5%) is not needed;
+    /// what is left is run-to-run noise, which the noise floor checks (a noisier machine
+    /// gets "inconclusive", not a false alarm).
+    public static let pairedTimeThresholds: [String: Double] = ["task-clock": 0.01, "cycles": 0.01, "user-time": 0.01, "system-time": 0.02]
+
+    public static func defaultThreshold(for metric: String, paired: Bool = false) -> Double {
         // Simulated counts repeat exactly: any change past 0.05% is the program's.
         if metric.hasSuffix(CounterSource.simulated.suffix) { return 0.0005 }
         let metric = CounterSource.baseName(metric)
+        if paired, let t = pairedTimeThresholds[metric] { return t }
         if let t = defaultThresholds[metric] { return t }
         if metric.hasPrefix("pressure:") || metric.hasPrefix("vmstat:") { return 0.50 }
         return 0.05

@@ -70,6 +70,9 @@ final class PprofTests: XCTestCase {
                 }
             }
             guard count > 0 else { continue }
+            // A frame without a function is "<unknown>", or its object's name in brackets
+            // when it has a mapping (pprof's label); folded says [unknown] for both.
+            frames = frames.map { $0.hasPrefix("[") && $0.hasSuffix("]") ? "<unknown>" : $0 }
             stacks[([comm] + frames.reversed()).joined(separator: ";"), default: 0] += count
         }
         return stacks
