@@ -197,14 +197,25 @@ struct ServeRunner {
         metrics.memory = memorySnapshot()
         store.publish(metrics.families(), monotonicNs: MachineFacts.monotonicNanoseconds())
 
+        let publishWindow = { (window: StatWindow) in
+            metrics.add(window: window, unixSeconds: MachineFacts.wallClockSeconds())
+            if let treeBuilder { metrics.stallTree = treeBuilder.build(ExporterMetrics.treeInput(window)) }
+            if let m = memorySnapshot() { metrics.memory = m }
+            store.publish(metrics.families(), monotonicNs: MachineFacts.monotonicNanoseconds())
+        }
         let outcome: StatOutcome
         do {
-            outcome = try runner.run { window in
-                metrics.add(window: window, unixSeconds: MachineFacts.wallClockSeconds())
-                if let treeBuilder { metrics.stallTree = treeBuilder.build(ExporterMetrics.treeInput(window)) }
-                if let m = memorySnapshot() { metrics.memory = m }
-                store.publish(metrics.families(), monotonicNs: MachineFacts.monotonicNanoseconds())
-            }
+            outcome = try runner.run(onInterval: publishWindow)
+        } catch StatRunError.nothingOpened(let failures) {
+            // No counter may be opened (perf_event_paranoid without CAP_PERFMON, a container
+            // that denies perf_event_open): the kernel's own signals and the memory snapshot
+            // still serve, and stallstat_counters_open says 0.
+            for f in failures.prefix(3) { notes.write(f.message) }
+            notes.write("no counter could be opened: exporting PSI, vmstat and fragmentation only (stallstat_counters_open 0)")
+            metrics.events = []
+            plan.events = []
+            plan.groups = []
+            outcome = try StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: nil).run(onInterval: publishWindow)
         } catch let e as StatRunError {
             throw CLIError(message: "serve: \(e)", exitCode: ExitCodes.nothingCounted)
         }

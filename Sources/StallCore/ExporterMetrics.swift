@@ -38,6 +38,8 @@ public struct ExporterMetrics: Sendable {
     public private(set) var windows: UInt64 = 0
     public private(set) var lastWindowSeconds: Double = 0
     public private(set) var lastWindowUnixSeconds: Double = 0
+    /// Events counting (nil: all that were asked; 0 when perf_event_open was refused).
+    public var countersOpen: Int? = nil
     public var stallTree: StallReport? = nil
     public var memory: MemorySnapshot? = nil
     /// Why the stall tree is absent, published as a label-free info line in HELP.
@@ -66,6 +68,8 @@ public struct ExporterMetrics: Sendable {
             else if totals[r.name]![cpu] == nil { totals[r.name]![cpu] = 0 }
             runningShare[r.name, default: [:]][cpu] = r.timeEnabledNs > 0 ? min(1, r.timeRunningNs / r.timeEnabledNs) : 1
         }
+        // Opened events are the rows that are not <not supported>.
+        countersOpen = Set(window.results.filter { if case .notSupported = $0.status { return false } else { return true } }.map(\.name)).count
         windows &+= 1
         lastWindowSeconds = window.elapsedNs / 1e9
         lastWindowUnixSeconds = unixSeconds
@@ -92,6 +96,8 @@ public struct ExporterMetrics: Sendable {
                                 samples: [MetricSample([("version", version)], 1)]))
         out.append(MetricFamily(name: "stallstat_pmu_available", help: "1 when a hardware PMU counts (cycles, stalls); 0: software events, kernel signals and fragmentation only",
                                 kind: .gauge, samples: [MetricSample([], pmuAvailable ? 1 : 0)]))
+        out.append(MetricFamily(name: "stallstat_counters_open", help: "Events the counting loop has open (0: perf_event_open was refused; only PSI, vmstat and fragmentation are exported)",
+                                kind: .gauge, samples: [MetricSample([], Double(countersOpen ?? events.count))]))
         out.append(MetricFamily(name: "stallstat_interval_seconds", help: "The counting loop's interval (--interval)", kind: .gauge, unit: "seconds",
                                 samples: [MetricSample([], intervalSeconds)]))
         out.append(MetricFamily(name: "stallstat_windows", help: "Counting windows completed since the exporter started", kind: .counter,

@@ -99,6 +99,12 @@ final class AccountingTests: XCTestCase {
         XCTAssertEqual(zero.verdict, .inconclusive)
         XCTAssertEqual(GateConfig.defaultThreshold(for: "page-faults (rusage)"), GateConfig.defaultThreshold(for: "page-faults"))
         XCTAssertEqual(GateConfig.defaultThreshold(for: "instructions (simulated)"), 0.0005)
+        // compare's pairs remove drift: time-like metrics gate 1% there, 5% against a stored baseline.
+        XCTAssertEqual(GateConfig.defaultThreshold(for: "task-clock", paired: true), 0.01)
+        XCTAssertEqual(GateConfig.defaultThreshold(for: "task-clock (rusage)", paired: true), 0.01)
+        XCTAssertEqual(GateConfig.defaultThreshold(for: "task-clock"), 0.05)
+        XCTAssertEqual(GateConfig.defaultThreshold(for: "page-faults", paired: true), 0.005)
+        XCTAssertEqual(GateConfig.defaultThreshold(for: "instructions (simulated)", paired: true), 0.0005)
     }
 
     func testBaselineDriftWarnings() {

@@ -11,9 +11,11 @@ final class ServeTests: XCTestCase {
         private let errorPipe = Pipe()
         private(set) var stderrText = ""
 
-        init(_ arguments: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: Harness.stallstat)
-            process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
+        /// `wrapper`: a program that runs the exporter (deny_perf_events -- stallstat ...).
+        init(_ arguments: [String], wrapper: [String] = []) throws {
+            let argv = wrapper + [Harness.stallstat, "serve", "--listen", "127.0.0.1:0"] + arguments
+            process.executableURL = URL(fileURLWithPath: argv[0])
+            process.arguments = Array(argv.dropFirst())
             process.standardOutput = FileHandle.nullDevice
             process.standardError = errorPipe
             try process.run()
@@ -156,6 +158,20 @@ final class ServeTests: XCTestCase {
         // And it keeps serving after all of it.
         XCTAssertEqual(ServeTests.status(ServeTests.get(port: p, "/metrics")), 200)
         XCTAssertEqual(ServeTests.status(ServeTests.get(port: p, "/healthz")), 200)
+    }
+
+    /// Where perf_event_open is refused (a seccomp filter here, as in containers), serve
+    /// still exports PSI, vmstat and fragmentation and says it counts nothing.
+    func testWithoutPerfEventOpenItServesTheKernelsSignals() throws {
+        let e = try Exporter(["--interval", "0.3"], wrapper: [Harness.workloads + "/deny_perf_events", "--"])
+        waitForFirstWindow(e)
+        let body = ServeTests.body(ServeTests.get(port: e.port, "/metrics"))
+        XCTAssertTrue(body.contains("\nstallstat_counters_open 0\n"), body.prefix(800).description)
+        XCTAssertFalse(body.contains("stallstat_page_faults_total"))
+        XCTAssertTrue(body.contains("stallstat_memory_unusable_index_ratio{"))
+        XCTAssertTrue(body.contains("stallstat_pressure_stalled_seconds_total{"))
+        XCTAssertEqual(e.stop(), 0, e.stderrText)
+        XCTAssertTrue(e.stderrText.contains("no counter could be opened"), e.stderrText)
     }
 
     func testOptionsAreValidated() {
