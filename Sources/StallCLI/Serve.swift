@@ -195,13 +195,13 @@ struct ServeRunner {
             return s
         }
         metrics.memory = memorySnapshot()
-        store.publish(metrics.families(), monotonicNs: MachineFacts.monotonicNanoseconds())
+        store.publish(metrics, monotonicNs: MachineFacts.monotonicNanoseconds())
 
         let publishWindow = { (window: StatWindow) in
             metrics.add(window: window, unixSeconds: MachineFacts.wallClockSeconds())
             if let treeBuilder { metrics.stallTree = treeBuilder.build(ExporterMetrics.treeInput(window)) }
             if let m = memorySnapshot() { metrics.memory = m }
-            store.publish(metrics.families(), monotonicNs: MachineFacts.monotonicNanoseconds())
+            store.publish(metrics, monotonicNs: MachineFacts.monotonicNanoseconds())
         }
         let outcome: StatOutcome
         do {

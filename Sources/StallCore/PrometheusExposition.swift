@@ -106,28 +106,61 @@ public enum PrometheusExposition {
     /// The whole exposition. Families without samples are left out (a HELP without
     /// samples says nothing); a family named twice is a programming error the tests catch.
     public static func render(_ families: [MetricFamily], format: ExpositionFormat) -> String {
-        var out = ""
-        out.reserveCapacity(families.count * 200)
+        String(decoding: renderBytes(families, format: format), as: UTF8.self)
+    }
+
+    /// The exposition as bytes, built in one buffer (the exporter renders one per window
+    /// a scrape asks for; escaping works on UTF-8 bytes, where `\\`, `"` and line feed never
+    /// occur inside a multi-byte character).
+    public static func renderBytes(_ families: [MetricFamily], format: ExpositionFormat) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(families.reduce(0) { $0 + 120 + $1.samples.count * 80 })
+        func put(_ s: String) { out.append(contentsOf: s.utf8) }
+        let openMetrics: Bool
+        if case .openMetrics = format { openMetrics = true } else { openMetrics = false }
         for f in families where !f.samples.isEmpty {
-            switch format {
-            case .text:
-                out += "# HELP \(f.sampleName) \(escapeHelp(f.help, quotes: false))\n"
-                out += "# TYPE \(f.sampleName) \(f.kind == .info ? "gauge" : f.kind.rawValue)\n"
-            case .openMetrics:
-                out += "# TYPE \(f.name) \(f.kind.rawValue)\n"
-                if let unit = f.unit { out += "# UNIT \(f.name) \(unit)\n" }
-                out += "# HELP \(f.name) \(escapeHelp(f.help, quotes: true))\n"
+            let sampleName = f.sampleName
+            if openMetrics {
+                put("# TYPE "); put(f.name); put(" "); put(f.kind.rawValue); out.append(0x0A)
+                if let unit = f.unit { put("# UNIT "); put(f.name); put(" "); put(unit); out.append(0x0A) }
+                put("# HELP "); put(f.name); out.append(0x20); escape(f.help, into: &out, quotes: true); out.append(0x0A)
+            } else {
+                put("# HELP "); put(sampleName); out.append(0x20); escape(f.help, into: &out, quotes: false); out.append(0x0A)
+                put("# TYPE "); put(sampleName); put(" "); put(f.kind == .info ? "gauge" : f.kind.rawValue); out.append(0x0A)
             }
             for s in f.samples {
-                out += f.sampleName
+                put(sampleName)
                 if !s.labels.isEmpty {
-                    out += "{" + s.labels.map { "\($0.name)=\"\(escapeLabelValue($0.value))\"" }.joined(separator: ",") + "}"
+                    out.append(UInt8(ascii: "{"))
+                    for (i, l) in s.labels.enumerated() {
+                        if i > 0 { out.append(UInt8(ascii: ",")) }
+                        put(l.name); out.append(UInt8(ascii: "=")); out.append(UInt8(ascii: "\""))
+                        escape(l.value, into: &out, quotes: true)
+                        out.append(UInt8(ascii: "\""))
+                    }
+                    out.append(UInt8(ascii: "}"))
                 }
-                out += " " + number(s.value) + "\n"
+                out.append(0x20)
+                put(number(s.value))
+                out.append(0x0A)
             }
         }
-        if case .openMetrics = format { out += "# EOF\n" }
+        if openMetrics { put("# EOF\n") }
         return out
+    }
+
+    /// Label values escape `\\`, `"` and line feed; HELP escapes `\\` and line feed, and in
+    /// OpenMetrics `"` too (`quotes`). By byte: "\r\n" is one Character in Swift, and its
+    /// line feed must be escaped as any other.
+    static func escape(_ s: String, into out: inout [UInt8], quotes: Bool) {
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\"") where quotes: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
+            default: out.append(b)
+            }
+        }
     }
 
     /// Go's strconv.ParseFloat reads all of these; whole numbers below 2^53 print without
@@ -139,32 +172,10 @@ public enum PrometheusExposition {
         return "\(v)"
     }
 
-    /// By Unicode scalar, not by Character: "\r\n" is one Character in Swift, and its line
-    /// feed must be escaped as any other.
     public static func escapeLabelValue(_ s: String) -> String {
-        var out = String.UnicodeScalarView()
-        for c in s.unicodeScalars {
-            switch c {
-            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
-            case "\"": out.append(contentsOf: "\\\"".unicodeScalars)
-            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
-            default: out.append(c)
-            }
-        }
-        return String(out)
-    }
-
-    static func escapeHelp(_ s: String, quotes: Bool) -> String {
-        var out = String.UnicodeScalarView()
-        for c in s.unicodeScalars {
-            switch c {
-            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
-            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
-            case "\"" where quotes: out.append(contentsOf: "\\\"".unicodeScalars)
-            default: out.append(c)
-            }
-        }
-        return String(out)
+        var out: [UInt8] = []
+        escape(s, into: &out, quotes: true)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A metric-name fragment from a kernel or event name: `[a-zA-Z0-9_]`, anything else `_`.

@@ -183,19 +183,18 @@ final class ExporterHTTPHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
         switch path {
         case "/metrics":
-            guard let p = store.current else {
+            let format = ExpositionFormat.negotiate(accept: request.headers["Accept"].isEmpty ? nil : request.headers["Accept"].joined(separator: ","))
+            guard let p = store.body(format) else {
                 send(context, request, status: .serviceUnavailable, extra: [("Retry-After", "1")], body: Array("the first counting window has not ended yet\n".utf8))
                 return
             }
-            let format = ExpositionFormat.negotiate(accept: request.headers["Accept"].isEmpty ? nil : request.headers["Accept"].joined(separator: ","))
-            let body: [UInt8]
-            if case .openMetrics = format { body = p.openMetrics } else { body = p.text }
-            send(context, request, status: .ok, contentType: format.contentType, body: body)
+            send(context, request, status: .ok, contentType: format.contentType, body: p.body)
         case "/healthz":
-            if let p = store.current, monotonicNs() &- p.monotonicNs <= store.staleAfterNs {
+            let last = store.lastPublicationNs
+            if let last, monotonicNs() &- last <= store.staleAfterNs {
                 send(context, request, status: .ok, body: Array("ok\n".utf8))
             } else {
-                let why = store.current == nil ? "no counting window has ended yet\n" : "the counting loop has published nothing recently\n"
+                let why = last == nil ? "no counting window has ended yet\n" : "the counting loop has published nothing recently\n"
                 send(context, request, status: .serviceUnavailable, body: Array(why.utf8))
             }
         case "/":
