@@ -69,7 +69,7 @@ struct Report: ParsableCommand {
         }
         let symbolizer = ProfileSymbolizer(contents: contents, kallsyms: kallsyms, symfs: symfs, demangle: demangle)
         symbolizer.useKernelSymbols(kernelSymbols)
-        let resolve = { (pid: Int32, ip: UInt64, k: Bool) in symbolizer.resolve(pid: pid, ip: ip, kernel: k) }
+        let resolve: FrameResolver = { pid, ip, kernel, time in symbolizer.resolve(pid: pid, ip: ip, kernel: kernel, time: time) }
         if let pprofFile {
             try writePprof(contents: contents, symbolizer: symbolizer, to: pprofFile)
         } else if folded {
@@ -94,8 +94,8 @@ struct Report: ParsableCommand {
 
     func writePprof(contents: PerfDataContents, symbolizer: ProfileSymbolizer, to path: String) throws {
         #if canImport(StallPprof)
-        let profile = PprofProfile(contents: contents, resolve: { symbolizer.resolve(pid: $0, ip: $1, kernel: $2) }, mapping: { pid, ip in
-            symbolizer.mapping(pid: pid, ip: ip).map { PprofProfile.Mapped(start: $0.start, end: $0.end, fileOffset: $0.pgoff, path: $0.filename) }
+        let profile = PprofProfile(contents: contents, resolve: { symbolizer.resolve(pid: $0, ip: $1, kernel: $2, time: $3) }, mapping: { pid, ip, time in
+            symbolizer.mapping(pid: pid, ip: ip, time: time).map { PprofProfile.Mapped(start: $0.start, end: $0.end, fileOffset: $0.pgoff, path: $0.filename) }
         })
         let bytes: [UInt8]
         do { bytes = try profile.gzipped() } catch {

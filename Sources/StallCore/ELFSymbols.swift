@@ -63,6 +63,11 @@ public struct ELFSymbols: Sendable {
             // perf reads .symtab when there is one and .dynsym only otherwise.
             let hasSymtab = try sections.contains { try r.u32($0 + 4) == 2 }
             var found: [Symbol] = []
+            let machine = try r.u16(18)
+            // Arm's mapping symbols ($a, $d, $t, $x, optionally ".suffix") mark where code and
+            // data start inside a section; they name no function, and perf drops them
+            // (symbol-elf.c). Kept, a sample past one inside a function was credited to "$x".
+            let armMappingSymbols = machine == 40 || machine == 183   // EM_ARM, EM_AARCH64
             for o in sections {
                 let type = try r.u32(o + 4)
                 if type == 7, buildID == nil, let notes = try contents(o) { buildID = BuildIDEntry.fromNotes(r, notes) }   // SHT_NOTE
@@ -81,11 +86,12 @@ public struct ELFSymbols: Sendable {
                     guard value != 0 else { continue }
                     let nameOff = Int(try r.u32(so))
                     guard nameOff > 0, nameOff < strings.count else { continue }
-                    found.append(Symbol(address: value, size: try r.u64(so + 16), name: try r.cString(strings.lowerBound + nameOff, end: strings.upperBound),
-                                        binding: info >> 4))
+                    let name = try r.cString(strings.lowerBound + nameOff, end: strings.upperBound)
+                    if armMappingSymbols, ELFSymbols.isArmMappingSymbol(name) { continue }
+                    found.append(Symbol(address: value, size: try r.u64(so + 16), name: name, binding: info >> 4))
                 }
             }
-            found += try ELFSymbols.pltStubs(r, sections: sections, machine: try r.u16(18), shstrndx: Int(try r.u16(62)))
+            found += try ELFSymbols.pltStubs(r, sections: sections, machine: machine, shstrndx: Int(try r.u16(62)))
             found.sort { $0.address < $1.address }
             // One symbol per address, the one perf keeps (symbols__fixup_duplicate).
             var unique: [Symbol] = []
@@ -101,6 +107,12 @@ public struct ELFSymbols: Sendable {
         } catch let e as ByteReader.OutOfBounds {
             throw Failure(message: "ELF headers point past the end of the file (offset \(e.offset))")
         }
+    }
+
+    /// `$a`, `$d`, `$t`, `$x`, alone or followed by ".anything" (perf's test).
+    public static func isArmMappingSymbol(_ name: String) -> Bool {
+        let u = Array(name.utf8.prefix(3))
+        return u.count >= 2 && u[0] == UInt8(ascii: "$") && "adtx".utf8.contains(u[1]) && (u.count == 2 || u[2] == UInt8(ascii: "."))
     }
 
     /// `name@plt` for each PLT stub, as objdump labels them: one per .rela.plt entry, in

@@ -27,9 +27,15 @@ public struct MemoryMapping: Equatable, Sendable {
     public var filename: String
     /// PERF_RECORD_MISC_MMAP_DATA: a data mapping (record -d, --call-graph dwarf), not code.
     public var isData = false
-    public init(pid: Int32, start: UInt64, end: UInt64, pgoff: UInt64, filename: String, isData: Bool = false) {
-        self.pid = pid; self.start = start; self.end = end; self.pgoff = pgoff; self.filename = filename; self.isData = isData
+    /// When it was mapped (the record's sample_id_all time; 0 when the file has none, or
+    /// for mappings synthesized at the start): samples before it are not in it.
+    public var time: UInt64 = 0
+    public init(pid: Int32, start: UInt64, end: UInt64, pgoff: UInt64, filename: String, isData: Bool = false, time: UInt64 = 0) {
+        self.pid = pid; self.start = start; self.end = end; self.pgoff = pgoff; self.filename = filename; self.isData = isData; self.time = time
     }
+
+    /// Whether a sample taken at `time` can be in this mapping (a time of 0 is unknown: yes).
+    public func existed(at sampleTime: UInt64) -> Bool { time == 0 || sampleTime == 0 || time <= sampleTime }
 }
 
 public struct PerfDataContents: Sendable {
@@ -264,13 +270,15 @@ public enum PerfDataReader {
                     let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
                     let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
                     c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString(),
-                                                    isData: misc & PerfData.miscMmapData != 0))
+                                                    isData: misc & PerfData.miscMmapData != 0,
+                                                    time: trailerTime(r, recordEnd: o + size, attrs: c.attrs)))
                 case .mmap2:
                     let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
                     let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
                     try f.skip(32)   // maj, min, ino, ino_generation (or build id), prot, flags
                     c.mappings.append(MemoryMapping(pid: pid, start: start, end: start &+ len, pgoff: pgoff, filename: try f.restAsCString(),
-                                                    isData: misc & PerfData.miscMmapData != 0))
+                                                    isData: misc & PerfData.miscMmapData != 0,
+                                                    time: trailerTime(r, recordEnd: o + size, attrs: c.attrs)))
                 case .comm:
                     let pid = Int32(bitPattern: try f.u32()), tid = Int32(bitPattern: try f.u32())
                     // The name, then (sample_id_all) the trailer: the string ends at its NUL.
@@ -474,7 +482,7 @@ public enum PerfDataReader {
             next += 8
         }
         let result = reader.bytes.withRawBytes(stack) { bytes in
-            unwinder.unwind(UserStackSample(pid: s.pid, tid: s.tid, arch: c.arch, registers: values, stack: bytes), contents: c)
+            unwinder.unwind(UserStackSample(pid: s.pid, tid: s.tid, arch: c.arch, registers: values, stack: bytes, time: s.time), contents: c)
         }
         var frames = result.frames[...]
         // The first frame is the user pc: for a user sample, the sampled frame itself.

@@ -1,4 +1,12 @@
-struct PIDAddress: Hashable { var pid: Int32; var ip: UInt64 }
+/// An address of a process in one of its name epochs (kernel addresses: pid -1, epoch 0).
+/// One pid can map two programs at the same addresses: a child before and after its exec,
+/// with ASLR off or for non-PIE programs. Every exec writes a COMM, so within one name epoch
+/// of the process an address names one function.
+struct PIDAddress: Hashable { var pid: Int32; var epoch: Int32 = 0; var ip: UInt64 }
+
+/// Names an address: the process, the address, whether it is the kernel's, and the sample's
+/// time (which picks the process's mappings in effect then).
+public typealias FrameResolver = (_ pid: Int32, _ ip: UInt64, _ kernel: Bool, _ time: UInt64) -> ResolvedFrame
 
 /// Up to eight interned key values without a heap allocation per sample.
 struct RowKey: Hashable {
@@ -102,7 +110,7 @@ public struct ProfileReport: Sendable {
     /// Frames and key values are interned as integers so each sample costs a few integer
     /// hashes; strings are built once per distinct row.
     public init(contents: PerfDataContents, sortKeys: [ProfileSortKey], children: Bool,
-                resolve: (Int32, UInt64, Bool) -> ResolvedFrame) {
+                resolve: FrameResolver) {
         events = contents.attrs.map(\.name)
         precondition(sortKeys.count <= 8, "at most 8 sort keys")
         self.sortKeys = sortKeys
@@ -148,11 +156,12 @@ public struct ProfileReport: Sendable {
             if let known = unmappedLevel[f.symbol], known.time <= time { return }
             unmappedLevel[f.symbol] = (time, kernel, address)
         }
+        let names = ThreadNames(contents.threadEvents)
         var frameCache: [PIDAddress: FrameIDs] = [:]
-        func frame(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> FrameIDs {
-            let k = PIDAddress(pid: kernel ? -1 : pid, ip: ip)
+        func frame(_ pid: Int32, _ ip: UInt64, _ kernel: Bool, time: UInt64, epoch: Int32) -> FrameIDs {
+            let k = PIDAddress(pid: kernel ? -1 : pid, epoch: kernel ? 0 : epoch, ip: ip)
             if let f = frameCache[k] { return f }
-            let r = resolve(pid, ip, kernel)
+            let r = resolve(pid, ip, kernel, time)
             let unmapped = !r.isKernel && r.symbol == nil && r.dso == "[unknown]"
             // An unmapped address's row is keyed without a level; showLevel spells it. A
             // symbol's row is its object's too (perf's sort__sym_cmp compares the dso first:
@@ -167,7 +176,6 @@ public struct ProfileReport: Sendable {
             frameCache[k] = f
             return f
         }
-        let names = ThreadNames(contents.threadEvents)
         // A thread with one name for the whole recording is looked up once.
         var commIDs: [Int32: Int32] = [:], threadIDs: [Int32: Int32] = [:]
         func commID(_ s: ProfileSample) -> Int32 {
@@ -209,7 +217,8 @@ public struct ProfileReport: Sendable {
             let a = Int(s.attr)
             totals[a] &+= s.period
             counts[a] += s.count
-            let leaf = frame(s.pid, s.ip, s.isKernel)
+            let epoch = names.addressEpoch(pid: s.pid, at: s.time)
+            let leaf = frame(s.pid, s.ip, s.isKernel, time: s.time, epoch: epoch)
             showLevel(leaf, kernel: s.isKernel, time: s.time)
             let k = key(s, leaf)
             selfPeriod[k, default: zero][a] &+= s.period
@@ -232,7 +241,7 @@ public struct ProfileReport: Sendable {
                 }
                 for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                     let ip = contents.callchainIPs[i]
-                    var cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000)
+                    var cf = frame(s.pid, ip, ip >= 0xFFFF_8000_0000_0000, time: s.time, epoch: epoch)
                     showLevel(cf, kernel: s.isKernel, time: s.time)
                     cf.symbol = cf.callerSymbol
                     let ck = key(s, cf)
@@ -343,24 +352,25 @@ public struct ProfileReport: Sendable {
     /// Folded stacks for flame graphs: `comm;outermost;...;leaf count` (samples).
     /// `event`: the attr whose samples are folded (one event's stacks; mixing events'
     /// sample counts would add cycles to page faults).
-    public static func folded(contents: PerfDataContents, event: Int32 = 0, resolve: (Int32, UInt64, Bool) -> ResolvedFrame) -> String {
+    public static func folded(contents: PerfDataContents, event: Int32 = 0, resolve: FrameResolver) -> String {
         var counts: [String: Int] = [:]
         let names = ThreadNames(contents.threadEvents)
         // Each address's name once: stacks repeat the same few frames.
         var frameNames: [PIDAddress: String] = [:]
-        func name(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> String {
-            let k = PIDAddress(pid: kernel ? -1 : pid, ip: ip)
+        func name(_ pid: Int32, _ ip: UInt64, _ kernel: Bool, time: UInt64, epoch: Int32) -> String {
+            let k = PIDAddress(pid: kernel ? -1 : pid, epoch: kernel ? 0 : epoch, ip: ip)
             if let n = frameNames[k] { return n }
-            let f = resolve(pid, ip, kernel)
+            let f = resolve(pid, ip, kernel, time)
             let n = (f.symbol ?? "[unknown]") + (f.isKernel ? "_[k]" : "")
             frameNames[k] = n
             return n
         }
         for s in contents.samples where s.attr == event {
-            var frames = [name(s.pid, s.ip, s.isKernel)]
+            let epoch = names.addressEpoch(pid: s.pid, at: s.time)
+            var frames = [name(s.pid, s.ip, s.isKernel, time: s.time, epoch: epoch)]
             for i in Int(s.chainStart)..<(Int(s.chainStart) + Int(s.chainCount)) {
                 let ip = contents.callchainIPs[i]
-                frames.append(name(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
+                frames.append(name(s.pid, ip, ip >= 0xFFFF_8000_0000_0000, time: s.time, epoch: epoch))
             }
             let comm = names.display(tid: s.tid, at: s.time)
             let stack = ([comm] + frames.reversed()).joined(separator: ";")

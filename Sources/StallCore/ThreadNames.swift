@@ -40,6 +40,12 @@ public struct ThreadNames: Sendable {
 
     /// Which of the thread's names it had at `time` (0 for the first, or for none): samples
     /// of one thread with the same index show the same name.
+    /// The process's name epoch at `time` (its main thread's, tid = pid): an exec always
+    /// writes a COMM, so the program mapped at an address is the same within one epoch.
+    public func addressEpoch(pid: Int32, at time: UInt64) -> Int32 {
+        Int32(truncatingIfNeeded: nameIndex(tid: pid, at: time))
+    }
+
     public func nameIndex(tid: Int32, at time: UInt64) -> Int {
         guard let list = timeline[tid], list.count > 1 else { return 0 }
         return ThreadNames.entry(in: list, at: time)

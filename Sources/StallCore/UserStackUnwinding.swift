@@ -12,8 +12,10 @@ public struct UserStackSample {
     /// The copy of the stack from the sampled stack pointer up (its used part,
     /// dyn_size); valid only during the unwind call.
     public var stack: UnsafeRawBufferPointer
-    public init(pid: Int32, tid: Int32, arch: String?, registers: [UInt64], stack: UnsafeRawBufferPointer) {
-        self.pid = pid; self.tid = tid; self.arch = arch; self.registers = registers; self.stack = stack
+    /// When it was taken (0: the file has no times): picks the mappings in effect.
+    public var time: UInt64
+    public init(pid: Int32, tid: Int32, arch: String?, registers: [UInt64], stack: UnsafeRawBufferPointer, time: UInt64 = 0) {
+        self.pid = pid; self.tid = tid; self.arch = arch; self.registers = registers; self.stack = stack; self.time = time
     }
 }
 

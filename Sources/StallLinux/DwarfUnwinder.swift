@@ -11,12 +11,22 @@ public final class DwarfUnwinder: UserStackUnwinder {
     /// perf's default (kernel.perf_event_max_stack).
     public static let maxFrames = 127
 
-    struct Mapping { var start: UInt64; var end: UInt64; var pgoff: UInt64; var path: UnsafeMutablePointer<CChar>; var isCode: Bool }
-    /// The callback's context: which process, and who knows the mappings.
+    struct Mapping {
+        var start: UInt64; var end: UInt64; var pgoff: UInt64; var path: UnsafeMutablePointer<CChar>; var isCode: Bool
+        /// When it was mapped (0: unknown or from the start).
+        var time: UInt64
+        func existed(at sampleTime: UInt64) -> Bool { time == 0 || sampleTime == 0 || time <= sampleTime }
+    }
+    /// The callback's context: which process, at what time, and who knows the mappings.
     final class ProcessContext {
         unowned let owner: DwarfUnwinder
         let pid: Int32
-        init(owner: DwarfUnwinder, pid: Int32) { self.owner = owner; self.pid = pid }
+        /// The process's own mappings in effect when the state was made: libdwfl keeps the
+        /// modules it was given, so when this changes (an exec mapped a new program,
+        /// perhaps at the old one's addresses) the state is made again.
+        let generation: Int
+        var time: UInt64 = 0
+        init(owner: DwarfUnwinder, pid: Int32, generation: Int) { self.owner = owner; self.pid = pid; self.generation = generation }
     }
 
     let symfs: String
@@ -67,7 +77,7 @@ public final class DwarfUnwinder: UserStackUnwinder {
         if recordedIDs == nil { recordedIDs = BuildIDEntry.byFilename(buildIDs) }
         for m in mappings where m.filename.hasPrefix("/") && !m.filename.hasPrefix("//") && m.end > m.start {
             guard let file = objectPath(m.filename), let path = strdup(file) else { continue }
-            maps[m.pid, default: []].append(Mapping(start: m.start, end: m.end, pgoff: m.pgoff, path: path, isCode: !m.isData))
+            maps[m.pid, default: []].append(Mapping(start: m.start, end: m.end, pgoff: m.pgoff, path: path, isCode: !m.isData, time: m.time))
         }
     }
 
@@ -97,19 +107,32 @@ public final class DwarfUnwinder: UserStackUnwinder {
     /// The mapping of `address` in `pid`, else in the process it was forked from (as
     /// the symbolizer looks it up), later mappings of a range first; among the mappings
     /// read so far, else among the whole recording's (preload: a record later in the file).
-    func mapping(pid: Int32, address: UInt64) -> Mapping? {
-        if let m = DwarfUnwinder.find(address, pid: pid, in: mapsByPID, forks: forks) { return m }
-        return DwarfUnwinder.find(address, pid: pid, in: preloadedByPID, forks: preloadedForks)
+    func mapping(pid: Int32, address: UInt64, time: UInt64) -> Mapping? {
+        if let m = DwarfUnwinder.find(address, pid: pid, time: time, in: mapsByPID, forks: forks) { return m }
+        return DwarfUnwinder.find(address, pid: pid, time: time, in: preloadedByPID, forks: preloadedForks)
     }
 
-    static func find(_ address: UInt64, pid: Int32, in maps: [Int32: [Mapping]], forks: [Int32: Int32]) -> Mapping? {
+    /// As the symbolizer: the process's own latest mapping of the address made by `time`,
+    /// else its parent's.
+    static func find(_ address: UInt64, pid: Int32, time: UInt64, in maps: [Int32: [Mapping]], forks: [Int32: Int32]) -> Mapping? {
+        func latest(_ list: [Mapping]?) -> Mapping? {
+            // In time order: the latest by time, the last in the file among equal times.
+            list?.filter { address >= $0.start && address < $0.end && $0.existed(at: time) }.enumerated()
+                .max { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }?.element
+        }
         var p = pid
         for _ in 0..<64 {
-            if let m = maps[p]?.last(where: { address >= $0.start && address < $0.end }) { return m }
+            if let m = latest(maps[p]) { return m }
             guard let parent = forks[p] else { break }
             p = parent
         }
-        return maps[-1]?.last { address >= $0.start && address < $0.end }
+        return latest(maps[-1])
+    }
+
+    /// How many of the process's own mappings existed at `time` (of the whole recording's
+    /// when known, else of those read so far).
+    func generation(pid: Int32, time: UInt64) -> Int {
+        (preloadedByPID[pid] ?? mapsByPID[pid] ?? []).reduce(0) { $0 + ($1.existed(at: time) ? 1 : 0) }
     }
 
     private var preloadedByPID: [Int32: [Mapping]] = [:]
@@ -133,15 +156,22 @@ public final class DwarfUnwinder: UserStackUnwinder {
                 if let p = processes.removeValue(forKey: evicted) { cuw_process_free(p.state) }
             }
         }
+        let generation = generation(pid: sample.pid, time: sample.time)
+        if let known = processes[sample.pid], known.context.generation != generation {
+            cuw_process_free(known.state)
+            processes[sample.pid] = nil
+        }
         if let known = processes[sample.pid] {
             guard let state = known.state else { return ([], "libdwfl could not start") }
+            known.context.time = sample.time
             process = state
         } else {
-            let context = ProcessContext(owner: self, pid: sample.pid)
+            let context = ProcessContext(owner: self, pid: sample.pid, generation: generation)
+            context.time = sample.time
             let state = cuw_process_create(machine, sample.pid, { context, address, out in
                 guard let context, let out else { return 0 }
                 let c = Unmanaged<ProcessContext>.fromOpaque(context).takeUnretainedValue()
-                guard let m = c.owner.mapping(pid: c.pid, address: address) else { return 0 }
+                guard let m = c.owner.mapping(pid: c.pid, address: address, time: c.time) else { return 0 }
                 out.pointee = cuw_mapping(path: m.path, start: m.start, end: m.end, pgoff: m.pgoff, is_code: m.isCode ? 1 : 0)
                 return 1
             }, Unmanaged.passUnretained(context).toOpaque())

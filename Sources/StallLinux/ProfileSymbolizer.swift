@@ -14,6 +14,11 @@ public final class ProfileSymbolizer {
         var pid: Int32 = 0
         /// The DSO column (the file's base name), computed once per mapping.
         var name: String
+        /// When it was mapped (0: unknown or from the start).
+        var time: UInt64 = 0
+        func contains(_ ip: UInt64, at sampleTime: UInt64) -> Bool {
+            ip >= start && ip < end && (time == 0 || sampleTime == 0 || time <= sampleTime)
+        }
     }
     private var mapsByPID: [Int32: [Map]] = [:]
     private let forks: [Int32: Int32]
@@ -77,27 +82,37 @@ public final class ProfileSymbolizer {
         recordedBuildIDs = BuildIDEntry.byFilename(contents.buildIDs)
         for m in contents.mappings where !m.isData {   // code addresses are never in data mappings
             mapsByPID[m.pid, default: []].append(Map(start: m.start, end: m.end, pgoff: m.pgoff, file: m.filename, pid: m.pid,
-                                                     name: m.filename.split(separator: "/").last.map(String.init) ?? m.filename))
+                                                     name: m.filename.split(separator: "/").last.map(String.init) ?? m.filename,
+                                                     time: m.time))
+        }
+        // In time order (file order among equal times): records of different CPUs interleave
+        // in the file, and the last mapping of a range before a sample is the one it ran in.
+        for (pid, maps) in mapsByPID where zip(maps, maps.dropFirst()).contains(where: { $0.time > $1.time }) {
+            mapsByPID[pid] = maps.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
         }
         forks = contents.forks
         kallsymsPath = kallsyms
         self.symfs = symfs
     }
 
-    func map(pid: Int32, ip: UInt64) -> Map? {
+    /// The mapping `ip` of `pid` ran in at `time`: the process's own latest mapping of the
+    /// address made by then, else its parent's (a child shares them until it execs: before
+    /// its exec, a child's samples are in the parent's program even where the new program
+    /// is later mapped at the same addresses, as with ASLR off).
+    func map(pid: Int32, ip: UInt64, time: UInt64) -> Map? {
         var p = pid
         for _ in 0..<64 {
             // Later mappings of a range replace earlier ones: search from the end.
-            if let maps = mapsByPID[p], let m = maps.last(where: { ip >= $0.start && ip < $0.end }) { return m }
+            if let maps = mapsByPID[p], let m = maps.last(where: { $0.contains(ip, at: time) }) { return m }
             guard let parent = forks[p] else { break }
             p = parent
         }
-        return mapsByPID[-1]?.last { ip >= $0.start && ip < $0.end }
+        return mapsByPID[-1]?.last { $0.contains(ip, at: time) }
     }
 
-    /// The recorded mapping a user-space address of `pid` (or an ancestor) falls in.
-    public func mapping(pid: Int32, ip: UInt64) -> MemoryMapping? {
-        map(pid: pid, ip: ip).map { MemoryMapping(pid: $0.pid, start: $0.start, end: $0.end, pgoff: $0.pgoff, filename: $0.file) }
+    /// The recorded mapping a user-space address of `pid` (or an ancestor) fell in at `time`.
+    public func mapping(pid: Int32, ip: UInt64, time: UInt64) -> MemoryMapping? {
+        map(pid: pid, ip: ip, time: time).map { MemoryMapping(pid: $0.pid, start: $0.start, end: $0.end, pgoff: $0.pgoff, filename: $0.file, time: $0.time) }
     }
 
     func elf(_ path: String) -> ELFSymbols? {
@@ -188,7 +203,7 @@ public final class ProfileSymbolizer {
         return loaded
     }
 
-    public func resolve(pid: Int32, ip: UInt64, kernel isKernel: Bool) -> ResolvedFrame {
+    public func resolve(pid: Int32, ip: UInt64, kernel isKernel: Bool, time: UInt64) -> ResolvedFrame {
         if isKernel || ip >= 0xFFFF_8000_0000_0000 {
             // A module's samples are its own DSO, `[9pnet]`, as perf names module maps;
             // the name from kallsyms, else from the recorded module mapping (perf records
@@ -199,7 +214,7 @@ public final class ProfileSymbolizer {
                                  address: ip, symbolStart: hit?.start)
         }
         var frame = ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip)
-        guard let m = map(pid: pid, ip: ip) else { return frame }
+        guard let m = map(pid: pid, ip: ip, time: time) else { return frame }
         if ProfileSymbolizer.isAnonymous(m.file) {
             // Anonymous executable memory is JIT code (QEMU's TCG, a JVM, V8): as perf, the
             // process's /tmp/perf-PID.map names it, the DSO is "[JIT] tid PID" and the

@@ -46,8 +46,8 @@ public struct PprofProfile {
 
     /// Builds the profile. `resolve` names an address as report does; `mapping` finds a
     /// user address's mapping (nil: unknown).
-    public init(contents: PerfDataContents, resolve: (Int32, UInt64, Bool) -> ResolvedFrame,
-                mapping: (Int32, UInt64) -> Mapped?) {
+    public init(contents: PerfDataContents, resolve: FrameResolver,
+                mapping: (_ pid: Int32, _ ip: UInt64, _ time: UInt64) -> Mapped?) {
         var strings = StringTable()
         let buildIDs = BuildIDEntry.byFilename(contents.buildIDs)
         let kernelBuildID = contents.buildIDs.first { $0.isKernel && $0.filename.contains("kernel.kallsyms") }?.buildID
@@ -118,12 +118,12 @@ public struct PprofProfile {
             return pm.id
         }
 
-        func location(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> UInt64 {
-            let frame = resolve(pid, ip, kernel)
+        func location(_ pid: Int32, _ ip: UInt64, _ kernel: Bool, time: UInt64) -> UInt64 {
+            let frame = resolve(pid, ip, kernel, time)
             var mappingID: UInt64 = 0
             if frame.isKernel {
                 mappingID = kernelMapping(frame.dso, ip)
-            } else if let m = mapping(pid, ip) {
+            } else if let m = mapping(pid, ip, time) {
                 mappingID = userMapping(m)
             }
             let key = LocationKey(mapping: mappingID, address: ip, pid: mappingID == 0 ? pid : 0)
@@ -145,12 +145,13 @@ public struct PprofProfile {
         // pprof takes mapping[0] as the main binary (its "File:" line): the sampled
         // process's executable, found as the mapped file named like the process (its comm
         // is the executable's name, cut to 15 bytes), else the object with most samples.
+        let names = ThreadNames(contents.threadEvents)
         var hits: [Mapped: (named: Bool, samples: Int)] = [:]
         var seen: [LocationKey: Mapped?] = [:]
         for s in contents.samples where !s.isKernel && s.ip < 0xFFFF_8000_0000_0000 {
-            let k = LocationKey(mapping: 0, address: s.ip, pid: s.pid)
+            let k = LocationKey(mapping: 0, address: s.ip, pid: s.pid, epoch: names.addressEpoch(pid: s.pid, at: s.time))
             let m: Mapped?
-            if let known = seen[k] { m = known } else { m = mapping(s.pid, s.ip); seen[k] = m }
+            if let known = seen[k] { m = known } else { m = mapping(s.pid, s.ip, s.time); seen[k] = m }
             guard let m else { continue }
             let comm = contents.comms[s.pid] ?? ""
             let base = m.path.split(separator: "/").last.map(String.init) ?? m.path
@@ -161,16 +162,15 @@ public struct PprofProfile {
             a.value.named != b.value.named ? !a.value.named : a.value.samples != b.value.samples ? a.value.samples < b.value.samples : a.key.path > b.key.path
         })?.key { _ = userMapping(main) }
 
-        let names = ThreadNames(contents.threadEvents)
         let pidKey = strings.index("pid"), tidKey = strings.index("tid"), commKey = strings.index("comm")
         var sampleIndex: [SampleKey: Int] = [:]
         var samples: [Perftools_Profiles_Sample] = []
         // An address's Location once per process: stacks repeat the same frames.
         var frameCache: [LocationKey: UInt64] = [:]
-        func cachedLocation(_ pid: Int32, _ ip: UInt64, _ kernel: Bool) -> UInt64 {
-            let k = LocationKey(mapping: 0, address: ip, pid: kernel ? -1 : pid)
+        func cachedLocation(_ pid: Int32, _ ip: UInt64, _ kernel: Bool, time: UInt64, epoch: Int32) -> UInt64 {
+            let k = LocationKey(mapping: 0, address: ip, pid: kernel ? -1 : pid, epoch: kernel ? 0 : epoch)
             if let id = frameCache[k] { return id }
-            let id = location(pid, ip, kernel)
+            let id = location(pid, ip, kernel, time: time)
             frameCache[k] = id
             return id
         }
@@ -178,11 +178,12 @@ public struct PprofProfile {
         let chainIPs = contents.callchainIPs
         for s in contents.samples {
             guard s.attr >= 0, Int(s.attr) < contents.attrs.count else { continue }
-            var stack = [cachedLocation(s.pid, s.ip, s.isKernel)]
+            let epoch = names.addressEpoch(pid: s.pid, at: s.time)
+            var stack = [cachedLocation(s.pid, s.ip, s.isKernel, time: s.time, epoch: epoch)]
             let start = Int(s.chainStart), count = Int(s.chainCount)
             if start >= 0, count > 0, start <= chainIPs.count - count {
                 for ip in chainIPs[start..<(start + count)] {
-                    stack.append(cachedLocation(s.pid, ip, ip >= 0xFFFF_8000_0000_0000))
+                    stack.append(cachedLocation(s.pid, ip, ip >= 0xFFFF_8000_0000_0000, time: s.time, epoch: epoch))
                 }
             }
             let comm = names.display(tid: s.tid, at: s.time)
@@ -275,6 +276,9 @@ public struct PprofProfile {
         /// Addresses outside every mapping are per process (the same number means
         /// different code in two processes).
         var pid: Int32
+        /// The process's name epoch (a child before and after exec maps two programs at
+        /// the same addresses when ASLR is off): the caches' key only.
+        var epoch: Int32 = 0
     }
 
     struct SampleKey: Hashable {

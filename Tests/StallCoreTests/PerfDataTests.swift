@@ -121,7 +121,7 @@ final class PerfDataTests: XCTestCase {
         kernelLate.attr = 0; kernelLate.ip = 0x1234; kernelLate.isKernel = true; kernelLate.time = 300; kernelLate.chainCount = 0
         var userEarly = kernelLate
         userEarly.isKernel = false; userEarly.time = 200
-        let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { _, ip, _ in ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip) }
+        let resolve: FrameResolver = { _, ip, _, _ in ResolvedFrame(dso: "[unknown]", symbol: nil, isKernel: false, address: ip) }
         for order in [[kernelLate, userEarly], [userEarly, kernelLate]] {
             c.samples = order
             let r = ProfileReport(contents: c, sortKeys: [.symbol], children: false, resolve: resolve)
@@ -131,7 +131,7 @@ final class PerfDataTests: XCTestCase {
 
     func testReportAggregatesPerEventSideBySideAndFolds() throws {
         let c = try PerfDataReader.read(sampleFile())
-        let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { _, ip, _ in ResolvedFrame(dso: "app", symbol: ip < 0x1180 ? "hot" : "cold", isKernel: false) }
+        let resolve: FrameResolver = { _, ip, _, _ in ResolvedFrame(dso: "app", symbol: ip < 0x1180 ? "hot" : "cold", isKernel: false) }
         let r = ProfileReport(contents: c, sortKeys: [.symbol], children: false, resolve: resolve)
         XCTAssertEqual(r.events, ["cpu-clock", "raw-stall-backend-mem"])
         let hot = try XCTUnwrap(r.rows.first { $0.keys == ["[.] hot"] })
@@ -235,7 +235,7 @@ final class SampleMergingTests: XCTestCase {
         let plain = try PerfDataReader.read(file), merged = try PerfDataReader.read(file, merge: true)
         XCTAssertEqual(plain.samples.count, 3)
         XCTAssertEqual(merged.samples.count, 2, "the two samples after the rename merge, the one before does not")
-        let resolve = { (_: Int32, _: UInt64, k: Bool) in ResolvedFrame(dso: "app", symbol: "f", isKernel: k) }
+        let resolve: FrameResolver = { _, _, k, _ in ResolvedFrame(dso: "app", symbol: "f", isKernel: k) }
         let a = ProfileReport(contents: plain, sortKeys: [.comm], children: false, resolve: resolve).json(children: false, percentLimit: 0)
         let b = ProfileReport(contents: merged, sortKeys: [.comm], children: false, resolve: resolve).json(children: false, percentLimit: 0)
         XCTAssertEqual(a, b)

@@ -83,6 +83,17 @@ extension Harness.Result {
 
 /// Report rows compared with perf report's, for every test that reads a profile.
 extension XCTestCase {
+    /// The loaded modules' function names (/proc/kallsyms lines ending in "[module]").
+    static let moduleFunctions: Set<String> = {
+        guard let text = try? String(contentsOfFile: "/proc/kallsyms", encoding: .utf8) else { return [] }
+        var names = Set<String>()
+        for line in text.split(separator: "\n") where line.hasSuffix("]") {
+            let f = line.split(separator: " ")
+            if f.count >= 3, f[1] == "t" || f[1] == "T" { names.insert(String(f[2].split(separator: "\t").first ?? f[2])) }
+        }
+        return names
+    }()
+
     /// Rows of a report (`--stdio` text, perf's or ours): the columns before the keys are
     /// percentages, the rest of the line is the key (C++ names contain spaces).
     func rows(_ text: String, percentColumns: Int) -> [String: [Double]] {
@@ -97,7 +108,16 @@ extension XCTestCase {
                 rest = rest[rest.index(after: end)...]
             }
             guard values.count == percentColumns else { continue }
-            let key = rest.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            var words = rest.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            // A kernel module's function: perf 6.12 names its object [kernel.kallsyms] when it
+            // read the kernel through /proc/kcore, the module ([9pnet]) otherwise; stallstat
+            // always names the module. One spelling for both (modules exist only in the arm64
+            // lab's guests here; the lab's judge checks the names against kallsyms).
+            if let k = words.firstIndex(of: "[k]"), k > 0, k + 1 < words.count, words[k - 1].hasPrefix("["),
+               XCTestCase.moduleFunctions.contains(words[(k + 1)...].joined(separator: " ")) {
+                words[k - 1] = "[module]"
+            }
+            let key = words.joined(separator: " ")
             out[key, default: values.map { _ in 0 }] = zip(out[key] ?? values.map { _ in 0 }, values).map { $0 + $1 }
         }
         return out
@@ -110,10 +130,15 @@ extension XCTestCase {
     /// set aside first: perf 6.12 on arm64 unwinds with libunwind, which stops one frame
     /// short of `_start` (its frame-pointer unwinding of the same program reaches it, as
     /// libdwfl does; Examples/lab/arm64/README.md). Returns the number of stacks compared.
+    /// `from`: each stack starts at its first frame of these names (where the tools'
+    /// roots differ further up: with ASLR off perf 6.1's unwinder stops at libc's
+    /// __libc_start_call_main and at start_thread, one frame short of its own unwinding of
+    /// the same program with ASLR on, which libdwfl's still matches).
     @discardableResult
-    func assertStacksMatch(file: String, _ what: String) -> Int {
+    func assertStacksMatch(file: String, from roots: Set<String> = [], tolerance: Double = 0.001, _ what: String) -> Int {
         func trimmedRoot(_ frames: [String]) -> [String] {
             var f = frames[...]
+            if let i = f.firstIndex(where: roots.contains) { f = f[i...] }
             while let first = f.first, first == "_start" || first == "[unknown]" || first.hasPrefix("0x") { f = f.dropFirst() }
             return Array(f)
         }
@@ -136,7 +161,7 @@ extension XCTestCase {
         }
         XCTAssertFalse(perf.isEmpty, "\(what): perf script printed no stacks")
         let total = perf.values.reduce(0, +)
-        // Samples whose stacks differ: at most 0.1% (perf's rows are compared to 0.1 pp).
+        // Samples whose stacks differ: at most 0.1% by default (perf's rows are compared to 0.1 pp).
         var differing = 0
         for key in Set(perf.keys).union(ours.keys) { differing += abs((perf[key] ?? 0) - (ours[key] ?? 0)) }
         func short(_ stack: String) -> String {
@@ -145,7 +170,7 @@ extension XCTestCase {
         }
         let onlyPerf = perf.filter { ours[$0.key] != $0.value }.prefix(3).map { "\(short($0.key)) \($0.value) vs \(ours[$0.key] ?? 0)" }
         let onlyOurs = ours.filter { perf[$0.key] != $0.value }.prefix(3).map { "\(short($0.key)) \($0.value) vs \(perf[$0.key] ?? 0)" }
-        XCTAssertLessThanOrEqual(Double(differing) / 2, Double(total) * 0.001,
+        XCTAssertLessThanOrEqual(Double(differing) / 2, Double(total) * tolerance,
                                  "\(what): \(differing / 2) of \(total) samples unwound differently; perf's: \(onlyPerf); ours: \(onlyOurs)")
         return perf.count
     }
