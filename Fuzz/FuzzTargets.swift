@@ -56,7 +56,7 @@ func fuzzPerfData(_ bytes: [UInt8]) {
     // Half the inputs as report reads them (identical samples merged, chains shared).
     guard let c = try? PerfDataReader.read(ByteStorage(bytes), unwinder: StackWordsUnwinder(), merge: bytes.count % 2 == 0) else { return }
     // What report does next: aggregate by every key, with and without call chains, and fold.
-    let resolve: (Int32, UInt64, Bool) -> ResolvedFrame = { pid, ip, kernel in
+    let resolve: FrameResolver = { pid, ip, kernel, _ in
         ResolvedFrame(dso: kernel ? "[kernel.kallsyms]" : "dso\(pid % 3)", symbol: ip % 5 == 0 ? nil : "f\(ip % 7)", isKernel: kernel)
     }
     for children in [false, true] {
