@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerates Sources/StallCore/EmbeddedEventTables.swift from the JSON files in this
+"""Regenerates Sources/StallCore/Events/EmbeddedEventTables.swift from the JSON files in this
 directory, so an installed stallstat works without EventTables/ beside it.
 Run after editing a table; a test fails while the embedded copy differs from the files."""
 import os
 
 here = os.path.dirname(os.path.abspath(__file__))
-out = os.path.join(here, "..", "Sources", "StallCore", "EmbeddedEventTables.swift")
+out = os.path.join(here, "..", "Sources", "StallCore", "Events", "EmbeddedEventTables.swift")
 files = []
 for root, dirs, names in os.walk(here):
     dirs[:] = [d for d in dirs if d != "overlays"]   # hand-kept inputs of import.py, not tables

@@ -30,7 +30,7 @@ done
 out="$root/.build/fuzz"
 bin="$out/stallstat-fuzz$opt${asanflag// /}"
 mkdir -p "$out/crashes"
-sources=("$root"/Sources/StallCore/*.swift "$root/Fuzz/FuzzTargets.swift")
+sources=("$root"/Sources/StallCore/*/*.swift "$root/Fuzz/FuzzTargets.swift")
 if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" -newer "$bin" | head -n 1)" ]; then
   echo "fuzz: building ($opt)" >&2
   swiftc "$opt" -sanitize="$sanitize" -parse-as-library -module-name StallCore "${sources[@]}" -o "$bin"

@@ -274,7 +274,7 @@ public final class Recorder {
                 synthesized.append(SynthesizedRecord.comm(pid: pid, tid: tid, name: comm, identifier: identifier))
             }
             if let maps = try? SystemFiles.readText("/proc/\(pid)/maps") {
-                for (start, end, off, prot, path) in SynthesizedRecord.executableMappings(maps: maps, data: plan.dataAddresses || plan.dataPageSize) {
+                for (start, end, off, prot, path) in ProcPIDMaps.executableMappings(maps, data: plan.dataAddresses || plan.dataPageSize) {
                     synthesized.append(SynthesizedRecord.mmap2(pid: pid, start: start, length: end - start, pgoff: off, protection: prot, filename: path, identifier: identifier))
                     mappedFiles.insert(path)
                 }

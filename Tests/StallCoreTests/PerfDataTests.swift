@@ -147,7 +147,7 @@ final class PerfDataTests: XCTestCase {
 
     func testExecutableMappingsFromProcMaps() {
         let maps = "55f9e6d88000-55f9e6d89000 r--p 00000000 fe:00 5324871 /bin/app\n55f9e6d89000-55f9e6d8a000 r-xp 00001000 fe:00 5324871 /bin/app\n7ffd1000-7ffd3000 r-xp 00000000 00:00 0 [vdso]\n"
-        let m = SynthesizedRecord.executableMappings(maps: maps)
+        let m = ProcPIDMaps.executableMappings(maps)
         XCTAssertEqual(m.count, 2)
         XCTAssertEqual(m[0].0, 0x55f9e6d89000)
         XCTAssertEqual(m[0].2, 0x1000)
@@ -161,9 +161,9 @@ final class PerfDataTests: XCTestCase {
             "55f9e7000000-55f9e7021000 rw-p 00000000 00:00 0                          [heap]\n" +
             "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n" +
             "7f0000002000-7f0000003000 ---p 00000000 fe:00 77                         /lib/libz.so\n"
-        XCTAssertEqual(SynthesizedRecord.executableMappings(maps: aligned, data: true).map { "\($0.2) \($0.3) \($0.4)" },
+        XCTAssertEqual(ProcPIDMaps.executableMappings(aligned, data: true).map { "\($0.2) \($0.3) \($0.4)" },
                        ["0 1 /bin/app", "4096 5 /bin/app", "8192 3 /bin/app"])
-        XCTAssertEqual(SynthesizedRecord.executableMappings(maps: aligned).map(\.4), ["/bin/app"])
+        XCTAssertEqual(ProcPIDMaps.executableMappings(aligned).map(\.4), ["/bin/app"])
     }
 }
 
