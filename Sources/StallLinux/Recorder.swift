@@ -282,34 +282,24 @@ public final class Recorder {
         }
         appendData(synthesized.bytes)
 
-        // Sized from the rings themselves (data_pages × the kernel's page size: 16 or 64 KiB
-        // pages on some arm64 kernels), so one drain always takes a whole ring.
-        let bufferBytes = max(1, rings.values.map { $0.ring.data_size }.max() ?? 0)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferBytes, alignment: 8)
-        defer { buffer.deallocate() }
+        let ringDrain = RingDrain(ringDataSizes: rings.values.map { $0.ring.data_size })
         func drain() {
             var chunk: [UInt8] = []
             // Samples are counted when the chunk holding them is in the file (ENOSPC: not before).
             var chunkSamples = 0
             for cpu in rings.keys.sorted() {
                 var ring = rings[cpu]!.ring
-                let n = cpe_ring_drain(&ring, buffer, bufferBytes)
-                guard n > 0 else { continue }
-                let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
-                var o = 0
-                while o + 8 <= n {
-                    let type = bytes.load(fromByteOffset: o, as: UInt32.self)
-                    let size = Int(bytes.load(fromByteOffset: o + 6, as: UInt16.self))
-                    if size < 8 { break }
+                let bytes = ringDrain.drain(&ring)
+                guard bytes.count > 0 else { continue }
+                RingDrain.forEachRecord(in: bytes) { o, type, size in
                     if type == PerfData.RecordType.sample.rawValue { chunkSamples += 1 }
-                    else if type == PerfData.RecordType.mmap2.rawValue, size > 72, o + size <= n {
+                    else if type == PerfData.RecordType.mmap2.rawValue, size > 72 {
                         // The objects samples can fall in: their build ids go into BUILD_ID at the end.
                         let name = UnsafeRawBufferPointer(rebasing: bytes[(o + 72)..<(o + size)])
                         mappedFiles.insert(String(decoding: name.prefix { $0 != 0 }, as: UTF8.self))
                     }
-                    else if type == PerfData.RecordType.lost.rawValue, o + 24 <= n { lost &+= bytes.loadUnaligned(fromByteOffset: o + 16, as: UInt64.self) }
+                    else if type == PerfData.RecordType.lost.rawValue, size >= 24 { lost &+= bytes.loadUnaligned(fromByteOffset: o + 16, as: UInt64.self) }
                     else if type == PerfData.RecordType.throttle.rawValue { throttled += 1 }
-                    o += size
                 }
                 chunk += bytes
             }
