@@ -40,8 +40,7 @@ struct Frag: ParsableCommand {
             var snapshots: [MemorySnapshot] = []
             for f in diffFiles {
                 do { snapshots.append(try MemorySnapshot.decode(try SystemFiles.readText(f))) } catch {
-                    StandardError.write("stallstat: \(f): \(error)")
-                    throw ExitCode(2)
+                    throw CLIError(message: "\(f): \(error)", exitCode: 2)
                 }
             }
             StandardOutput.write(FragmentationReport.diff(snapshots[0], snapshots[1]))
@@ -91,8 +90,7 @@ struct Frag: ParsableCommand {
                 PlotPanel(title: "compaction stalls (cumulative)", unit: "", points: zip(t, series.map { Double($0.vmstat["compact_stall"] ?? 0) }).map { ($0, $1) }),
             ]
             do { try SystemFiles.writeText(SVGPlot.render(title: "stallstat frag --watch", panels: panels), to: plotFile) } catch {
-                StandardError.write("stallstat: cannot write \(plotFile): \(error)")
-                throw ExitCode(2)
+                throw CLIError(message: "cannot write \(plotFile): \(error)", exitCode: 2)
             }
             StandardError.write("stallstat: wrote \(plotFile) (\(series.count) snapshots)")
         }
@@ -100,8 +98,7 @@ struct Frag: ParsableCommand {
 
     func snapshot(_ reader: MemorySnapshotReader) throws -> MemorySnapshot {
         do { return try reader.read() } catch {
-            StandardError.write("stallstat: \(error)")
-            throw ExitCode(2)
+            throw CLIError(message: "\(error)", exitCode: 2)
         }
     }
 }

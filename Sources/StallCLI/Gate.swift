@@ -42,11 +42,9 @@ struct Gate: ParsableCommand {
             let path = config ?? ["stallstat-gate.toml", "stallstat-gate.json"].first { SystemFiles.exists($0) }
             guard let path else { return GateConfig() }
             do { return try GateConfigFile.parse(try SystemFiles.readText(path), file: path) } catch let e as GateError {
-                StandardError.write("stallstat: \(e)")
-                throw ExitCode(2)
+                throw CLIError(message: "\(e)", exitCode: 2)
             } catch {
-                StandardError.write("stallstat: cannot read \(path): \(error)")
-                throw ExitCode(2)
+                throw CLIError(message: "cannot read \(path): \(error)", exitCode: 2)
             }
         }
 
@@ -122,8 +120,7 @@ struct Gate: ParsableCommand {
             let baseline = GateBaseline(stallstatVersion: stallstatVersion, createdSeconds: MachineFacts.wallClockSeconds(), command: m.workload,
                                         machine: machine, runs: samples.first?.samples.count ?? 0, warmup: m.warmup ?? config.warmup ?? 2, metrics: samples)
             do { try SystemFiles.writeText(baseline.json(), to: self.baseline) } catch {
-                StandardError.write("stallstat: cannot write \(self.baseline): \(error)")
-                throw ExitCode(2)
+                throw CLIError(message: "cannot write \(self.baseline): \(error)", exitCode: 2)
             }
             StandardError.write("stallstat: gate: baseline of \(baseline.runs) runs, \(samples.count) metrics written to \(self.baseline)")
         }
@@ -186,8 +183,7 @@ struct Gate: ParsableCommand {
             for (file, text) in outputs {
                 guard let file else { continue }
                 do { try SystemFiles.writeText(text, to: file) } catch {
-                    StandardError.write("stallstat: cannot write \(file): \(error)")
-                    throw ExitCode(2)
+                    throw CLIError(message: "cannot write \(file): \(error)", exitCode: 2)
                 }
             }
             switch GateReport.overall(results) {
@@ -216,11 +212,9 @@ struct Gate: ParsableCommand {
             let config = try m.loadConfig()
             let stored: GateBaseline
             do { stored = try GateBaseline.decode(try SystemFiles.readText(baseline), file: baseline) } catch let e as GateError {
-                StandardError.write("stallstat: gate: \(e)")
-                throw ExitCode(2)
+                throw CLIError(message: "gate: \(e)", exitCode: 2)
             } catch {
-                StandardError.write("stallstat: gate: cannot read the baseline \(baseline): \(error)")
-                throw ExitCode(2)
+                throw CLIError(message: "gate: cannot read the baseline \(baseline): \(error)", exitCode: 2)
             }
             var mm = m
             if mm.metrics.isEmpty && config.metrics == nil { mm.metrics = [stored.metrics.map(\.name).joined(separator: ",")] }
@@ -243,8 +237,7 @@ struct Gate: ParsableCommand {
             if stored.command != m.workload {
                 let what = "the baseline measured '\(stored.command.joined(separator: " "))', this run '\(m.workload.joined(separator: " "))'"
                 guard allowDifferentCommand else {
-                    StandardError.write("stallstat: gate: refused: \(what): the counts of different commands do not compare. Record a new baseline, or pass --allow-different-command.")
-                    throw ExitCode(2)
+                    throw CLIError(message: "gate: refused: \(what): the counts of different commands do not compare. Record a new baseline, or pass --allow-different-command.", exitCode: 2)
                 }
                 StandardError.write("stallstat: gate: note: \(what) (--allow-different-command)")
             }
@@ -394,8 +387,7 @@ struct GateMeter {
                 (window, interrupted, exitCode) = (o.summary, o.interruptedBy, o.commandExitCode)
             }
         } catch {
-            StandardError.write("stallstat: gate: run \(run) failed: \(error)")
-            throw ExitCode(2)
+            throw CLIError(message: "gate: run \(run) failed: \(error)", exitCode: 2)
         }
         try GateMeter.check(interruptedBy: interrupted, exitCode: exitCode, run: run)
         return try window.results.map { try value($0) }
@@ -406,20 +398,17 @@ struct GateMeter {
         case .counted: return Value(name: r.name, unit: r.unit, value: r.printedValue, coverage: r.percentRunning)
         case .notCounted: return Value(name: r.name, unit: r.unit, value: 0, coverage: 100)
         case .notSupported(let reason):
-            StandardError.write("stallstat: gate: \(r.name) cannot be measured here: \(reason)")
-            throw ExitCode(2)
+            throw CLIError(message: "gate: \(r.name) cannot be measured here: \(reason)", exitCode: 2)
         }
     }
 
     static func check(interruptedBy sig: Int32?, exitCode code: Int32?, run: Int) throws {
         if let sig {
             // 128 + signal, as a shell reports a stopped job: CI sees a cancellation, not a failed gate.
-            StandardError.write("stallstat: gate: interrupted by signal \(sig) in run \(run); nothing was decided")
-            throw ExitCode(128 + sig)
+            throw CLIError(message: "gate: interrupted by signal \(sig) in run \(run); nothing was decided", exitCode: 128 + sig)
         }
         if let code, code != 0 {
-            StandardError.write("stallstat: gate: the command exited with status \(code) in run \(run); a failing benchmark cannot be gated")
-            throw ExitCode(2)
+            throw CLIError(message: "gate: the command exited with status \(code) in run \(run); a failing benchmark cannot be gated", exitCode: 2)
         }
     }
 }

@@ -127,8 +127,7 @@ struct Record: ParsableCommand {
         if outcome.throttled > 0 { summary += "; throttled \(outcome.throttled) times (kernel.perf_event_max_sample_rate)" }
         StandardError.write(summary)
         if let w = outcome.writeError {
-            StandardError.write("stallstat: \(w); the file holds the \(outcome.bytes) bytes of samples written before it and stays readable")
-            throw ExitCode(ExitCodes.targetError)
+            throw CLIError(message: "\(w); the file holds the \(outcome.bytes) bytes of samples written before it and stays readable", exitCode: ExitCodes.targetError)
         }
         if let sig = outcome.interruptedBy { throw ExitCode(128 + sig) }
         if let code = outcome.commandExitCode, code != 0 { throw ExitCode(code) }

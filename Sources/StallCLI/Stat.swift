@@ -485,16 +485,14 @@ struct Stat: ParsableCommand {
         }
         if runGroups.count > 1 { notes.write("--no-multiplex: measured in \(runGroups.count) runs of the command, each group of events counted alone") }
         if let failure = sink.finish() {
-            StandardError.write("stallstat: \(failure)")
-            throw ExitCode(ExitCodes.outputError)
+            throw CLIError(message: "\(failure)", exitCode: ExitCodes.outputError)
         }
 
         // Exit 3 only when perf events were asked for and none could be opened: an event
         // that opened but never ran (a sleeping -p target) is <not counted>, as in perf.
         let perfEventsAsked = resolved.contains { $0.procCounter == nil }
         if !nullRun && !resolved.isEmpty && (perfEventsAsked ? !last.perfCountersOpened : !summary.results.contains { $0.status == .counted }) {
-            StandardError.write("stallstat: no event was counted")
-            throw ExitCode(ExitCodes.nothingCounted)
+            throw CLIError(message: "no event was counted", exitCode: ExitCodes.nothingCounted)
         }
         try exitAsTheCommand(interruptedBy: last.interruptedBy, exitCode: last.commandExitCode, notes: notes)
     }

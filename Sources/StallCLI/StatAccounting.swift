@@ -24,8 +24,7 @@ extension Stat {
                 if case .child(let f) = e { throw ExitCode(f.exitCode) }
                 throw ExitCode(ExitCodes.nothingCounted)
             } catch {
-                StandardError.write("stallstat: \(error)")
-                throw ExitCode(ExitCodes.nothingCounted)
+                throw CLIError(message: "\(error)", exitCode: ExitCodes.nothingCounted)
             }
         }
         guard let last = outcomes.last else { throw ExitCode(ExitCodes.nothingCounted) }
@@ -33,8 +32,7 @@ extension Stat {
                                              elapsedSeconds: last.elapsedSeconds, notes: notes)
         sink.write(summaryText(summary, textWriter: textWriter, totalSeconds: last.elapsedSeconds, repeats: runsShown))
         if let failure = sink.finish() {
-            StandardError.write("stallstat: \(failure)")
-            throw ExitCode(ExitCodes.outputError)
+            throw CLIError(message: "\(failure)", exitCode: ExitCodes.outputError)
         }
         try exitAsTheCommand(interruptedBy: last.interruptedBy, exitCode: last.commandExitCode, notes: notes)
     }

@@ -40,12 +40,14 @@ final class CounterSourceTests: XCTestCase {
         // The same run, both accountings (`--show-rusage`): rusage also holds the exec
         // itself (its faults and kernel time before enable_on_exec) and the exit after
         // perf's counters close, a few faults and about a millisecond, never less than perf.
+        // The faults before the exec are bimodal on the development VM: 3-4 or 45-47 over
+        // 32 runs (as many with the build before this bound was raised), so at most 64.
         for _ in 0..<3 {
             let both = Harness.stallstat(["stat", "-x,", "-e", "task-clock,page-faults", "--show-rusage", "--", touch, "24"])
             XCTAssertEqual(both.status, 0, both.stderr)
             let c = Harness.csvCounts(both.stderr + both.stdout)
             let pf = c["page-faults"] ?? -1, pfr = c["page-faults (rusage)"] ?? -1, tc = c["task-clock"] ?? -1, tcr = c["task-clock (rusage)"] ?? -1
-            XCTAssertTrue(pfr >= pf && pfr - pf <= 20, "same run: rusage \(pfr) vs perf \(pf) faults")
+            XCTAssertTrue(pfr >= pf && pfr - pf <= 64, "same run: rusage \(pfr) vs perf \(pf) faults")
             XCTAssertTrue(tcr >= tc - 0.05 && tcr - tc <= 3 + 0.05 * tc, "same run: rusage \(tcr) ms vs perf \(tc) ms")
         }
         // What rusage cannot count is said, not faked.
