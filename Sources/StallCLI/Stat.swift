@@ -599,7 +599,7 @@ struct Stat: ParsableCommand {
     /// The stall tree for what was counted, after the counts (text output).
     func stallTree(_ summary: StatWindow, resolver: EventResolver, pmus: SysfsPMUs, maxDepth: Int? = nil) -> String {
         let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
-            .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning) }
+            .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning, kind: $0.kind) }
         guard let model = (try? resolver.cpuModels())?.values.first else {
             let why = pmus.hasHardwarePMU ? "EventTables has no entry for this CPU (give --cpu-model)" : "this machine exposes no hardware PMU, so no cycle or stall counts exist"
             return "\nStall tree: not available: \(why).\n"
@@ -615,7 +615,7 @@ struct Stat: ParsableCommand {
     func selectedMetricRows(_ summary: StatWindow, selection: StatEventSelection, resolver: EventResolver, pmus: SysfsPMUs) -> [MetricRow] {
         guard let catalog = selection.catalog else { return [] }
         let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
-            .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning) }
+            .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning, kind: $0.kind) }
         let slots = pmus.corePMUs.compactMap(\.slots).first
         let report = StallTreeBuilder(catalog: catalog, slots: slots, midr: firstMIDR(resolver, catalog.model)).build(counted)
         return selection.metrics.map { m in

@@ -70,6 +70,19 @@ public final class EventResolver {
     }
 
     public func resolve(_ name: String) throws -> ResolvedEvent {
+        var event = try resolveEncoding(name)
+        event.kind = GenericKind(attr: event.attr, armCorePMUTypes: armCorePMUTypes)
+        return event
+    }
+
+    /// The PMU types whose events use Arm's architectural numbers: each Arm core PMU's,
+    /// and PERF_TYPE_RAW when the machine's core PMU is Arm's (raw codes go to it).
+    lazy var armCorePMUTypes: Set<UInt32> = {
+        let arm = pmus.pmus.filter { SysfsPMU.isArmCorePMUName($0.name) }.map(\.type)
+        return arm.isEmpty ? [] : Set(arm + [PerfType.raw])
+    }()
+
+    func resolveEncoding(_ name: String) throws -> ResolvedEvent {
         var details: [String] = []
         // libpfm4 last: it also reads `task-clock:u` (as its own perf::TASK-CLOCK, without
         // the unit), so perf's own names with a modifier are tried before it.

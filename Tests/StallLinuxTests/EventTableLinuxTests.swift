@@ -177,6 +177,53 @@ final class EventTableLinuxTests: XCTestCase {
         XCTAssertTrue(notes[1].hasPrefix("r3c (event 0x3c)"), "\(notes)")
     }
 
+    /// What an event is (cycles, instructions, ...) is decided from its encoding when it is
+    /// resolved, and carried to its rows: `r11` is CPU_CYCLES on an Arm machine (raw codes
+    /// go to the Arm core PMU) and only a raw event on x86, where perf's shadow metrics
+    /// must not take it for cycles (its row once made an IPC out of r11 anywhere).
+    func testEventKindsComeFromTheEncodingNotTheName() throws {
+        let root = NSTemporaryDirectory() + "stallstat-fake-kinds-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try fakeArmSysfs(root, cpus: 1, midr: "0x00000000414fd0c1", events: [("cpu_cycles", "0x11"), ("inst_retired", "0x08")])
+        let armPMUs = SysfsPMUs(root: root + "/bus/event_source/devices")
+        let arm = EventResolver(pmus: armPMUs, topology: CPUTopology.detect(sysRoot: root, procRoot: root + "/no-proc", pmus: armPMUs))
+        let expectations: [(String, GenericKind)] = [("r11", .cycles), ("r08", .instructions), ("CPU_CYCLES", .cycles), ("raw-cpu-cycles", .cycles),
+                                                     ("armv8_pmuv3/event=0x11/", .cycles), ("cycles", .cycles), ("instructions:u", .instructions),
+                                                     ("r24", .other), ("stalled-cycles-backend", .stalledBackend), ("page-faults", .other)]
+        for (name, kind) in expectations { XCTAssertEqual(try arm.resolve(name).kind, kind, "Arm: \(name)") }
+        // This machine's own PMUs (x86, or none): r11 and r08 are raw events, not cycles.
+        let here = EventResolver()
+        if !here.pmus.pmus.contains(where: { SysfsPMU.isArmCorePMUName($0.name) }) {
+            XCTAssertEqual(try here.resolve("r11").kind, .other)
+            XCTAssertEqual(try here.resolve("r08").kind, .other)
+        }
+        XCTAssertEqual(try here.resolve("cycles").kind, .cycles)
+        XCTAssertEqual(try here.resolve("branch-misses").kind, .branchMisses)
+
+        // Rows carry it: with r11 as a raw x86 event, instructions get no "insn per cycle".
+        func row(_ event: ResolvedEvent, _ value: Double) -> CounterResult {
+            CounterResult.aggregate(event: event, readings: [CounterReading(value: UInt64(value), timeEnabledNs: 1_000_000, timeRunningNs: 1_000_000)])
+        }
+        let x86r11 = ResolvedEvent(name: "r11", attr: EventAttr(type: PerfType.raw, config: 0x11), source: .raw)   // kind .other
+        var instructions = ResolvedEvent(name: "instructions", attr: EventAttr(type: PerfType.hardware, config: 1), source: .generic)
+        instructions.kind = .instructions
+        let window = StatWindow(timestampSeconds: nil, elapsedNs: 1e6, results: [row(x86r11, 2000), row(instructions, 1000)])
+        XCTAssertNotEqual(PerfShadowMetrics.metric(for: window.results[1], in: window)?.unit, "insn per cycle", "x86's r11 is not cycles")
+        var armR11 = x86r11
+        armR11.kind = .cycles
+        let armWindow = StatWindow(timestampSeconds: nil, elapsedNs: 1e6, results: [row(armR11, 2000), row(instructions, 1000)])
+        let ipc = try XCTUnwrap(PerfShadowMetrics.metric(for: armWindow.results[1], in: armWindow))
+        XCTAssertEqual(ipc.unit, "insn per cycle")
+        XCTAssertEqual(ipc.value, 0.5, accuracy: 1e-12)
+        // Imported text has names only: r11 is read as Arm's (its name), unless told otherwise.
+        XCTAssertEqual(CounterResult(name: "r11", status: .counted, value: 1).genericKind, .cycles)
+        XCTAssertEqual(GenericKind(name: "r11", rawCodesAreArm: false), .other)
+        XCTAssertEqual(GenericKind(name: "r08:u", rawCodesAreArm: false), .other)
+        XCTAssertEqual(GenericKind(name: "r8", rawCodesAreArm: true), .instructions)
+        // The hybrid form of a generic event (PMU type in config's upper half) is still cycles.
+        XCTAssertEqual(GenericKind(attr: EventAttr(type: PerfType.hardware, config: 8 << 32), armCorePMUTypes: []), .cycles)
+    }
+
     /// A core EventTables does not know (a Cortex-X925, newer than every source) still has
     /// the architecture's common events, as perf resolves them; implementation-defined
     /// names stay refused.

@@ -26,6 +26,16 @@ public struct CounterResult: Equatable, Sendable {
     /// perf's `( +- x.xx% )` for repeated runs: standard error of the mean / mean.
     public var variancePercent: Double?
     public var needsHardwarePMU: Bool
+    /// The generic counter it is, from the event's resolution; nil for imported rows
+    /// (their printed name is classified instead: `genericKind`).
+    public var kind: GenericKind? = nil
+    /// The /proc counter it was read from, from the event's resolution; nil for imported
+    /// rows and perf counters (`kernelSignal` classifies an imported name).
+    public var signal: KernelSignalKind? = nil
+
+    /// What the row counts: as resolved, else as its printed name says.
+    public var genericKind: GenericKind { kind ?? GenericKind(name: name) }
+    public var kernelSignal: KernelSignalKind? { kind == nil ? KernelSignalKind(name: name) : signal }
 
     public init(name: String, unit: String = "", scale: Double = 1, status: CounterStatus, value: Double = 0,
                 timeEnabledNs: Double = 0, timeRunningNs: Double = 0, cpu: Int? = nil,
@@ -62,6 +72,12 @@ public struct CounterResult: Equatable, Sendable {
 }
 
 extension CounterResult {
+    /// Carries the event's identity, decided at resolution, to its row.
+    public mutating func identify(as event: ResolvedEvent) {
+        kind = event.kind
+        signal = event.procCounter
+    }
+
     /// Aggregates per-CPU or per-thread readings the way perf does: each reading is
     /// scaled on its own, then values and times are summed.
     public static func aggregate(event: ResolvedEvent, readings: [CounterReading], cpu: Int? = nil,
@@ -78,6 +94,7 @@ extension CounterResult {
                               status: anyRan ? .counted : .notCounted, value: value,
                               timeEnabledNs: enabled, timeRunningNs: running, cpu: cpu,
                               needsHardwarePMU: event.needsHardwarePMU)
+        r.identify(as: event)
         r.aggregate = key
         r.cgroup = event.cgroup
         return r

@@ -55,15 +55,17 @@ public struct WindowBuilder {
         for (index, event) in events.enumerated() {
             if case .procCounter(let kind) = event.backend {
                 // System-wide /proc counters: one row even in per-CPU output.
+                var r: CounterResult
                 if let now = signals[kind] {
                     let before = previousSignals[kind] ?? now
-                    results.append(CounterResult(name: event.name, unit: event.unit, scale: 1, status: .counted,
-                                                 value: Double(now &- before), timeEnabledNs: elapsedNs,
-                                                 timeRunningNs: elapsedNs))
+                    r = CounterResult(name: event.name, unit: event.unit, scale: 1, status: .counted,
+                                      value: Double(now &- before), timeEnabledNs: elapsedNs, timeRunningNs: elapsedNs)
                 } else {
-                    results.append(CounterResult(name: event.name, unit: event.unit,
-                                                 status: .notSupported(reason: "\(kind.procFile) is not available on this kernel")))
+                    r = CounterResult(name: event.name, unit: event.unit,
+                                      status: .notSupported(reason: "\(kind.procFile) is not available on this kernel"))
                 }
+                r.identify(as: event)
+                results.append(r)
                 continue
             }
             if let reason = unsupported[index] {
@@ -71,6 +73,7 @@ public struct WindowBuilder {
                     var r = CounterResult(name: event.name, unit: event.unit, scale: event.scale,
                                           status: .notSupported(reason: reason), cpu: row.cpu,
                                           needsHardwarePMU: event.needsHardwarePMU)
+                    r.identify(as: event)
                     r.aggregate = row.key
                     r.cgroup = event.cgroup
                     results.append(r)

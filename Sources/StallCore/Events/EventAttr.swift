@@ -84,6 +84,9 @@ public struct ResolvedEvent: Hashable, Sendable {
     public var tracepointFilter: String? = nil
     /// Count only tasks of this cgroup (`-G`), a path below the perf_event cgroup mount.
     public var cgroup: String? = nil
+    /// Which generic counter this is (cycles, instructions, ...), decided once from its
+    /// encoding at resolution and carried to every row counted from it.
+    public var kind: GenericKind = .other
 
     public init(name: String, attr: EventAttr?, source: EventSource, unit: String = "", scale: Double = 1) {
         self.name = name

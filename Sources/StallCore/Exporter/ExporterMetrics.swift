@@ -80,14 +80,14 @@ public struct ExporterMetrics: Sendable {
     /// The stall tree's input from one window: each event's count summed over its rows
     /// (one per CPU with --per-cpu), with the lowest running share among them.
     public static func treeInput(_ window: StatWindow) -> [NamedCount] {
-        var totals: [String: (value: Double, running: Double)] = [:]
+        var totals: [String: (value: Double, running: Double, kind: GenericKind?)] = [:]
         var order: [String] = []
         for r in window.results where r.status == .counted && r.aggregate == nil && r.cgroup == nil {
-            if totals[r.name] == nil { order.append(r.name); totals[r.name] = (0, 100) }
+            if totals[r.name] == nil { order.append(r.name); totals[r.name] = (0, 100, r.kind) }
             totals[r.name]!.value += r.value
             totals[r.name]!.running = min(totals[r.name]!.running, r.percentRunning)
         }
-        return order.map { NamedCount(name: $0, value: totals[$0]!.value, percentRunning: totals[$0]!.running) }
+        return order.map { NamedCount(name: $0, value: totals[$0]!.value, percentRunning: totals[$0]!.running, kind: totals[$0]!.kind) }
     }
 
     public func families() -> [MetricFamily] {

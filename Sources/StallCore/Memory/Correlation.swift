@@ -127,9 +127,10 @@ public struct FragmentationCorrelation: Sendable {
 
     /// The stall signals worth correlating with memory: TLB/memory events (not perf's
     /// generic names), PSI memory, vmstat, faults, compaction/reclaim tracepoints.
-    static func isMemoryStallSignal(_ name: String) -> Bool {
+    static func isMemoryStallSignal(_ result: CounterResult) -> Bool {
+        let name = result.name
         let isTLBOrMemory = ["tlb", "walk", "stall", "mem"].contains { name.lowercased().contains($0) } && GenericEvents.lookup(name) == nil
-        let signal = KernelSignalKind(name: name)
+        let signal = result.kernelSignal
         let isSignal = (signal != nil && signal != .pressure(resource: "cpu", full: false) && signal != .pressure(resource: "cpu", full: true)
                         && signal != .pressure(resource: "io", full: false) && signal != .pressure(resource: "io", full: true))
             || ["page-faults", "major-faults", "minor-faults"].contains(name)
@@ -152,9 +153,9 @@ public struct FragmentationCorrelation: Sendable {
     public mutating func add(window w: StatWindow, snapshot s: MemorySnapshot, hugePageShare: Double?) {
         if !started {
             started = true
-            let names = w.results.filter { $0.cpu == nil && $0.aggregate == nil }.map(\.name).filter(FragmentationCorrelation.isMemoryStallSignal)
-            storedStall = names.filter { FragmentationCorrelation.rate($0, in: w) != nil }.map { name in
-                TimeSeries(name: name, unit: KernelSignalKind(name: name)?.isPressure == true ? "us/s" : "/s", values: [])
+            let rows = w.results.filter { $0.cpu == nil && $0.aggregate == nil && FragmentationCorrelation.isMemoryStallSignal($0) }
+            storedStall = rows.filter { FragmentationCorrelation.rate($0.name, in: w) != nil }.map { row in
+                TimeSeries(name: row.name, unit: row.kernelSignal?.isPressure == true ? "us/s" : "/s", values: [])
             }
             storedFragmentation = [
                 TimeSeries(name: "unusable index (order \(s.hugePageOrder))", unit: "Normal zones", values: []),

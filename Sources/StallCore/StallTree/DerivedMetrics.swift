@@ -14,16 +14,16 @@ public enum PerfShadowMetrics {
     public static func metric(for result: CounterResult, in window: StatWindow) -> DerivedMetric? {
         guard result.status == .counted else { return nil }
         let peers = window.results.filter { $0.isPeer(of: result) && $0.status == .counted }
-        let kind = GenericKind(name: result.name)
+        let kind = result.genericKind
         if result.isClock {
             guard window.elapsedNs > 0 else { return nil }
             return DerivedMetric(value: result.value / window.elapsedNs, unit: "CPUs utilized", csvPrecision: 3)
         }
-        if let pressure = KernelSignalKind(name: result.name), pressure.isPressure {
+        if let pressure = result.kernelSignal, pressure.isPressure {
             guard window.elapsedNs > 0 else { return nil }
             return DerivedMetric(value: 100 * result.value * 1000 / window.elapsedNs, unit: "% of time stalled", csvPrecision: 2)
         }
-        let cycles = peers.first { GenericKind(name: $0.name) == .cycles }?.value
+        let cycles = peers.first { $0.genericKind == .cycles }?.value
         switch kind {
         case .instructions:
             if let cycles, cycles > 0 { return DerivedMetric(value: result.value / cycles, unit: "insn per cycle", csvPrecision: 2) }
@@ -32,7 +32,7 @@ public enum PerfShadowMetrics {
         case .stalledBackend:
             if let cycles, cycles > 0 { return DerivedMetric(value: 100 * result.value / cycles, unit: "backend cycles idle", csvPrecision: 2) }
         case .branchMisses:
-            if let branches = peers.first(where: { GenericKind(name: $0.name) == .branches })?.value, branches > 0 {
+            if let branches = peers.first(where: { $0.genericKind == .branches })?.value, branches > 0 {
                 return DerivedMetric(value: 100 * result.value / branches, unit: "of all branches", csvPrecision: 2)
             }
         default: break
@@ -57,15 +57,15 @@ public enum SimpleperfComments {
             guard window.elapsedNs > 0 else { return "" }
             return cFormat("%f cpus used", result.value / window.elapsedNs)
         }
-        if let signal = KernelSignalKind(name: result.name) {
+        if let signal = result.kernelSignal {
             guard window.elapsedNs > 0 else { return "" }
             if signal.isPressure { return cFormat("%.2f%% of wall time stalled", 100 * result.value * 1000 / window.elapsedNs) }
             let rate = rateWithPrefix(result.value * 1e9 / window.elapsedNs)
             return cFormat("%.3f ", rate.value) + rate.unit
         }
-        let kind = GenericKind(name: result.name)
+        let kind = result.genericKind
         if kind == .instructions,
-           let cycles = window.results.first(where: { $0.isPeer(of: result) && $0.status == .counted && GenericKind(name: $0.name) == .cycles }),
+           let cycles = window.results.first(where: { $0.isPeer(of: result) && $0.status == .counted && $0.genericKind == .cycles }),
            result.value > 0 {
             return cFormat("%f cycles per instruction", cycles.value / result.value)
         }
@@ -79,25 +79,51 @@ public enum SimpleperfComments {
     }
 }
 
-/// Which generic counter a printed name stands for, across perf's and simpleperf's
-/// spellings (modifiers ignored).
-public enum GenericKind: Equatable, Sendable {
+/// Which generic counter an event is. Live events get it from their encoding at
+/// resolution (`init(attr:armCorePMUTypes:)`); only rows imported from saved text, where
+/// a printed name is all there is, are classified by name.
+public enum GenericKind: Hashable, Sendable {
     case cycles, instructions, stalledFrontend, stalledBackend, branches, branchMisses, other
 
-    /// Printed names repeat every interval; classify each once.
-    nonisolated(unsafe) private static var cache: [String: GenericKind] = [:]
-
-    public init(name: String) {
-        if let known = GenericKind.cache[name] { self = known; return }
-        self = GenericKind(classifying: name)
-        GenericKind.cache[name] = self
+    /// From the encoding: perf's generic hardware events (PERF_TYPE_HARDWARE, any PMU on
+    /// hybrid machines: the PMU type is in config's upper half), and Arm's architectural
+    /// CPU_CYCLES (0x11) and INST_RETIRED (0x08) where the event goes to an Arm core PMU
+    /// (its own type, or PERF_TYPE_RAW on an Arm machine). On x86, r11 is not cycles.
+    public init(attr: EventAttr?, armCorePMUTypes: Set<UInt32>) {
+        guard let attr else { self = .other; return }
+        if attr.type == PerfType.hardware {
+            switch attr.config & 0xFFFF_FFFF {
+            case 0: self = .cycles
+            case 1: self = .instructions
+            case 4: self = .branches
+            case 5: self = .branchMisses
+            case 7: self = .stalledFrontend
+            case 8: self = .stalledBackend
+            default: self = .other
+            }
+        } else if armCorePMUTypes.contains(attr.type) {
+            switch attr.config & 0xFFFF {
+            case 0x11: self = .cycles
+            case 0x08: self = .instructions
+            default: self = .other
+            }
+        } else {
+            self = .other
+        }
     }
 
-    private init(classifying name: String) {
+    /// From a printed name (perf's and simpleperf's spellings, modifiers ignored): for
+    /// imported text only. `r11`/`r08` are Arm's CPU_CYCLES/INST_RETIRED only where the
+    /// counts are known to be Arm's (`rawCodesAreArm`: a simpleperf capture, an Arm core's
+    /// tables); saved perf text does not say which machine it came from, and there the
+    /// default reads them as Arm's, the codes raw stall analysis uses.
+    public init(name: String, rawCodesAreArm: Bool = true) {
         let base = (EventModifiers.split(name)?.base ?? name).lowercased()
         switch base {
-        case "cycles", "cpu-cycles", "cpu_cycles", "raw-cpu-cycles", "r11": self = .cycles
-        case "instructions", "inst_retired", "raw-inst-retired", "r8", "r08": self = .instructions
+        case "cycles", "cpu-cycles", "cpu_cycles", "raw-cpu-cycles": self = .cycles
+        case "r11" where rawCodesAreArm: self = .cycles
+        case "instructions", "inst_retired", "raw-inst-retired": self = .instructions
+        case "r8" where rawCodesAreArm, "r08" where rawCodesAreArm: self = .instructions
         case "stalled-cycles-frontend", "idle-cycles-frontend": self = .stalledFrontend
         case "stalled-cycles-backend", "idle-cycles-backend": self = .stalledBackend
         case "branches", "branch-instructions": self = .branches

@@ -13,10 +13,13 @@ public struct NamedCount: Equatable, Sendable {
     public var name: String
     public var value: Double
     public var percentRunning: Double
-    public init(name: String, value: Double, percentRunning: Double = 100) {
+    /// The generic counter it is, when it was counted here (nil: imported, by name).
+    public var kind: GenericKind? = nil
+    public init(name: String, value: Double, percentRunning: Double = 100, kind: GenericKind? = nil) {
         self.name = name
         self.value = value
         self.percentRunning = percentRunning
+        self.kind = kind
     }
 }
 
@@ -35,7 +38,7 @@ public struct CanonicalCounts: Equatable, Sendable {
     public init(_ counted: [NamedCount], catalog: CoreCatalog) {
         var resolved: [(canonical: String, isGenericAlias: Bool, scope: String, count: NamedCount)] = []
         for c in counted {
-            guard let (canonical, isGenericAlias) = CanonicalCounts.canonicalName(c.name, catalog: catalog) else {
+            guard let (canonical, isGenericAlias) = CanonicalCounts.canonicalName(c.name, kind: c.kind, catalog: catalog) else {
                 unmatched.append(c.name)
                 continue
             }
@@ -79,18 +82,20 @@ public struct CanonicalCounts: Equatable, Sendable {
             return
         }
         let diff = existing.value == 0 ? (c.value == 0 ? 0 : 1) : abs(c.value - existing.value) / existing.value
-        let why = GenericKind(name: c.name) == .other ? "both count \(canonical)"
+        let why = (c.kind ?? GenericKind(name: c.name, rawCodesAreArm: catalog.model.vendor == .arm)) == .other ? "both count \(canonical)"
             : "on \(catalog.model.vendor == .arm ? "Arm" : "this CPU") the kernel maps \(c.name) to \(canonical)"
         notes.append("\(c.name) (\(groupThousands(c.value))) and \(first) (\(groupThousands(existing.value))) differ by "
             + cFormat("%.3f%%", 100 * diff) + ": \(why); counted once, as \(first).")
     }
 
     /// The canonical name, and whether the printed name is one of perf's generic aliases.
-    static func canonicalName(_ printed: String, catalog: CoreCatalog) -> (String, Bool)? {
+    /// `kind`: the event's, when it was counted here; else its name says (r11/r08 as
+    /// Arm's codes only on an Arm core).
+    static func canonicalName(_ printed: String, kind: GenericKind? = nil, catalog: CoreCatalog) -> (String, Bool)? {
         let base = EventModifiers.split(printed)?.base ?? printed
         let arm = catalog.model.vendor == .arm
         let generic = GenericEvents.lookup(base) != nil
-        switch GenericKind(name: base) {
+        switch kind ?? GenericKind(name: base, rawCodesAreArm: arm) {
         case .cycles: return (arm ? "CPU_CYCLES" : "cycles", generic)
         case .instructions: return (arm ? "INST_RETIRED" : "instructions", generic)
         case .stalledFrontend where arm: return ("STALL_FRONTEND", true)
@@ -337,7 +342,7 @@ public struct StallTreeBuilder {
 /// when a file or a run has only these generic events (x86 perf output commonly does).
 public enum GenericStallSplit {
     public static func nodes(_ counted: [NamedCount]) -> (nodes: [StallTreeNode], info: [InfoMetric])? {
-        func value(_ kind: GenericKind) -> NamedCount? { counted.first { GenericKind(name: $0.name) == kind } }
+        func value(_ kind: GenericKind) -> NamedCount? { counted.first { ($0.kind ?? GenericKind(name: $0.name)) == kind } }
         guard let cycles = value(.cycles), cycles.value > 0 else { return nil }
         let frontend = value(.stalledFrontend), backend = value(.stalledBackend)
         guard frontend != nil || backend != nil else { return nil }
