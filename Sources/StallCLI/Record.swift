@@ -59,8 +59,6 @@ struct Record: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "Command to run (options come first; the command starts after -- or at the first word that is not an option).")
     var command: [String] = []
 
-    var workload: [String] { command }
-
     /// Every spelling of the options that take a value, for splitting off the command
     /// (checked by a test against ArgumentParser's description of `Record`).
     static let valueOptions: Set<String> = [
@@ -89,7 +87,7 @@ struct Record: ParsableCommand {
         for n in names {
             do {
                 let e = try resolver.resolve(n)
-                guard e.attr != nil else { throw ValidationError("\(n) is read from /proc and cannot be sampled") }
+                guard case .perf = e.backend else { throw ValidationError("\(n) is read from /proc and cannot be sampled") }
                 resolved.append(e)
             } catch let e as EventResolver.Failure { throw ValidationError(e.description) }
         }

@@ -104,6 +104,11 @@ protocol CommandTaking: ParsableCommand {
     var command: [String] { get set }
 }
 
+extension CommandTaking {
+    /// The command to launch (empty: none; -a, -C, -p or -t say what to count).
+    var workload: [String] { command }
+}
+
 extension Stat: CommandTaking {}
 extension Record: CommandTaking {}
 

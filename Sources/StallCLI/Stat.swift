@@ -230,8 +230,6 @@ struct Stat: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "Command to run (counting starts at its exec).")
     var command: [String] = []
 
-    var workload: [String] { command }
-
     // MARK: validated values
 
     static let maxMilliseconds = 315_360_000_000   // 10 years

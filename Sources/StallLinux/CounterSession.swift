@@ -53,7 +53,7 @@ public final class CounterSession {
     /// only (perf's fallback at perf_event_paranoid > 1: it prints them as `name:u`).
     public private(set) var userOnlyFallback: Set<Int> = []
 
-    /// `groups` holds indices into `events`; kernel signals (attr == nil) are skipped.
+    /// `groups` holds indices into `events`; /proc counters (backend `.procCounter`) are skipped.
     public init(events: [ResolvedEvent], groups: [[Int]], targets: [CounterTarget]) {
         self.events = events
         self.groups = groups
