@@ -32,6 +32,30 @@ final class PerfDataTests: XCTestCase {
         return layout.header(dataSize: data.bytes.count, features: bits) + layout.attrsAndIDs() + data.bytes + features
     }
 
+    /// The file header as perf's struct perf_file_header lays it out (util/header.h): the
+    /// fields at their offsets, the feature bits in their words, both directions.
+    func testFileHeaderLayoutAndRoundTrip() throws {
+        let h = PerfFileHeader(attrEntrySize: 136 + 16, attrs: .init(offset: 104, size: 2 * 152), data: .init(offset: 424, size: 4096),
+                               features: [.buildID, .hostname, .cmdline, .pmuCaps])
+        let bytes = h.encode()
+        XCTAssertEqual(bytes.count, 104)
+        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[o + $1]) << (8 * $1) } }
+        XCTAssertEqual(Array(bytes[0..<8]), Array("PERFILE2".utf8))
+        XCTAssertEqual([u64(8), u64(16), u64(24), u64(32), u64(40), u64(48), u64(56), u64(64)], [104, 152, 104, 304, 424, 4096, 0, 0])
+        // HEADER_BUILD_ID = 2, HEADER_HOSTNAME = 3, HEADER_CMDLINE = 11 in the first word; HEADER_PMU_CAPS = 31 too.
+        XCTAssertEqual(u64(72), 1 << 2 | 1 << 3 | 1 << 11 | 1 << 31)
+        XCTAssertEqual([u64(80), u64(88), u64(96)], [0, 0, 0])
+        XCTAssertEqual(try PerfFileHeader.decode(ByteReader(bytes)), .file(h))
+        XCTAssertEqual(h.featureBitsSet, [2, 3, 11, 31])
+        XCTAssertFalse(h.hasFeature(bit: 256) || h.hasFeature(bit: -1))
+        // A pipe-mode header is magic and size 16 only.
+        XCTAssertEqual(try PerfFileHeader.decode(ByteReader(Array(bytes[0..<8]) + [16, 0, 0, 0, 0, 0, 0, 0])), .pipe)
+        // Cut short, byte-swapped, or not perf.data: an error naming what is wrong.
+        XCTAssertThrowsError(try PerfFileHeader.decode(ByteReader(Array(bytes[0..<60])))) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }
+        XCTAssertThrowsError(try PerfFileHeader.decode(ByteReader(Array(bytes[0..<8].reversed()) + Array(bytes[8...])))) { XCTAssertTrue("\($0)".contains("big-endian")) }
+        XCTAssertThrowsError(try PerfFileHeader.decode(ByteReader(Array(repeating: 0, count: 104)))) { XCTAssertTrue("\($0)".contains("magic")) }
+    }
+
     func testWriterAndReaderAgree() throws {
         let c = try PerfDataReader.read(sampleFile())
         XCTAssertNil(c.damage)

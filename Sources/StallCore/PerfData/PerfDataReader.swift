@@ -101,17 +101,12 @@ public enum PerfDataReader {
     public static func read(_ bytes: ByteStorage, progress: ((Double) -> Void)? = nil, decompressor: RecordDecompressor? = nil,
                             callchains: Bool = true, unwinder: UserStackUnwinder? = nil, merge: Bool = false) throws -> PerfDataContents {
         let r = ByteReader(bytes)
-        guard bytes.count >= 16, let magic = try? r.u64(0) else { throw Failure(message: "not a perf.data file: \(bytes.count) bytes, too short for a header") }
-        if magic == PerfData.magic.byteSwapped { throw Failure(message: "big-endian perf.data files are not supported") }
-        guard magic == PerfData.magic else { throw Failure(message: "not a perf.data file (no PERFILE2 magic at offset 0)") }
-        let headerSize = try r.u64(8)
-        if headerSize == 16 { return readPipe(r, progress: progress, decompressor: decompressor, unwinder: callchains ? unwinder : nil, merge: merge) }
-        guard headerSize >= UInt64(PerfData.headerSize), bytes.count >= PerfData.headerSize else {
-            throw Failure(message: "perf.data header is \(headerSize) bytes, expected \(PerfData.headerSize) (truncated at offset \(bytes.count)?)")
+        guard case .file(let header) = try PerfFileHeader.decode(r) else {
+            return readPipe(r, progress: progress, decompressor: decompressor, unwinder: callchains ? unwinder : nil, merge: merge)
         }
         var c = PerfDataContents()
-        let attrSize = try r.u64(16)
-        let attrsOffset = try r.u64(24), attrsSize = try r.u64(32)
+        let attrSize = header.attrEntrySize
+        let attrsOffset = header.attrs.offset, attrsSize = header.attrs.size
         guard attrSize >= 64 + 16, attrSize <= maxAttrSize + 16, attrsSize % attrSize == 0,
               let attrsRange = r.range(offset: attrsOffset, size: attrsSize) else {
             throw Failure(message: "attribute section (offset \(attrsOffset), \(attrsSize) bytes of \(attrSize)-byte entries) does not fit the file of \(bytes.count) bytes")
@@ -131,7 +126,7 @@ public enum PerfDataReader {
         guard !c.attrs.isEmpty else { throw Failure(message: "perf.data has no event attributes") }
         if (c.attrs.contains { $0.sampleType & PerfData.Sample.aux != 0 }) { c.notes.append("AUX samples are skipped") }
 
-        let dataOffset = try r.u64(40), dataSize = try r.u64(48)
+        let dataOffset = header.data.offset, dataSize = header.data.size
         guard let dataStart = r.range(offset: dataOffset, size: 0)?.lowerBound else {
             throw Failure(message: "the data section starts at offset \(dataOffset), past the end of the file (\(bytes.count) bytes)")
         }
@@ -141,7 +136,7 @@ public enum PerfDataReader {
             c.notes.append("the header's data size is 0 (the recording was not finished): reading to the end of the file")
         } else if let whole = r.range(offset: dataOffset, size: dataSize) {
             data = whole
-            readFeatures(r, tableAt: whole.upperBound, into: &c)
+            readFeatures(r, header: header, tableAt: whole.upperBound, into: &c)
         } else {
             claimedPastEnd = true
         }
@@ -616,11 +611,8 @@ public enum PerfDataReader {
 
     /// The feature sections: a table of (offset, size) pairs right after the data, one
     /// per bit set in the header's feature bitmap, in bit order.
-    static func readFeatures(_ r: ByteReader, tableAt tableOffset: Int, into c: inout PerfDataContents) {
-        var k = 0
-        for bit in 0..<256 {
-            guard let word = try? r.u64(72 + (bit / 64) * 8), word & (1 << UInt64(bit % 64)) != 0 else { continue }
-            defer { k += 1 }
+    static func readFeatures(_ r: ByteReader, header: PerfFileHeader, tableAt tableOffset: Int, into c: inout PerfDataContents) {
+        for (k, bit) in header.featureBitsSet.enumerated() {
             guard let entry = r.range(offset: UInt64(tableOffset) + 16 * UInt64(k), size: 16) else {
                 c.notes.append("the feature table is cut off (truncated file)")
                 return

@@ -38,17 +38,8 @@ public struct PerfDataLayout {
 
     /// The 104-byte header; `features` are the bits set in the feature bitmap.
     public func header(dataSize: Int, features: [PerfData.Feature]) -> [UInt8] {
-        var w = ByteWriter()
-        w.u64(PerfData.magic)
-        w.u64(UInt64(PerfData.headerSize))
-        w.u64(UInt64(attrSize + 16))
-        w.u64(UInt64(attrsOffset)); w.u64(UInt64(attrsSize))
-        w.u64(UInt64(dataOffset)); w.u64(UInt64(dataSize))
-        w.u64(0); w.u64(0)   // event_types: unused
-        var bitmap = [UInt64](repeating: 0, count: 4)
-        for f in features { bitmap[f.rawValue / 64] |= 1 << UInt64(f.rawValue % 64) }
-        for word in bitmap { w.u64(word) }
-        return w.bytes
+        PerfFileHeader(attrEntrySize: UInt64(attrSize + 16), attrs: .init(offset: UInt64(attrsOffset), size: UInt64(attrsSize)),
+                       data: .init(offset: UInt64(dataOffset), size: UInt64(dataSize)), features: features).encode()
     }
 
     /// What the recorder knows about the machine and the run, for the feature sections.
