@@ -29,11 +29,10 @@ final class RingDrain {
     /// claims fewer than 8 bytes or more than what is left.
     static func forEachRecord(in bytes: UnsafeRawBufferPointer, _ body: (_ offset: Int, _ type: UInt32, _ size: Int) -> Void) {
         var o = 0
-        while o + 8 <= bytes.count {
-            let type = bytes.loadUnaligned(fromByteOffset: o, as: UInt32.self)
-            let size = Int(bytes.loadUnaligned(fromByteOffset: o + 6, as: UInt16.self))
-            if size < 8 || size > bytes.count - o { break }
-            body(o, type, size)
+        while let header = PerfRecordHeader.read(bytes, at: o) {
+            let size = Int(header.size)
+            if size < PerfRecordHeader.size || size > bytes.count - o { break }
+            body(o, header.type, size)
             o += size
         }
     }

@@ -232,12 +232,12 @@ public enum PerfDataReader {
         var o = data.lowerBound
         var nextProgress = o + (1 << 24), nextDiscard = o + (1 << 21)
         while o < data.upperBound {
-            guard let type = try? r.u32(o), let misc = try? r.u16(o + 4), let size16 = try? r.u16(o + 6), o + 8 <= data.upperBound else {
+            guard let header = PerfRecordHeader.read(r, at: o, end: data.upperBound) else {
                 if partialTail { tail = o; break }
                 c.damage = (o, "a record header is cut off at the end of the data (truncated file)")
                 break
             }
-            let size = Int(size16)
+            let type = header.type, misc = header.misc, size = Int(header.size)
             if size < 8 { c.damage = (o, "record of type \(type) claims \(size) bytes (corrupt)"); break }
             if size > data.upperBound - o {
                 if partialTail { tail = o; break }
@@ -260,7 +260,7 @@ public enum PerfDataReader {
                         attrIndex = id.flatMap { state.attr(ofID: $0) } ?? -1
                         if attrIndex < 0 { c.damage = (o, "a sample names an event id no attribute has (corrupt)"); break }
                     }
-                    try parseSample(&f, layout: state.layouts[Int(attrIndex)], attrIndex: attrIndex, kernel: misc & 0x7 == 1, state: &state, into: &c)
+                    try parseSample(&f, layout: state.layouts[Int(attrIndex)], attrIndex: attrIndex, kernel: header.isKernel, state: &state, into: &c)
                 case .mmap:
                     let pid = Int32(bitPattern: try f.u32()); _ = try f.u32()
                     let start = try f.u64(), len = try f.u64(), pgoff = try f.u64()
@@ -403,9 +403,9 @@ public enum PerfDataReader {
         c.attrs = attrs
         var state = RecordState(attrs: attrs)
         var o = data.lowerBound, nextDiscard = o + (1 << 21)
-        while o < data.upperBound - 7, let type = try? r.u32(o), let size16 = try? r.u16(o + 6), size16 >= 8, Int(size16) <= data.upperBound - o {
-            let size = Int(size16)
-            if let kind = PerfData.RecordType(rawValue: type) {
+        while let header = PerfRecordHeader.read(r, at: o, end: data.upperBound), header.size >= 8, Int(header.size) <= data.upperBound - o {
+            let size = Int(header.size)
+            if let kind = PerfData.RecordType(rawValue: header.type) {
                 if kind == .compressed || kind == .compressed2 { return nil }
                 if kinds.contains(kind) || kind == .headerAttr {
                     readRecords(r, o..<(o + size), state: &state, into: &c, pipe: pipe, progress: nil)

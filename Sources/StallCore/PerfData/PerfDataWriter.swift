@@ -117,10 +117,7 @@ public enum SynthesizedRecord {
     }
 
     static func record(type: PerfData.RecordType, misc: UInt16, body: [UInt8]) -> [UInt8] {
-        var w = ByteWriter()
-        w.u32(type.rawValue); w.u16(misc); w.u16(UInt16(8 + body.count))
-        w.append(body)
-        return w.bytes
+        PerfRecordHeader(type: type.rawValue, misc: misc, size: UInt16(PerfRecordHeader.size + body.count)).encode() + body
     }
 
     static func paddedString(_ s: String) -> [UInt8] {
