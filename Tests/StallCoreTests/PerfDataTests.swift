@@ -116,6 +116,7 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(n.display(tid: 10, at: 50), "shell", "before the first name: the first (names synthesized at the start)")
         XCTAssertEqual(n.display(tid: 0, at: 1), "swapper")
         XCTAssertEqual(n.display(tid: 77, at: 1), ":77")
+        XCTAssertEqual(n.display(tid: -1, at: 1), ":-1", "perf 6.12 on arm64 shows sched_switch samples outside any task as :-1")
         XCTAssertTrue(n.hasOneName(tid: 12))
         XCTAssertFalse(n.hasOneName(tid: 10))
     }

@@ -62,11 +62,13 @@ public struct ThreadNames: Sendable {
         return best
     }
 
-    /// What perf shows for a thread: its name, `swapper` for the idle task, `:TID` otherwise.
+    /// What perf shows for a thread: its name, `swapper` for the idle task, `:TID` otherwise
+    /// (perf's thread__new names every thread so until a COMM comes; `:-1` for the
+    /// samples a tracepoint takes outside any task, seen on arm64's sched_switch).
     public func display(tid: Int32, at time: UInt64) -> String {
         if let n = name(tid: tid, at: time) { return n }
         if tid == 0 { return "swapper" }
-        return tid >= 0 ? ":\(tid)" : "[unknown]"
+        return ":\(tid)"
     }
 
     /// True when the thread had one name for the whole recording (the common case: no
