@@ -179,15 +179,8 @@ public final class CounterSession {
 
     /// The kernel attr of a counting event: its encoding, privilege levels and read format.
     static func countingAttr(_ attr: EventAttr) -> cpe_attr {
-        var a = cpe_attr()
-        a.type = attr.type
-        a.config = attr.config
-        a.config1 = attr.config1
-        a.config2 = attr.config2
+        var a = attr.kernelAttr
         a.read_format = ReadFormat.counting
-        if attr.excludeUser { a.flags |= UInt64(CPE_EXCLUDE_USER) }
-        if attr.excludeKernel { a.flags |= UInt64(CPE_EXCLUDE_KERNEL) }
-        if attr.excludeHypervisor { a.flags |= UInt64(CPE_EXCLUDE_HV) }
         return a
     }
 

@@ -111,18 +111,11 @@ public final class Recorder {
 
     func attr(for event: ResolvedEvent, cpu: Int, tracking: Bool, command: Bool, inherit: Bool) -> cpe_attr? {
         guard let a = event.attr(forCPU: cpu) else { return nil }
-        var c = cpe_attr()
-        c.type = a.type
-        c.config = a.config
-        c.config1 = a.config1
-        c.config2 = a.config2
+        var c = a.kernelAttr
         // A tracepoint's fields are its raw record (what perf script prints), as perf records them.
-        c.sample_type = sampleType | (a.type == 2 ? PerfData.Sample.raw : 0)
-        var flags = UInt64(CPE_DISABLED) | UInt64(CPE_SAMPLE_ID_ALL)
+        c.sample_type = sampleType | (a.type == PerfType.tracepoint ? PerfData.Sample.raw : 0)
+        var flags = c.flags | UInt64(CPE_DISABLED) | UInt64(CPE_SAMPLE_ID_ALL)
         if let f = plan.frequency { c.sample_period_or_freq = f; flags |= UInt64(CPE_FREQ) } else { c.sample_period_or_freq = plan.period ?? 4000 }
-        if a.excludeUser { flags |= UInt64(CPE_EXCLUDE_USER) }
-        if a.excludeKernel { flags |= UInt64(CPE_EXCLUDE_KERNEL) }
-        if a.excludeHypervisor { flags |= UInt64(CPE_EXCLUDE_HV) }
         if command { flags |= UInt64(CPE_ENABLE_ON_EXEC) }
         if inherit { flags |= UInt64(CPE_INHERIT) }
         // Wake the drain loop when a ring is a quarter full (bytes, with the watermark flag).
