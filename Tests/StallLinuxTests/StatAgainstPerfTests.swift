@@ -45,7 +45,10 @@ final class StatAgainstPerfTests: XCTestCase {
         let p = Harness.median(perfValues), s = Harness.median(ourValues)
         // perf saw the spin (CPU time of a 300 ms wall-clock spin; less when other work shares the 2 CPUs).
         XCTAssertGreaterThan(p, 100)
-        XCTAssertEqual(s, p, accuracy: p * 0.05, "msec: stallstat \(ourValues) vs perf \(perfValues)")
+        // Under the arm64 lab's TCG both tools' task-clock moves by ±10% run to run (one boot:
+        // medians 354 and 374 ms): 10% there, 5% on hardware.
+        let tolerance = timeBound(1) > 1 ? 0.10 : 0.05
+        XCTAssertEqual(s, p, accuracy: p * tolerance, "msec: stallstat \(ourValues) vs perf \(perfValues)")
     }
 
     /// Keys, their order and the columns must be perf's, for the same events,
