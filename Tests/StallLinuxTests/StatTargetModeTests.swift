@@ -50,7 +50,11 @@ final class StatTargetModeTests: XCTestCase {
         defer { generator.stop() }
         let (perf, ours) = sideBySide(["-a", "-e", "page-faults", "--", "/bin/sleep", "0.5"])
         XCTAssertEqual(ours.status, 0, ours.stderr)
-        assertClose(Harness.csvCounts(ours.machine)["page-faults"], Harness.csvCounts(perf.stderr)["page-faults"], within: 0.15, "-a -- sleep 0.5")
+        // 20%: started together, the two windows are not the same 0.5 s (the debug build
+        // starts later) and the generator's rate moves by ±10% over time. Side by side,
+        // stallstat counted 4-16% more than perf in 13 runs here, with this build and the
+        // one before this session alike; one after the other, neither is ahead.
+        assertClose(Harness.csvCounts(ours.machine)["page-faults"], Harness.csvCounts(perf.stderr)["page-faults"], within: 0.20, "-a -- sleep 0.5")
     }
 
     func testCPUListWhileACommandRunsCountsLikePerf() throws {
