@@ -15,7 +15,7 @@ public final class DwarfUnwinder: UserStackUnwinder {
         var start: UInt64; var end: UInt64; var pgoff: UInt64; var path: UnsafeMutablePointer<CChar>; var isCode: Bool
         /// When it was mapped (0: unknown or from the start).
         var time: UInt64
-        func existed(at sampleTime: UInt64) -> Bool { time == 0 || sampleTime == 0 || time <= sampleTime }
+        func existed(at sampleTime: UInt64) -> Bool { MemoryMapping.existed(mappedAt: time, at: sampleTime) }
     }
     /// The callback's context: which process, at what time, and who knows the mappings.
     final class ProcessContext {

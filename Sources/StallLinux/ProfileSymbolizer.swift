@@ -17,7 +17,7 @@ public final class ProfileSymbolizer {
         /// When it was mapped (0: unknown or from the start).
         var time: UInt64 = 0
         func contains(_ ip: UInt64, at sampleTime: UInt64) -> Bool {
-            ip >= start && ip < end && (time == 0 || sampleTime == 0 || time <= sampleTime)
+            ip >= start && ip < end && MemoryMapping.existed(mappedAt: time, at: sampleTime)
         }
     }
     private var mapsByPID: [Int32: [Map]] = [:]

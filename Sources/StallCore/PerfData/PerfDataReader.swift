@@ -35,7 +35,14 @@ public struct MemoryMapping: Equatable, Sendable {
     }
 
     /// Whether a sample taken at `time` can be in this mapping (a time of 0 is unknown: yes).
-    public func existed(at sampleTime: UInt64) -> Bool { time == 0 || sampleTime == 0 || time <= sampleTime }
+    public func existed(at sampleTime: UInt64) -> Bool { MemoryMapping.existed(mappedAt: time, at: sampleTime) }
+
+    /// The rule every lookup of mappings by time uses: a mapping made at `mappedAt` holds a
+    /// sample taken at `sampleTime` from then on; either time 0 (not recorded, or a
+    /// mapping synthesized at the start) holds always.
+    public static func existed(mappedAt: UInt64, at sampleTime: UInt64) -> Bool {
+        mappedAt == 0 || sampleTime == 0 || mappedAt <= sampleTime
+    }
 }
 
 public struct PerfDataContents: Sendable {

@@ -2,7 +2,15 @@
 /// One pid can map two programs at the same addresses: a child before and after its exec,
 /// with ASLR off or for non-PIE programs. Every exec writes a COMM, so within one name epoch
 /// of the process an address names one function.
-struct PIDAddress: Hashable { var pid: Int32; var epoch: Int32 = 0; var ip: UInt64 }
+struct PIDAddress: Hashable {
+    var pid: Int32; var epoch: Int32 = 0; var ip: UInt64
+    /// A frame's key: a kernel address is the same in every process and epoch.
+    init(pid: Int32, epoch: Int32, ip: UInt64, kernel: Bool) {
+        self.pid = kernel ? -1 : pid
+        self.epoch = kernel ? 0 : epoch
+        self.ip = ip
+    }
+}
 
 /// Names an address: the process, the address, whether it is the kernel's, and the sample's
 /// time (which picks the process's mappings in effect then).
@@ -159,7 +167,7 @@ public struct ProfileReport: Sendable {
         let names = ThreadNames(contents.threadEvents)
         var frameCache: [PIDAddress: FrameIDs] = [:]
         func frame(_ pid: Int32, _ ip: UInt64, _ kernel: Bool, time: UInt64, epoch: Int32) -> FrameIDs {
-            let k = PIDAddress(pid: kernel ? -1 : pid, epoch: kernel ? 0 : epoch, ip: ip)
+            let k = PIDAddress(pid: pid, epoch: epoch, ip: ip, kernel: kernel)
             if let f = frameCache[k] { return f }
             let r = resolve(pid, ip, kernel, time)
             let unmapped = !r.isKernel && r.symbol == nil && r.dso == "[unknown]"
@@ -358,7 +366,7 @@ public struct ProfileReport: Sendable {
         // Each address's name once: stacks repeat the same few frames.
         var frameNames: [PIDAddress: String] = [:]
         func name(_ pid: Int32, _ ip: UInt64, _ kernel: Bool, time: UInt64, epoch: Int32) -> String {
-            let k = PIDAddress(pid: kernel ? -1 : pid, epoch: kernel ? 0 : epoch, ip: ip)
+            let k = PIDAddress(pid: pid, epoch: epoch, ip: ip, kernel: kernel)
             if let n = frameNames[k] { return n }
             let f = resolve(pid, ip, kernel, time)
             let n = (f.symbol ?? "[unknown]") + (f.isKernel ? "_[k]" : "")
