@@ -784,9 +784,17 @@ final class RecordReportTests: XCTestCase {
             .write(toFile: exe + ".c", atomically: true, encoding: .utf8)
         XCTAssertEqual(Harness.run(["/bin/sh", "-c", "cc -O1 -o \(exe) \(exe).c"]).status, 0)
         XCTAssertEqual(Harness.perf(["record", "-q", "-F", "2000", "-o", file, "--", exe]).status, 0)
-        let perf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "dso,sym"]).stdout
+        var perf = Harness.perf(["report", "-i", file, "--stdio", "--no-children", "--sort", "dso,sym"]).stdout
         let ours = Harness.stallstat(["report", "-i", file, "--sort", "dso,symbol"]).stdout
         guard perf.contains("[vdso]") else { throw XCTSkip("this kernel's clock_gettime does not run in the vdso") }
+        // The program's PLT stub (1.2% of the samples on a slower vdso call, under 1% on
+        // others): perf 6.1 credits a binary's first stub to _init, stallstat names it as
+        // objdump labels it (testPLTStubsAreNamedAsObjdumpLabelsThem); compare under that name.
+        if let stub = pltLabels(Harness.run(["/bin/sh", "-c", "objdump -d -j .plt -j .plt.sec \(exe)"]).stdout).first?.1 {
+            perf = perf.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                line.contains(" vdso_calls ") && line.hasSuffix("[.] _init") ? line.dropLast("_init".count) + stub : line
+            }.joined(separator: "\n")
+        }
         // The vdso's own name for it: __vdso_clock_gettime on x86-64, __kernel_clock_gettime on arm64.
         XCTAssertTrue(ours.contains("[.] __vdso_clock_gettime") || ours.contains("[.] __kernel_clock_gettime"), ours)
         assertRowsMatch(perf: perf, ours: ours, columns: 1, "vdso")
