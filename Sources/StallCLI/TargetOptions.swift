@@ -60,7 +60,7 @@ struct TargetOptions: ParsableArguments {
         }
         if let pids {
             let list = try TargetOptions.ids(pids, "-p/--pid")
-            do { return .threads(try StatRunner.threads(ofProcesses: list)) } catch {
+            do { return .threads(try Workload.threads(ofProcesses: list)) } catch {
                 throw CLIError.target("\(error)")
             }
         }

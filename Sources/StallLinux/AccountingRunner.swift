@@ -93,26 +93,22 @@ public struct AccountingRunner {
         defer { if let dir = outputDirectory { AccountingRunner.removeDirectory(dir) } }
 
         let reader = KernelSignalReader(kinds: signalEvents.compactMap(\.procCounter))
-        let child: PausedChild
-        do { child = try PausedChild(arguments: argv) } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
+        let workload: Workload
+        do { workload = try Workload(command: argv) } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
+        let child = workload.command!
         // The paused child's own faults, runtime and switches since fork: not the command's.
-        let pid = child.pid
-        let beforeExec = ProcessCounts.read(pid: pid)
+        let beforeExec = ProcessCounts.read(pid: child.pid)
         let signalsBefore = reader.read()
         let start = cpe_monotonic_ns()
-        do { try child.release() } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
-        var interrupted: Int32? = nil
+        do { try workload.release() } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
         let deadline = durationSeconds.map { start &+ UInt64(min($0 * 1e9, 1e18)) }
-        while !child.waitNonBlocking() {
-            let now = cpe_monotonic_ns()
-            if let d = deadline, now >= d { break }
-            let wait = deadline.map { Int64(min($0 - now, 100_000_000)) } ?? 100_000_000
-            let sig = cpe_wait_signal(wait)
-            if sig == SIGINT || sig == SIGTERM || sig == SIGHUP { interrupted = sig }
-            if interrupted != nil { break }
+        while !workload.isOver {
+            if let d = deadline, cpe_monotonic_ns() >= d { break }
+            _ = workload.wait(until: deadline)
         }
         let end = cpe_monotonic_ns()
-        child.end(interruptedBy: interrupted)
+        workload.end()
+        let interrupted = workload.interruptedBy
         let signalsAfter = reader.read()
 
         let usage = child.resourceUsage.map { ResourceUsage($0) } ?? ResourceUsage()

@@ -137,19 +137,18 @@ public final class Recorder {
     }
 
     public func run() throws -> RecordOutcome {
-        var child: PausedChild? = nil
-        if !plan.command.isEmpty {
-            do { child = try PausedChild(arguments: plan.command) } catch let f as PausedChild.Failure { throw RecordError.child(f) }
+        // perf record ends when the attached threads are gone, a bounding command or not
+        // (their rings hang up); a command's exit ends it too.
+        let workload: Workload
+        do { workload = try Workload(command: plan.command, watchedThreads: plan.scope.attachedThreads) } catch let f as PausedChild.Failure {
+            throw RecordError.child(f)
         }
+        let child = workload.command
         let cpus = MachineFacts.onlineCPUs()
-        var targets: [(pid: Int32, cpu: Int)] = []
-        var inherit = false
-        switch plan.scope {
-        case .command: targets = cpus.map { (child!.pid, $0) }; inherit = true
-        case .systemWide(let list): targets = list.map { (-1, $0) }
-        // perf follows what an attached process starts later too (inherit on each thread).
-        case .threads(let tids): targets = tids.flatMap { t in cpus.map { (t, $0) } }; inherit = true
-        }
+        // Every task is followed on each CPU: a ring per CPU takes its samples.
+        let targets = plan.scope.counterTargets(commandPID: child?.pid, taskCPUs: cpus)
+        // perf follows what a launched or attached task starts later too (inherit).
+        let inherit: Bool = { if case .systemWide = plan.scope { return false }; return true }()
 
         // Open every (event, pid, cpu); one ring per CPU, the other fds routed into it.
         var fds: [Int32] = []
@@ -162,7 +161,8 @@ public final class Recorder {
             for (_, r) in rings { var ring = r.ring; cpe_ring_unmap(&ring) }
             for fd in fds { close(fd) }
         }
-        for (pid, cpu) in targets {
+        for target in targets {
+            let pid = target.pid, cpu = Int(target.cpu)
             for (i, event) in plan.events.enumerated() {
                 // enable_on_exec only arms the exec'ing task's own events: system-wide and
                 // attached recordings bounded by a command are enabled just before it may exec.
@@ -200,8 +200,7 @@ public final class Recorder {
         }
         let failed = failures.filter { !opened.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
         guard !opened.isEmpty else {
-            child?.signal(SIGKILL)
-            child?.waitBlocking()
+            workload.abandon()
             throw RecordError.nothingOpened(failed)
         }
         // Events that opened nowhere are left out of the file.
@@ -211,44 +210,13 @@ public final class Recorder {
 
         // Written beside the destination and renamed into place once the recording has
         // started: never through a planted link, never destroying a file on a failed launch.
-        let output: ReplacingOutput
-        do { output = try ReplacingOutput(path: plan.output, keepOld: true) } catch {
-            child?.signal(SIGKILL)
-            child?.waitBlocking()
+        let file: PerfDataFileWriter
+        do { file = try PerfDataFileWriter(output: try ReplacingOutput(path: plan.output, keepOld: true), layout: layout) } catch {
+            workload.abandon()
             throw RecordError.output("\(error)")
-        }
-        let out = output.fd
-        var dataSize = 0
-        var writeError: String? = nil
-        func writeAt(_ bytes: [UInt8], _ offset: Int) -> Bool {
-            var done = 0
-            while done < bytes.count {
-                let n = bytes.withUnsafeBytes { pwrite(out, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
-                if n < 0 { if errno == EINTR { continue }; writeError = "writing \(plan.output) failed: \(String(cString: strerror(errno)))"; return false }
-                if n == 0 { writeError = "writing \(plan.output) failed: no progress"; return false }
-                done += n
-            }
-            return true
-        }
-        guard writeAt(layout.header(dataSize: 0, features: []), 0), writeAt(layout.attrsAndIDs(), layout.attrsOffset) else {
-            throw RecordError.output(writeError ?? "cannot write \(plan.output)")
         }
         var samples = 0, throttled = 0
         var lost: UInt64 = 0
-        @discardableResult
-        func appendData(_ bytes: [UInt8]) -> Bool {
-            guard writeError == nil, !bytes.isEmpty else { return false }
-            if writeAt(bytes, layout.dataOffset + dataSize) {
-                dataSize += bytes.count
-                // Keep the header current: a recording killed now is still a readable file.
-                _ = writeAt(layout.header(dataSize: dataSize, features: []), 0)
-                return true
-            } else {
-                // Drop a partial write so the file ends on a whole record.
-                _ = ftruncate(out, off_t(layout.dataOffset + dataSize))
-                return false
-            }
-        }
         // Mappings that existed before the recording started.
         var synthesized = ByteWriter()
         var mappedFiles = Set<String>()
@@ -273,7 +241,7 @@ public final class Recorder {
                 }
             }
         }
-        appendData(synthesized.bytes)
+        file.append(synthesized.bytes)
 
         let ringDrain = RingDrain(ringDataSizes: rings.values.map { $0.ring.data_size })
         func drain() {
@@ -296,48 +264,35 @@ public final class Recorder {
                 }
                 chunk += bytes
             }
-            if !chunk.isEmpty, appendData(chunk + SynthesizedRecord.finishedRound) { samples += chunkSamples }
+            if !chunk.isEmpty, file.append(chunk + SynthesizedRecord.finishedRound) { samples += chunkSamples }
         }
 
         let start = cpe_monotonic_ns()
         if child == nil || plan.scope != .command { for fd in fds { _ = cpe_enable(fd, 0) } }
-        if let child {
-            do { try child.release() } catch let f as PausedChild.Failure { throw RecordError.child(f) }
-        }
-        do { try output.commit() } catch {
-            child?.end(interruptedBy: SIGTERM)
+        do { try workload.release() } catch let f as PausedChild.Failure { throw RecordError.child(f) }
+        do { try file.output.commit() } catch {
+            workload.end()
             throw RecordError.output("\(error)")
         }
         let deadline = plan.durationSeconds.map { start + UInt64($0 * 1e9) }
-        var interrupted: Int32? = nil
         // A ring wakes the loop when it is a quarter full (its wakeup watermark), so a fast
         // stream (--call-graph dwarf copies 8 KiB per sample: 33 MB/s at 4 kHz) is drained
         // before the ring fills; otherwise every 50 ms.
         var ringFDs = rings.keys.sorted().map { rings[$0]!.fd }
-        loop: while writeError == nil {
+        while file.writeError == nil && !workload.isOver {
             let now = cpe_monotonic_ns()
             if let d = deadline, now >= d { break }
-            var wait: Int64 = 50_000_000
-            if let d = deadline { wait = min(wait, Int64(d - now)) }
-            let sig = ringFDs.withUnsafeMutableBufferPointer { cpe_wait_signal_or_data($0.baseAddress, Int32($0.count), wait) }
+            _ = workload.wait(until: min(deadline ?? .max, now + 50_000_000), dataFDs: &ringFDs)
             drain()
-            switch sig {
-            case SIGCHLD: if let child, child.waitNonBlocking() { break loop }
-            case SIGINT, SIGTERM, SIGHUP:
-                interrupted = sig
-                break loop
-            default:
-                if case .threads(let tids) = plan.scope, tids.allSatisfy(StatRunner.hasExited) { break loop }
-            }
         }
         for fd in fds { _ = cpe_disable(fd, 0) }
         let end = cpe_monotonic_ns()
-        child?.end(interruptedBy: interrupted)
+        workload.end()
         drain()
 
-        var features: [PerfData.Feature] = []
         var warnings: [String] = []
-        if writeError == nil {
+        var description: PerfDataLayout.Description? = nil
+        if file.writeError == nil {
             var uts = utsname()
             uname(&uts)
             func field<T>(_ t: T) -> String { withUnsafeBytes(of: t) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
@@ -350,12 +305,11 @@ public final class Recorder {
                 desc.tracingData = TracingData.read(tracepoints: tracepoints)
                 if desc.tracingData == nil { warnings.append("the tracepoints' format files could not be read: perf cannot decode this file's tracepoint samples") }
             }
-            let (bytes, f) = layout.features(desc, at: layout.dataOffset + dataSize)
-            if writeAt(bytes, layout.dataOffset + dataSize) { features = f } else { _ = ftruncate(out, off_t(layout.dataOffset + dataSize)) }
+            description = desc
         }
-        _ = writeAt(layout.header(dataSize: dataSize, features: features), 0)
-        return RecordOutcome(samples: samples, lost: lost, throttled: throttled, bytes: dataSize, elapsedSeconds: Double(end - start) / 1e9,
-                             interruptedBy: interrupted, commandExitCode: child?.exitCode, writeError: writeError, failures: failed, warnings: warnings)
+        file.finish(description)
+        return RecordOutcome(samples: samples, lost: lost, throttled: throttled, bytes: file.dataSize, elapsedSeconds: Double(end - start) / 1e9,
+                             interruptedBy: workload.interruptedBy, commandExitCode: child?.exitCode, writeError: file.writeError, failures: failed, warnings: warnings)
     }
 }
 

@@ -18,12 +18,14 @@ public final class ReplacingOutput {
         case cannotCreate(path: String, errno: Int32)
         case isDirectory(path: String)
         case cannotReplace(path: String, errno: Int32)
+        case cannotWrite(path: String, reason: String)
 
         public var description: String {
             switch self {
             case .cannotCreate(let path, let e): return "cannot create \(path): \(String(cString: strerror(e)))"
             case .isDirectory(let path): return "\(path) is a directory"
             case .cannotReplace(let path, let e): return "cannot put the new file at \(path): \(String(cString: strerror(e)))"
+            case .cannotWrite(_, let reason): return reason
             }
         }
     }

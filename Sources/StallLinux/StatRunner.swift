@@ -106,45 +106,22 @@ public final class StatRunner {
         self.paranoid = paranoid
     }
 
-    /// Expands -p pids into their threads (/proc/PID/task), as perf does.
-    public static func threads(ofProcesses pids: [Int32]) throws -> [Int32] {
-        var tids: [Int32] = []
-        for pid in pids {
-            let tasks = SystemFiles.listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
-            if tasks.isEmpty { throw StatRunError.noSuchProcess(pid) }
-            tids.append(contentsOf: tasks)
-        }
-        return tids
-    }
-
-    /// True once a task is gone or a zombie (it runs no more code; perf ends there too).
-    public static func hasExited(_ tid: Int32) -> Bool {
-        if kill(tid, 0) != 0 && errno == ESRCH { return true }
-        guard let stat = SystemFiles.readTrimmed("/proc/\(tid)/stat"), let paren = stat.lastIndex(of: ")") else { return true }
-        let state = stat[stat.index(after: paren)...].drop { $0 == " " }.first
-        return state == "Z" || state == "X"
-    }
-
     public func run(onInterval: (StatWindow) -> Void) throws -> StatOutcome {
-        var child: PausedChild? = nil
-        if !plan.command.isEmpty {
-            do { child = try PausedChild(arguments: plan.command) } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
-            childPID = child?.pid
-        }
-        var targets: [CounterTarget]
-        switch plan.scope {
-        case .command: targets = [.task(child!.pid)]
-        case .systemWide(let cpus): targets = cpus.map { .cpu($0) }
-        case .threads(let tids):
+        if case .threads(let tids) = plan.scope {
             for tid in tids where kill(tid, 0) != 0 && errno == ESRCH { throw StatRunError.noSuchProcess(tid) }
-            targets = tids.map { .task($0) }
         }
-        if plan.events.contains(where: { $0.cpuAttrs != nil }) && !targets.contains(where: \.isSystemWide) {
-            // Cores with different events: a task is followed on every CPU with that CPU's
-            // encoding (one counter per task and CPU), as simpleperf does on big.LITTLE.
-            let cpus = MachineFacts.onlineCPUs()
-            targets = targets.flatMap { t in cpus.map { CounterTarget(pid: t.pid, cpu: Int32($0)) } }
-        }
+        // A command bounds the run by itself (perf stat waits for it only); without one,
+        // the attached threads' exit ends it.
+        let workload: Workload
+        do {
+            workload = try Workload(command: plan.command, watchedThreads: plan.command.isEmpty ? plan.scope.attachedThreads : [])
+        } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
+        let child = workload.command
+        childPID = child?.pid
+        // Cores with different events: a task is followed on every CPU with that CPU's
+        // encoding (one counter per task and CPU), as simpleperf does on big.LITTLE.
+        let perCPUEncodings = plan.events.contains { $0.cpuAttrs != nil }
+        let targets = plan.scope.counterTargets(commandPID: child?.pid, taskCPUs: perCPUEncodings ? MachineFacts.onlineCPUs() : nil)
         let session = CounterSession(events: plan.events, groups: plan.groups, targets: targets)
         // Only a launched command, counted from its exec with no delay, is armed by the
         // kernel (enable_on_exec); every other run is enabled by us when counting starts.
@@ -155,8 +132,7 @@ public final class StatRunner {
         let signalKinds = plan.events.compactMap(\.procCounter)
         let signalReader = KernelSignalReader(kinds: signalKinds)
         if session.isEmpty && signalKinds.isEmpty && !plan.events.isEmpty && session.closedGroups == 0 {
-            child?.signal(SIGKILL)
-            child?.waitBlocking()
+            workload.abandon()
             throw StatRunError.nothingOpened(failures)
         }
         if let pidFailure = failures.first(where: { if case .noSuchProcess = $0.cause { return true }; return false }),
@@ -182,39 +158,24 @@ public final class StatRunner {
             unsupported: Dictionary(uniqueKeysWithValues: session.failures.map { ($0.key, $0.value.message) }))
         builder.scaleForMultiplexing = plan.scaleForMultiplexing
 
-        var interrupted: Int32? = nil
-        /// Waits until `until` (monotonic ns), returning early on a stop signal or the child's exit.
-        func pause(until: UInt64) -> Bool {
-            while true {
-                let now = cpe_monotonic_ns()
-                if now >= until { return true }
-                let sig = cpe_wait_signal(Int64(until - now))
-                switch sig {
-                case SIGCHLD: if let child, child.waitNonBlocking() { return false }
-                case SIGINT, SIGTERM, SIGHUP: interrupted = sig; return false
-                default: break
-                }
-            }
-        }
-
         var baselineSignals = signalReader.read()
         let beforeExec = plan.recordsCommandUsage ? child.map { ProcessCounts.read(pid: $0.pid) } : nil
         var start = cpe_monotonic_ns()
-        if let child {
+        if child != nil {
             // System-wide or attached counting bounded by a command: counting starts with
             // the command (enabled just before it may exec), not at its exec only.
             if !enableOnExec && (plan.delayMilliseconds ?? 0) == 0 { session.enable() }
-            do { try child.release() } catch let f as PausedChild.Failure {
+            do { try workload.release() } catch let f as PausedChild.Failure {
                 session.close()
                 throw StatRunError.child(f)
             }
         }
         if let delay = plan.delayMilliseconds, delay > 0 {
             // -D: the command runs uncounted for the delay, then counting starts.
-            _ = pause(until: start + UInt64(delay) * 1_000_000)
+            _ = workload.sleep(until: start + UInt64(delay) * 1_000_000)
             baselineSignals = signalReader.read()
             start = cpe_monotonic_ns()
-            if interrupted == nil && child?.exitStatus == nil { session.enable() }
+            if !workload.isOver { session.enable() }
         } else if child == nil {
             session.enable()
         }
@@ -225,9 +186,7 @@ public final class StatRunner {
         var previousReadings: [Int: [Int: CounterReading]] = [:]
         var previousSignals = baselineSignals
         var lastTick = start
-        var targetsExited = false
         var intervalsPrinted = 0
-        let pollNs: UInt64 = 100_000_000   // attached processes are checked at 10 Hz
 
         func emitInterval(now: UInt64) {
             let readings = session.read()
@@ -242,7 +201,7 @@ public final class StatRunner {
             onInterval(window)
         }
 
-        loop: while interrupted == nil && !(child?.exitStatus != nil) {
+        while !workload.isOver {
             let now = cpe_monotonic_ns()
             if let d = deadline, now >= d { break }
             if let t = nextTick, now >= t {
@@ -252,24 +211,9 @@ public final class StatRunner {
                 while let tick = nextTick, tick <= cpe_monotonic_ns() { nextTick = tick + intervalNs! }
                 continue
             }
-            var wake = UInt64.max
-            if let d = deadline { wake = min(wake, d) }
-            if let t = nextTick { wake = min(wake, t) }
-            if case .threads = plan.scope, child == nil { wake = min(wake, now + pollNs) }
-            let timeout: Int64 = wake == .max ? -1 : Int64(wake - now)
-            let sig = cpe_wait_signal(timeout)
-            switch sig {
-            case SIGCHLD:
-                if let child, child.waitNonBlocking() { break loop }
-            case SIGINT, SIGTERM, SIGHUP:
-                interrupted = sig
-                break loop
-            default:
-                if case .threads(let tids) = plan.scope, child == nil, tids.allSatisfy(StatRunner.hasExited) {
-                    targetsExited = true
-                    break loop
-                }
-            }
+            var wake: UInt64? = deadline
+            if let t = nextTick { wake = min(wake ?? .max, t) }
+            _ = workload.wait(until: wake)
         }
 
         // The run ends now: stop the counters and read them at this moment, before
@@ -278,7 +222,7 @@ public final class StatRunner {
         session.disable()
         let finalReadings = session.read()
         let finalSignals = signalReader.read()
-        child?.end(interruptedBy: interrupted)
+        workload.end()
         if intervalNs != nil, end > lastTick + 1_000_000, plan.intervalCount.map({ intervalsPrinted < $0 }) ?? true {
             let window = builder.window(readings: finalReadings, previous: previousReadings, signals: finalSignals,
                                         previousSignals: previousSignals,
@@ -292,8 +236,8 @@ public final class StatRunner {
         let opened = !session.isEmpty
         session.close()
         var outcome = StatOutcome(summary: summary, elapsedSeconds: Double(end - start) / 1e9,
-                                  commandExitCode: child?.exitCode, interruptedBy: interrupted,
-                                  targetsExited: targetsExited, failures: failures,
+                                  commandExitCode: child?.exitCode, interruptedBy: workload.interruptedBy,
+                                  targetsExited: workload.watchedThreadsExited, failures: failures,
                                   anyCounted: summary.results.contains { $0.status == .counted }, perfCountersOpened: opened)
         if let usage = child?.resourceUsage, let beforeExec { outcome.commandUsage = ResourceUsage(usage).since(beforeExec) }
         return outcome
