@@ -74,6 +74,45 @@ final class PerfDataTests: XCTestCase {
         XCTAssertEqual(c.cmdline, ["stallstat", "record"])
     }
 
+    /// Each feature's writer and reader are one table entry: what a section writes, its
+    /// reader takes back; the table is in bit order (the order of a file's feature table).
+    func testEveryFeatureSectionReadsBackWhatItWrote() throws {
+        XCTAssertEqual(PerfFeatureSection.all.map(\.feature.rawValue), PerfFeatureSection.all.map(\.feature.rawValue).sorted())
+        XCTAssertEqual(Set(PerfFeatureSection.all.map(\.feature)).count, PerfFeatureSection.all.count, "one entry per feature")
+        var d = PerfDataLayout.Description(hostname: "node-7", osRelease: "6.12.9", version: "stallstat 1", arch: "aarch64",
+                                           cpusAvailable: 8, cpusOnline: 6, cmdline: ["stallstat", "record", "-g", "--", "./a b"])
+        d.buildIDs = [BuildIDEntry(filename: "/usr/lib/libc.so.6", buildID: String(repeating: "ab", count: 20), isKernel: false)]
+        d.tracingData = [1, 2, 3]
+        var attr = ByteWriter()
+        attr.u32(1); attr.u32(128); for _ in 0..<15 { attr.u64(0) }
+        let events = [PerfDataLayout.Event(attrBytes: attr.bytes, ids: [5, 6], name: "cpu-clock:u")]
+        let sections = PerfFeatureSection.encodeAll(.init(description: d, events: events, attrSize: 128))
+        XCTAssertEqual(sections.map(\.0), [.tracingData, .buildID, .hostname, .osRelease, .version, .arch, .nrCPUs, .cmdline, .eventDesc])
+        var c = PerfDataContents()
+        c.attrs = [PerfFileAttr(type: 1, config: 0, samplePeriodOrFrequency: 0, sampleType: 0, readFormat: 0, flags: 0, config1: 0,
+                                branchSampleType: 0, sampleRegsUser: 0, sampleRegsIntr: 0, ids: [5, 6], name: "cpu-clock")]
+        for (feature, bytes) in sections {
+            PerfFeatureSection.decode(feature, ByteReader(bytes), 0..<bytes.count, into: &c)
+        }
+        XCTAssertEqual(c.hostname, "node-7")
+        XCTAssertEqual(c.osRelease, "6.12.9")
+        XCTAssertEqual(c.perfVersion, "stallstat 1")
+        XCTAssertEqual(c.arch, "aarch64")
+        XCTAssertEqual(c.cmdline, d.cmdline)
+        XCTAssertEqual(c.buildIDs, d.buildIDs)
+        XCTAssertEqual(c.attrs[0].name, "cpu-clock:u")
+        // NR_CPUS: available then online, as perf's write_nrcpus.
+        let nr = try XCTUnwrap(sections.first { $0.0 == .nrCPUs }?.1)
+        XCTAssertEqual(nr, [8, 0, 0, 0, 6, 0, 0, 0])
+        // Nothing to say: no section.
+        d.buildIDs = []; d.tracingData = nil
+        XCTAssertFalse(PerfFeatureSection.encodeAll(.init(description: d, events: events, attrSize: 128)).contains { $0.0 == .buildID || $0.0 == .tracingData })
+        // A malformed section is skipped, not an error: the cmdline's count claims more than is there.
+        var bad = PerfDataContents()
+        PerfFeatureSection.decode(.cmdline, ByteReader([0xff, 0xff, 0xff, 0xff, 8, 0, 0, 0]), 0..<8, into: &bad)
+        XCTAssertEqual(bad.cmdline, [])
+    }
+
     func testTruncatedAndCorruptFilesReportTheOffsetAndKeepWhatCameBefore() throws {
         let full = sampleFile()
         let c = try PerfDataReader.read(full)

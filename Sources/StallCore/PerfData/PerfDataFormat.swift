@@ -15,7 +15,7 @@ public enum PerfData {
     }
 
     /// Feature bits (enum HEADER_* in tools/perf/util/header.h).
-    public enum Feature: Int, CaseIterable {
+    public enum Feature: Int, CaseIterable, Sendable {
         case tracingData = 1, buildID = 2, hostname = 3, osRelease = 4, version = 5, arch = 6, nrCPUs = 7, cpuDesc = 8, cpuID = 9
         case totalMemory = 10, cmdline = 11, eventDesc = 12, cpuTopology = 13, numaTopology = 14, branchStack = 15, pmuMappings = 16
         case groupDesc = 17, auxtrace = 18, stat = 19, cache = 20, sampleTime = 21, memTopology = 22, clockID = 23, dirFormat = 24

@@ -637,28 +637,6 @@ public enum PerfDataReader {
     /// One feature section's contents (the same bytes in a file's table and in pipe mode's
     /// HEADER_FEATURE records). A malformed section is skipped: the samples do not need it.
     static func readFeature(_ feature: PerfData.Feature, _ r: ByteReader, _ section: Range<Int>, into c: inout PerfDataContents) {
-        guard var f = try? r.cursor(section) else { return }
-        switch feature {
-        case .buildID: c.buildIDs += BuildIDEntry.parse(r, section)
-        case .hostname: c.hostname = try? f.headerString()
-        case .arch: c.arch = try? f.headerString()
-        case .osRelease: c.osRelease = try? f.headerString()
-        case .version: c.perfVersion = try? f.headerString()
-        case .cmdline:
-            guard let n = try? f.u32() else { return }
-            for _ in 0..<min(Int(n), 4096) {
-                guard let s = try? f.headerString() else { break }
-                c.cmdline.append(s)
-            }
-        case .eventDesc:
-            guard let n = try? f.u32(), let attrSize = try? f.u32() else { return }
-            for _ in 0..<min(Int(n), 4096) {
-                guard (try? f.skip(Int(attrSize))) != nil, let nrIDs = try? f.u32(), let name = try? f.headerString(),
-                      let ids = try? f.items(UInt64(nrIDs), of: 8) else { break }
-                let idSet = Set(stride(from: ids.lowerBound, to: ids.upperBound, by: 8).compactMap { try? r.u64($0) })
-                for i in c.attrs.indices where c.attrs[i].ids.contains(where: idSet.contains) { c.attrs[i].name = name }
-            }
-        default: break
-        }
+        PerfFeatureSection.decode(feature, r, section, into: &c)
     }
 }

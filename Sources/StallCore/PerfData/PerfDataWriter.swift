@@ -69,28 +69,7 @@ public struct PerfDataLayout {
 
     /// The feature table and contents, placed at `offset` (right after the data).
     public func features(_ d: Description, at offset: Int) -> (bytes: [UInt8], features: [PerfData.Feature]) {
-        var sections: [(PerfData.Feature, [UInt8])] = []
-        func string(_ s: String) -> [UInt8] { var w = ByteWriter(); w.headerString(s); return w.bytes }
-        sections.append((.hostname, string(d.hostname)))
-        sections.append((.osRelease, string(d.osRelease)))
-        sections.append((.version, string(d.version)))
-        sections.append((.arch, string(d.arch)))
-        var n = ByteWriter(); n.u32(d.cpusAvailable); n.u32(d.cpusOnline)
-        sections.append((.nrCPUs, n.bytes))
-        var c = ByteWriter(); c.u32(UInt32(d.cmdline.count)); for a in d.cmdline { c.headerString(a) }
-        sections.append((.cmdline, c.bytes))
-        var e = ByteWriter()
-        e.u32(UInt32(events.count)); e.u32(UInt32(attrSize))
-        for ev in events {
-            e.append(ev.attrBytes)
-            e.u32(UInt32(ev.ids.count))
-            e.headerString(ev.name)
-            for id in ev.ids { e.u64(id) }
-        }
-        sections.append((.eventDesc, e.bytes))
-        if !d.buildIDs.isEmpty { sections.append((.buildID, BuildIDEntry.section(d.buildIDs))) }
-        if let t = d.tracingData { sections.append((.tracingData, t)) }
-        sections.sort { $0.0.rawValue < $1.0.rawValue }
+        let sections = PerfFeatureSection.encodeAll(.init(description: d, events: events, attrSize: attrSize))
         var table = ByteWriter()
         var body = ByteWriter()
         var contentOffset = offset + 16 * sections.count
