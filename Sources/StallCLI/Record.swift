@@ -111,9 +111,7 @@ struct Record: ParsableCommand {
         do {
             outcome = try Recorder(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid()).run()
         } catch let e as RecordError {
-            StandardError.write("stallstat: \(e)")
-            if case .child(let f) = e { throw ExitCode(f.exitCode) }
-            throw ExitCode(ExitCodes.nothingCounted)
+            throw CLIError(message: "\(e)", exitCode: ExitCodes.of(e))
         }
         for f in outcome.failures { StandardError.write("stallstat: \(f.message)") }
         for w in outcome.warnings { StandardError.write("stallstat: warning: \(w)") }

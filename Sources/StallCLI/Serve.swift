@@ -217,7 +217,7 @@ struct ServeRunner {
             plan.groups = []
             outcome = try StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: nil).run(onInterval: publishWindow)
         } catch let e as StatRunError {
-            throw CLIError(message: "serve: \(e)", exitCode: ExitCodes.nothingCounted)
+            throw CLIError(message: "serve: \(e)", exitCode: ExitCodes.of(e))
         }
         for f in outcome.failures { notes.write("\(f.message)") }
         if let s = outcome.interruptedBy { notes.write("stopped by signal \(s); served \(metrics.windows) windows") }

@@ -95,6 +95,21 @@ enum ExitCodes {
     static let usage: Int32 = 64
     /// The results could not be written (full disk, closed pipe, /dev/full).
     static let outputError: Int32 = 1
+
+    /// The exit status of an error a counting or recording run ended with, decided here
+    /// only: a command that could not start exits as a shell's would (127 not found, 126
+    /// not executable), a target that is gone is 2, an output that cannot be written is 1,
+    /// and nothing that could be opened or counted is 3.
+    static func of(_ error: Error) -> Int32 {
+        switch error {
+        case let e as CLIError: return e.exitCode
+        case let e as PausedChild.Failure: return e.exitCode
+        case StatRunError.child(let f), RecordError.child(let f): return f.exitCode
+        case StatRunError.noSuchProcess: return targetError
+        case RecordError.output, is ReplacingOutput.Failure: return outputError
+        default: return nothingCounted
+        }
+    }
 }
 
 

@@ -74,6 +74,10 @@ final class OutputSafetyTests: XCTestCase {
         let unwritable = Harness.stallstat(["stat", "-o", "/nonexistent-dir/x.txt", "-e", "task-clock", "--", "/bin/true"])
         XCTAssertEqual(unwritable.status, 1, "an output that cannot be created is an output error, not a usage error: \(unwritable.stderr)")
         XCTAssertTrue(unwritable.stderr.contains("cannot write -o /nonexistent-dir/x.txt"), unwritable.stderr)
+        // record's output too (it was 3, "nothing counted", before exit codes were decided in one place).
+        let record = Harness.stallstat(["record", "-o", "/nonexistent-dir/x.data", "--", "/bin/true"])
+        XCTAssertEqual(record.status, 1, "record's output that cannot be created is an output error: \(record.stderr)")
+        XCTAssertTrue(record.stderr.contains("/nonexistent-dir/x.data"), record.stderr)
     }
 
     /// Gate baselines and reports are written as -o files are: a planted link is replaced,
