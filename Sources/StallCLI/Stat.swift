@@ -351,6 +351,9 @@ struct Stat: ParsableCommand {
 
     // MARK: run
 
+    /// Phases: resolve the events (StatEventSelection), plan where to count (makePlan),
+    /// count with -r's repeats (StatRunner through repeatRuns), write the results
+    /// (writeResults), exit as perf would.
     func run() throws {
         MachineFacts.blockStopSignals()
         let source = try CounterSourceChoice.choose(counters, launchesCommand: !workload.isEmpty && !target.isSystemWide(workload: workload)
@@ -366,6 +369,77 @@ struct Stat: ParsableCommand {
         if correlate { addFragmentationEvents(&resolved, &groups, resolver: resolver) }
         if verbose > 0 { describe(resolved) }
 
+        let (plan, runGroups) = try makePlan(events: resolved, groups: groups)
+        let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())
+
+        let sink = try StatOutputSink(format: format, path: outputFile, append: append, logFD: logFD, quiet: quiet)
+        let notes = Notes(quiet: quiet)
+        for line in ArmPMUNotes.unimplemented(resolved, pmus: pmus) { notes.write(line) }
+        let output = makeOutput(events: resolved)
+        let intervalPrinter = IntervalPrinter(output: output, sink: sink, clearsScreen: intervalClear)
+        var snapshotter: FragmentationSnapshotter? = nil
+        if correlate {
+            let attachedPID = target.pids.flatMap { $0.split(separator: ",").first.flatMap { Int32($0.trimmingWhitespace()) } }
+            let reader = MemorySnapshotReader(detailed: false)
+            let s = FragmentationSnapshotter(reader: reader, baseline: try? reader.read(),
+                                             tracksHugePages: !workload.isEmpty || attachedPID != nil,
+                                             workloadPID: { [runner] in runner.childPID ?? attachedPID })
+            intervalPrinter.observers.append(s)
+            snapshotter = s
+        }
+
+        var reportedFailures = false
+        let outcomes = try repeatRuns(notes: notes, interruptedBy: \.interruptedBy) { completedRuns -> StatOutcome? in
+            var outcome: StatOutcome
+            do {
+                if runGroups.count > 1 {
+                    outcome = try runOncePerGroup(plan: plan, runGroups: runGroups, hasHardwarePMU: pmus.hasHardwarePMU)
+                } else {
+                    outcome = try runner.run { window in intervalPrinter.print(window) }
+                }
+            } catch let e as StatRunError {
+                // A later run that fails ends the repeats; the runs made so far are shown.
+                if completedRuns == 0 { throw CLIError(message: "\(e)", exitCode: ExitCodes.of(e)) }
+                StandardError.write("stallstat: \(e)")
+                return nil
+            }
+            if !reportedFailures { reportFailures(outcome.failures, notes: notes); reportedFailures = true }
+            if showRusage, let usage = outcome.commandUsage {
+                // The kernel's accounting of the very run the counters measured, side by side.
+                outcome.summary.results += RusageMetric.defaultSet.map { $0.result(usage, elapsedNs: outcome.elapsedSeconds * 1e9) }
+            }
+            return outcome
+        }
+        guard let last = outcomes.last else { throw ExitCode(ExitCodes.nothingCounted) }
+        let (summary, runsShown) = summarize(outcomes.map(\.summary), lastInterruptedBy: last.interruptedBy, elapsedSeconds: last.elapsedSeconds, notes: notes)
+        if last.targetsExited { notes.write("the attached process(es) exited; counting stopped") }
+        // perf's fallback without the privilege to count the kernel side: said, not silent.
+        let narrowed = Set(summary.results.map(\.name)).subtracting(resolved.map(\.name)).filter { $0.hasSuffix(":u") || $0.hasSuffix("/u") }
+        if !narrowed.isEmpty {
+            let level = MachineFacts.perfEventParanoid().map { "kernel.perf_event_paranoid is \($0)" } ?? "the kernel refused kernel-side counting"
+            notes.write("\(level): \(narrowed.sorted().joined(separator: ", ")) count user space only, as perf falls back (the kernel side needs paranoid ≤ 1, CAP_PERFMON or root)")
+        }
+        warnAboutMultiplexing(summary, notes: notes)
+
+        writeResults(summary, last: last, runsShown: runsShown, selection: selection, resolver: resolver, pmus: pmus,
+                     output: output, sink: sink, notes: notes, correlation: snapshotter?.correlation)
+        if runGroups.count > 1 { notes.write("--no-multiplex: measured in \(runGroups.count) runs of the command, each group of events counted alone") }
+        if let failure = sink.finish() {
+            throw CLIError(message: "\(failure)", exitCode: ExitCodes.outputError)
+        }
+
+        // Exit 3 only when perf events were asked for and none could be opened: an event
+        // that opened but never ran (a sleeping -p target) is <not counted>, as in perf.
+        let perfEventsAsked = resolved.contains { $0.procCounter == nil }
+        if !nullRun && !resolved.isEmpty && (perfEventsAsked ? !last.perfCountersOpened : !summary.results.contains { $0.status == .counted }) {
+            throw CLIError(message: "no event was counted", exitCode: ExitCodes.nothingCounted)
+        }
+        try exitAsTheCommand(interruptedBy: last.interruptedBy, exitCode: last.commandExitCode, notes: notes)
+    }
+
+    /// Phase 2: where and how to count (scope, aggregation, kernel groups; with
+    /// --no-multiplex, the runs each group set gets).
+    func makePlan(events resolved: [ResolvedEvent], groups: [[Int]]) throws -> (StatPlan, runGroups: [[[Int]]]) {
         var scope = try target.scope(workload: workload)
         var aggregation: Aggregation = perCPU ? .perCPU : .global
         if let kind = aggregationKind, case .systemWide(let cpus) = scope {
@@ -390,75 +464,20 @@ struct Stat: ParsableCommand {
         plan.delayMilliseconds = delay
         plan.scaleForMultiplexing = scale
         plan.recordsCommandUsage = showRusage
-        let runner = StatRunner(plan: plan, hasHardwarePMU: pmus.hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid())
+        return (plan, runGroups)
+    }
 
-        let sink = try StatOutputSink(format: format, path: outputFile, append: append, logFD: logFD, quiet: quiet)
-        let notes = Notes(quiet: quiet)
-        for line in ArmPMUNotes.unimplemented(resolved, pmus: pmus) { notes.write(line) }
-        let textWriter = SimpleperfTextWriter(bigNumbers: !noBigNum)
-        let intervalPrinter = IntervalPrinter(format: format, events: resolved, sink: sink, textWriter: textWriter, clearScreen: intervalClear)
-        let snapshotReader = MemorySnapshotReader(detailed: false)
-        let baselineSnapshot = correlate ? try? snapshotReader.read() : nil
-        let attachedPID = target.pids.flatMap { $0.split(separator: ",").first.flatMap { Int32($0.trimmingWhitespace()) } }
-        let hasWorkload = !workload.isEmpty || attachedPID != nil
-        // Fed interval by interval and bounded: nothing per interval is kept beyond its window.
-        var correlation = FragmentationCorrelation(baseline: baselineSnapshot, tracksHugePages: hasWorkload)
-        if correlate {
-            intervalPrinter.afterEach = { [runner] window in
-                if let s = try? snapshotReader.read() {
-                    // TLB reach of the workload: how much of its memory huge pages map.
-                    let pid = runner.childPID ?? attachedPID
-                    let share = pid.flatMap { MemorySnapshotReader.smapsRollup(pid: $0)?.hugePageShareOfAnonymous } ?? 0
-                    correlation.add(window: window, snapshot: s, hugePageShare: share)
-                }
-            }
-        }
-
-        var reportedFailures = false
-        let outcomes = try repeatRuns(notes: notes, interruptedBy: \.interruptedBy) { completedRuns -> StatOutcome? in
-            var outcome: StatOutcome
-            do {
-                if runGroups.count > 1 {
-                    outcome = try runOncePerGroup(plan: plan, runGroups: runGroups, hasHardwarePMU: pmus.hasHardwarePMU)
-                } else {
-                    outcome = try runner.run { window in intervalPrinter.print(window) }
-                }
-            } catch let e as StatRunError {
-                StandardError.write("stallstat: \(e)")
-                if completedRuns == 0 {
-                    switch e {
-                    case .nothingOpened: throw ExitCode(ExitCodes.nothingCounted)
-                    case .noSuchProcess: throw ExitCode(ExitCodes.targetError)
-                    case .child(let f): throw ExitCode(f.exitCode)
-                    }
-                }
-                return nil
-            }
-            if !reportedFailures { reportFailures(outcome.failures, notes: notes); reportedFailures = true }
-            if showRusage, let usage = outcome.commandUsage {
-                // The kernel's accounting of the very run the counters measured, side by side.
-                outcome.summary.results += RusageMetric.defaultSet.map { $0.result(usage, elapsedNs: outcome.elapsedSeconds * 1e9) }
-            }
-            return outcome
-        }
-        guard let last = outcomes.last else { throw ExitCode(ExitCodes.nothingCounted) }
-        let (summary, runsShown) = summarize(outcomes.map(\.summary), lastInterruptedBy: last.interruptedBy, elapsedSeconds: last.elapsedSeconds, notes: notes)
-        if last.targetsExited { notes.write("the attached process(es) exited; counting stopped") }
-        // perf's fallback without the privilege to count the kernel side: said, not silent.
-        let narrowed = Set(summary.results.map(\.name)).subtracting(resolved.map(\.name)).filter { $0.hasSuffix(":u") || $0.hasSuffix("/u") }
-        if !narrowed.isEmpty {
-            let level = MachineFacts.perfEventParanoid().map { "kernel.perf_event_paranoid is \($0)" } ?? "the kernel refused kernel-side counting"
-            notes.write("\(level): \(narrowed.sorted().joined(separator: ", ")) count user space only, as perf falls back (the kernel side needs paranoid ≤ 1, CAP_PERFMON or root)")
-        }
-        warnAboutMultiplexing(summary, notes: notes)
-
+    /// Phase 4: the whole run's counts, -M metrics, the stall tree and --frag's
+    /// correlation and plot, after the counting.
+    func writeResults(_ summary: StatWindow, last: StatOutcome, runsShown: Int, selection: StatEventSelection, resolver: EventResolver,
+                      pmus: SysfsPMUs, output: StatOutput, sink: StatOutputSink, notes: Notes, correlation: FragmentationCorrelation?) {
         let metricRows = selection.metrics.isEmpty ? [] : selectedMetricRows(summary, selection: selection, resolver: resolver, pmus: pmus)
         if nullRun {
             if case .text = format { sink.write("\n" + cFormat("Total test time: %f seconds.", last.elapsedSeconds) + "\n") }
         } else if metricOnly {
             sink.write(MetricOnlyWriter(format: format).render(metricRows))
-        } else if interval == nil || printSummary || { if case .text = format { return true }; return false }() {
-            sink.write(summaryText(summary, textWriter: textWriter, totalSeconds: last.elapsedSeconds, repeats: runsShown))
+        } else if interval == nil || printSummary || output.summarizesAfterIntervals {
+            sink.write(output.summary(summary, totalSeconds: last.elapsedSeconds, repeats: runsShown))
         }
         if !metricRows.isEmpty && !metricOnly { sink.write(MetricOnlyWriter(format: format).section(metricRows)) }
 
@@ -469,8 +488,7 @@ struct Stat: ParsableCommand {
         } else if tree {
             notes.write("--tree is printed with the text output; save the -j output and run `stallstat analyze` on it")
         }
-        if correlate {
-            let c = correlation
+        if let c = correlation {
             if case .text = format { sink.write(c.text()) } else { notes.write(c.text(), prefix: false) }
             if let plotFile {
                 do {
@@ -481,18 +499,6 @@ struct Stat: ParsableCommand {
                 }
             }
         }
-        if runGroups.count > 1 { notes.write("--no-multiplex: measured in \(runGroups.count) runs of the command, each group of events counted alone") }
-        if let failure = sink.finish() {
-            throw CLIError(message: "\(failure)", exitCode: ExitCodes.outputError)
-        }
-
-        // Exit 3 only when perf events were asked for and none could be opened: an event
-        // that opened but never ran (a sleeping -p target) is <not counted>, as in perf.
-        let perfEventsAsked = resolved.contains { $0.procCounter == nil }
-        if !nullRun && !resolved.isEmpty && (perfEventsAsked ? !last.perfCountersOpened : !summary.results.contains { $0.status == .counted }) {
-            throw CLIError(message: "no event was counted", exitCode: ExitCodes.nothingCounted)
-        }
-        try exitAsTheCommand(interruptedBy: last.interruptedBy, exitCode: last.commandExitCode, notes: notes)
     }
 
     /// --pre/--post: `sh -c CMD`; a failure ends the run with the hook's status, as perf.
@@ -564,8 +570,10 @@ struct Stat: ParsableCommand {
                 outcome = try StatRunner(plan: p, hasHardwarePMU: hasHardwarePMU, paranoid: MachineFacts.perfEventParanoid()).run { _ in }
             } catch StatRunError.nothingOpened(let failures) where merged != nil {
                 // This run's events could not be opened: record why, keep the other runs.
-                for f in failures {
-                    if let i = merged!.summary.results.firstIndex(where: { $0.name == f.event }) {
+                let mine = Set(groups.flatMap { $0 })
+                for i in merged!.summary.results.indices {
+                    guard let event = merged!.summary.results[i].eventIndex, mine.contains(event) else { continue }
+                    if let f = failures.first(where: { $0.event == plan.events[event].name }) {
                         merged!.summary.results[i].status = .notSupported(reason: f.message)
                     }
                 }
@@ -574,9 +582,10 @@ struct Stat: ParsableCommand {
             }
             let mine = Set(groups.flatMap { $0 })
             guard var m = merged else { merged = outcome; continue }
+            // A row is its event's by the event's position, not by a name two events may
+            // share or a fallback may change (`cycles:u`).
             for (i, r) in outcome.summary.results.enumerated() where i < m.summary.results.count {
-                let event = plan.events.firstIndex { $0.name == r.name }
-                if let event, mine.contains(event) { m.summary.results[i] = r }
+                if let event = r.eventIndex, mine.contains(event) { m.summary.results[i] = r }
             }
             m.elapsedSeconds += outcome.elapsedSeconds
             m.failures += outcome.failures

@@ -16,21 +16,14 @@ extension Stat {
         let runner = AccountingRunner(source: source, command: workload, signalEvents: selection.signalEvents, durationSeconds: durationSeconds)
         let sink = try StatOutputSink(format: format, path: outputFile, append: append, logFD: logFD, quiet: quiet)
         let notes = Notes(quiet: quiet)
-        let textWriter = SimpleperfTextWriter(bigNumbers: !noBigNum)
 
         let outcomes = try repeatRuns(notes: notes, interruptedBy: \.interruptedBy) { _ -> AccountingRunner.Outcome? in
-            do { return try runner.run() } catch let e as StatRunError {
-                StandardError.write("stallstat: \(e)")
-                if case .child(let f) = e { throw ExitCode(f.exitCode) }
-                throw ExitCode(ExitCodes.nothingCounted)
-            } catch {
-                throw CLIError(message: "\(error)", exitCode: ExitCodes.nothingCounted)
-            }
+            do { return try runner.run() } catch { throw CLIError(message: "\(error)", exitCode: ExitCodes.of(error)) }
         }
         guard let last = outcomes.last else { throw ExitCode(ExitCodes.nothingCounted) }
         let (summary, runsShown) = summarize(outcomes.map { selection.window($0) }, lastInterruptedBy: last.interruptedBy,
                                              elapsedSeconds: last.elapsedSeconds, notes: notes)
-        sink.write(summaryText(summary, textWriter: textWriter, totalSeconds: last.elapsedSeconds, repeats: runsShown))
+        sink.write(makeOutput(events: selection.signalEvents).summary(summary, totalSeconds: last.elapsedSeconds, repeats: runsShown))
         if let failure = sink.finish() {
             throw CLIError(message: "\(failure)", exitCode: ExitCodes.outputError)
         }
@@ -69,17 +62,15 @@ extension Stat {
         return (summary, completed.count)
     }
 
-    /// The whole run's counts in the chosen layout (after -I's intervals: a blank line in
-    /// text, a `summary` column in CSV unless --no-csv-summary).
-    func summaryText(_ summary: StatWindow, textWriter: SimpleperfTextWriter, totalSeconds: Double, repeats: Int) -> String {
+    /// The results' layout, chosen once: text, -x CSV (a `summary` column after -I's
+    /// intervals unless --no-csv-summary) or -j JSON.
+    func makeOutput(events: [ResolvedEvent]) -> StatOutput {
         switch format {
         case .text:
-            return (interval != nil ? "\n" : "") + textWriter.render([summary], totalSeconds: totalSeconds, repeats: repeats)
-        case .csv(let sep):
-            let prefix = interval != nil && !noCSVSummary ? String(repeating: " ", count: 9) + "summary" + sep : ""
-            return PerfCSVWriter(separator: sep).lines(for: summary).map { prefix + $0 + "\n" }.joined()
-        case .json:
-            return PerfJSONWriter().lines(for: summary).map { $0 + "\n" }.joined()
+            return TextStatOutput(writer: SimpleperfTextWriter(bigNumbers: !noBigNum), events: events, clearsScreen: intervalClear,
+                                  afterIntervals: interval != nil)
+        case .csv(let separator): return CSVStatOutput(separator: separator, summaryColumn: interval != nil && !noCSVSummary)
+        case .json: return JSONStatOutput()
         }
     }
 

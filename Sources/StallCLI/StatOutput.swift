@@ -88,35 +88,115 @@ final class StatOutputSink {
     }
 }
 
-/// Prints each -I window as it arrives, so a pipe reader sees it at once.
-final class IntervalPrinter {
-    let format: Stat.OutputFormat
-    let sink: StatOutputSink
-    let textWriter: SimpleperfTextWriter
-    let clearScreen: Bool
-    var printedHeader = false
-    /// Called after each window is printed (the memory snapshot of `--frag`).
-    var afterEach: ((StatWindow) -> Void)? = nil
-    let nameWidth: Int
+/// One layout of a stat run's results (perf's text, `-x` CSV, `-j` JSON): each -I window
+/// as it arrives, then the whole run. Chosen once from the options (`Stat.makeOutput`).
+protocol StatOutput: AnyObject {
+    func interval(_ window: StatWindow) -> String
+    func summary(_ window: StatWindow, totalSeconds: Double, repeats: Int) -> String
+    /// After -I's intervals the whole run is printed by default in text (as perf), and in
+    /// the machine layouts only with --summary.
+    var summarizesAfterIntervals: Bool { get }
+}
 
-    init(format: Stat.OutputFormat, events: [ResolvedEvent], sink: StatOutputSink, textWriter: SimpleperfTextWriter, clearScreen: Bool) {
-        self.format = format
-        self.sink = sink
-        self.textWriter = textWriter
-        self.clearScreen = clearScreen
+/// perf's (and simpleperf's) text layout: interval rows under one header, a blank line,
+/// then the summary table.
+final class TextStatOutput: StatOutput {
+    let writer: SimpleperfTextWriter
+    let nameWidth: Int
+    /// --interval-clear: every window starts a screen, with its header.
+    let clearsScreen: Bool
+    let afterIntervals: Bool
+    private var printedHeader = false
+    var summarizesAfterIntervals: Bool { true }
+
+    init(writer: SimpleperfTextWriter, events: [ResolvedEvent], clearsScreen: Bool, afterIntervals: Bool) {
+        self.writer = writer
+        self.clearsScreen = clearsScreen
+        self.afterIntervals = afterIntervals
         nameWidth = max(30, (events.map(\.name.count).max() ?? 0) + 2)
     }
 
+    func interval(_ window: StatWindow) -> String {
+        defer { printedHeader = true }
+        return writer.intervalRows(window, includeHeader: !printedHeader || clearsScreen, nameWidth: nameWidth)
+    }
+
+    func summary(_ window: StatWindow, totalSeconds: Double, repeats: Int) -> String {
+        (afterIntervals ? "\n" : "") + writer.render([window], totalSeconds: totalSeconds, repeats: repeats)
+    }
+}
+
+/// `-x SEP`: perf's CSV lines; after intervals the summary lines carry a `summary` column
+/// unless --no-csv-summary.
+final class CSVStatOutput: StatOutput {
+    let separator: String
+    let summaryColumn: Bool
+    var summarizesAfterIntervals: Bool { false }
+    init(separator: String, summaryColumn: Bool) {
+        self.separator = separator
+        self.summaryColumn = summaryColumn
+    }
+    func interval(_ window: StatWindow) -> String {
+        PerfCSVWriter(separator: separator).lines(for: window).map { $0 + "\n" }.joined()
+    }
+    func summary(_ window: StatWindow, totalSeconds: Double, repeats: Int) -> String {
+        let prefix = summaryColumn ? String(repeating: " ", count: 9) + "summary" + separator : ""
+        return PerfCSVWriter(separator: separator).lines(for: window).map { prefix + $0 + "\n" }.joined()
+    }
+}
+
+/// `-j`: perf's JSON lines, one object per event.
+final class JSONStatOutput: StatOutput {
+    var summarizesAfterIntervals: Bool { false }
+    func interval(_ window: StatWindow) -> String { PerfJSONWriter().lines(for: window).map { $0 + "\n" }.joined() }
+    func summary(_ window: StatWindow, totalSeconds: Double, repeats: Int) -> String { interval(window) }
+}
+
+/// Something that follows a run interval by interval (--frag's memory snapshots).
+protocol StatIntervalObserver: AnyObject {
+    func observe(_ window: StatWindow)
+}
+
+/// Prints each -I window as it arrives, so a pipe reader sees it at once, then tells the
+/// observers.
+final class IntervalPrinter {
+    let output: StatOutput
+    let sink: StatOutputSink
+    let clearsScreen: Bool
+    var observers: [StatIntervalObserver] = []
+
+    init(output: StatOutput, sink: StatOutputSink, clearsScreen: Bool) {
+        self.output = output
+        self.sink = sink
+        self.clearsScreen = clearsScreen
+    }
+
     func print(_ window: StatWindow) {
-        if clearScreen { sink.write("\u{1B}[H\u{1B}[2J") }
-        switch format {
-        case .csv(let sep): sink.write(PerfCSVWriter(separator: sep).lines(for: window).map { $0 + "\n" }.joined())
-        case .json: sink.write(PerfJSONWriter().lines(for: window).map { $0 + "\n" }.joined())
-        case .text:
-            sink.write(textWriter.intervalRows(window, includeHeader: !printedHeader || clearScreen, nameWidth: nameWidth))
-            printedHeader = true
-        }
-        afterEach?(window)
+        if clearsScreen { sink.write("\u{1B}[H\u{1B}[2J") }
+        sink.write(output.interval(window))
+        for o in observers { o.observe(window) }
+    }
+}
+
+/// `--frag` (default with the stall set and -I): a memory snapshot after each interval,
+/// correlated with that interval's stall rates; bounded, nothing kept per interval beyond
+/// its window.
+final class FragmentationSnapshotter: StatIntervalObserver {
+    let reader: MemorySnapshotReader
+    /// The workload whose huge-page share of anonymous memory is followed (TLB reach).
+    let workloadPID: () -> Int32?
+    private(set) var correlation: FragmentationCorrelation
+
+    init(reader: MemorySnapshotReader, baseline: MemorySnapshot?, tracksHugePages: Bool, workloadPID: @escaping () -> Int32?) {
+        self.reader = reader
+        self.workloadPID = workloadPID
+        correlation = FragmentationCorrelation(baseline: baseline, tracksHugePages: tracksHugePages)
+    }
+
+    func observe(_ window: StatWindow) {
+        guard let snapshot = try? reader.read() else { return }
+        let share = workloadPID().flatMap { MemorySnapshotReader.smapsRollup(pid: $0)?.hugePageShareOfAnonymous } ?? 0
+        correlation.add(window: window, snapshot: snapshot, hugePageShare: share)
     }
 }
 

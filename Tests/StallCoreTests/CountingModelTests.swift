@@ -29,6 +29,26 @@ final class ScalingTests: XCTestCase {
         XCTAssertEqual(sum.percentRunning, 75)
     }
 
+    /// Every row says which of the run's events it counts, per-CPU rows, unsupported and
+    /// /proc rows alike, so runs of one event list merge by event, not by printed name
+    /// (two events may print alike; a fallback renames one `cycles:u`).
+    func testEveryRowKnowsItsEventWhateverItsName() {
+        var signal = ResolvedEvent(name: "pressure:memory_some", attr: nil, source: .generic)
+        signal.procCounter = .pressure(resource: "memory", full: false)
+        let events = [ResolvedEvent(name: "task-clock", attr: EventAttr(type: 1, config: 1), source: .generic),
+                      ResolvedEvent(name: "task-clock", attr: EventAttr(type: 1, config: 1), source: .generic),
+                      signal,
+                      ResolvedEvent(name: "cycles:u", attr: EventAttr(type: 0, config: 0), source: .generic)]
+        let builder = WindowBuilder(events: events, targetCPUs: [0, 1], aggregation: .perCPU, unsupported: [3: "no PMU"])
+        let r = CounterReading(value: 5, timeEnabledNs: 10, timeRunningNs: 10)
+        let w = builder.window(readings: [0: [0: r, 1: r], 1: [0: r]], previous: [:], signals: [.pressure(resource: "memory", full: false): 7],
+                               previousSignals: [.pressure(resource: "memory", full: false): 3], timestampSeconds: nil, elapsedNs: 10)
+        XCTAssertEqual(w.results.map(\.eventIndex), [0, 0, 1, 1, 2, 3, 3])
+        XCTAssertEqual(w.results.map(\.name), ["task-clock", "task-clock", "task-clock", "task-clock", "pressure:memory_some", "cycles:u", "cycles:u"])
+        XCTAssertEqual(w.results[4].value, 4)
+        XCTAssertEqual(w.results[6].status, .notSupported(reason: "no PMU"))
+    }
+
     func testIntervalDeltasSubtractCumulativeReads() {
         let first = CounterReading(value: 100, timeEnabledNs: 1000, timeRunningNs: 500)
         let second = CounterReading(value: 250, timeEnabledNs: 2000, timeRunningNs: 1500)

@@ -32,6 +32,10 @@ public struct CounterResult: Equatable, Sendable {
     /// The /proc counter it was read from, from the event's resolution; nil for imported
     /// rows and perf counters (`kernelSignal` classifies an imported name).
     public var signal: KernelSignalKind? = nil
+    /// Which of the run's events (its position in the resolved list) the row counts; nil
+    /// for imported rows. Runs of one event list can be merged by it (`--no-multiplex`),
+    /// whatever the row is called (`cycles:u` after a fallback, two events of one name).
+    public var eventIndex: Int? = nil
 
     /// What the row counts: as resolved, else as its printed name says.
     public var genericKind: GenericKind { kind ?? GenericKind(name: name) }

@@ -53,6 +53,8 @@ public struct WindowBuilder {
                        timestampSeconds: Double?, elapsedNs: Double) -> StatWindow {
         var results: [CounterResult] = []
         for (index, event) in events.enumerated() {
+            let firstRow = results.count
+            defer { for k in firstRow..<results.count { results[k].eventIndex = index } }
             if case .procCounter(let kind) = event.backend {
                 // System-wide /proc counters: one row even in per-CPU output.
                 var r: CounterResult
