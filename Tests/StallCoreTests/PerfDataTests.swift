@@ -8,7 +8,7 @@ final class PerfDataTests: XCTestCase {
             var w = ByteWriter()
             w.u32(type); w.u32(128); w.u64(config); w.u64(1000)
             w.u64(PerfData.Sample.identifier | PerfData.Sample.ip | PerfData.Sample.tid | PerfData.Sample.time | PerfData.Sample.cpu | PerfData.Sample.period)
-            w.u64(0); w.u64(1 << 18 | 1 << 10)   // read_format; flags: sample_id_all, freq
+            w.u64(0); w.u64(PerfData.AttrFlag.sampleIDAll | PerfData.AttrFlag.freq)   // read_format; flags
             while w.bytes.count < 128 { w.u8(0) }
             return w.bytes
         }

@@ -21,7 +21,7 @@ final class UntrustedBytesTests: XCTestCase {
         let sampleType = PerfData.Sample.ip | PerfData.Sample.tid | PerfData.Sample.period | PerfData.Sample.read | PerfData.Sample.callchain
             | PerfData.Sample.raw | PerfData.Sample.branchStack | PerfData.Sample.stackUser
         a.u32(1); a.u32(128); a.u64(0); a.u64(1000); a.u64(sampleType)
-        a.u64(8 | 1 | 4)   // read_format: GROUP, TOTAL_TIME_ENABLED, ID
+        a.u64(ReadFormat.group | ReadFormat.totalTimeEnabled | ReadFormat.id)   // read_format
         a.u64(1 << 18)
         while a.bytes.count < 128 { a.u8(0) }
         let layout = PerfDataLayout(events: [.init(attrBytes: a.bytes, ids: [7], name: "cpu-clock")])

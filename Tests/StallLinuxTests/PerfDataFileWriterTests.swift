@@ -12,7 +12,7 @@ final class PerfDataFileWriterTests: XCTestCase {
         var w = ByteWriter()
         w.u32(1); w.u32(128); w.u64(0); w.u64(1000)   // cpu-clock, period 1000
         w.u64(PerfData.Sample.identifier | PerfData.Sample.ip | PerfData.Sample.tid | PerfData.Sample.time | PerfData.Sample.period)
-        w.u64(0); w.u64(1 << 18)   // read_format; flags: sample_id_all
+        w.u64(0); w.u64(PerfData.AttrFlag.sampleIDAll)   // read_format; flags
         while w.bytes.count < 128 { w.u8(0) }
         return PerfDataLayout(events: [.init(attrBytes: w.bytes, ids: [identifier], name: "cpu-clock")])
     }

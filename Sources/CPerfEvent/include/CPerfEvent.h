@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-// Bits of cpe_attr.flags, one per perf_event_attr bitfield we use.
+// Bits of cpe_attr.flags: each is the bit of the perf_event_attr bitfield of that name in
+// the kernel's flags word (include/uapi/linux/perf_event.h, the u64 after read_format),
+// so the flags stallstat sets and the flags a perf.data attr holds are one numbering
+// (StallCore's PerfData.AttrFlag names the same bits; a test checks the C layer's bytes).
 enum {
     CPE_DISABLED        = 1u << 0,
     CPE_INHERIT         = 1u << 1,
@@ -20,16 +23,16 @@ enum {
     CPE_MMAP            = 1u << 8,
     CPE_COMM            = 1u << 9,
     CPE_FREQ            = 1u << 10,
-    CPE_ENABLE_ON_EXEC  = 1u << 11,
-    CPE_TASK            = 1u << 12,
-    CPE_SAMPLE_ID_ALL   = 1u << 13,
-    CPE_MMAP2           = 1u << 14,
-    CPE_COMM_EXEC       = 1u << 15,
-    CPE_EXCLUDE_GUEST   = 1u << 16,
-    CPE_EXCLUDE_CALLCHAIN_KERNEL = 1u << 17,
-    CPE_WATERMARK       = 1u << 18,
-    CPE_EXCLUDE_CALLCHAIN_USER = 1u << 19,
-    CPE_MMAP_DATA       = 1u << 20,
+    CPE_ENABLE_ON_EXEC  = 1u << 12,
+    CPE_TASK            = 1u << 13,
+    CPE_WATERMARK       = 1u << 14,
+    CPE_MMAP_DATA       = 1u << 17,
+    CPE_SAMPLE_ID_ALL   = 1u << 18,
+    CPE_EXCLUDE_GUEST   = 1u << 20,
+    CPE_EXCLUDE_CALLCHAIN_KERNEL = 1u << 21,
+    CPE_EXCLUDE_CALLCHAIN_USER = 1u << 22,
+    CPE_MMAP2           = 1u << 23,
+    CPE_COMM_EXEC       = 1u << 24,
 };
 
 // perf_event_open flags (PERF_FLAG_PID_CGROUP: pid is a cgroup directory fd).

@@ -37,6 +37,8 @@ public enum ReadFormat {
     public static let totalTimeRunning: UInt64 = 1 << 1
     public static let id: UInt64 = 1 << 2
     public static let group: UInt64 = 1 << 3
+    /// PERF_FORMAT_LOST (Linux 6.0): a lost-samples count after each value.
+    public static let lost: UInt64 = 1 << 4
     /// What the counting engine always asks for.
     public static let counting: UInt64 = totalTimeEnabled | totalTimeRunning | id | group
 }

@@ -33,6 +33,20 @@ public enum PerfData {
         public static let weightStruct: UInt64 = 1 << 24
     }
 
+    /// perf_event_attr's flag bits, as the kernel lays its bitfields out in the u64 after
+    /// read_format (include/uapi/linux/perf_event.h): what a perf.data attr holds, and the
+    /// numbering of the C layer's CPE_* constants.
+    public enum AttrFlag {
+        public static let disabled: UInt64 = 1 << 0, inherit: UInt64 = 1 << 1, pinned: UInt64 = 1 << 2, exclusive: UInt64 = 1 << 3
+        public static let excludeUser: UInt64 = 1 << 4, excludeKernel: UInt64 = 1 << 5, excludeHV: UInt64 = 1 << 6, excludeIdle: UInt64 = 1 << 7
+        public static let mmap: UInt64 = 1 << 8, comm: UInt64 = 1 << 9, freq: UInt64 = 1 << 10, inheritStat: UInt64 = 1 << 11
+        public static let enableOnExec: UInt64 = 1 << 12, task: UInt64 = 1 << 13, watermark: UInt64 = 1 << 14
+        /// precise_ip is two bits (15-16), not a flag.
+        public static let mmapData: UInt64 = 1 << 17, sampleIDAll: UInt64 = 1 << 18, excludeHost: UInt64 = 1 << 19
+        public static let excludeGuest: UInt64 = 1 << 20, excludeCallchainKernel: UInt64 = 1 << 21, excludeCallchainUser: UInt64 = 1 << 22
+        public static let mmap2: UInt64 = 1 << 23, commExec: UInt64 = 1 << 24
+    }
+
     /// Callchain context markers (PERF_CONTEXT_*): not addresses.
     public static let contextMarkerFloor: UInt64 = 0xFFFF_FFFF_FFFF_F000
     public static let contextKernel: UInt64 = 0xFFFF_FFFF_FFFF_FF80   // (u64)-128
@@ -203,8 +217,8 @@ public struct PerfFileAttr: Equatable, Sendable {
     public var ids: [UInt64]
     public var name: String
 
-    public var frequencyMode: Bool { flags & (1 << 10) != 0 }
-    public var sampleIDAll: Bool { flags & (1 << 18) != 0 }
+    public var frequencyMode: Bool { flags & PerfData.AttrFlag.freq != 0 }
+    public var sampleIDAll: Bool { flags & PerfData.AttrFlag.sampleIDAll != 0 }
 
     /// The attr in `range` (its size as the file gives it: 64 bytes for the oldest ABI,
     /// fields beyond the size read as 0, as the kernel does).

@@ -524,15 +524,15 @@ public enum PerfDataReader {
         if t & PerfData.Sample.period != 0 { s.period = try f.u64() }
         var readValues: [(value: UInt64, id: UInt64)] = []
         if t & PerfData.Sample.read != 0 {
-            // read_format: TOTAL_TIME_ENABLED 1, TOTAL_TIME_RUNNING 2, ID 4, GROUP 8, LOST 16.
+            // The values' layout follows read_format (perf_event.h: struct read_format).
             let rf = attr.readFormat
-            let times = (rf & 1 != 0 ? 8 : 0) + (rf & 2 != 0 ? 8 : 0)
-            let perValue = 8 * (1 + (rf & 4 != 0 ? 1 : 0) + (rf & 16 != 0 ? 1 : 0))
-            if rf & 8 != 0 {
+            let times = (rf & ReadFormat.totalTimeEnabled != 0 ? 8 : 0) + (rf & ReadFormat.totalTimeRunning != 0 ? 8 : 0)
+            let perValue = 8 * (1 + (rf & ReadFormat.id != 0 ? 1 : 0) + (rf & ReadFormat.lost != 0 ? 1 : 0))
+            if rf & ReadFormat.group != 0 {
                 let nr = try f.u64()
                 try f.skip(times)
                 let values = try f.items(nr, of: perValue)
-                if rf & 4 != 0 {
+                if rf & ReadFormat.id != 0 {
                     for v in stride(from: values.lowerBound, to: values.upperBound, by: perValue) {
                         readValues.append((try f.reader.u64(v), try f.reader.u64(v + 8)))
                     }
@@ -540,7 +540,7 @@ public enum PerfDataReader {
             } else {
                 let value = try f.u64()
                 try f.skip(times)
-                if rf & 4 != 0 { readValues.append((value, try f.u64())) } else { try f.skip(perValue - 8) }
+                if rf & ReadFormat.id != 0 { readValues.append((value, try f.u64())) } else { try f.skip(perValue - 8) }
             }
         }
         if t & PerfData.Sample.callchain != 0 && !state.keepCallchains {
