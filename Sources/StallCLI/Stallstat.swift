@@ -72,7 +72,7 @@ public struct Stallstat: ParsableCommand {
     /// command is set afterwards. `path`: the parent commands' names (`gate`).
     static func parse<C: CommandTaking>(_ type: C.Type, _ arguments: [String], path: [String] = []) throws -> ParsableCommand {
         let split = CommandLineSplit.split(arguments, valueOptions: C.valueOptions)
-        let parsed = try parseAsRoot(path + [C._commandName] + split.options + (split.command.isEmpty ? [] : ["--", split.command[0]]))
+        let parsed = try parseAsRoot(path + [C._commandName] + C.rewriteOptions(split.options) + (split.command.isEmpty ? [] : ["--", split.command[0]]))
         guard var command = parsed as? C else { return parsed }   // help, for one
         command.command = split.command
         return command
@@ -117,9 +117,14 @@ enum ExitCodes {
 protocol CommandTaking: ParsableCommand {
     static var valueOptions: Set<String> { get }
     var command: [String] { get set }
+    /// Options spelled as perf spells them that ArgumentParser cannot take as they are
+    /// (an optional value: `--per-cache=L2`), rewritten before parsing.
+    static func rewriteOptions(_ options: [String]) -> [String]
 }
 
 extension CommandTaking {
+    static func rewriteOptions(_ options: [String]) -> [String] { options }
+
     /// The command to launch (empty: none; -a, -C, -p or -t say what to count).
     var workload: [String] { command }
 }

@@ -30,7 +30,7 @@ struct Stat: ParsableCommand {
     static let valueOptions: Set<String> = [
         "--cgroup", "--control", "--counters", "--cpu", "--cpu-model", "--cputype", "--delay", "--duration", "--event", "--event-tables",
         "--field-separator", "--filter", "--for-each-cgroup", "--interval", "--interval-count", "--interval-print",
-        "--log-fd", "--metrics", "--output", "--pid", "--plot", "--pmu-counters", "--post", "--pre", "--repeat", "--td-level",
+        "--log-fd", "--metrics", "--output", "--per-cache-level", "--pid", "--plot", "--pmu-counters", "--post", "--pre", "--repeat", "--td-level",
         "--tid", "--timeout", "-C", "-D", "-G", "-I", "-M", "-e", "-o", "-p", "-r", "-t", "-x",
     ]
 
@@ -49,6 +49,9 @@ struct Stat: ParsableCommand {
 
     @Flag(name: .customLong("metric-only"), help: "Print only the metrics, not the counts.")
     var metricOnly = false
+
+    @Flag(name: .customLong("metric-no-threshold"), help: "Accepted for perf 6.12 compatibility: stallstat adds no threshold events to a metric.")
+    var metricNoThreshold = false
 
     @Flag(name: .customLong("metric-no-group"), help: "Do not group each metric's events (more multiplexing, fewer counters at once).")
     var metricNoGroup = false
@@ -119,6 +122,16 @@ struct Stat: ParsableCommand {
 
     @Flag(name: .customLong("per-die"), help: "One row per processor die.")
     var perDie = false
+
+    @Flag(name: .customLong("per-cluster"), help: "One row per CPU cluster (topology/cluster_id), as perf 6.12.")
+    var perCluster = false
+
+    @Flag(name: .customLong("per-cache"), help: "One row per cache instance of the highest level; --per-cache=L2 for another level (L1-L4), as perf 6.12.")
+    var perCache = false
+
+    /// `--per-cache=Ln`, rewritten by `rewriteOptions` (ArgumentParser has no optional values).
+    @Option(name: .customLong("per-cache-level"), help: .hidden)
+    var perCacheLevelText: String?
 
     @Flag(name: .customLong("per-core"), help: "One row per physical core.")
     var perCore = false
@@ -277,7 +290,7 @@ struct Stat: ParsableCommand {
             throw ValidationError("--show-rusage prints a launched command's rusage next to its perf counters: it needs a command (… -- ./cmd) and perf counters")
         }
         if counters == .rusage || counters == .simulated {
-            let perfOnly: [(Bool, String)] = [(intervalText != nil, "-I"), (perCPU || perSocket || perDie || perCore || perNode, "-A/--per-*"),
+            let perfOnly: [(Bool, String)] = [(intervalText != nil, "-I"), (perCPU || perPlace, "-A/--per-*"),
                                               (perThread, "--per-thread"), (!cgroups.isEmpty || forEachCgroup != nil, "-G"), (topdown, "--topdown"),
                                               (!metrics.isEmpty, "-M"), (detailed > 0, "-d"), (groupAll, "-g"), (noMultiplex, "--no-multiplex"),
                                               (delayText != nil, "-D"), (nullRun, "-n"), (frag || plotFile != nil, "--frag/--plot")]
@@ -301,11 +314,13 @@ struct Stat: ParsableCommand {
         if metricOnly && metrics.isEmpty && !topdown { throw ValidationError("--metric-only needs -M or --topdown") }
         if topdownLevelText != nil && !topdown { throw ValidationError("--td-level goes with --topdown") }
 
-        let modes = [perCPU, perSocket, perDie, perCore, perNode, perThread].filter { $0 }.count
-        if modes > 1 { throw ValidationError("choose one of -A, --per-socket, --per-die, --per-core, --per-node and --per-thread") }
+        let modes = [perCPU, perSocket, perDie, perCluster, perCache, perCore, perNode, perThread].filter { $0 }.count
+        if modes > 1 { throw ValidationError("choose one of -A, --per-socket, --per-die, --per-cluster, --per-cache, --per-core, --per-node and --per-thread") }
+        if let text = perCacheLevelText, case .failure(let e) = CPUCache.parseLevel(text) { throw ValidationError(e.message) }
+        if perCacheLevelText != nil && !perCache { throw ValidationError("--per-cache-level goes with --per-cache (perf's spelling: --per-cache=L2)") }
         let systemWide = target.isSystemWide(workload: workload)
-        if (perCPU || perSocket || perDie || perCore || perNode) && !systemWide {
-            throw ValidationError("-A and --per-socket/die/core/node need system-wide counting (-a or -C)")
+        if (perCPU || perPlace) && !systemWide {
+            throw ValidationError("-A and --per-socket/die/cluster/cache/core/node need system-wide counting (-a or -C)")
         }
         if perThread && target.pids == nil && target.tids == nil && !(systemWide && target.cpuList == nil) {
             throw ValidationError("--per-thread needs -p, -t or -a (perf: only available when monitoring via -p -t -a)")
@@ -341,9 +356,26 @@ struct Stat: ParsableCommand {
         return .text
     }
 
+    /// One of the --per-* modes that group CPUs by where they sit.
+    var perPlace: Bool { perSocket || perDie || perCluster || perCache || perCore || perNode }
+
+    /// `--per-cache=Ln`'s level (nil: the highest).
+    var perCacheLevel: Int? { perCacheLevelText.flatMap { try? CPUCache.parseLevel($0).get() } }
+
+    /// perf's optional-value option `--per-cache[=Ln]`, as ArgumentParser can take it:
+    /// `--per-cache=L2` becomes `--per-cache --per-cache-level L2`.
+    static func rewriteOptions(_ options: [String]) -> [String] {
+        options.flatMap { o -> [String] in
+            guard o.hasPrefix("--per-cache=") else { return [o] }
+            return ["--per-cache", "--per-cache-level", String(o.dropFirst("--per-cache=".count))]
+        }
+    }
+
     var aggregationKind: AggregateKey.Kind? {
         if perSocket { return .socket }
         if perDie { return .die }
+        if perCluster { return .cluster }
+        if perCache { return .cache }
         if perCore { return .core }
         if perNode { return .node }
         return nil
@@ -443,7 +475,7 @@ struct Stat: ParsableCommand {
         var scope = try target.scope(workload: workload)
         var aggregation: Aggregation = perCPU ? .perCPU : .global
         if let kind = aggregationKind, case .systemWide(let cpus) = scope {
-            aggregation = .perPlace(kind, places: CPUPlaces.read(cpus: cpus))
+            aggregation = .perPlace(kind, places: CPUPlaces.read(cpus: cpus, cacheLevel: perCacheLevel))
         }
         if perThread {
             let tids: [Int32]

@@ -3,10 +3,11 @@ import Glibc
 #endif
 import StallCore
 
-/// Socket, die, core and NUMA node of each CPU, from sysfs (what perf's
-/// `--per-socket/--per-die/--per-core/--per-node` aggregate by).
+/// Socket, die, cluster, cache, core and NUMA node of each CPU, from sysfs (what perf's
+/// `--per-socket/--per-die/--per-cluster/--per-cache/--per-core/--per-node` aggregate by).
 public enum CPUPlaces {
-    public static func read(cpus: [Int], root: String = "/sys/devices/system") -> [Int: CPUPlace] {
+    /// `cacheLevel`: the level `--per-cache=Ln` asked for (nil: each CPU's highest).
+    public static func read(cpus: [Int], cacheLevel: Int? = nil, root: String = "/sys/devices/system") -> [Int: CPUPlace] {
         var nodeOf: [Int: Int] = [:]
         for entry in SystemFiles.listDirectory(root + "/node") where entry.hasPrefix("node") {
             guard let node = Int(entry.dropFirst(4)),
@@ -19,10 +20,25 @@ public enum CPUPlaces {
             let dir = "\(root)/cpu/cpu\(cpu)/topology/"
             func id(_ file: String) -> Int { SystemFiles.readTrimmed(dir + file).flatMap { Int($0) } ?? 0 }
             // die_id is absent on kernels and architectures without dies: perf prints D0 then.
-            places[cpu] = CPUPlace(socket: max(0, id("physical_package_id")), die: max(0, id("die_id")),
-                                   core: id("core_id"), node: nodeOf[cpu] ?? 0)
+            var place = CPUPlace(socket: max(0, id("physical_package_id")), die: max(0, id("die_id")),
+                                 core: id("core_id"), node: nodeOf[cpu] ?? 0, cluster: max(0, id("cluster_id")))
+            if let cache = CPUCache.pick(caches(cpu: cpu, root: root), level: cacheLevel, cpu: cpu) {
+                (place.cacheLevel, place.cacheID) = cache
+            }
+            places[cpu] = place
         }
         return places
+    }
+
+    /// The caches sysfs lists for a CPU (cpuN/cache/indexK: level, shared_cpu_list), in index order.
+    static func caches(cpu: Int, root: String) -> [CPUCache] {
+        let dir = "\(root)/cpu/cpu\(cpu)/cache"
+        let indices = SystemFiles.listDirectory(dir).compactMap { $0.hasPrefix("index") ? Int($0.dropFirst(5)) : nil }.sorted()
+        return indices.compactMap { k in
+            guard let level = SystemFiles.readTrimmed("\(dir)/index\(k)/level").flatMap({ Int($0) }) else { return nil }
+            let shared = SystemFiles.readTrimmed("\(dir)/index\(k)/shared_cpu_list").flatMap { try? CPUList.parse($0) } ?? []
+            return CPUCache(level: level, sharedCPUs: shared)
+        }
     }
 }
 

@@ -49,6 +49,24 @@ final class ScalingTests: XCTestCase {
         XCTAssertEqual(w.results[6].status, .notSupported(reason: "no PMU"))
     }
 
+    /// perf 6.12's --per-cache choice (cpu__get_cache_details): the first cache of the
+    /// asked level, else the first of the highest level; the id is the lowest sharing CPU.
+    func testPerCachePicksTheCacheAndIDAsPerf() {
+        let caches = [CPUCache(level: 1, sharedCPUs: [2, 3]), CPUCache(level: 1, sharedCPUs: [3]), CPUCache(level: 2, sharedCPUs: [3, 2]),
+                      CPUCache(level: 3, sharedCPUs: [0, 1, 2, 3]), CPUCache(level: 3, sharedCPUs: [4])]
+        XCTAssertTrue(CPUCache.pick(caches, level: nil, cpu: 3)! == (3, 0))
+        XCTAssertTrue(CPUCache.pick(caches, level: 1, cpu: 3)! == (1, 2))
+        XCTAssertTrue(CPUCache.pick(caches, level: 2, cpu: 3)! == (2, 2))
+        XCTAssertNil(CPUCache.pick(caches, level: 4, cpu: 3))
+        XCTAssertTrue(CPUCache.pick([CPUCache(level: 2, sharedCPUs: [])], level: nil, cpu: 7)! == (2, 7), "an empty list: the CPU itself")
+        let p = CPUPlace(socket: 1, die: 0, core: 5, node: 0, cluster: 2, cacheLevel: 3, cacheID: 8)
+        XCTAssertEqual(Aggregation.key(.cluster, place: p, members: 4).label, "S1-D0-CLS2")
+        XCTAssertEqual(Aggregation.key(.cache, place: p, members: 4).label, "S1-D0-L3-ID8")
+        XCTAssertEqual((try? CPUCache.parseLevel("l3").get()), 3)
+        XCTAssertNil(try? CPUCache.parseLevel("L0").get())
+        XCTAssertNil(try? CPUCache.parseLevel("L12").get())
+    }
+
     func testIntervalDeltasSubtractCumulativeReads() {
         let first = CounterReading(value: 100, timeEnabledNs: 1000, timeRunningNs: 500)
         let second = CounterReading(value: 250, timeEnabledNs: 2000, timeRunningNs: 1500)

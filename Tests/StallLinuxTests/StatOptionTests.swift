@@ -76,7 +76,7 @@ final class StatOptionTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("needs two commands"), missing.stderr)
     }
 
-    func testEveryNumericOptionNamesItselfAndItsRange() {
+    func testEveryNumericOptionNamesItselfAndItsRange() throws {
         let cases: [([String], String)] = [
             (["--duration", "inf"], "--duration takes seconds from 0.001 to"),
             (["--duration", "1e20"], "--duration takes seconds"),
@@ -111,6 +111,14 @@ final class StatOptionTests: XCTestCase {
         XCTAssertEqual(try parseStat(["--duration", "2.5"]).durationSeconds, 2.5)
         XCTAssertEqual(try parseStat(["--timeout", "1500"]).durationSeconds, 1.5)
         XCTAssertEqual(try parseStat(["-r", "0", "--", "/bin/true"]).repeatCount, 0)
+        // perf's optional value: --per-cache alone is the highest level, --per-cache=Ln that
+        // level, and a bare --per-cache leaves the next word to the command (as perf).
+        XCTAssertEqual(try parseStat(["-a", "--per-cache=l2", "--", "/bin/true"]).perCacheLevel, 2)
+        let bare = try parseStat(["-a", "--per-cache", "sleep", "1"])
+        XCTAssertTrue(bare.perCache)
+        XCTAssertNil(bare.perCacheLevel)
+        XCTAssertEqual(bare.command, ["sleep", "1"])
+        XCTAssertTrue(try parseStat(["-a", "--per-cluster", "--metric-no-threshold", "--", "/bin/true"]).perCluster)
     }
 
     func testEmptyEventsAndContradictionsAreUsageErrors() {
@@ -119,6 +127,12 @@ final class StatOptionTests: XCTestCase {
             (["-e", " ", "--", "/bin/true"], "-e needs an event name"),
             (["--per-core", "--per-socket", "-a"], "choose one of -A, --per-socket"),
             (["--per-core", "--", "/bin/true"], "need system-wide counting"),
+            (["--per-cache", "--per-core", "-a"], "choose one of -A, --per-socket"),
+            (["--per-cluster", "--", "/bin/true"], "need system-wide counting"),
+            (["--per-cache=L5", "-a"], "levels go up to 4"),
+            (["--per-cache=3", "-a"], "the cache level must be of the form L[1-4]"),
+            (["--per-cache=L", "-a"], "the cache level must be of the form L[1-4]"),
+            (["--per-cache-level", "L2", "-a"], "--per-cache-level goes with --per-cache"),
             (["--per-thread", "--", "/bin/true"], "--per-thread needs -p, -t or -a"),
             (["-G", "x", "--", "/bin/true"], "add -a (or -C)"),
             (["--append", "--", "/bin/true"], "--append needs -o FILE"),

@@ -106,6 +106,56 @@ final class StatTargetModeTests: XCTestCase {
         }
     }
 
+    /// perf 6.12's --per-cluster and --per-cache (perf 6.1 has neither): one row per
+    /// cluster or cache instance, labelled and counted as sysfs says (read here directly:
+    /// topology/cluster_id; cache/indexK/level and shared_cpu_list, the id being the lowest
+    /// CPU sharing the cache, perf's rule), and the rows add up to the whole machine's
+    /// task-clock.
+    func testPerClusterAndPerCacheRowsFollowSysfs() throws {
+        let cpus = try CPUList.parse(try String(contentsOfFile: "/sys/devices/system/cpu/online", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+        func read(_ path: String) -> String? { (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) }
+        func topo(_ cpu: Int, _ file: String) -> Int { max(0, read("/sys/devices/system/cpu/cpu\(cpu)/topology/\(file)").flatMap { Int($0) } ?? 0) }
+        func caches(_ cpu: Int) -> [(level: Int, id: Int)] {
+            (0..<16).compactMap { k in
+                let dir = "/sys/devices/system/cpu/cpu\(cpu)/cache/index\(k)/"
+                guard let level = read(dir + "level").flatMap({ Int($0) }), let shared = read(dir + "shared_cpu_list") else { return nil }
+                return (level, (try? CPUList.parse(shared))?.min() ?? cpu)
+            }
+        }
+        func expected(_ label: (Int) -> String?) -> [String: Int] {
+            var rows: [String: Int] = [:]
+            for cpu in cpus { if let l = label(cpu) { rows[l, default: 0] += 1 } }
+            return rows
+        }
+        let prefix = { (cpu: Int) in "S\(topo(cpu, "physical_package_id"))-D\(topo(cpu, "die_id"))" }
+        var modes: [(String, [String: Int])] = [("--per-cluster", expected { "\(prefix($0))-CLS\(topo($0, "cluster_id"))" })]
+        modes.append(("--per-cache", expected { cpu in
+            var best: (level: Int, id: Int)? = nil
+            for c in caches(cpu) where c.level > (best?.level ?? Int.min) { best = c }
+            return best.map { "\(prefix(cpu))-L\($0.level)-ID\($0.id)" }
+        }))
+        for level in [1, 2] {
+            modes.append(("--per-cache=L\(level)", expected { cpu in caches(cpu).first { $0.level == level }.map { "\(prefix(cpu))-L\(level)-ID\($0.id)" } }))
+        }
+        let whole = Harness.stallstat(["stat", "-x,", "-a", "-e", "task-clock", "--", "/bin/sleep", "0.3"])
+        let total = Harness.csvCounts(whole.stderr)["task-clock"] ?? 0
+        for (mode, rows) in modes {
+            try XCTSkipIf(rows.isEmpty, "\(mode): this kernel lists no such topology")
+            let r = Harness.stallstat(["stat", "-x,", "-a", mode, "-e", "task-clock", "--", "/bin/sleep", "0.3"])
+            XCTAssertEqual(r.status, 0, "\(mode): \(r.stderr)")
+            var ours: [String: Int] = [:]
+            var sum = 0.0
+            for line in r.stderr.split(separator: "\n") where line.contains("task-clock") {
+                let f = line.split(separator: ",", omittingEmptySubsequences: false)
+                ours[String(f[0])] = Int(f[1])
+                sum += Double(f[2]) ?? 0
+            }
+            XCTAssertEqual(ours, rows, "\(mode): labels and CPUs per row as sysfs says")
+            // Every CPU's whole 0.3 s, counted once: the rows add up to the machine's task-clock.
+            XCTAssertEqual(sum, total, accuracy: 0.15 * total, "\(mode): rows add up to -a's total")
+        }
+    }
+
     func testPerThreadRowsNameEachThreadAsPerf() throws {
         try XCTSkipUnless(Harness.perfAvailable, "perf is not installed")
         let generator = try FaultGenerator()
