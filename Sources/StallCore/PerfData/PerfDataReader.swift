@@ -111,42 +111,14 @@ public enum PerfDataReader {
         guard case .file(let header) = try PerfFileHeader.decode(r) else {
             return readPipe(r, progress: progress, decompressor: decompressor, unwinder: callchains ? unwinder : nil, merge: merge)
         }
+        // Phases, in the order of perf's own reader (util/header.c, session.c): the header
+        // (above), the attribute section, where the data is, the features after it, the records.
         var c = PerfDataContents()
-        let attrSize = header.attrEntrySize
-        let attrsOffset = header.attrs.offset, attrsSize = header.attrs.size
-        guard attrSize >= 64 + 16, attrSize <= maxAttrSize + 16, attrsSize % attrSize == 0,
-              let attrsRange = r.range(offset: attrsOffset, size: attrsSize) else {
-            throw Failure(message: "attribute section (offset \(attrsOffset), \(attrsSize) bytes of \(attrSize)-byte entries) does not fit the file of \(bytes.count) bytes")
-        }
-        let entry = Int(attrSize)   // <= 65552 (checked above)
-        for start in stride(from: attrsRange.lowerBound, to: attrsRange.upperBound, by: entry) {
-            var a = try PerfFileAttr.parse(r, in: start..<(start + entry - 16))
-            let idsOffset = try r.u64(start + entry - 16), idsSize = try r.u64(start + entry - 8)
-            if let ids = r.range(offset: idsOffset, size: idsSize - idsSize % 8) {
-                a.ids = stride(from: ids.lowerBound, to: ids.upperBound, by: 8).compactMap { try? r.u64($0) }
-            } else {
-                c.notes.append("the ids of event \(c.attrs.count) (offset \(idsOffset), \(idsSize) bytes) are outside the file: its samples cannot be told apart")
-            }
-            a.name = a.defaultName
-            c.attrs.append(a)
-        }
-        guard !c.attrs.isEmpty else { throw Failure(message: "perf.data has no event attributes") }
+        c.attrs = try readAttrs(r, header: header, notes: &c.notes)
         if (c.attrs.contains { $0.sampleType & PerfData.Sample.aux != 0 }) { c.notes.append("AUX samples are skipped") }
-
-        let dataOffset = header.data.offset, dataSize = header.data.size
-        guard let dataStart = r.range(offset: dataOffset, size: 0)?.lowerBound else {
-            throw Failure(message: "the data section starts at offset \(dataOffset), past the end of the file (\(bytes.count) bytes)")
-        }
-        var data = dataStart..<bytes.count
-        var claimedPastEnd = false
-        if dataSize == 0 {
-            c.notes.append("the header's data size is 0 (the recording was not finished): reading to the end of the file")
-        } else if let whole = r.range(offset: dataOffset, size: dataSize) {
-            data = whole
-            readFeatures(r, header: header, tableAt: whole.upperBound, into: &c)
-        } else {
-            claimedPastEnd = true
-        }
+        let section = try dataSection(r, header: header, notes: &c.notes)
+        let data = section.range
+        if section.featuresFollow { readFeatures(r, header: header, tableAt: data.upperBound, into: &c) }
         var state = RecordState(attrs: c.attrs, decompressor: decompressor, unwinder: callchains ? unwinder : nil)
         state.keepCallchains = callchains
         if merge, let names = threadNames(r, data, attrs: c.attrs, pipe: false) { state.merger = SampleMerger(names: names) }
@@ -155,11 +127,54 @@ public enum PerfDataReader {
             unwinder.preload(mappings: side.mappings, forks: side.forks, buildIDs: c.buildIDs)
         }
         readRecords(r, data, state: &state, into: &c, pipe: false, progress: progress)
-        if claimedPastEnd && c.damage == nil {
-            c.damage = (bytes.count, "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
-        }
+        if let claim = section.claimedPastEnd, c.damage == nil { c.damage = (bytes.count, claim) }
         finish(&c)
         return c
+    }
+
+    /// The attribute section: one perf_event_attr and its ids' (offset, size) per event.
+    /// Throws when the section does not fit the file or holds no event.
+    static func readAttrs(_ r: ByteReader, header: PerfFileHeader, notes: inout [String]) throws -> [PerfFileAttr] {
+        let attrSize = header.attrEntrySize
+        let attrsOffset = header.attrs.offset, attrsSize = header.attrs.size
+        guard attrSize >= 64 + 16, attrSize <= maxAttrSize + 16, attrsSize % attrSize == 0,
+              let attrsRange = r.range(offset: attrsOffset, size: attrsSize) else {
+            throw Failure(message: "attribute section (offset \(attrsOffset), \(attrsSize) bytes of \(attrSize)-byte entries) does not fit the file of \(r.bytes.count) bytes")
+        }
+        var attrs: [PerfFileAttr] = []
+        let entry = Int(attrSize)   // <= 65552 (checked above)
+        for start in stride(from: attrsRange.lowerBound, to: attrsRange.upperBound, by: entry) {
+            var a = try PerfFileAttr.parse(r, in: start..<(start + entry - 16))
+            let idsOffset = try r.u64(start + entry - 16), idsSize = try r.u64(start + entry - 8)
+            if let ids = r.range(offset: idsOffset, size: idsSize - idsSize % 8) {
+                a.ids = stride(from: ids.lowerBound, to: ids.upperBound, by: 8).compactMap { try? r.u64($0) }
+            } else {
+                notes.append("the ids of event \(attrs.count) (offset \(idsOffset), \(idsSize) bytes) are outside the file: its samples cannot be told apart")
+            }
+            a.name = a.defaultName
+            attrs.append(a)
+        }
+        guard !attrs.isEmpty else { throw Failure(message: "perf.data has no event attributes") }
+        return attrs
+    }
+
+    /// Where the records are: the header's data section, or from its start to the end of
+    /// the file when the size is 0 (a recording that was not finished) or runs past the
+    /// end (a truncated file: `claimedPastEnd` says so). The features follow the data only
+    /// when the section is whole.
+    static func dataSection(_ r: ByteReader, header: PerfFileHeader, notes: inout [String]) throws
+        -> (range: Range<Int>, featuresFollow: Bool, claimedPastEnd: String?) {
+        let dataOffset = header.data.offset, dataSize = header.data.size
+        guard let dataStart = r.range(offset: dataOffset, size: 0)?.lowerBound else {
+            throw Failure(message: "the data section starts at offset \(dataOffset), past the end of the file (\(r.bytes.count) bytes)")
+        }
+        if dataSize == 0 {
+            notes.append("the header's data size is 0 (the recording was not finished): reading to the end of the file")
+            return (dataStart..<r.bytes.count, false, nil)
+        }
+        if let whole = r.range(offset: dataOffset, size: dataSize) { return (whole, true, nil) }
+        return (dataStart..<r.bytes.count, false,
+                "the header claims \(dataSize) bytes of data from offset \(dataOffset), but the file ends here (truncated)")
     }
 
     /// perf record -o - (pipe mode): a 16-byte header, then records only; the attrs,
