@@ -42,7 +42,7 @@ struct StatEventSelection {
             }
         } else {
             for text in stat.events {
-                do { requests += try EventListParser.parse(text) } catch let e as EventListError {
+                do { requests += try EventListParser.parse(text) } catch let e as EventListParser.ParseError {
                     throw ValidationError(e.description)
                 }
             }

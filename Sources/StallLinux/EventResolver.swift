@@ -131,7 +131,7 @@ public final class EventResolver {
                     event.scale = scale
                 }
                 return event
-            } catch let e as PMUTermError {
+            } catch let e as RawEventSyntax.ParseError {
                 throw Failure.badTerms(name, reason: e.description)
             }
         }

@@ -25,10 +25,10 @@ final class EventListParserTests: XCTestCase {
     }
 
     func testMalformedListsAreRejectedWithTheReason() {
-        XCTAssertThrowsError(try EventListParser.parse("{a,b")) { XCTAssertEqual($0 as? EventListError, .unbalancedBrace("{a,b")) }
-        XCTAssertThrowsError(try EventListParser.parse("a,,b")) { XCTAssertEqual($0 as? EventListError, .emptyName("a,,b")) }
-        XCTAssertThrowsError(try EventListParser.parse("{a,{b}}")) { XCTAssertEqual($0 as? EventListError, .nestedGroup("{a,{b}}")) }
-        XCTAssertThrowsError(try EventListParser.parse("a}")) { XCTAssertEqual($0 as? EventListError, .unbalancedBrace("a}")) }
+        XCTAssertThrowsError(try EventListParser.parse("{a,b")) { XCTAssertEqual($0 as? EventListParser.ParseError, .unbalancedBrace("{a,b")) }
+        XCTAssertThrowsError(try EventListParser.parse("a,,b")) { XCTAssertEqual($0 as? EventListParser.ParseError, .emptyName("a,,b")) }
+        XCTAssertThrowsError(try EventListParser.parse("{a,{b}}")) { XCTAssertEqual($0 as? EventListParser.ParseError, .nestedGroup("{a,{b}}")) }
+        XCTAssertThrowsError(try EventListParser.parse("a}")) { XCTAssertEqual($0 as? EventListParser.ParseError, .unbalancedBrace("a}")) }
     }
 
     func testModifiersSplitOnlyWhenTheSuffixIsModifierLetters() {

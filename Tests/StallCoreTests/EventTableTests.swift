@@ -218,8 +218,8 @@ final class EventTableTests: XCTestCase {
     }
 
     func testJSONReaderErrorsCarryLines() {
-        XCTAssertThrowsError(try JSONReader.parse("[\n1,\n2,\n]")) { XCTAssertEqual(($0 as? JSONSyntaxError)?.line, 4) }
-        XCTAssertThrowsError(try JSONReader.parse("{\"a\": \"b")) { XCTAssertEqual(($0 as? JSONSyntaxError)?.message, "unterminated string") }
+        XCTAssertThrowsError(try JSONReader.parse("[\n1,\n2,\n]")) { XCTAssertEqual(($0 as? JSONReader.ParseError)?.line, 4) }
+        XCTAssertThrowsError(try JSONReader.parse("{\"a\": \"b")) { XCTAssertEqual(($0 as? JSONReader.ParseError)?.message, "unterminated string") }
         XCTAssertEqual(try JSONReader.parse("{\"a\": [1, true, null, \"x\\\"y\"]}")["a"]?.arrayValue?.count, 4)
     }
 }

@@ -80,16 +80,16 @@ public struct CPUCache: Equatable, Sendable {
 
     /// `--per-cache`'s value, as perf takes it: `L` or `l` and one digit 1-4 (perf's
     /// MAX_CACHE_LVL); nil when absent (the highest level).
-    public static func parseLevel(_ text: String) -> Result<Int, CacheLevelError> {
+    public static func parseLevel(_ text: String) -> Result<Int, ParseError> {
         let chars = Array(text)
         guard chars.count == 2, chars[0] == "L" || chars[0] == "l", let n = Int(String(chars[1])), n >= 1 else {
-            return .failure(CacheLevelError(message: "--per-cache: the cache level must be of the form L[1-4] or l[1-4] (got '\(text)')"))
+            return .failure(ParseError(message: "--per-cache: the cache level must be of the form L[1-4] or l[1-4] (got '\(text)')"))
         }
-        guard n <= 4 else { return .failure(CacheLevelError(message: "--per-cache: levels go up to 4, as perf's (got '\(text)')")) }
+        guard n <= 4 else { return .failure(ParseError(message: "--per-cache: levels go up to 4, as perf's (got '\(text)')")) }
         return .success(n)
     }
 
-    public struct CacheLevelError: Error, CustomStringConvertible {
+    public struct ParseError: Error, CustomStringConvertible {
         public var message: String
         public var description: String { message }
     }

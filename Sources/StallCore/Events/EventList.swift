@@ -10,16 +10,18 @@ public struct EventGroupRequest: Equatable, Sendable {
     }
 }
 
-public enum EventListError: Error, Equatable, CustomStringConvertible {
-    case unbalancedBrace(String)
-    case emptyName(String)
-    case nestedGroup(String)
+extension EventListParser {
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case unbalancedBrace(String)
+        case emptyName(String)
+        case nestedGroup(String)
 
-    public var description: String {
-        switch self {
-        case .unbalancedBrace(let s): return "unbalanced '{' or '}' in event list '\(s)'"
-        case .emptyName(let s): return "empty event name in event list '\(s)' (two commas in a row, or a trailing comma)"
-        case .nestedGroup(let s): return "groups cannot nest: '\(s)'"
+        public var description: String {
+            switch self {
+            case .unbalancedBrace(let s): return "unbalanced '{' or '}' in event list '\(s)'"
+            case .emptyName(let s): return "empty event name in event list '\(s)' (two commas in a row, or a trailing comma)"
+            case .nestedGroup(let s): return "groups cannot nest: '\(s)'"
+            }
         }
     }
 }
@@ -38,7 +40,7 @@ public enum EventListParser {
         func flushName() throws {
             let name = current.trimmingWhitespace()
             current = ""
-            if name.isEmpty { throw EventListError.emptyName(text) }
+            if name.isEmpty { throw EventListParser.ParseError.emptyName(text) }
             if groupMembers != nil { groupMembers!.append(name) }
             else { groups.append(EventGroupRequest(members: [name], isExplicitGroup: false)) }
         }
@@ -57,11 +59,11 @@ public enum EventListParser {
                 // `pmu/` opens a term list unless it closes one (handled above).
                 inSlashes = true
             case "{":
-                if groupMembers != nil { throw EventListError.nestedGroup(text) }
-                if !current.trimmingWhitespace().isEmpty { throw EventListError.unbalancedBrace(text) }
+                if groupMembers != nil { throw EventListParser.ParseError.nestedGroup(text) }
+                if !current.trimmingWhitespace().isEmpty { throw EventListParser.ParseError.unbalancedBrace(text) }
                 groupMembers = []
             case "}":
-                guard groupMembers != nil else { throw EventListError.unbalancedBrace(text) }
+                guard groupMembers != nil else { throw EventListParser.ParseError.unbalancedBrace(text) }
                 try flushName()
                 var members = groupMembers!
                 groupMembers = nil
@@ -84,7 +86,7 @@ public enum EventListParser {
             }
             i += 1
         }
-        if groupMembers != nil || inSlashes { throw EventListError.unbalancedBrace(text) }
+        if groupMembers != nil || inSlashes { throw EventListParser.ParseError.unbalancedBrace(text) }
         if !current.trimmingWhitespace().isEmpty { try flushName() }
         chars.removeAll()
         return groups

@@ -118,7 +118,7 @@ public struct EventTableSet: Sendable {
         self.origin = origin
         var parsed: [(String, JSONValue)] = []
         for (path, text) in files.sorted(by: { $0.path < $1.path }) where path.hasSuffix(".json") {
-            do { parsed.append((path, try JSONReader.parse(text))) } catch let e as JSONSyntaxError {
+            do { parsed.append((path, try JSONReader.parse(text))) } catch let e as JSONReader.ParseError {
                 diagnostics.append(TableDiagnostic(file: path, line: e.line, field: nil, message: e.message))
             } catch {
                 diagnostics.append(TableDiagnostic(file: path, line: 1, field: nil, message: "\(error)"))

@@ -78,16 +78,18 @@ public struct PMUFormatField: Equatable, Sendable {
     }
 }
 
-public enum PMUTermError: Error, Equatable, CustomStringConvertible {
-    case unknownTerm(pmu: String, term: String, known: [String])
-    case valueTooLarge(pmu: String, term: String, value: UInt64, bits: Int)
+extension RawEventSyntax {
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case unknownTerm(pmu: String, term: String, known: [String])
+        case valueTooLarge(pmu: String, term: String, value: UInt64, bits: Int)
 
-    public var description: String {
-        switch self {
-        case .unknownTerm(let pmu, let term, let known):
-            return "PMU '\(pmu)' has no format term '\(term)'; it has: \(known.sorted().joined(separator: ", "))"
-        case .valueTooLarge(let pmu, let term, let value, let bits):
-            return "value 0x\(String(value, radix: 16)) does not fit term '\(term)' of PMU '\(pmu)' (\(bits) bits)"
+        public var description: String {
+            switch self {
+            case .unknownTerm(let pmu, let term, let known):
+                return "PMU '\(pmu)' has no format term '\(term)'; it has: \(known.sorted().joined(separator: ", "))"
+            case .valueTooLarge(let pmu, let term, let value, let bits):
+                return "value 0x\(String(value, radix: 16)) does not fit term '\(term)' of PMU '\(pmu)' (\(bits) bits)"
+            }
         }
     }
 }
@@ -117,10 +119,10 @@ public func encodePMUTerms(pmu: String, type: UInt32, terms: [(String, UInt64)],
             continue
         }
         guard let field = formats[key] else {
-            throw PMUTermError.unknownTerm(pmu: pmu, term: key, known: Array(formats.keys) + ["config", "config1", "config2"])
+            throw RawEventSyntax.ParseError.unknownTerm(pmu: pmu, term: key, known: Array(formats.keys) + ["config", "config1", "config2"])
         }
         guard let bits = field.place(value) else {
-            throw PMUTermError.valueTooLarge(pmu: pmu, term: key, value: value, bits: field.width)
+            throw RawEventSyntax.ParseError.valueTooLarge(pmu: pmu, term: key, value: value, bits: field.width)
         }
         switch field.word {
         case .config: attr.config |= bits

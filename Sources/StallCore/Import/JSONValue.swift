@@ -46,10 +46,12 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 }
 
-public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
-    public var line: Int
-    public var message: String
-    public var description: String { "line \(line): \(message)" }
+extension JSONReader {
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public var line: Int
+        public var message: String
+        public var description: String { "line \(line): \(message)" }
+    }
 }
 
 /// A small recursive-descent JSON reader (RFC 8259) that keeps line numbers.
@@ -63,7 +65,7 @@ public struct JSONReader {
         r.skipSpace()
         let v = try r.value(depth: 0)
         r.skipSpace()
-        if r.i < r.bytes.count { throw JSONSyntaxError(line: r.line, message: "unexpected text after the JSON value") }
+        if r.i < r.bytes.count { throw JSONReader.ParseError(line: r.line, message: "unexpected text after the JSON value") }
         return v
     }
 
@@ -79,7 +81,7 @@ public struct JSONReader {
         }
     }
 
-    private func fail(_ message: String) -> JSONSyntaxError { JSONSyntaxError(line: line, message: message) }
+    private func fail(_ message: String) -> JSONReader.ParseError { JSONReader.ParseError(line: line, message: message) }
 
     private mutating func value(depth: Int) throws -> JSONValue {
         guard depth < 64 else { throw fail("nesting deeper than 64") }
