@@ -150,59 +150,20 @@ public final class Recorder {
         // perf follows what a launched or attached task starts later too (inherit).
         let inherit: Bool = { if case .systemWide = plan.scope { return false }; return true }()
 
-        // Open every (event, pid, cpu); one ring per CPU, the other fds routed into it.
-        var fds: [Int32] = []
-        var rings: [Int: (fd: Int32, ring: cpe_ring)] = [:]
-        var idsPerEvent = [[UInt64]](repeating: [], count: plan.events.count)
-        var attrBytes = [[UInt8]](repeating: [], count: plan.events.count)
-        var failures: [Int: OpenFailure] = [:]
-        var opened = Set<Int>()
-        defer {
-            for (_, r) in rings { var ring = r.ring; cpe_ring_unmap(&ring) }
-            for fd in fds { close(fd) }
+        let counters: SamplingCounters
+        do {
+            counters = try openCounters(targets: targets, launchesCommand: child != nil && plan.scope == .command, inherit: inherit)
+        } catch {
+            workload.abandon()
+            throw error
         }
-        for target in targets {
-            let pid = target.pid, cpu = Int(target.cpu)
-            for (i, event) in plan.events.enumerated() {
-                // enable_on_exec only arms the exec'ing task's own events: system-wide and
-                // attached recordings bounded by a command are enabled just before it may exec.
-                guard var a = attr(for: event, cpu: cpu, tracking: i == 0, command: child != nil && plan.scope == .command, inherit: inherit) else { continue }
-                let fd = cpe_open(&a, pid, Int32(cpu), -1, 0)
-                if fd < 0 {
-                    if failures[i] == nil {
-                        failures[i] = OpenFailure.classify(errno: -fd, event: event.name, needsHardwarePMU: event.needsHardwarePMU, hasHardwarePMU: hasHardwarePMU,
-                                                           paranoid: paranoid, systemWide: pid == -1, pid: pid == -1 ? nil : pid, errnoText: String(cString: strerror(-fd)))
-                    }
-                    continue
-                }
-                fds.append(fd)
-                opened.insert(i)
-                if attrBytes[i].isEmpty {
-                    var bytes = [UInt8](repeating: 0, count: cpe_attr_size())
-                    bytes.withUnsafeMutableBytes { cpe_attr_bytes(&a, $0.baseAddress) }
-                    attrBytes[i] = bytes
-                }
-                var id: UInt64 = 0
-                _ = cpe_id(fd, &id)
-                idsPerEvent[i].append(id)
-                if let r = rings[cpu] {
-                    let rc = cpe_set_output(fd, r.fd)
-                    if rc < 0 { throw RecordError.ring("cannot route \(event.name) on CPU \(cpu) into its ring buffer: \(String(cString: strerror(-rc)))") }
-                } else {
-                    var ring = cpe_ring()
-                    let rc = cpe_ring_map(fd, plan.ringPages, &ring)
-                    if rc < 0 {
-                        throw RecordError.ring("cannot map a \(plan.ringPages)-page ring buffer on CPU \(cpu): \(String(cString: strerror(-rc))) (lower -m, or raise kernel.perf_event_mlock_kb)")
-                    }
-                    rings[cpu] = (fd, ring)
-                }
-            }
-        }
-        let failed = failures.filter { !opened.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
-        guard !opened.isEmpty else {
+        let failed = counters.failuresOfUnopenedEvents
+        guard !counters.opened.isEmpty else {
             workload.abandon()
             throw RecordError.nothingOpened(failed)
         }
+        let (fds, rings, opened) = (counters.fds, counters.rings, counters.opened)
+        let (attrBytes, idsPerEvent) = (counters.attrBytes, counters.idsPerEvent)
         // Events that opened nowhere are left out of the file.
         let kept = plan.events.indices.filter { opened.contains($0) }
         let layout = PerfDataLayout(events: kept.map { PerfDataLayout.Event(attrBytes: attrBytes[$0], ids: idsPerEvent[$0], name: plan.events[$0].name) })
@@ -217,31 +178,10 @@ public final class Recorder {
         }
         var samples = 0, throttled = 0
         var lost: UInt64 = 0
-        // Mappings that existed before the recording started.
-        var synthesized = ByteWriter()
-        var mappedFiles = Set<String>()
-        if let kernel = MachineFacts.kernelTextRange() { synthesized.append(SynthesizedRecord.kernelMmap(start: kernel.0, end: kernel.1, identifier: identifier)) }
-        let existing: [Int32]
-        switch plan.scope {
-        case .command: existing = []
-        case .threads(let tids): existing = Array(Set(tids.map { MachineFacts.processOf(thread: $0) }))
-        case .systemWide: existing = SystemFiles.listDirectory("/proc").compactMap { Int32($0) }
-        }
-        for pid in existing {
-            // Every thread's own name, as perf synthesizes them (threads rename themselves).
-            let tids = SystemFiles.listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
-            for tid in tids.isEmpty ? [pid] : tids.sorted() {
-                let comm = SystemFiles.readTrimmed("/proc/\(pid)/task/\(tid)/comm") ?? SystemFiles.readTrimmed("/proc/\(pid)/comm") ?? ""
-                synthesized.append(SynthesizedRecord.comm(pid: pid, tid: tid, name: comm, identifier: identifier))
-            }
-            if let maps = try? SystemFiles.readText("/proc/\(pid)/maps") {
-                for (start, end, off, prot, path) in ProcPIDMaps.executableMappings(maps, data: plan.dataAddresses || plan.dataPageSize) {
-                    synthesized.append(SynthesizedRecord.mmap2(pid: pid, start: start, length: end - start, pgoff: off, protection: prot, filename: path, identifier: identifier))
-                    mappedFiles.insert(path)
-                }
-            }
-        }
-        file.append(synthesized.bytes)
+        // Mappings and names that existed before the recording started.
+        let existingRecords = existingProcessRecords(identifier: identifier)
+        var mappedFiles = existingRecords.mappedFiles
+        file.append(existingRecords.bytes)
 
         let ringDrain = RingDrain(ringDataSizes: rings.values.map { $0.ring.data_size })
         func drain() {
@@ -293,12 +233,7 @@ public final class Recorder {
         var warnings: [String] = []
         var description: PerfDataLayout.Description? = nil
         if file.writeError == nil {
-            var uts = utsname()
-            uname(&uts)
-            func field<T>(_ t: T) -> String { withUnsafeBytes(of: t) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
-            var desc = PerfDataLayout.Description(hostname: field(uts.nodename), osRelease: field(uts.release), version: plan.toolVersion,
-                                                  arch: field(uts.machine), cpusAvailable: UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF))), cpusOnline: UInt32(cpus.count),
-                                                  cmdline: plan.stallstatArguments)
+            var desc = machineDescription(onlineCPUs: cpus.count)
             desc.buildIDs = MachineFacts.buildIDs(of: mappedFiles)
             let tracepoints = kept.map { plan.events[$0] }.filter { $0.attr?.type == 2 }.map(\.name)
             if !tracepoints.isEmpty {
@@ -308,8 +243,123 @@ public final class Recorder {
             description = desc
         }
         file.finish(description)
+        // The counters stay open (and their rings mapped) until here, not only to their last use.
+        withExtendedLifetime(counters) {}
         return RecordOutcome(samples: samples, lost: lost, throttled: throttled, bytes: file.dataSize, elapsedSeconds: Double(end - start) / 1e9,
                              interruptedBy: workload.interruptedBy, commandExitCode: child?.exitCode, writeError: file.writeError, failures: failed, warnings: warnings)
+    }
+
+    /// Opens every (event, target); the first fd on a CPU maps that CPU's ring and the
+    /// others are routed into it. Throws when a ring cannot be mapped or routed.
+    func openCounters(targets: [CounterTarget], launchesCommand: Bool, inherit: Bool) throws -> SamplingCounters {
+        let c = SamplingCounters(events: plan.events.count)
+        for target in targets {
+            let pid = target.pid, cpu = Int(target.cpu)
+            for (i, event) in plan.events.enumerated() {
+                // enable_on_exec only arms the exec'ing task's own events: system-wide and
+                // attached recordings bounded by a command are enabled just before it may exec.
+                guard var a = attr(for: event, cpu: cpu, tracking: i == 0, command: launchesCommand, inherit: inherit) else { continue }
+                let fd = cpe_open(&a, pid, Int32(cpu), -1, 0)
+                if fd < 0 {
+                    if c.failures[i] == nil {
+                        c.failures[i] = OpenFailure.classify(errno: -fd, event: event.name, needsHardwarePMU: event.needsHardwarePMU, hasHardwarePMU: hasHardwarePMU,
+                                                             paranoid: paranoid, systemWide: pid == -1, pid: pid == -1 ? nil : pid, errnoText: String(cString: strerror(-fd)))
+                    }
+                    continue
+                }
+                c.fds.append(fd)
+                c.opened.insert(i)
+                if c.attrBytes[i].isEmpty {
+                    var bytes = [UInt8](repeating: 0, count: cpe_attr_size())
+                    bytes.withUnsafeMutableBytes { cpe_attr_bytes(&a, $0.baseAddress) }
+                    c.attrBytes[i] = bytes
+                }
+                var id: UInt64 = 0
+                _ = cpe_id(fd, &id)
+                c.idsPerEvent[i].append(id)
+                if let r = c.rings[cpu] {
+                    let rc = cpe_set_output(fd, r.fd)
+                    if rc < 0 { throw RecordError.ring("cannot route \(event.name) on CPU \(cpu) into its ring buffer: \(String(cString: strerror(-rc)))") }
+                } else {
+                    var ring = cpe_ring()
+                    let rc = cpe_ring_map(fd, plan.ringPages, &ring)
+                    if rc < 0 {
+                        throw RecordError.ring("cannot map a \(plan.ringPages)-page ring buffer on CPU \(cpu): \(String(cString: strerror(-rc))) (lower -m, or raise kernel.perf_event_mlock_kb)")
+                    }
+                    c.rings[cpu] = (fd, ring)
+                }
+            }
+        }
+        return c
+    }
+
+    /// perf's synthesized records for what existed before the recording: the kernel's text
+    /// mapping, and for attached or (system-wide) all processes every thread's name and the
+    /// process's mappings; with the files mapped (their build ids go into BUILD_ID).
+    func existingProcessRecords(identifier: UInt64) -> (bytes: [UInt8], mappedFiles: Set<String>) {
+        var synthesized = ByteWriter()
+        var mappedFiles = Set<String>()
+        if let kernel = MachineFacts.kernelTextRange() { synthesized.append(SynthesizedRecord.kernelMmap(start: kernel.0, end: kernel.1, identifier: identifier)) }
+        let existing: [Int32]
+        switch plan.scope {
+        case .command: existing = []
+        case .threads(let tids): existing = Array(Set(tids.map { MachineFacts.processOf(thread: $0) }))
+        case .systemWide: existing = SystemFiles.listDirectory("/proc").compactMap { Int32($0) }
+        }
+        for pid in existing {
+            // Every thread's own name, as perf synthesizes them (threads rename themselves).
+            let tids = SystemFiles.listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
+            for tid in tids.isEmpty ? [pid] : tids.sorted() {
+                let comm = SystemFiles.readTrimmed("/proc/\(pid)/task/\(tid)/comm") ?? SystemFiles.readTrimmed("/proc/\(pid)/comm") ?? ""
+                synthesized.append(SynthesizedRecord.comm(pid: pid, tid: tid, name: comm, identifier: identifier))
+            }
+            if let maps = try? SystemFiles.readText("/proc/\(pid)/maps") {
+                for (start, end, off, prot, path) in ProcPIDMaps.executableMappings(maps, data: plan.dataAddresses || plan.dataPageSize) {
+                    synthesized.append(SynthesizedRecord.mmap2(pid: pid, start: start, length: end - start, pgoff: off, protection: prot, filename: path, identifier: identifier))
+                    mappedFiles.insert(path)
+                }
+            }
+        }
+        return (synthesized.bytes, mappedFiles)
+    }
+
+    /// The machine and the run, for the feature sections (perf's HOSTNAME, OSRELEASE,
+    /// VERSION, ARCH, NRCPUS, CMDLINE).
+    func machineDescription(onlineCPUs: Int) -> PerfDataLayout.Description {
+        var uts = utsname()
+        uname(&uts)
+        func field<T>(_ t: T) -> String { withUnsafeBytes(of: t) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+        return PerfDataLayout.Description(hostname: field(uts.nodename), osRelease: field(uts.release), version: plan.toolVersion,
+                                          arch: field(uts.machine), cpusAvailable: UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF))), cpusOnline: UInt32(onlineCPUs),
+                                          cmdline: plan.stallstatArguments)
+    }
+}
+
+/// The sampling counters of one recording: an fd per opened (event, target), one ring per
+/// CPU that the other fds on that CPU write into. Unmapped and closed when released, on
+/// every path out of a recording.
+final class SamplingCounters {
+    var fds: [Int32] = []
+    var rings: [Int: (fd: Int32, ring: cpe_ring)] = [:]
+    var idsPerEvent: [[UInt64]]
+    var attrBytes: [[UInt8]]
+    /// The first failure of each event (an event may open on some targets only).
+    var failures: [Int: OpenFailure] = [:]
+    var opened = Set<Int>()
+
+    init(events: Int) {
+        idsPerEvent = [[UInt64]](repeating: [], count: events)
+        attrBytes = [[UInt8]](repeating: [], count: events)
+    }
+
+    /// Why each event that opened nowhere failed, in event order.
+    var failuresOfUnopenedEvents: [OpenFailure] {
+        failures.filter { !opened.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    deinit {
+        for (_, r) in rings { var ring = r.ring; cpe_ring_unmap(&ring) }
+        for fd in fds { close(fd) }
     }
 }
 
