@@ -102,10 +102,7 @@ public struct AccountingRunner {
         let start = cpe_monotonic_ns()
         do { try workload.release() } catch let f as PausedChild.Failure { throw StatRunError.child(f) }
         let deadline = durationSeconds.map { start &+ UInt64(min($0 * 1e9, 1e18)) }
-        while !workload.isOver {
-            if let d = deadline, cpe_monotonic_ns() >= d { break }
-            _ = workload.wait(until: deadline)
-        }
+        _ = workload.sleep(until: deadline ?? .max)
         let end = cpe_monotonic_ns()
         workload.end()
         let interrupted = workload.interruptedBy

@@ -162,11 +162,9 @@ public final class Recorder {
             workload.abandon()
             throw RecordError.nothingOpened(failed)
         }
-        let (fds, rings, opened) = (counters.fds, counters.rings, counters.opened)
-        let (attrBytes, idsPerEvent) = (counters.attrBytes, counters.idsPerEvent)
         // Events that opened nowhere are left out of the file.
-        let kept = plan.events.indices.filter { opened.contains($0) }
-        let layout = PerfDataLayout(events: kept.map { PerfDataLayout.Event(attrBytes: attrBytes[$0], ids: idsPerEvent[$0], name: plan.events[$0].name) })
+        let kept = plan.events.indices.filter { counters.opened.contains($0) }
+        let layout = PerfDataLayout(events: kept.map { PerfDataLayout.Event(attrBytes: counters.attrBytes[$0], ids: counters.idsPerEvent[$0], name: plan.events[$0].name) })
         let identifier = layout.events[0].ids.first ?? 0
 
         // Written beside the destination and renamed into place once the recording has
@@ -183,6 +181,7 @@ public final class Recorder {
         var mappedFiles = existingRecords.mappedFiles
         file.append(existingRecords.bytes)
 
+        let rings = counters.rings
         let ringDrain = RingDrain(ringDataSizes: rings.values.map { $0.ring.data_size })
         func drain() {
             var chunk: [UInt8] = []
@@ -208,7 +207,7 @@ public final class Recorder {
         }
 
         let start = cpe_monotonic_ns()
-        if child == nil || plan.scope != .command { for fd in fds { _ = cpe_enable(fd, 0) } }
+        if child == nil || plan.scope != .command { for fd in counters.fds { _ = cpe_enable(fd, 0) } }
         do { try workload.release() } catch let f as PausedChild.Failure { throw RecordError.child(f) }
         do { try file.output.commit() } catch {
             workload.end()
@@ -225,7 +224,7 @@ public final class Recorder {
             _ = workload.wait(until: min(deadline ?? .max, now + 50_000_000), dataFDs: &ringFDs)
             drain()
         }
-        for fd in fds { _ = cpe_disable(fd, 0) }
+        for fd in counters.fds { _ = cpe_disable(fd, 0) }
         let end = cpe_monotonic_ns()
         workload.end()
         drain()

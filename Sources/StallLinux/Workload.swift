@@ -45,8 +45,6 @@ public final class Workload {
         self.watchedThreads = watchedThreads
     }
 
-    public var commandPID: Int32? { command?.pid }
-
     /// True once the run has ended: a stop signal, the command's exit, or the watched threads gone.
     public var isOver: Bool { interruptedBy != nil || command?.exitStatus != nil || watchedThreadsExited }
 
@@ -101,7 +99,8 @@ public final class Workload {
         return wait(until: deadline, dataFDs: &none)
     }
 
-    /// Waits until `deadline` unless the run ends first; true when the deadline came.
+    /// Waits until `deadline` (`.max`: no limit) unless the run ends first; true when the
+    /// deadline came.
     public func sleep(until deadline: UInt64) -> Bool {
         while cpe_monotonic_ns() < deadline {
             if wait(until: deadline) != .timedOut { return false }

@@ -346,7 +346,7 @@ public enum PerfDataReader {
                     c.attrs.append(a)
                 case .headerFeature where pipe:
                     let bit = try f.u64()
-                    if bit < 256, let feature = PerfData.Feature(rawValue: Int(bit)) { readFeature(feature, r, f.position..<f.end, into: &c) }
+                    if bit < 256, let feature = PerfData.Feature(rawValue: Int(bit)) { PerfFeatureSection.decode(feature, r, f.position..<f.end, into: &c) }
                 case .tracingData where pipe:
                     // The trace data follows the record, padded to 8 bytes.
                     let traceSize = UInt64(try f.u32())
@@ -645,13 +645,7 @@ public enum PerfDataReader {
                 if size > 0 { c.notes.append("the \(feature) header section (offset \(off), \(size) bytes) is outside the file; skipped") }
                 continue
             }
-            readFeature(feature, r, section, into: &c)
+            PerfFeatureSection.decode(feature, r, section, into: &c)
         }
-    }
-
-    /// One feature section's contents (the same bytes in a file's table and in pipe mode's
-    /// HEADER_FEATURE records). A malformed section is skipped: the samples do not need it.
-    static func readFeature(_ feature: PerfData.Feature, _ r: ByteReader, _ section: Range<Int>, into c: inout PerfDataContents) {
-        PerfFeatureSection.decode(feature, r, section, into: &c)
     }
 }
