@@ -475,7 +475,7 @@ struct Stat: ParsableCommand {
         var scope = try target.scope(workload: workload)
         var aggregation: Aggregation = perCPU ? .perCPU : .global
         if let kind = aggregationKind, case .systemWide(let cpus) = scope {
-            aggregation = .perPlace(kind, places: CPUPlaces.read(cpus: cpus, cacheLevel: perCacheLevel))
+            aggregation = .perPlace(kind, places: CPUPlaces.read(cpus: cpus, caches: kind == .cache, cacheLevel: perCacheLevel))
         }
         if perThread {
             let tids: [Int32]

@@ -6,8 +6,10 @@ import StallCore
 /// Socket, die, cluster, cache, core and NUMA node of each CPU, from sysfs (what perf's
 /// `--per-socket/--per-die/--per-cluster/--per-cache/--per-core/--per-node` aggregate by).
 public enum CPUPlaces {
-    /// `cacheLevel`: the level `--per-cache=Ln` asked for (nil: each CPU's highest).
-    public static func read(cpus: [Int], cacheLevel: Int? = nil, root: String = "/sys/devices/system") -> [Int: CPUPlace] {
+    /// `caches`: read each CPU's caches too (`--per-cache` only: a few files per CPU), at the
+    /// level `--per-cache=Ln` asked for (nil: each CPU's highest).
+    public static func read(cpus: [Int], caches readsCaches: Bool = false, cacheLevel: Int? = nil,
+                            root: String = "/sys/devices/system") -> [Int: CPUPlace] {
         var nodeOf: [Int: Int] = [:]
         for entry in SystemFiles.listDirectory(root + "/node") where entry.hasPrefix("node") {
             guard let node = Int(entry.dropFirst(4)),
@@ -22,7 +24,7 @@ public enum CPUPlaces {
             // die_id is absent on kernels and architectures without dies: perf prints D0 then.
             var place = CPUPlace(socket: max(0, id("physical_package_id")), die: max(0, id("die_id")),
                                  core: id("core_id"), node: nodeOf[cpu] ?? 0, cluster: max(0, id("cluster_id")))
-            if let cache = CPUCache.pick(caches(cpu: cpu, root: root), level: cacheLevel, cpu: cpu) {
+            if readsCaches, let cache = CPUCache.pick(caches(cpu: cpu, root: root), level: cacheLevel, cpu: cpu) {
                 (place.cacheLevel, place.cacheID) = cache
             }
             places[cpu] = place
