@@ -137,6 +137,7 @@ public final class StatRunner {
         }
         if let pidFailure = failures.first(where: { if case .noSuchProcess = $0.cause { return true }; return false }),
            case .noSuchProcess(let pid) = pidFailure.cause, session.isEmpty {
+            workload.abandon()
             throw StatRunError.noSuchProcess(pid)
         }
 
