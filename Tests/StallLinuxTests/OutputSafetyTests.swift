@@ -258,12 +258,9 @@ final class WriteFailureTests: XCTestCase {
 /// A recording that fills its filesystem says how many samples the file holds.
 final class FullFilesystemTests: XCTestCase {
     func testSummaryCountsTheSamplesInTheFile() throws {
-        try XCTSkipUnless(geteuid() == 0, "needs root to mount a small tmpfs")
-        let mnt = NSTemporaryDirectory() + "stallstat-small-\(getpid())"
-        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
-        defer { _ = Harness.run(["/bin/umount", mnt]); try? FileManager.default.removeItem(atPath: mnt) }
-        try XCTSkipUnless(Harness.run(["/bin/mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", mnt]).status == 0, "cannot mount tmpfs here")
-        let path = mnt + "/full.data"
+        let tmpfs = try Harness.smallTmpfs("96k", name: "small")
+        defer { tmpfs.unmount() }
+        let path = tmpfs.path + "/full.data"
         let r = Harness.stallstat(["record", "-a", "-o", path, "--duration", "2"])
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)

@@ -74,12 +74,9 @@ final class PerfDataFileWriterTests: XCTestCase {
     /// file ends on the last whole append, later appends are refused, and the header counts
     /// exactly what is there.
     func testAFullDiskKeepsEveryWholeAppendAndNothingPartial() throws {
-        try XCTSkipUnless(geteuid() == 0, "needs root to mount a small tmpfs")
-        let mnt = NSTemporaryDirectory() + "writer-small-\(getpid())"
-        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
-        defer { _ = Harness.run(["/bin/umount", mnt]); try? FileManager.default.removeItem(atPath: mnt) }
-        try XCTSkipUnless(Harness.run(["/bin/mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt]).status == 0, "cannot mount tmpfs here")
-        let path = mnt + "/full.data"
+        let tmpfs = try Harness.smallTmpfs("16k", name: "writer-small")
+        defer { tmpfs.unmount() }
+        let path = tmpfs.path + "/full.data"
         let writer = try PerfDataFileWriter(output: try ReplacingOutput(path: path, keepOld: false), layout: layout())
         try writer.output.commit()
         // 50 samples (2,400 bytes) per append: the 16 KiB filesystem fills on the 7th.

@@ -63,6 +63,20 @@ enum Harness {
 
     static var perfAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/perf") }
 
+    /// A tmpfs of `size` ("16k") mounted for one test to fill; the test skips without root
+    /// or where mounting is refused. `unmount` (in a defer) unmounts and removes it.
+    static func smallTmpfs(_ size: String, name: String) throws -> (path: String, unmount: () -> Void) {
+        try XCTSkipUnless(geteuid() == 0, "needs root to mount a small tmpfs")
+        let mnt = NSTemporaryDirectory() + "stallstat-\(name)-\(getpid())"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let unmount: () -> Void = { _ = run(["/bin/umount", mnt]); try? FileManager.default.removeItem(atPath: mnt) }
+        guard run(["/bin/mount", "-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mnt]).status == 0 else {
+            unmount()
+            throw XCTSkip("cannot mount tmpfs here")
+        }
+        return (mnt, unmount)
+    }
+
     static func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
