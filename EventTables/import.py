@@ -277,6 +277,7 @@ def main():
             "amdzen2": "zen2", "amdzen3": "zen3", "amdzen4": "zen4"}
     x86_cpus, x86_skipped, x86_written = import_x86(args.kernel, ksrc, hand, cpu_overlay)
     cpus += x86_cpus
+    kernel_metrics = import_metrics(args.kernel, ksrc, cores, hand)
     write(os.path.join(here, "cpus.json"), cpus)
     with open(os.path.join(here, "IMPORTED.md"), "w", encoding="utf-8") as f:
         f.write("# What EventTables/import.py read (generated)\n\n")
@@ -290,23 +291,25 @@ def main():
             return len(load_json(path)) if os.path.exists(path) else 0
         shared = len(load_json(os.path.join(here, "arm", "metrics.json")))
         f.write(f"Metrics: every Arm core evaluates the shared stall tree and TLB metrics of arm/metrics.json ({shared}, hand-kept: "
-                "a node whose events the core lacks is left out), plus its own metrics.json where there is one.\n\n")
-        f.write("| core | parts | events | own metrics | from |\n|---|---|---|---|---|\n")
+                "a node whose events the core lacks is left out), plus its own metrics.json where there is one (hand-kept), "
+                "and the kernel's metrics for the core (kernel-metrics.json, `-M NAME` or `-M GROUP`).\n\n")
+        f.write("| core | parts | events | hand-kept metrics | kernel metrics | from |\n|---|---|---|---|---|---|\n")
         for c in cpus:
             if c["Vendor"] != "arm":
                 continue
             evs = cores[c["Name"]]["events"]
             srcs = sorted({e["Source"].split(":")[0] for e in evs})
-            f.write(f"| {c['Name']} | {', '.join(c['Parts'])} | {len(evs)} | {own_metrics(c['Directory'])} | {', '.join(srcs)} |\n")
+            f.write(f"| {c['Name']} | {', '.join(c['Parts'])} | {len(evs)} | {own_metrics(c['Directory'])} | {len(kernel_metrics.get(c['Directory'], []))} | {', '.join(srcs)} |\n")
         f.write(f"\n## x86 (kernel `{ksrc}` tools/perf/pmu-events/arch/x86)\n\n")
         f.write("Hand-kept (Libpfm4 names, portable names, metrics in their events.json and metrics.json), with the kernel's other events in imported.json: "
                 + ", ".join(f"{n} ({len(x86_written.get(n, []))})" for n in sorted(hand.values())) + ".\n")
         f.write("Left out of the import (events): " + ", ".join(f"{why} {n}" for why, n in sorted(x86_skipped.items())) + ".\n\n")
-        f.write("Imported models have events only (no stall tree yet); the six hand-kept ones have their metrics.json: "
-                + ", ".join(f"{n} ({own_metrics('x86/' + n)})" for n in sorted(hand.values())) + ".\n\n")
-        f.write("| model | vendor | family | models | events | PMU |\n|---|---|---|---|---|---|\n")
-        for c in x86_cpus:
-            f.write(f"| {c['Name']} | {c['Vendor']} | {c['Family']} | {', '.join(c['Models'])} | {len(x86_written[c['Name']])} | {c.get('Pmu', 'cpu')} |\n")
+        f.write("Every model has the kernel's metrics (kernel-metrics.json: Intel's TMA, AMD's pipeline metrics; `-M NAME` or `-M GROUP`); "
+                "the stall tree is hand-kept for six: " + ", ".join(f"{n} ({own_metrics('x86/' + n)})" for n in sorted(hand.values())) + ".\n\n")
+        f.write("| model | vendor | family | models | events | kernel metrics | PMU |\n|---|---|---|---|---|---|---|\n")
+        for c in [c for c in cpus if c["Vendor"] != "arm"]:
+            f.write(f"| {c['Name']} | {c['Vendor']} | {c['Family']} | {', '.join(c['Models'])} | {len(x86_written[c['Name']])} | "
+                    f"{len(kernel_metrics.get(c['Directory'], []))} | {c.get('Pmu', 'cpu')} |\n")
     print(f"{len(cpus)} CPU models, {len(common)} common events", file=sys.stderr)
 
 
@@ -344,6 +347,9 @@ def ranges(models):
     return ["0x%02x" % a if a == b else "0x%02x-0x%02x" % (a, b) for a, b in out]
 
 
+CONFIG1_MSRS = {"0x1a6", "0x1a7", "0x1a6,0x1a7", "0x3f6", "0x3f7"}
+
+
 def import_x86(arch, ksrc, hand, cpu_overlay):
     """Core events of every x86 model of the kernel's mapfile the hand tables do not have
     (`hand`: kernel directory → hand-kept model name). Left out, and said in IMPORTED.md:
@@ -366,14 +372,19 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
                 continue
             src = f"{ksrc}:x86/{directory}/{fname}"
             for e in load_json(os.path.join(x86, directory, fname)):
-                if "EventName" not in e or "EventCode" not in e:
+                # Fixed-counter events (INST_RETIRED.ANY, CPU_CLK_UNHALTED.THREAD, TOPDOWN.SLOTS)
+                # give no EventCode: perf's jevents composes them as event=0 with their
+                # UMask, the kernel's pseudo-encoding of fixed counter UMask-1.
+                fixed = "EventCode" not in e and str(e.get("Counter", "")).startswith("Fixed counter")
+                if "EventName" not in e or ("EventCode" not in e and not fixed):
                     continue
                 why = None
+                msr = str(e.get("MSRIndex", "0")).lower().replace(" ", "")
                 if e.get("Deprecated") == "1":
                     why = "deprecated"
-                elif "," in str(e["EventCode"]):
+                elif "," in str(e.get("EventCode", "")) and msr not in CONFIG1_MSRS:
                     why = "several codes"
-                elif str(e.get("MSRIndex", "0")).lower() not in ("0", "0x0", "0x00"):
+                elif msr not in ("0", "0x0", "0x00") and msr not in CONFIG1_MSRS:
                     why = "an MSR (config1)"
                 elif str(e.get("AnyThread", "0")) not in ("0", ""):
                     why = "AnyThread"
@@ -382,7 +393,12 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
                 if why:
                     skipped[why] += 1
                     continue
-                item = {"EventName": e["EventName"], "EventCode": e["EventCode"]}
+                # Offcore response (0x1a6/0x1a7), load latency (0x3f6) and frontend (0x3f7)
+                # events carry their MSR value in config1, as perf's offcore_rsp=, ldlat= and
+                # frontend= terms do; of an offcore pair's two codes perf opens the first.
+                item = {"EventName": e["EventName"], "EventCode": str(e.get("EventCode", "0x00")).split(",")[0]}
+                if msr in CONFIG1_MSRS:
+                    item["MSRValue"] = e.get("MSRValue", "0x0")
                 for k in ("UMask", "CounterMask", "Invert", "EdgeDetect"):
                     if str(e.get(k, "0")) not in ("0", "0x0", "0x00", ""):
                         item[k] = e[k]
@@ -415,6 +431,61 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
         os.makedirs(os.path.join(here, "x86", name), exist_ok=True)
         write(os.path.join(here, "x86", name, "events.json"), events)
     return cpus, skipped, written
+
+
+METRIC_FIELDS = ("MetricName", "MetricExpr", "MetricGroup", "ScaleUnit", "MetricThreshold", "MetricConstraint",
+                 "DefaultMetricgroupName", "BriefDescription")
+
+
+def import_metrics(arch, ksrc, cores, hand):
+    """The kernel's metrics, wholesale, into <table directory>/kernel-metrics.json: for Arm,
+    each core's own metrics and the sbsa.json metrics its files name by ArchStdEvent (with
+    the core's overrides: Neoverse N2's revision-gated frontend_bound); for x86, Intel's
+    TMA (*-metrics.json, per core type on hybrids by Unit) and AMD's pipeline and
+    recommended metrics. Returns table directory → metrics."""
+    def slim(m, src):
+        item = {k: (m[k].strip() if isinstance(m[k], str) else m[k]) for k in METRIC_FIELDS if k in m}
+        item["Source"] = src
+        return item
+    out = collections.defaultdict(list)
+    arm64 = os.path.join(arch, "arm64")
+    sbsa = {m["MetricName"]: m for m in load_json(os.path.join(arm64, "sbsa.json")) if "MetricName" in m}
+    for name, core in sorted(cores.items()):
+        if not core["dir"] or not core["events"]:
+            continue
+        kdir = os.path.join(arm64, core["dir"])
+        for fname in sorted(os.listdir(kdir)):
+            if not fname.endswith(".json"):
+                continue
+            src = f"{ksrc}:arm64/{core['dir']}/{fname}"
+            for m in load_json(os.path.join(kdir, fname)):
+                if "MetricName" in m:
+                    out[f"arm/{name}"].append(slim(m, src))
+                elif m.get("ArchStdEvent") in sbsa:
+                    merged = dict(sbsa[m["ArchStdEvent"]])
+                    merged.update({k: v for k, v in m.items() if k != "ArchStdEvent"})
+                    out[f"arm/{name}"].append(slim(merged, f"{ksrc}:arm64/sbsa.json + {src}"))
+    x86 = os.path.join(arch, "x86")
+    with open(os.path.join(x86, "mapfile.csv"), encoding="utf-8") as f:
+        rows = [r for r in csv.reader(l for l in f if not l.startswith("#")) if len(r) >= 4 and r[3].strip() == "core"]
+    for _, _, directory, _ in rows:
+        base = hand.get(directory) or ("zen" + directory[len("amdzen"):] if directory.startswith("amdzen") else directory)
+        if f"x86/{base}" in out:
+            continue
+        for fname in sorted(os.listdir(os.path.join(x86, directory))):
+            if not fname.endswith(".json") or fname == "metricgroups.json" or fname.startswith("uncore"):
+                continue
+            src = f"{ksrc}:x86/{directory}/{fname}"
+            for m in load_json(os.path.join(x86, directory, fname)):
+                if "MetricName" not in m or "MetricExpr" not in m:
+                    continue
+                # Hybrid parts: a core type's metrics go to its table; the package-wide ones
+                # (no Unit) to the big cores' table, as perf lists them under cpu_core.
+                table = f"x86/{base}-atom" if m.get("Unit") == "cpu_atom" else f"x86/{base}"
+                out[table].append(slim(m, src))
+    for table, metrics in out.items():
+        write(os.path.join(here, table, "kernel-metrics.json"), metrics)
+    return out
 
 
 def kernel_version(arch_dir):

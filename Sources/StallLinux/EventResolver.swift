@@ -245,7 +245,9 @@ public final class EventResolver {
         case .armEvent(let code):
             return EventAttr(type: pmu?.type ?? PerfType.raw, config: code)
         case .x86Raw(let config):
-            return EventAttr(type: pmu?.type ?? PerfType.raw, config: config)
+            var attr = EventAttr(type: pmu?.type ?? PerfType.raw, config: config)
+            attr.config1 = e.kernelConfig1 ?? 0
+            return attr
         case .libpfm4(let pfmName):
             do {
                 return try LibPfm.encode(pfmName).attr

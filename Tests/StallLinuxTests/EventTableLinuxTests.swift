@@ -288,8 +288,10 @@ final class EventTableLinuxTests: XCTestCase {
         let atomConfigs = Dictionary(atom.events.compactMap { e in e.kernelConfig.map { (e.name, $0) } }, uniquingKeysWith: { a, _ in a })
         let shared = try XCTUnwrap(core.events.first { e in atomConfigs[e.name].map { $0 != e.kernelConfig } ?? false })
         let e = try resolver.resolve(shared.name)
-        XCTAssertEqual(e.cpuAttrs?[0], EventAttr(type: 4, config: shared.kernelConfig!), shared.name)
-        XCTAssertEqual(e.cpuAttrs?[3], EventAttr(type: 10, config: atomConfigs[shared.name]!), shared.name)
+        let atomEvent = try XCTUnwrap(atom.events.first { $0.name == shared.name })
+        // Offcore response events carry their MSR value in config1 (perf's offcore_rsp=).
+        XCTAssertEqual(e.cpuAttrs?[0], EventAttr(type: 4, config: shared.kernelConfig!, config1: shared.kernelConfig1 ?? 0), shared.name)
+        XCTAssertEqual(e.cpuAttrs?[3], EventAttr(type: 10, config: atomConfigs[shared.name]!, config1: atomEvent.kernelConfig1 ?? 0), shared.name)
         XCTAssertTrue(e.source.label.contains("cpu_atom") && e.source.label.contains("cpu_core"), e.source.label)
         let lines = EncodeFormatter.lines(for: e)
         XCTAssertEqual(lines.count, 2, "\(lines)")

@@ -73,6 +73,8 @@ public struct TableEvent: Equatable, Sendable {
     public var isImplementationDefined: Bool
     /// x86 kernel-style raw config, kept to cross-check libpfm4 where both exist.
     public var kernelConfig: UInt64?
+    /// x86 MSRValue (offcore response, load latency, frontend): perf's config1.
+    public var kernelConfig1: UInt64? = nil
     public var file: String
     public var line: Int
     public var source: String?
@@ -95,6 +97,8 @@ public struct TableMetric: Equatable, Sendable {
     /// Expressions tried in order when MetricExpr reads an event that was not counted
     /// (e.g. STALL_FRONTEND + STALL_BACKEND where a core has no STALL).
     public var alternatives: [String] = []
+    /// The kernel's MetricConstraint (NO_GROUP_EVENTS, ...): its events are not grouped.
+    public var constraint: String? = nil
     public var file: String
     public var line: Int
 
@@ -108,6 +112,9 @@ public struct EventTableSet: Sendable {
     /// Events per core name, in file order.
     public private(set) var coreEvents: [String: [TableEvent]] = [:]
     public private(set) var coreMetrics: [String: [TableMetric]] = [:]
+    /// The kernel's metrics per core (`kernel-metrics.json`, imported wholesale): what
+    /// `-M` finds first, evaluated as perf evaluates them.
+    public private(set) var kernelMetrics: [String: [TableMetric]] = [:]
     /// `arm/metrics.json`: the cycle-accounting tree every Arm core shares.
     public private(set) var armCommonMetrics: [TableMetric] = []
     public private(set) var diagnostics: [TableDiagnostic] = []
@@ -137,6 +144,10 @@ public struct EventTableSet: Sendable {
                                                    message: "not in the directory of a CPU listed in cpus.json; ignored"))
                 continue
             }
+            if path.hasSuffix("/kernel-metrics.json") {
+                kernelMetrics[model.name, default: []] += metrics(in: json, file: path)
+                continue
+            }
             coreEvents[model.name, default: []] += events(in: json, file: path, isArm: model.vendor == .arm, common: armCommon)
             coreMetrics[model.name, default: []] += metrics(in: json, file: path)
         }
@@ -160,8 +171,10 @@ public struct EventTableSet: Sendable {
         // A core's own metric replaces the shared one of the same name.
         let own = coreMetrics[model.name] ?? []
         let shared = model.vendor == .arm ? armCommonMetrics.filter { m in !own.contains { $0.name == m.name } } : []
-        return CoreCatalog(model: model, events: coreEvents[model.name] ?? [], armCommon: model.vendor == .arm ? armCommon : [:],
-                           metrics: shared + own)
+        var catalog = CoreCatalog(model: model, events: coreEvents[model.name] ?? [], armCommon: model.vendor == .arm ? armCommon : [:],
+                                  metrics: shared + own)
+        catalog.kernelMetrics = kernelMetrics[model.name] ?? []
+        return catalog
     }
 
     // MARK: loading
@@ -282,6 +295,9 @@ public struct EventTableSet: Sendable {
                         | ((code >> 8) & 0xF) << 32
                 }
                 event.kernelConfig = raw
+                let (msrValue, msrError) = hexField("MSRValue")
+                if let msrError { diagnostics.append(msrError); continue }
+                event.kernelConfig1 = msrValue
                 if let pfm = item["Libpfm4"]?.stringValue { event.encoding = .libpfm4(pfm) }
                 else if let raw { event.encoding = .x86Raw(raw) }
                 else {
@@ -308,7 +324,7 @@ public struct EventTableSet: Sendable {
                                       threshold: item["MetricThreshold"]?.stringValue, parent: item["Parent"]?.stringValue,
                                       guidance: item["Guidance"]?.stringValue,
                                       alternatives: (item["Alternatives"]?.arrayValue ?? []).compactMap { $0.stringValue },
-                                      file: file, line: item.line))
+                                      constraint: item["MetricConstraint"]?.stringValue, file: file, line: item.line))
         }
         return result
     }
@@ -326,6 +342,8 @@ public struct CoreCatalog: Sendable {
     public var events: [TableEvent]
     public var armCommon: [String: TableEvent]
     public var metrics: [TableMetric]
+    /// The kernel's metrics for this core (perf's `-M` names: tma_*, frontend_bound, ipc, ...).
+    public var kernelMetrics: [TableMetric] = []
     /// Lower-cased name → the first event answering to it, and (Arm) → the common event
     /// this core lacks: built once, so a lookup costs one hash (files name 100,000 events).
     private let foundIndex: [String: Int]

@@ -67,7 +67,10 @@ public enum NameValue: Equatable, Sendable {
 }
 
 extension MetricExpression {
-    public func evaluate(names: (String) -> NameValue, constants: [String: Double] = [:]) throws -> MetricValue {
+    /// `hasEvent`: has_event(NAME), whether the machine has the event (perf asks its PMUs).
+    public func evaluate(names: (String) -> NameValue, constants: [String: Double] = [:],
+                         hasEvent: (String) -> Bool = { _ in false }) throws -> MetricValue {
+        func sub(_ e: MetricExpression) throws -> MetricValue { try e.evaluate(names: names, constants: constants, hasEvent: hasEvent) }
         switch self {
         case .number(let d): return .value(d)
         case .constant(let c):
@@ -80,12 +83,12 @@ extension MetricExpression {
             case .unknown: throw MetricEvaluationError(message: "unknown event or metric '\(n)'")
             }
         case .unary(let op, let a):
-            let v = try a.evaluate(names: names, constants: constants)
+            let v = try sub(a)
             guard case .value(let x) = v else { return v }
             return .value(op == "-" ? -x : (x == 0 ? 1 : 0))
         case .binary(let op, let a, let b):
-            let l = try a.evaluate(names: names, constants: constants)
-            let r = try b.evaluate(names: names, constants: constants)
+            let l = try sub(a)
+            let r = try sub(b)
             guard case .value(let x) = l else { return l }
             guard case .value(let y) = r else { return r }
             switch op {
@@ -117,8 +120,17 @@ extension MetricExpression {
             guard want & ~version == have & ~version else { return .value(0) }
             let (wv, hv) = (want >> 20 & 0xF, have >> 20 & 0xF)
             return .value(hv > wv || (hv == wv && have & 0xF >= want & 0xF) ? 1 : 0)
+        case .call("has_event", let args):
+            guard args.count == 1, case .name(let n) = args[0] else { throw MetricEvaluationError(message: "has_event takes one event name") }
+            return .value(hasEvent(n) ? 1 : 0)
+        case .call("source_count", let args):
+            // perf: how many counters were summed into the event's value; a core event
+            // aggregated by stallstat is one event.
+            guard args.count == 1, case .name(let n) = args[0] else { throw MetricEvaluationError(message: "source_count takes one event name") }
+            if case .value = try sub(args[0]) { return .value(1) }
+            return .missing("\(n) was not counted")
         case .call(let f, let args):
-            let values = try args.map { try $0.evaluate(names: names, constants: constants) }
+            let values = try args.map { try sub($0) }
             if let missing = values.first(where: { $0.number == nil }), f != "d_ratio" { return missing }
             let xs = values.compactMap(\.number)
             switch (f, xs.count) {
@@ -133,9 +145,9 @@ extension MetricExpression {
             default: throw MetricEvaluationError(message: "unknown function \(f) with \(xs.count) arguments")
             }
         case .conditional(let t, let c, let o):
-            let cond = try c.evaluate(names: names, constants: constants)
+            let cond = try sub(c)
             guard case .value(let x) = cond else { return cond }
-            return try (x != 0 ? t : o).evaluate(names: names, constants: constants)
+            return try sub(x != 0 ? t : o)
         }
     }
 }

@@ -1,0 +1,267 @@
+import Foundation
+import XCTest
+@testable import StallCore
+
+/// The kernel's metrics, imported wholesale (EventTables/import.py → kernel-metrics.json):
+/// every one reaches the tables as the kernel's files give it, parses, reads only names
+/// stallstat can count (or says why: uncore PMUs), and evaluates as an independent
+/// evaluator (Python's) evaluates the same expression on the same counts.
+final class KernelMetricTests: XCTestCase {
+    var tables: EventTableSet { EventTableTests.tables }
+
+    func set(_ model: String, pmu: String? = nil) throws -> KernelMetricSet {
+        let m = try XCTUnwrap(tables.model(named: model), model)
+        return KernelMetricSet(catalog: tables.catalog(for: m), corePMU: pmu)
+    }
+
+    /// Every metric of every model parses, and each name it reads is an event request, a
+    /// metric, duration_time, or an uncore/left-out event with its reason.
+    func testEveryKernelMetricParsesAndEachNameItReadsIsCountedOrSaysWhyNot() throws {
+        var metrics = 0, countable = 0, models = 0
+        var reasons: [String: Int] = [:]
+        for model in tables.cpus {
+            let set = KernelMetricSet(catalog: tables.catalog(for: model), corePMU: model.pmu)
+            guard !set.metrics.isEmpty else { continue }
+            models += 1
+            for m in set.metrics {
+                metrics += 1
+                XCTAssertNoThrow(try MetricExpression.parse(m.expression), "\(model.name): \(m.name)")
+                let inputs = set.inputs(of: m)
+                if inputs.unsupported.isEmpty { countable += 1 }
+                for u in inputs.unsupported {
+                    let kind = u.why.contains("uncore") ? "uncore" : u.why.contains("the import leaves out") ? "left out"
+                        : u.why.contains("retire latency") ? "retire latency" : u.why
+                    reasons[kind, default: 0] += 1
+                }
+            }
+        }
+        // Every model whose kernel directory has metrics: 7 Arm cores, 31 x86 tables.
+        XCTAssertGreaterThanOrEqual(models, 38, "models with kernel metrics")
+        XCTAssertGreaterThan(metrics, 4000)
+        // Only three kinds of reason: uncore PMUs, core events the import leaves out (MSR),
+        // and perf's sampled retire latency (the R modifier).
+        XCTAssertEqual(Set(reasons.keys).subtracting(["uncore", "left out", "retire latency"]), [], "\(reasons)")
+        // 80% today (3,945 of 4,912); the rest read uncore PMUs (631 names), deprecated or
+        // data-fabric events (939) or retire latencies (52).
+        XCTAssertGreaterThan(Double(countable) / Double(metrics), 0.8, "\(countable) of \(metrics) countable; \(reasons)")
+    }
+
+    /// Each name the tables call "left out" really is one the import leaves out: in the
+    /// kernel's files for that model it is an MSR (offcore), deprecated or non-core event.
+    func testEveryLeftOutNameIsAnEventTheImportSkips() throws {
+        guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
+              FileManager.default.fileExists(atPath: root + "/x86/mapfile.csv") else {
+            throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory (EventTables/fetch-kernel-pmu-events.sh)")
+        }
+        var skippedByDir: [String: [String: String]] = [:]
+        func skipped(_ dir: String) -> [String: String] {
+            if let s = skippedByDir[dir] { return s }
+            var s: [String: String] = [:]
+            let path = root + "/x86/" + dir
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where f.hasSuffix(".json") {
+                guard let data = FileManager.default.contents(atPath: path + "/" + f),
+                      let items = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { continue }
+                for e in items {
+                    guard let n = e["EventName"] as? String else { continue }
+                    if (e["Deprecated"] as? String) == "1" { s[n] = "deprecated" }
+                    else if let msr = e["MSRIndex"] as? String, !["0", "0x0", "0x00"].contains(msr.lowercased()) { s[n] = "msr" }
+                    else if let u = e["Unit"] as? String, !["cpu_core", "cpu_atom"].contains(u) { s[n] = "unit" }
+                    else if (e["EventCode"] as? String)?.contains(",") == true { s[n] = "codes" }
+                    else if let any = e["AnyThread"] as? String, any != "0" { s[n] = "anythread" }
+                }
+            }
+            skippedByDir[dir] = s
+            return s
+        }
+        let dirOf = ["zen2": "amdzen2", "zen3": "amdzen3", "zen4": "amdzen4", "zen5": "amdzen5", "zen1": "amdzen1"]
+        var checked = 0
+        for model in tables.cpus where model.vendor != .arm {
+            let set = KernelMetricSet(catalog: tables.catalog(for: model), corePMU: model.pmu)
+            let dir = dirOf[model.name] ?? (model.name.hasSuffix("-atom") ? String(model.name.dropLast(5)) : model.name)
+            for m in set.metrics {
+                for u in set.inputs(of: m).unsupported where u.why.contains("the import leaves out") {
+                    let parts = u.name.split(separator: "@", omittingEmptySubsequences: false)
+                    let base = parts.count == 3 ? String(parts[1].split(separator: ",")[0]) : u.name
+                    let plain = String(base.split(separator: ":")[0])
+                    XCTAssertNotNil(skipped(dir)[plain], "\(model.name): \(m.name) reads \(u.name), which the kernel's \(dir) files do not mark as skipped")
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 0)
+    }
+
+    /// The import keeps every metric of the kernel's files, with the kernel's expression:
+    /// Arm's sbsa.json metrics on the cores that name them (with the core's override).
+    func testTheImportKeepsEveryKernelMetricWithItsExpression() throws {
+        guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
+              FileManager.default.fileExists(atPath: root + "/x86/mapfile.csv") else {
+            throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory")
+        }
+        func load(_ path: String) -> [[String: Any]] {
+            (FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [[String: Any]] }) ?? []
+        }
+        // Sapphire Rapids: the kernel's TMA, every metric, same expression.
+        let spr = try set("sapphirerapids")
+        let kernelSPR = load(root + "/x86/sapphirerapids/spr-metrics.json")
+        XCTAssertEqual(spr.metrics.count, kernelSPR.count)
+        for k in kernelSPR {
+            let name = try XCTUnwrap(k["MetricName"] as? String)
+            XCTAssertEqual(spr.metric(named: name)?.expression, (k["MetricExpr"] as? String)?.trimmingCharacters(in: .whitespaces), name)
+        }
+        // Alder Lake: by Unit, each core type its own.
+        let adl = load(root + "/x86/alderlake/adl-metrics.json")
+        XCTAssertEqual(try set("alderlake").metrics.count, adl.filter { ($0["Unit"] as? String) != "cpu_atom" }.count)
+        XCTAssertEqual(try set("alderlake-atom").metrics.count, adl.filter { ($0["Unit"] as? String) == "cpu_atom" }.count)
+        XCTAssertNotNil(try set("alderlake-atom").metric(named: "tma_frontend_bound"))
+        // Neoverse N2: sbsa's frontend_bound with the core's revision-gated expression.
+        let n2 = try set("neoverse-n2")
+        let override = load(root + "/arm64/arm/neoverse-n2-v2/metrics.json").first { ($0["ArchStdEvent"] as? String) == "frontend_bound" }
+        XCTAssertEqual(n2.metric(named: "frontend_bound")?.expression, override?["MetricExpr"] as? String)
+        XCTAssertEqual(n2.metric(named: "frontend_bound")?.groups, ["Default", "TopdownL1"])
+        // Neoverse V1: sbsa's retiring as is.
+        let sbsa = load(root + "/arm64/sbsa.json").first { ($0["MetricName"] as? String) == "retiring" }
+        XCTAssertEqual(try set("neoverse-v1").metric(named: "retiring")?.expression, sbsa?["MetricExpr"] as? String)
+        // AMD: the pipeline metrics.
+        XCTAssertNotNil(try set("zen4").metric(named: "backend_bound_memory"))
+        XCTAssertEqual(try set("zen4").select("PipelineL1").map(\.name).sorted(), ["backend_bound", "bad_speculation", "frontend_bound", "retiring", "smt_contention"])
+    }
+
+    /// How names become event requests (perf's pmu@event\,terms@ form, modifiers, sysfs aliases).
+    func testTermsBecomeTheEventsPerfWouldOpen() throws {
+        let skl = try set("skylake")
+        // UOPS_EXECUTED.THREAD = event 0xb1 umask 0x01; cmask=1 in bits 24-31, inv bit 23, edge 18.
+        XCTAssertEqual(skl.term("cpu@UOPS_EXECUTED.THREAD,cmask=1@"), .event("r10001b1"))
+        XCTAssertEqual(skl.term("cpu@UOPS_EXECUTED.THREAD,inv,cmask=1@"), .event("r18001b1"))
+        XCTAssertEqual(skl.term("cpu@UOPS_EXECUTED.THREAD,cmask=1,edge@"), .event("r10401b1"))
+        XCTAssertEqual(skl.term("CPU_CLK_UNHALTED.THREAD:k"), .event("CPU_CLK_UNHALTED.THREAD:k"))
+        XCTAssertEqual(skl.term("msr@tsc@"), .event("msr/tsc/"))
+        XCTAssertEqual(skl.term("cstate_core@c6-residency@"), .event("cstate_core/c6-residency/"))
+        XCTAssertEqual(skl.term("duration_time"), .durationTime)
+        XCTAssertEqual(skl.term("tma_info_thread_slots"), .metric("tma_info_thread_slots"))
+        if case .unsupported(let why) = skl.term("cbox@UNC_C_TOR_OCCUPANCY.MISS_OPCODE,filter_opc=0x182@") { XCTAssertTrue(why.contains("uncore")) }
+        else { XCTFail("cbox is an uncore PMU") }
+        // A hybrid core type opens on its own PMU.
+        let atom = try set("alderlake-atom", pmu: "cpu_atom")
+        XCTAssertEqual(atom.term("cpu_atom@TOPDOWN_FE_BOUND.ALL@"), .event("TOPDOWN_FE_BOUND.ALL"))
+        XCTAssertEqual(atom.term("cpu_atom@TOPDOWN_FE_BOUND.ALL,cmask=1@"), .event("cpu_atom/config=0x1000071/"))   // event 0x71, umask 0
+        if case .unsupported = atom.term("cpu_core@TOPDOWN.SLOTS@") {} else { XCTFail("cpu_core's event in the atom table") }
+        let adl = try set("alderlake", pmu: "cpu_core")
+        XCTAssertEqual(adl.term("cpu_core@topdown-retiring@"), .event("cpu_core/topdown-retiring/"))
+        // Arm: lower-case common names (sbsa) and raw event terms.
+        let v1 = try set("neoverse-v1")
+        XCTAssertEqual(v1.term("stall_slot_frontend"), .event("stall_slot_frontend"))
+        XCTAssertEqual(v1.term("armv8_pmuv3_0@event=0x9011@"), .event("r9011"))
+        // ScaleUnit: a factor and a unit.
+        XCTAssertEqual(KernelMetricSet.scaled(0.25, scaleUnit: "100%").value, 25)
+        XCTAssertEqual(KernelMetricSet.scaled(0.25, scaleUnit: "100%").unit, "%")
+        XCTAssertEqual(KernelMetricSet.scaled(12, scaleUnit: "1percent of slots").unit, "percent of slots")
+        XCTAssertEqual(KernelMetricSet.scaled(2, scaleUnit: "1e9ns").value, 2e9)
+        XCTAssertEqual(KernelMetricSet.scaled(2, scaleUnit: "1e9ns").unit, "ns")
+        XCTAssertEqual(KernelMetricSet.scaled(3, scaleUnit: "1events").unit, "events")
+    }
+
+    /// Python's evaluator is the oracle: for metrics of several models (Intel TMA, hybrid
+    /// atom, AMD, Arm top-down with its revision gate), random counts for every event a
+    /// metric reads, and the value stallstat computes equals the one Python computes from
+    /// the kernel's expression text (metrics referring to metrics resolved recursively).
+    func testKernelMetricsEvaluateAsPythonEvaluatesTheSameExpressions() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("no python3") }
+        var generator = SystemRandomNumberGenerator()
+        var cases: [[String: Any]] = []
+        var mine: [Double] = []
+        for (model, pmu) in [("sapphirerapids", nil), ("alderlake-atom", "cpu_atom"), ("zen4", nil), ("zen5", nil), ("icelakex", nil),
+                             ("neoverse-n2", nil), ("neoverse-v1", nil), ("ampereone", nil), ("skylake", nil)] as [(String, String?)] {
+            let set = try set(model, pmu: pmu)
+            // perf's and Python's precedence differ for & | ^: those expressions are left to the unit tests.
+            let candidates = set.metrics.filter { m in set.inputs(of: m).unsupported.isEmpty && !m.expression.contains { "&|^".contains($0) } }
+            XCTAssertFalse(candidates.isEmpty, model)
+            for _ in 0..<min(25, candidates.count) {
+                let m = candidates.randomElement(using: &generator)!
+                let inputs = set.inputs(of: m)
+                var counts: [String: Double] = [:]
+                for e in inputs.events { counts[e] = Double(UInt64.random(in: 1_000...1_000_000_000, using: &generator)) }
+                let constants: [String: Double] = ["smt_on": Double(Int.random(in: 0...1, using: &generator)), "num_cpus_online": 8, "num_packages": 1,
+                                                   "num_dies": 1, "num_cores": 4, "core_wide": 1, "slots": 5, "midr": Double(0x410F_D490), "has_pmem": 0,
+                                                   "system_tsc_freq": 2.1e9]
+                let duration = 1.5
+                guard case .value(let v) = set.evaluate(m, counts: counts, durationSeconds: duration, constants: constants) else { continue }
+                // The oracle gets the expressions of the metric and every metric it reads, and
+                // each event's value under the expression's own spelling.
+                var exprs: [String: String] = [:], values: [String: Double] = [:]
+                var pending = [m.name]
+                while let n = pending.popLast() {
+                    guard exprs[n] == nil, let sub = set.metric(named: n) else { continue }
+                    exprs[n] = sub.expression
+                    for name in KernelMetricSet.countedNames(try MetricExpression.parse(sub.expression)) {
+                        switch set.term(name) {
+                        case .metric(let s): pending.append(s)
+                        case .event(let r): values[name] = counts[r]
+                        case .durationTime: values[name] = duration * 1e9
+                        case .unsupported: XCTFail("\(name)")
+                        }
+                    }
+                }
+                cases.append(["model": model, "metric": m.name, "exprs": exprs, "values": values, "constants": constants])
+                mine.append(v)
+            }
+        }
+        XCTAssertGreaterThan(cases.count, 100)
+        let input = try JSONSerialization.data(withJSONObject: cases)
+        let script = #"""
+import json, re, sys
+cases = json.load(sys.stdin)
+out = []
+def d_ratio(a, b): return 0 if b == 0 else a / b
+for c in cases:
+    exprs, values, consts = c["exprs"], c["values"], {k.lower(): v for k, v in c["constants"].items()}
+    lower = {k.lower(): k for k in exprs}
+    def strcmp_cpuid_str(want):
+        have = int(consts["midr"]); want = int(want); ver = 0x00F0000F
+        if want & ~ver != have & ~ver: return 0
+        wv, hv = want >> 20 & 0xF, have >> 20 & 0xF
+        return 1 if hv > wv or (hv == wv and have & 0xF >= want & 0xF) else 0
+    cache = {}
+    def metric(name):
+        if name in cache: return cache[name]
+        text = exprs[name]
+        names = {}
+        def sub(m):
+            raw = m.group(0)
+            if raw in ("if", "else", "min", "max", "d_ratio", "strcmp_cpuid_str") or raw.startswith("C_") or re.fullmatch(r"[0-9.]+(e-?[0-9]+)?|0x[0-9a-fA-F]+", raw):
+                return raw
+            plain = re.sub(r"\\(.)", r"\1", raw)
+            key = "v%d" % len(names)
+            names[key] = plain
+            return key
+        py = re.sub(r"#(\w+)", lambda m: "C_" + m.group(1).lower(), text)
+        py = re.sub(r"has_event\([^)]*\)", "0", py)   # the machine has none of them (stallstat is asked the same)
+        py = re.sub(r"(?:[0-9a-zA-Z_.:@?]|\\.)+", sub, py)
+        env = {"d_ratio": d_ratio, "min": min, "max": max, "strcmp_cpuid_str": strcmp_cpuid_str}
+        env.update({"C_" + k: v for k, v in consts.items()})
+        for key, plain in names.items():
+            env[key] = values[plain] if plain in values else metric(lower[plain.lower()])
+        cache[name] = float(eval(py, env))
+        return cache[name]
+    out.append(metric(c["metric"]))
+print(json.dumps(out))
+"""#
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script]
+        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        (p.standardInput, p.standardOutput, p.standardError) = (inPipe, outPipe, errPipe)
+        try p.run()
+        let reader = Thread { inPipe.fileHandleForWriting.write(input); try? inPipe.fileHandleForWriting.close() }
+        reader.start()
+        let output = outPipe.fileHandleForReading.readDataToEndOfFile()
+        let err = errPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, String(decoding: err, as: UTF8.self))
+        let theirs = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [Double])
+        XCTAssertEqual(theirs.count, mine.count)
+        for (i, (a, b)) in zip(mine, theirs).enumerated() {
+            XCTAssertEqual(a, b, accuracy: max(1e-9, abs(b) * 1e-12), "\(cases[i]["model"]!): \(cases[i]["metric"]!)")
+        }
+    }
+}
