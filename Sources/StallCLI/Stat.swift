@@ -235,7 +235,8 @@ struct Stat: ParsableCommand {
     @Flag(name: .customLong("iostat"), help: .hidden) var iostat = false
     @Option(name: .customLong("control"), help: .hidden) var control: String?
     @Option(name: .customLong("cputype"), help: .hidden) var cputype: String?
-    @Flag(name: .customLong("hybrid-merge"), help: .hidden) var hybridMerge = false
+    @Flag(name: .customLong("hybrid-merge"), help: "On an Intel hybrid part, one row per event summed over cpu_core and cpu_atom (default: a row per core PMU, as perf).")
+    var hybridMerge = false
     @Flag(name: .customLong("percore-show-thread"), help: .hidden) var percoreShowThread = false
     @Flag(name: .customLong("table"), help: .hidden) var table = false
     @Flag(name: [.customShort("b"), .customLong("bpf-counters")], help: .hidden) var bpfCounters = false
@@ -341,7 +342,6 @@ struct Stat: ParsableCommand {
         if iostat { return "--iostat is not supported: it measures Intel uncore I/O stacks, not pipeline stalls" }
         if control != nil { return "--control is not supported: use -D/--delay to start counting later, or -I to see counts over time" }
         if cputype != nil { return "--cputype is not supported: on hybrid parts give the PMU in the event name (cpu_core/cycles/, cpu_atom/cycles/)" }
-        if hybridMerge { return "--hybrid-merge is not supported: events of different PMUs are printed per PMU with --no-merge, else merged" }
         if percoreShowThread { return "--percore-show-thread is not supported: use --per-core" }
         if table { return "--table is not supported: -r prints the mean and its ( +- SEM% ); -x/-j with -I give every run's numbers" }
         if bpfCounters { return "-b/--bpf-counters is not supported: stallstat opens counters with perf_event_open only" }
@@ -657,7 +657,9 @@ struct Stat: ParsableCommand {
             .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning, kind: $0.kind) }
         let slots = pmus.corePMUs.compactMap(\.slots).first
         let report = StallTreeBuilder(catalog: catalog, slots: slots, midr: firstMIDR(resolver, catalog.model)).build(counted)
+        let kernelValues = kernelMetricValues(summary, selection: selection, resolver: resolver, pmus: pmus)
         return selection.metrics.map { m in
+            if m.isKernelMetric { return kernelValues[m.name] ?? MetricRow(name: m.name, value: nil, unit: "", missing: "not evaluated") }
             if let node = report.node(m.name) {
                 return MetricRow(name: m.name, value: 100 * (node.shareOfParent ?? node.shareOfRoot), unit: "%", missing: nil)
             }
@@ -665,6 +667,36 @@ struct Stat: ParsableCommand {
             let why = report.missing.first { $0.name == m.name }?.reason ?? "its events were not counted"
             return MetricRow(name: m.name, value: nil, unit: m.scaleUnit ?? "", missing: why)
         }
+    }
+
+    /// The kernel's metrics over the summary: each event request's counted value (summed
+    /// over the events it became), the run's duration, the machine's #constants.
+    func kernelMetricValues(_ summary: StatWindow, selection: StatEventSelection, resolver: EventResolver, pmus: SysfsPMUs) -> [String: MetricRow] {
+        guard let set = selection.kernelMetrics else { return [:] }
+        var counts: [String: Double] = [:]
+        let rows = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
+        for (request, indexes) in selection.requestEvents {
+            let matching = rows.filter { r in r.eventIndex.map(indexes.contains) ?? false }
+            if !matching.isEmpty { counts[request] = matching.reduce(0) { $0 + $1.value } }
+        }
+        let cpus = resolver.topology.identities.keys.sorted()
+        var constants = CPUPlaces.metricConstants(cpus: cpus, systemWide: target.allCPUs || target.cpuList != nil)
+        if let slots = pmus.corePMUs.compactMap(\.slots).first ?? set.catalog.model.slots { constants["slots"] = Double(slots) }
+        if let midr = firstMIDR(resolver, set.catalog.model), midr < 1 << 53 { constants["midr"] = Double(midr) }
+        var result: [String: MetricRow] = [:]
+        for m in selection.metrics where m.isKernelMetric {
+            let unsupported = set.inputs(of: m).unsupported
+            switch set.evaluate(m, counts: counts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,
+                                hasEvent: { request in counts[request] != nil }) {
+            case .value(let v):
+                let (value, unit) = KernelMetricSet.scaled(v, scaleUnit: m.scaleUnit)
+                result[m.name] = MetricRow(name: m.name, value: value, unit: unit, missing: nil)
+            case .missing(let why):
+                let reason = unsupported.first.map { "it reads \($0.name): \($0.why)" } ?? why
+                result[m.name] = MetricRow(name: m.name, value: nil, unit: "", missing: reason)
+            }
+        }
+        return result
     }
 
     /// `--cpu-model` picks tables for counting; a model of another vendor would program

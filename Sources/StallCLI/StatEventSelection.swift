@@ -13,6 +13,10 @@ struct StatEventSelection {
     /// -M/--topdown: the metrics to print, and the core they belong to.
     var metrics: [TableMetric] = []
     var catalog: CoreCatalog? = nil
+    /// -M names found among the kernel's metrics for this core, evaluated as perf does,
+    /// and which selected events each of their event requests became.
+    var kernelMetrics: KernelMetricSet? = nil
+    var requestEvents: [String: [Int]] = [:]
 
     static func build(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws -> StatEventSelection {
         var selection = StatEventSelection()
@@ -22,7 +26,13 @@ struct StatEventSelection {
             let (catalog, metrics) = try selectMetrics(stat, resolver: resolver, pmus: pmus)
             selection.catalog = catalog
             selection.metrics = metrics
-            var tuples = MetricScheduler.tuples(for: metrics, catalog: catalog)
+            let kernel = metrics.filter(\.isKernelMetric)
+            if !kernel.isEmpty {
+                let set = KernelMetricSet(catalog: catalog, corePMU: catalog.model.pmu)
+                selection.kernelMetrics = set
+                requests += kernelMetricRequests(kernel, set: set, stat: stat)
+            }
+            var tuples = MetricScheduler.tuples(for: metrics.filter { !$0.isKernelMetric }, catalog: catalog)
             if !stat.metricNoMerge {
                 var seen = Set<String>()
                 tuples = tuples.map { $0.filter { seen.insert($0).inserted } }.filter { !$0.isEmpty }
@@ -69,12 +79,15 @@ struct StatEventSelection {
                     }
                     selection.events.append(event)
                     group.append(selection.events.count - 1)
+                    selection.requestEvents[name, default: []].append(selection.events.count - 1)
                 }
             }
             selection.groups.append(group)
         }
         if !filters.isEmpty { throw ValidationError("--filter '\(filters.first!)' has no tracepoint event to apply to") }
-        if stat.noMerge { selection.splitPerPMU(pmus: pmus) }
+        // perf: per-PMU rows with --no-merge, and on an Intel hybrid part always (its
+        // --hybrid-merge is the exception, not the default); Arm big.LITTLE merges by default.
+        if stat.noMerge || (pmus.isIntelHybrid && !stat.hybridMerge) { selection.splitPerPMU(pmus: pmus) }
         try selection.applyCgroups(stat)
         if stat.groupAll {
             // -g: every -e event in one group, as perf's --group.
@@ -101,7 +114,26 @@ struct StatEventSelection {
         }
     }
 
+    /// The kernel metrics' events: one group per metric (perf's metricgroup), unless
+    /// --metric-no-group, the metric's NO_GROUP_EVENTS constraint, or more events than
+    /// counters; an event two metrics read is counted once unless --metric-no-merge.
+    static func kernelMetricRequests(_ metrics: [TableMetric], set: KernelMetricSet, stat: Stat) -> [EventGroupRequest] {
+        var requests: [EventGroupRequest] = []
+        var seen = Set<String>()
+        for m in metrics {
+            var events = set.inputs(of: m).events
+            if !stat.metricNoMerge { events = events.filter { seen.insert($0).inserted } }
+            guard !events.isEmpty else { continue }
+            let grouped = !stat.metricNoGroup && !(m.constraint ?? "").hasPrefix("NO_GROUP_EVENTS") && events.count <= stat.counterBudget
+            requests += grouped ? [EventGroupRequest(members: events, isExplicitGroup: true)]
+                : events.map { EventGroupRequest(members: [$0], isExplicitGroup: false) }
+        }
+        return requests
+    }
+
     /// -M names (metric or metric group, any case) or --topdown's tree, on this core's tables.
+    /// The kernel's metrics are looked up first (perf's names: tma_*, frontend_bound, ...),
+    /// then stallstat's own (the stall tree's nodes and TLB metrics).
     static func selectMetrics(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws -> (CoreCatalog, [TableMetric]) {
         guard let model = try? resolver.cpuModels().values.first else {
             let id = resolver.topology.identities.values.first.map { "\($0)" } ?? "unknown"
@@ -113,10 +145,13 @@ struct StatEventSelection {
         for list in stat.metrics {
             for raw in list.split(separator: ",") {
                 let name = raw.trimmingWhitespace()
+                let kernel = KernelMetricSet(catalog: catalog).select(name)
+                if !kernel.isEmpty { kernel.forEach(add); continue }
                 let byName = catalog.metrics.filter { $0.name.lowercased() == name.lowercased() }
                 let byGroup = catalog.metrics.filter { $0.groups.contains { $0.lowercased() == name.lowercased() } }
                 if byName.isEmpty && byGroup.isEmpty {
-                    let known = Array(Set(catalog.metrics.map(\.name) + catalog.metrics.flatMap(\.groups))).sorted()
+                    let all = catalog.metrics + catalog.kernelMetrics
+                    let known = Array(Set(all.map(\.name) + all.flatMap(\.groups))).sorted()
                     let close = Suggestions.closest(to: name, among: known)
                     throw ValidationError("unknown metric or metric group '\(name)' for \(model.name); " + (close.isEmpty ? "it has: \(known.joined(separator: ", "))" : "did you mean: \(close.joined(separator: ", "))"))
                 }

@@ -32,6 +32,21 @@ public enum CPUPlaces {
         return places
     }
 
+    /// The `#constants` of the kernel's metric expressions, as perf's expr.c computes them:
+    /// SMT from smt/active, and CPUs, cores, dies and packages counted from sysfs topology.
+    /// `systemWide`: counting every CPU (#core_wide: both SMT threads of a core are counted).
+    public static func metricConstants(cpus: [Int], systemWide: Bool, root: String = "/sys/devices/system") -> [String: Double] {
+        let places = read(cpus: cpus, root: root)
+        let smt = SystemFiles.readTrimmed(root + "/cpu/smt/active") == "1"
+        return ["smt_on": smt ? 1 : 0,
+                "num_cpus_online": Double(cpus.count),
+                "num_packages": Double(Set(places.values.map(\.socket)).count),
+                "num_dies": Double(Set(places.values.map { [$0.socket, $0.die] }).count),
+                "num_cores": Double(Set(places.values.map { [$0.socket, $0.die, $0.core] }).count),
+                "core_wide": !smt || systemWide ? 1 : 0,
+                "has_pmem": SystemFiles.listDirectory("/sys/bus/nd/devices").contains { $0.hasPrefix("region") } ? 1 : 0]
+    }
+
     /// The caches sysfs lists for a CPU (cpuN/cache/indexK: level, shared_cpu_list), in index order.
     static func caches(cpu: Int, root: String) -> [CPUCache] {
         let dir = "\(root)/cpu/cpu\(cpu)/cache"

@@ -72,4 +72,7 @@ public struct SysfsPMUs: Sendable {
 
     public var corePMUs: [SysfsPMU] { pmus.filter(\.isCorePMU) }
     public var hasHardwarePMU: Bool { !corePMUs.isEmpty }
+    /// An Intel hybrid part (cpu_core and cpu_atom): perf prints each core type's count
+    /// as its own row (`cpu_core/cycles/`, `cpu_atom/cycles/`) unless --hybrid-merge.
+    public var isIntelHybrid: Bool { pmus.contains { $0.name == "cpu_atom" } && pmus.contains { $0.name == "cpu_core" } }
 }

@@ -296,6 +296,22 @@ final class EventTableLinuxTests: XCTestCase {
         let lines = EncodeFormatter.lines(for: e)
         XCTAssertEqual(lines.count, 2, "\(lines)")
         XCTAssertTrue(lines[0].contains("cpus=0-1 type=4") && lines[1].contains("cpus=2-3 type=10"), "\(lines)")
+        // stat's rows: one per core PMU, named as perf names them, each on its own CPUs
+        // with its own encoding (perf's default on hybrid; --hybrid-merge sums them).
+        XCTAssertTrue(pmus.isIntelHybrid)
+        var selection = StatEventSelection()
+        selection.events = [e]
+        selection.groups = [[0]]
+        selection.splitPerPMU(pmus: pmus)
+        XCTAssertEqual(selection.events.map(\.name), ["cpu_core/\(shared.name)/", "cpu_atom/\(shared.name)/"])
+        XCTAssertEqual(selection.events.map { $0.cpuAttrs.map { Array($0.keys).sorted() } }, [[0, 1], [2, 3]])
+        XCTAssertEqual(selection.events[1].attr?.config, atomConfigs[shared.name])
+        XCTAssertEqual(selection.groups, [[0, 1]])
+        // The kernel's metrics per core type: each opens its events on its own PMU.
+        let atomMetrics = KernelMetricSet(catalog: atom, corePMU: "cpu_atom")
+        XCTAssertEqual(atomMetrics.term("cpu_atom@TOPDOWN_BE_BOUND.ALL@"), .event("TOPDOWN_BE_BOUND.ALL"))
+        let resolvedAtom = try resolver.resolve("TOPDOWN_BE_BOUND.ALL")
+        XCTAssertEqual(resolvedAtom.cpuAttrs.map { Array($0.keys).sorted() } ?? [], [2, 3], "only the atom CPUs have it")
     }
 
     /// A Cortex-A53 implements no STALL_FRONTEND (Arm's data, the kernel's table): refused,

@@ -103,6 +103,8 @@ public struct TableMetric: Equatable, Sendable {
     public var line: Int
 
     public var isTreeNode: Bool { groups.contains("StallTree") }
+    /// One of the kernel's metrics (kernel-metrics.json), not stallstat's own.
+    public var isKernelMetric: Bool { file.hasSuffix("kernel-metrics.json") }
 }
 
 /// Every table file, parsed. Built from (path, text) pairs so it is tested without a disk.
