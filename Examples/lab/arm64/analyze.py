@@ -338,6 +338,28 @@ def judge_counts(d, model, c):
     if expected_core:
         c.add("default stall set counts", "tree printed" if "Stall tree (" in default else "no tree", "-",
               "counts and the stall tree of " + expected_core, "Stall tree (" in default and expected_core in default)
+    def metric_values(path):
+        """-M --metric-only -j output (perf's and stallstat's): metric name → value."""
+        values = {}
+        for line in (read(path, "") or "").splitlines():
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            for k, v in obj.items() if isinstance(obj, dict) else []:
+                for name in ("ipc", "frontend_stalled_cycles"):
+                    if name in k:
+                        try:
+                            values[name] = float(str(v).strip())
+                        except ValueError:
+                            pass
+        return values
+    sk, pk = metric_values(os.path.join(d, "cpu", "stallstat-metrics.json")), metric_values(os.path.join(d, "cpu", "perf-metrics.json"))
+    if model == "neoverse-n1":
+        for name in ("ipc", "frontend_stalled_cycles"):
+            s_v, p_v = sk.get(name), pk.get(name)
+            c.add(f"-M {name} (the kernel's metric)", fmt(s_v), fmt(p_v), "equal to the 2 decimals printed",
+                  s_v is not None and p_v is not None and abs(s_v - p_v) <= 0.011)
     default_a = read(os.path.join(d, "cpu", "default-a.txt"), "")
     c.add("stat -a --duration 1", "counted" if "Total test time" in default_a or "seconds time elapsed" in default_a else "failed", "-",
           "prints counts", "Total test time" in default_a or "seconds time elapsed" in default_a)

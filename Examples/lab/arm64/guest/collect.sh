@@ -109,6 +109,9 @@ detection() {
   t "$S" stat -- /tmp/lab_loop 2000000 > "$out/cpu/default.txt" 2>&1
   t "$S" stat -x, -o "$out/cpu/default.csv" -- /tmp/lab_loop 2000000 > "$out/cpu/default-csv.err" 2>&1
   t "$S" stat -a --duration 1 > "$out/cpu/default-a.txt" 2>&1
+  # The kernel's metrics (kernel-metrics.json) by perf's names, side by side with perf -M.
+  t perf stat -M ipc,frontend_stalled_cycles --metric-only -j -o "$out/cpu/perf-metrics.json" -- /tmp/lab_exact > /dev/null 2>&1
+  t "$S" stat -M ipc,frontend_stalled_cycles --metric-only -j -o "$out/cpu/stallstat-metrics.json" -- /tmp/lab_exact > "$out/cpu/stallstat-metrics.err" 2>&1
 }
 
 # ------------------------------------------------------------ multiplexing
