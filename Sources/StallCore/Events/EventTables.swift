@@ -291,10 +291,11 @@ public struct EventTableSet: Sendable {
                         if let v { fields[k] = v }
                     }
                     if failed { continue }
-                    // Intel/AMD layout: event 0-7 (AMD: 8-11 → 32-35), umask 8-15, edge 18, inv 23, cmask 24-31.
-                    raw = (code & 0xFF) | (fields["UMask", default: 0] & 0xFF) << 8 | (fields["EdgeDetect", default: 0] & 1) << 18
-                        | (fields["Invert", default: 0] & 1) << 23 | (fields["CounterMask", default: 0] & 0xFF) << 24
-                        | ((code >> 8) & 0xF) << 32
+                    var config = X86ConfigField.event.set(code, in: 0)
+                    for (field, key) in [(X86ConfigField.umask, "UMask"), (.edge, "EdgeDetect"), (.inv, "Invert"), (.cmask, "CounterMask")] {
+                        config = field.set(fields[key, default: 0], in: config)
+                    }
+                    raw = config
                 }
                 event.kernelConfig = raw
                 let (msrValue, msrError) = hexField("MSRValue")
@@ -329,6 +330,24 @@ public struct EventTableSet: Sendable {
                                       constraint: item["MetricConstraint"]?.stringValue, file: file, line: item.line))
         }
         return result
+    }
+}
+
+/// perf's x86 `cpu/format/` layout of a raw config, shared by the table loader (the kernel's
+/// EventCode/UMask/EdgeDetect/Invert/CounterMask) and the kernel metrics' `cpu@EVENT\,cmask\=1@`
+/// terms: event 0-7 (AMD's event bits 8-11 at 32-35), umask 8-15, edge 18, inv 23, cmask 24-31.
+public enum X86ConfigField: Sendable {
+    case event, umask, edge, inv, cmask
+
+    /// `config` with this field replaced by `value`, cut to the field's width.
+    public func set(_ value: UInt64, in config: UInt64) -> UInt64 {
+        switch self {
+        case .event: return config & ~0xF_0000_00FF | (value & 0xFF) | (value >> 8 & 0xF) << 32
+        case .umask: return config & ~0xFF00 | (value & 0xFF) << 8
+        case .edge: return config & ~(1 << 18) | (value & 1) << 18
+        case .inv: return config & ~(1 << 23) | (value & 1) << 23
+        case .cmask: return config & ~0xFF00_0000 | (value & 0xFF) << 24
+        }
     }
 }
 

@@ -121,15 +121,15 @@ public struct KernelMetricSet: Sendable {
             case ("event", 2):
                 guard let v = value else { return nil }
                 if catalog.model.vendor == .arm { guard v <= 0xFFFF else { return nil }; config = v }
-                else { config = config & ~0xF_0000_00FF | (v & 0xFF) | (v >> 8 & 0xF) << 32 }
+                else { config = X86ConfigField.event.set(v, in: config) }
             case ("umask", 2) where catalog.model.vendor != .arm:
                 guard let v = value, v <= 0xFF else { return nil }
-                config = config & ~0xFF00 | v << 8
+                config = X86ConfigField.umask.set(v, in: config)
             case ("cmask", 2) where catalog.model.vendor != .arm:
                 guard let v = value, v <= 0xFF else { return nil }
-                config = config & ~0xFF00_0000 | v << 24
-            case ("inv", 1) where catalog.model.vendor != .arm: config |= 1 << 23
-            case ("edge", 1) where catalog.model.vendor != .arm: config |= 1 << 18
+                config = X86ConfigField.cmask.set(v, in: config)
+            case ("inv", 1) where catalog.model.vendor != .arm: config = X86ConfigField.inv.set(1, in: config)
+            case ("edge", 1) where catalog.model.vendor != .arm: config = X86ConfigField.edge.set(1, in: config)
             default: return nil
             }
         }
