@@ -689,7 +689,7 @@ struct Stat: ParsableCommand {
             switch set.evaluate(m, counts: counts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,
                                 hasEvent: { request in counts[request] != nil }) {
             case .value(let v):
-                let (value, unit) = KernelMetricSet.scaled(v, scaleUnit: m.scaleUnit)
+                let (value, unit) = m.scaled(v)
                 result[m.name] = MetricRow(name: m.name, value: value, unit: unit, missing: nil)
             case .missing(let why):
                 let reason = unsupported.first.map { "it reads \($0.name): \($0.why)" } ?? why

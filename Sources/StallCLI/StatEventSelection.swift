@@ -140,12 +140,13 @@ struct StatEventSelection {
             throw CLIError.nothingCounted("-M/--topdown need this core's metrics, but EventTables has no entry for this CPU (\(id)); give --cpu-model MODEL of the same vendor, or count events with -e")
         }
         let catalog = resolver.tables.catalog(for: model)
+        let kernelMetrics = KernelMetricSet(catalog: catalog)
         var chosen: [TableMetric] = []
         func add(_ m: TableMetric) { if !chosen.contains(where: { $0.name == m.name }) { chosen.append(m) } }
         for list in stat.metrics {
             for raw in list.split(separator: ",") {
                 let name = raw.trimmingWhitespace()
-                let kernel = KernelMetricSet(catalog: catalog).select(name)
+                let kernel = kernelMetrics.select(name)
                 if !kernel.isEmpty { kernel.forEach(add); continue }
                 let byName = catalog.metrics.filter { $0.name.lowercased() == name.lowercased() }
                 let byGroup = catalog.metrics.filter { $0.groups.contains { $0.lowercased() == name.lowercased() } }

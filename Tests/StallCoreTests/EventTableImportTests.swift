@@ -32,7 +32,9 @@ final class EventTableImportTests: XCTestCase {
     }
 
     /// The kernel's pmu-events arch/ directory with `arch`'s mapfile, or a skip saying how to get it.
-    func kernelTree(_ arch: String) throws -> String {
+    func kernelTree(_ arch: String) throws -> String { try Self.kernelTree(arch) }
+
+    static func kernelTree(_ arch: String) throws -> String {
         guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
               FileManager.default.fileExists(atPath: root + "/\(arch)/mapfile.csv") else {
             throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory (EventTables/fetch-kernel-pmu-events.sh)")

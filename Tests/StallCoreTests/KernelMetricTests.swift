@@ -49,10 +49,7 @@ final class KernelMetricTests: XCTestCase {
     /// Each name the tables call "left out" really is one the import leaves out: in the
     /// kernel's files for that model it is an MSR (offcore), deprecated or non-core event.
     func testEveryLeftOutNameIsAnEventTheImportSkips() throws {
-        guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
-              FileManager.default.fileExists(atPath: root + "/x86/mapfile.csv") else {
-            throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory (EventTables/fetch-kernel-pmu-events.sh)")
-        }
+        let root = try EventTableImportTests.kernelTree("x86")
         var skippedByDir: [String: [String: String]] = [:]
         func skipped(_ dir: String) -> [String: String] {
             if let s = skippedByDir[dir] { return s }
@@ -94,10 +91,7 @@ final class KernelMetricTests: XCTestCase {
     /// The import keeps every metric of the kernel's files, with the kernel's expression:
     /// Arm's sbsa.json metrics on the cores that name them (with the core's override).
     func testTheImportKeepsEveryKernelMetricWithItsExpression() throws {
-        guard let root = ProcessInfo.processInfo.environment["STALLSTAT_KERNEL_PMU_EVENTS"], !root.isEmpty,
-              FileManager.default.fileExists(atPath: root + "/x86/mapfile.csv") else {
-            throw XCTSkip("set STALLSTAT_KERNEL_PMU_EVENTS to a kernel pmu-events arch/ directory")
-        }
+        let root = try EventTableImportTests.kernelTree("x86")
         func load(_ path: String) -> [[String: Any]] {
             (FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [[String: Any]] }) ?? []
         }
@@ -153,12 +147,12 @@ final class KernelMetricTests: XCTestCase {
         XCTAssertEqual(v1.term("stall_slot_frontend"), .event("stall_slot_frontend"))
         XCTAssertEqual(v1.term("armv8_pmuv3_0@event=0x9011@"), .event("r9011"))
         // ScaleUnit: a factor and a unit.
-        XCTAssertEqual(KernelMetricSet.scaled(0.25, scaleUnit: "100%").value, 25)
-        XCTAssertEqual(KernelMetricSet.scaled(0.25, scaleUnit: "100%").unit, "%")
-        XCTAssertEqual(KernelMetricSet.scaled(12, scaleUnit: "1percent of slots").unit, "percent of slots")
-        XCTAssertEqual(KernelMetricSet.scaled(2, scaleUnit: "1e9ns").value, 2e9)
-        XCTAssertEqual(KernelMetricSet.scaled(2, scaleUnit: "1e9ns").unit, "ns")
-        XCTAssertEqual(KernelMetricSet.scaled(3, scaleUnit: "1events").unit, "events")
+        XCTAssertEqual(TableMetric.scaled(0.25, scaleUnit: "100%").value, 25)
+        XCTAssertEqual(TableMetric.scaled(0.25, scaleUnit: "100%").unit, "%")
+        XCTAssertEqual(TableMetric.scaled(12, scaleUnit: "1percent of slots").unit, "percent of slots")
+        XCTAssertEqual(TableMetric.scaled(2, scaleUnit: "1e9ns").value, 2e9)
+        XCTAssertEqual(TableMetric.scaled(2, scaleUnit: "1e9ns").unit, "ns")
+        XCTAssertEqual(TableMetric.scaled(3, scaleUnit: "1events").unit, "events")
     }
 
     /// Python's evaluator is the oracle: for metrics of several models (Intel TMA, hybrid

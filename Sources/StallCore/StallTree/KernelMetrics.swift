@@ -206,21 +206,4 @@ public struct KernelMetricSet: Sendable {
         }
         return value(of: metric, visiting: [])
     }
-
-    /// The value scaled as perf prints it: ScaleUnit is a factor and a unit ("100%",
-    /// "1percent of slots", "1e9ns").
-    public static func scaled(_ value: Double, scaleUnit: String?) -> (value: Double, unit: String) {
-        guard let su = scaleUnit?.trimmingWhitespace(), !su.isEmpty else { return (value, "") }
-        var numberEnd = su.startIndex
-        while numberEnd < su.endIndex, su[numberEnd].isNumber || ".eE".contains(su[numberEnd])
-                || ((su[numberEnd] == "-" || su[numberEnd] == "+") && numberEnd > su.startIndex && "eE".contains(su[su.index(before: numberEnd)])) {
-            numberEnd = su.index(after: numberEnd)
-        }
-        // "1e9ns": the scan stops at 'n'; "100%": at '%'. A unit that starts with 'e' ("1events")
-        // would be read as an exponent: back off to the longest prefix that is a number.
-        var end = numberEnd
-        while end > su.startIndex, Double(su[su.startIndex..<end]) == nil { end = su.index(before: end) }
-        guard end > su.startIndex, let factor = Double(su[su.startIndex..<end]) else { return (value, su) }
-        return (value * factor, String(su[end...]).trimmingWhitespace())
-    }
 }

@@ -276,20 +276,18 @@ public struct StallTreeBuilder {
                     guidance = g
                 }
             }
-            let unit = (m.scaleUnit ?? "").drop(while: { $0.isNumber || $0 == "." })
+            let unit = m.scaled(count).unit
             nodes.append(StallTreeNode(name: m.name, brief: m.brief, parent: parent, depth: depth, count: count,
                                        shareOfParent: shareOfParent, shareOfRoot: shareOfRoot, root: root,
-                                       percentRunning: running, flags: flags, guidance: guidance, unit: String(unit)))
+                                       percentRunning: running, flags: flags, guidance: guidance, unit: unit))
             for c in children { visit(c, depth: depth + 1, root: root) }
         }
         for r in roots { visit(r, depth: 0, root: r.name) }
 
         var info: [InfoMetric] = []
         for m in catalog.metrics where !m.isTreeNode {
-            guard case .value(var v) = evaluate(m.name) else { continue }
-            var unit = m.scaleUnit ?? ""
-            if unit.hasPrefix("100%") { v *= 100; unit = "%" }
-            else if unit.hasPrefix("1") { unit = String(unit.dropFirst()) }
+            guard case .value(let raw) = evaluate(m.name) else { continue }
+            let (v, unit) = m.scaled(raw)
             var guidance: String? = nil
             if let t = m.threshold, let g = m.guidance, let expr = try? MetricExpression.parse(t),
                case .value(let hit)? = try? expr.evaluate(names: { $0 == "value" ? .value(unit == "%" ? v / 100 : v) : .unknown }), hit != 0 {
