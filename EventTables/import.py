@@ -157,8 +157,7 @@ def main():
 
     # ---- the kernel's cores (mapfile: MIDR without variant/revision → directory)
     cores = {}   # name → {"implementer", "parts", "events", "sources"}
-    with open(os.path.join(arm64, "mapfile.csv"), encoding="utf-8") as f:
-        rows = [r for r in csv.reader(l for l in f if not l.startswith("#")) if len(r) >= 4 and r[3].strip() == "core"]
+    rows = core_rows(os.path.join(arm64, "mapfile.csv"))
     arm_names = {core_name(c["name"]) for c in arm_cpus.values()}
     for midr_text, _, directory, _ in rows:
         midr = code_of(midr_text)
@@ -357,8 +356,7 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
     events of several codes, AnyThread events, uncore and data-fabric units. Hybrid models
     give one model per core type (`alderlake` = cpu_core, `alderlake-atom` = cpu_atom)."""
     x86 = os.path.join(arch, "x86")
-    with open(os.path.join(x86, "mapfile.csv"), encoding="utf-8") as f:
-        rows = [r for r in csv.reader(l for l in f if not l.startswith("#")) if len(r) >= 4 and r[3].strip() == "core"]
+    rows = core_rows(os.path.join(x86, "mapfile.csv"))
     hand_by_name = {c["Name"]: c for c in cpu_overlay if c.get("Vendor") != "arm"}
     cpus, skipped, written = [], collections.Counter(), {}
     for pattern, version, directory, _ in rows:
@@ -466,8 +464,7 @@ def import_metrics(arch, ksrc, cores, hand):
                     merged.update({k: v for k, v in m.items() if k != "ArchStdEvent"})
                     out[f"arm/{name}"].append(slim(merged, f"{ksrc}:arm64/sbsa.json + {src}"))
     x86 = os.path.join(arch, "x86")
-    with open(os.path.join(x86, "mapfile.csv"), encoding="utf-8") as f:
-        rows = [r for r in csv.reader(l for l in f if not l.startswith("#")) if len(r) >= 4 and r[3].strip() == "core"]
+    rows = core_rows(os.path.join(x86, "mapfile.csv"))
     for _, _, directory, _ in rows:
         base = hand.get(directory) or ("zen" + directory[len("amdzen"):] if directory.startswith("amdzen") else directory)
         if f"x86/{base}" in out:
@@ -486,6 +483,12 @@ def import_metrics(arch, ksrc, cores, hand):
     for table, metrics in out.items():
         write(os.path.join(here, table, "kernel-metrics.json"), metrics)
     return out
+
+
+def core_rows(mapfile):
+    """A kernel mapfile's core rows (cpuid pattern, version, directory, type)."""
+    with open(mapfile, encoding="utf-8") as f:
+        return [r for r in csv.reader(l for l in f if not l.startswith("#")) if len(r) >= 4 and r[3].strip() == "core"]
 
 
 def kernel_version(arch_dir):
