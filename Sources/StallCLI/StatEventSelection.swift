@@ -125,7 +125,7 @@ struct StatEventSelection {
             if !stat.metricNoMerge { events = events.filter { seen.insert($0).inserted } }
             guard !events.isEmpty else { continue }
             let grouped = !stat.metricNoGroup && !(m.constraint ?? "").hasPrefix("NO_GROUP_EVENTS") && events.count <= stat.counterBudget
-            requests += grouped ? [EventGroupRequest(members: events, isExplicitGroup: true)]
+            requests += grouped ? [EventGroupRequest(members: KernelMetricSet.perfGroupOrder(events), isExplicitGroup: true)]
                 : events.map { EventGroupRequest(members: [$0], isExplicitGroup: false) }
         }
         return requests

@@ -146,6 +146,16 @@ final class KernelMetricTests: XCTestCase {
         let v1 = try set("neoverse-v1")
         XCTAssertEqual(v1.term("stall_slot_frontend"), .event("stall_slot_frontend"))
         XCTAssertEqual(v1.term("armv8_pmuv3_0@event=0x9011@"), .event("r9011"))
+        // PERF_METRICS groups are led by slots, then the topdown events (perf's order); others keep theirs.
+        let icx = try set("icelakex")
+        let topdown = icx.inputs(of: try XCTUnwrap(icx.metric(named: "tma_frontend_bound"))).events
+        XCTAssertTrue(topdown.contains { $0.contains("topdown-fe-bound") }, "\(topdown)")
+        let ordered = KernelMetricSet.perfGroupOrder(topdown)
+        XCTAssertTrue(ordered[0].lowercased().contains("slots"), "\(ordered)")
+        XCTAssertEqual(Set(ordered), Set(topdown))
+        XCTAssertEqual(KernelMetricSet.perfGroupOrder(["INT_MISC.UOP_DROPPING", "cpu/topdown-fe-bound/", "UOPS_RETIRED.SLOTS", "cpu/slots/"]),
+                       ["cpu/slots/", "cpu/topdown-fe-bound/", "INT_MISC.UOP_DROPPING", "UOPS_RETIRED.SLOTS"])
+        XCTAssertEqual(KernelMetricSet.perfGroupOrder(["b", "TOPDOWN.SLOTS", "a"]), ["b", "TOPDOWN.SLOTS", "a"])
         // ScaleUnit: a factor and a unit.
         XCTAssertEqual(TableMetric.scaled(0.25, scaleUnit: "100%").value, 25)
         XCTAssertEqual(TableMetric.scaled(0.25, scaleUnit: "100%").unit, "%")

@@ -159,6 +159,19 @@ public struct KernelMetricSet: Sendable {
         return (events, unsupported, usesDuration)
     }
 
+    /// A metric group's events in the order perf opens them (arch/x86/util/evlist.c
+    /// arch_evlist__cmp): with a PERF_METRICS event (`topdown-*`, which must be in a group led
+    /// by slots) the slots event first, then the topdown events, then the rest; otherwise as given.
+    public static func perfGroupOrder(_ events: [String]) -> [String] {
+        let lower = events.map { $0.lowercased() }
+        guard lower.contains(where: { $0.contains("topdown-") }) else { return events }
+        func rank(_ i: Int) -> Int {
+            if lower[i].contains("slots") && !lower[i].contains("uops_retired.slots") { return 0 }
+            return lower[i].contains("topdown") ? 1 : 2
+        }
+        return events.indices.sorted { (rank($0), $0) < (rank($1), $1) }.map { events[$0] }
+    }
+
     /// The names an expression counts: has_event's argument is asked about, not counted.
     static func countedNames(_ e: MetricExpression) -> [String] {
         switch e {
