@@ -30,13 +30,15 @@ public indirect enum MetricExpression: Equatable, Sendable {
         return e
     }
 
-    /// Every event or metric name the expression reads.
+    /// Every event or metric name the expression reads, in the text's order. has_event's
+    /// argument is asked about, not read (perf's expr.y adds no id for it), so not listed.
     public var names: [String] {
         switch self {
         case .number, .constant: return []
         case .name(let n): return [n]
         case .unary(_, let a): return a.names
         case .binary(_, let a, let b): return a.names + b.names
+        case .call("has_event", _): return []
         case .call(_, let args): return args.flatMap(\.names)
         case .conditional(let t, let c, let o): return t.names + c.names + o.names
         }
