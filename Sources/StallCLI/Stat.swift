@@ -673,11 +673,16 @@ struct Stat: ParsableCommand {
     /// over the events it became), the run's duration, the machine's #constants.
     func kernelMetricValues(_ summary: StatWindow, selection: StatEventSelection, resolver: EventResolver, pmus: SysfsPMUs) -> [String: MetricRow] {
         guard let set = selection.kernelMetrics else { return [:] }
-        var counts: [String: Double] = [:]
         let rows = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
-        for (request, indexes) in selection.requestEvents {
-            let matching = rows.filter { r in r.eventIndex.map(indexes.contains) ?? false }
-            if !matching.isEmpty { counts[request] = matching.reduce(0) { $0 + $1.value } }
+        /// A metric's counts: each of its event requests' value, summed over the events
+        /// (per-PMU rows) the request became in the metric's own group.
+        func counts(of metric: TableMetric) -> [String: Double] {
+            var counts: [String: Double] = [:]
+            for (request, indexes) in selection.kernelMetricEvents[metric.name] ?? [:] {
+                let matching = rows.filter { r in r.eventIndex.map(indexes.contains) ?? false }
+                if !matching.isEmpty { counts[request] = matching.reduce(0) { $0 + $1.value } }
+            }
+            return counts
         }
         let cpus = resolver.topology.identities.keys.sorted()
         var constants = CPUPlaces.metricConstants(cpus: cpus, systemWide: target.allCPUs || target.cpuList != nil)
@@ -686,8 +691,9 @@ struct Stat: ParsableCommand {
         var result: [String: MetricRow] = [:]
         for m in selection.metrics where m.isKernelMetric {
             let unsupported = set.inputs(of: m).unsupported
-            switch set.evaluate(m, counts: counts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,
-                                hasEvent: { request in counts[request] != nil }) {
+            let metricCounts = counts(of: m)
+            switch set.evaluate(m, counts: metricCounts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,
+                                hasEvent: { request in metricCounts[request] != nil }) {
             case .value(let v):
                 let (value, unit) = m.scaled(v)
                 result[m.name] = MetricRow(name: m.name, value: value, unit: unit, missing: nil)

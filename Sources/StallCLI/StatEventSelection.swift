@@ -14,14 +14,16 @@ struct StatEventSelection {
     var metrics: [TableMetric] = []
     var catalog: CoreCatalog? = nil
     /// -M names found among the kernel's metrics for this core, evaluated as perf does,
-    /// and which selected events each of their event requests became.
+    /// and, per metric, which selected events each of its event requests became (a metric
+    /// reads its own group's events, as in perf, not every copy of an event).
     var kernelMetrics: KernelMetricSet? = nil
-    var requestEvents: [String: [Int]] = [:]
+    var kernelMetricEvents: [String: [String: [Int]]] = [:]
 
     static func build(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws -> StatEventSelection {
         var selection = StatEventSelection()
         if stat.nullRun { return selection }
         var requests: [EventGroupRequest] = []
+        var kernelPlan: KernelMetricSet.EventPlan? = nil
         if !stat.metrics.isEmpty || stat.topdown {
             let (catalog, metrics) = try selectMetrics(stat, resolver: resolver, pmus: pmus)
             selection.catalog = catalog
@@ -30,7 +32,9 @@ struct StatEventSelection {
             if !kernel.isEmpty {
                 let set = KernelMetricSet(catalog: catalog, corePMU: catalog.model.pmu)
                 selection.kernelMetrics = set
-                requests += kernelMetricRequests(kernel, set: set, stat: stat)
+                let plan = set.plan(kernel, noGroup: stat.metricNoGroup, noMerge: stat.metricNoMerge, counters: stat.counterBudget)
+                kernelPlan = plan
+                requests += plan.requests   // first, so the plan's request indices are `requests`'
             }
             var tuples = MetricScheduler.tuples(for: metrics.filter { !$0.isKernelMetric }, catalog: catalog)
             if !stat.metricNoMerge {
@@ -62,8 +66,10 @@ struct StatEventSelection {
         // Filters attach to the last tracepoint named before them; ArgumentParser keeps
         // no order across options, so with several they go to the tracepoints in turn.
         var filters = stat.filters[...]
+        var requestEvents: [[String: [Int]]] = []
         for request in requests {
             var group: [Int] = []
+            var byName: [String: [Int]] = [:]
             for name in request.members {
                 for var event in try resolve(name, resolver: resolver) {
                     if stat.allUser || stat.allKernel, var attr = event.attr {
@@ -79,10 +85,16 @@ struct StatEventSelection {
                     }
                     selection.events.append(event)
                     group.append(selection.events.count - 1)
-                    selection.requestEvents[name, default: []].append(selection.events.count - 1)
+                    byName[name, default: []].append(selection.events.count - 1)
                 }
             }
             selection.groups.append(group)
+            requestEvents.append(byName)
+        }
+        for (metric, requestIndices) in kernelPlan?.readsFrom ?? [:] {
+            selection.kernelMetricEvents[metric] = requestIndices.reduce(into: [:]) { events, r in
+                events.merge(requestEvents[r]) { $0 + $1 }
+            }
         }
         if !filters.isEmpty { throw ValidationError("--filter '\(filters.first!)' has no tracepoint event to apply to") }
         // perf: per-PMU rows with --no-merge, and on an Intel hybrid part always (its
@@ -114,23 +126,6 @@ struct StatEventSelection {
         }
     }
 
-    /// The kernel metrics' events: one group per metric (perf's metricgroup), unless
-    /// --metric-no-group, the metric's NO_GROUP_EVENTS constraint, or more events than
-    /// counters; an event two metrics read is counted once unless --metric-no-merge.
-    static func kernelMetricRequests(_ metrics: [TableMetric], set: KernelMetricSet, stat: Stat) -> [EventGroupRequest] {
-        var requests: [EventGroupRequest] = []
-        var seen = Set<String>()
-        for m in metrics {
-            var events = set.inputs(of: m).events
-            if !stat.metricNoMerge { events = events.filter { seen.insert($0).inserted } }
-            guard !events.isEmpty else { continue }
-            let grouped = !stat.metricNoGroup && !(m.constraint ?? "").hasPrefix("NO_GROUP_EVENTS") && events.count <= stat.counterBudget
-            requests += grouped ? [EventGroupRequest(members: KernelMetricSet.perfGroupOrder(events), isExplicitGroup: true)]
-                : events.map { EventGroupRequest(members: [$0], isExplicitGroup: false) }
-        }
-        return requests
-    }
-
     /// -M names (metric or metric group, any case) or --topdown's tree, on this core's tables.
     /// The kernel's metrics are looked up first (perf's names: tma_*, frontend_bound, ...),
     /// then stallstat's own (the stall tree's nodes and TLB metrics).
@@ -154,7 +149,9 @@ struct StatEventSelection {
                     let all = catalog.metrics + catalog.kernelMetrics
                     let known = Array(Set(all.map(\.name) + all.flatMap(\.groups))).sorted()
                     let close = Suggestions.closest(to: name, among: known)
-                    throw ValidationError("unknown metric or metric group '\(name)' for \(model.name); " + (close.isEmpty ? "it has: \(known.joined(separator: ", "))" : "did you mean: \(close.joined(separator: ", "))"))
+                    // A core has hundreds of metrics: name the close ones, else where the list is.
+                    let hint = close.isEmpty ? "" : "did you mean: \(close.joined(separator: ", "))? "
+                    throw ValidationError("unknown metric or metric group '\(name)' for \(model.name); \(hint)`stallstat list metric --cpu \(model.name)` lists its \(Set(all.map(\.name)).count) metrics, `stallstat list metricgroup --cpu \(model.name)` its groups")
                 }
                 (byName + byGroup).forEach(add)
             }
@@ -194,6 +191,7 @@ struct StatEventSelection {
         }
         events = newEvents
         groups = groups.map { $0.flatMap { mapping[$0] ?? [] } }
+        kernelMetricEvents = kernelMetricEvents.mapValues { $0.mapValues { $0.flatMap { mapping[$0] ?? [] } } }
     }
 
     /// -G: one name for every event, else the i-th cgroup for the i-th event ('' for

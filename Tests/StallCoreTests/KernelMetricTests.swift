@@ -14,6 +14,51 @@ final class KernelMetricTests: XCTestCase {
         return KernelMetricSet(catalog: tables.catalog(for: m), corePMU: pmu)
     }
 
+    /// stat -M's groups as perf's parse_groups makes them: largest metric first, a metric
+    /// whose events an earlier group holds reads that group, others open their whole group
+    /// (never a group missing an event it shares with another metric: a topdown group
+    /// without its slots leader is refused by the kernel).
+    func testEventPlanSharesWholeGroupsAsPerfDoes() throws {
+        let icx = try set("icelakex")
+        let l1 = icx.select("TopdownL1")
+        XCTAssertEqual(Set(l1.map(\.name)), ["tma_backend_bound", "tma_bad_speculation", "tma_frontend_bound", "tma_retiring"])
+        func covers(_ plan: KernelMetricSet.EventPlan, _ metrics: [TableMetric], file: StaticString = #filePath, line: UInt = #line) {
+            for m in metrics {
+                let read = Set((plan.readsFrom[m.name] ?? []).flatMap { plan.requests[$0].members })
+                XCTAssertTrue(Set(icx.inputs(of: m).events).isSubset(of: read), "\(m.name) reads \(read)", file: file, line: line)
+            }
+            for r in plan.requests where r.isExplicitGroup && r.members.contains(where: { $0.contains("topdown-") }) {
+                XCTAssertTrue(r.members[0].hasSuffix("slots/") || r.members[0] == "TOPDOWN.SLOTS", "\(r.members)", file: file, line: line)
+            }
+        }
+        // tma_bad_speculation reads the other three's events: one group serves all four.
+        let merged = icx.plan(l1, noGroup: false, noMerge: false, counters: 10)
+        XCTAssertEqual(merged.requests.count, 1, "\(merged.requests)")
+        XCTAssertEqual(Set(merged.readsFrom.values), [[0]])
+        covers(merged, l1)
+        // --metric-no-merge: a whole group each.
+        let own = icx.plan(l1, noGroup: false, noMerge: true, counters: 10)
+        XCTAssertEqual(own.requests.count, 4)
+        XCTAssertEqual(Set(own.readsFrom.values.flatMap { $0 }).count, 4)
+        covers(own, l1)
+        // Not a subset: tma_fetch_latency opens its own group, keeping the
+        // INT_MISC.UOP_DROPPING it shares with tma_frontend_bound (a per-event merge dropped it).
+        let two = [try XCTUnwrap(icx.metric(named: "tma_frontend_bound")), try XCTUnwrap(icx.metric(named: "tma_fetch_latency"))]
+        let separate = icx.plan(two, noGroup: false, noMerge: false, counters: 10)
+        XCTAssertEqual(separate.requests.count, 2)
+        XCTAssertTrue(separate.requests.allSatisfy { $0.members.contains("INT_MISC.UOP_DROPPING") }, "\(separate.requests)")
+        covers(separate, two)
+        // --metric-no-group: single events, each opened once for every metric reading it.
+        let singles = icx.plan(l1 + two, noGroup: true, noMerge: false, counters: 10)
+        XCTAssertTrue(singles.requests.allSatisfy { !$0.isExplicitGroup && $0.members.count == 1 })
+        XCTAssertEqual(Set(singles.requests.map(\.members[0])).count, singles.requests.count, "no event twice")
+        covers(singles, l1 + two)
+        // More events than counters: ungrouped, as with --metric-no-group.
+        let few = icx.plan(l1, noGroup: false, noMerge: false, counters: 3)
+        XCTAssertTrue(few.requests.allSatisfy { !$0.isExplicitGroup })
+        covers(few, l1)
+    }
+
     /// Every metric of every model parses, and each name it reads is an event request, a
     /// metric, duration_time, or an uncore/left-out event with its reason.
     func testEveryKernelMetricParsesAndEachNameItReadsIsCountedOrSaysWhyNot() throws {

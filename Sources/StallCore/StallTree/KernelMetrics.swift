@@ -103,7 +103,7 @@ public struct KernelMetricSet: Sendable {
     }
 
     static func leftOut(_ event: String, _ model: String) -> String {
-        "'\(event)' is not an event of \(model) (the import leaves out events needing an MSR, deprecated and data-fabric events)"
+        "'\(event)' is not an event of \(model) (the import leaves out events of several codes and AMD's data-fabric, L3 and memory-controller units)"
     }
 
     /// `EVENT,cmask=1,inv,edge` or `event=0x..,umask=0x..`: the event's kernel config with
@@ -146,7 +146,7 @@ public struct KernelMetricSet: Sendable {
             guard let expr = try? MetricExpression.parse(m.expression) else {
                 unsupported.append((m.name, "its expression does not parse")); return
             }
-            for n in Self.countedNames(expr) {
+            for n in expr.names {
                 switch term(n) {
                 case .metric(let sub): if let s = self.metric(named: sub) { walk(s, depth: depth + 1) }
                 case .event(let request): if seenEvents.insert(request).inserted { events.append(request) }
@@ -157,6 +157,50 @@ public struct KernelMetricSet: Sendable {
         }
         walk(metric, depth: 0)
         return (events, unsupported, usesDuration)
+    }
+
+    /// How `stat -M` opens the metrics' events, and which of them each metric reads.
+    public struct EventPlan: Equatable, Sendable {
+        public var requests: [EventGroupRequest]
+        /// Metric name → the indices in `requests` whose events the metric is evaluated from.
+        public var readsFrom: [String: [Int]]
+    }
+
+    /// perf's metricgroup.c parse_groups: metrics largest first; one that is not grouped
+    /// (`noGroup`, its NO_GROUP_EVENTS constraint, or more events than `counters`) reads a
+    /// list of single events shared by all such metrics; a grouped one reads the group of an
+    /// earlier metric that holds all its events, else opens its own whole group, so a
+    /// group never loses an event it needs to another (a topdown group keeps its slots
+    /// leader). `noMerge`: every metric opens its own events.
+    public func plan(_ metrics: [TableMetric], noGroup: Bool, noMerge: Bool, counters: Int) -> EventPlan {
+        let reads = metrics.map { self.inputs(of: $0).events }
+        let largestFirst = metrics.indices.sorted { (-reads[$0].count, $0) < (-reads[$1].count, $1) }
+        var plan = EventPlan(requests: [], readsFrom: [:])
+        var singles: [String: Int] = [:]
+        var groups: [(events: Set<String>, request: Int)] = []
+        for i in largestFirst {
+            let (m, events) = (metrics[i], reads[i])
+            guard !events.isEmpty else { plan.readsFrom[m.name] = []; continue }
+            let grouped = !noGroup && !(m.constraint ?? "").hasPrefix("NO_GROUP_EVENTS") && events.count <= counters
+            if !grouped {
+                plan.readsFrom[m.name] = events.map { e in
+                    if !noMerge, let r = singles[e] { return r }
+                    plan.requests.append(EventGroupRequest(members: [e], isExplicitGroup: false))
+                    singles[e] = plan.requests.count - 1
+                    return plan.requests.count - 1
+                }
+                continue
+            }
+            let wanted = Set(events)
+            if !noMerge, let earlier = groups.first(where: { wanted.isSubset(of: $0.events) }) {
+                plan.readsFrom[m.name] = [earlier.request]
+                continue
+            }
+            plan.requests.append(EventGroupRequest(members: Self.perfGroupOrder(events), isExplicitGroup: true))
+            groups.append((wanted, plan.requests.count - 1))
+            plan.readsFrom[m.name] = [plan.requests.count - 1]
+        }
+        return plan
     }
 
     /// A metric group's events in the order perf opens them (arch/x86/util/evlist.c
@@ -170,19 +214,6 @@ public struct KernelMetricSet: Sendable {
             return lower[i].contains("topdown") ? 1 : 2
         }
         return events.indices.sorted { (rank($0), $0) < (rank($1), $1) }.map { events[$0] }
-    }
-
-    /// The names an expression counts: has_event's argument is asked about, not counted.
-    static func countedNames(_ e: MetricExpression) -> [String] {
-        switch e {
-        case .number, .constant: return []
-        case .name(let n): return [n]
-        case .unary(_, let a): return countedNames(a)
-        case .binary(_, let a, let b): return countedNames(a) + countedNames(b)
-        case .call("has_event", _): return []
-        case .call(_, let args): return args.flatMap(countedNames)
-        case .conditional(let t, let c, let o): return countedNames(c) + countedNames(t) + countedNames(o)
-        }
     }
 
     /// A metric's value, from the counted value of each event request (`counts`), the
