@@ -352,8 +352,10 @@ CONFIG1_MSRS = {"0x1a6", "0x1a7", "0x1a6,0x1a7", "0x3f6", "0x3f7"}
 def import_x86(arch, ksrc, hand, cpu_overlay):
     """Core events of every x86 model of the kernel's mapfile the hand tables do not have
     (`hand`: kernel directory → hand-kept model name). Left out, and said in IMPORTED.md:
-    deprecated events, events needing an MSR (offcore response, load latency: config1),
-    events of several codes, AnyThread events, uncore and data-fabric units. Hybrid models
+    events needing an MSR other than offcore response, load latency and frontend (those go
+    to config1), events of several codes, uncore and data-fabric units. Deprecated events
+    are kept and marked (perf still opens them; its `perf list` hides them), and AnyThread
+    events carry their `any` bit (config:21), as perf's jevents composes them. Hybrid models
     give one model per core type (`alderlake` = cpu_core, `alderlake-atom` = cpu_atom)."""
     x86 = os.path.join(arch, "x86")
     rows = core_rows(os.path.join(x86, "mapfile.csv"))
@@ -378,14 +380,10 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
                     continue
                 why = None
                 msr = str(e.get("MSRIndex", "0")).lower().replace(" ", "")
-                if e.get("Deprecated") == "1":
-                    why = "deprecated"
-                elif "," in str(e.get("EventCode", "")) and msr not in CONFIG1_MSRS:
+                if "," in str(e.get("EventCode", "")) and msr not in CONFIG1_MSRS:
                     why = "several codes"
                 elif msr not in ("0", "0x0", "0x00") and msr not in CONFIG1_MSRS:
                     why = "an MSR (config1)"
-                elif str(e.get("AnyThread", "0")) not in ("0", ""):
-                    why = "AnyThread"
                 elif e.get("Unit") not in (None, "cpu_core", "cpu_atom"):
                     why = "unit " + e["Unit"]
                 if why:
@@ -397,7 +395,7 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
                 item = {"EventName": e["EventName"], "EventCode": str(e.get("EventCode", "0x00")).split(",")[0]}
                 if msr in CONFIG1_MSRS:
                     item["MSRValue"] = e.get("MSRValue", "0x0")
-                for k in ("UMask", "CounterMask", "Invert", "EdgeDetect"):
+                for k in ("UMask", "CounterMask", "Invert", "EdgeDetect", "AnyThread", "Deprecated"):
                     if str(e.get(k, "0")) not in ("0", "0x0", "0x00", ""):
                         item[k] = e[k]
                 item["BriefDescription"] = (e.get("BriefDescription") or "").strip()

@@ -6,18 +6,22 @@ struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the events usable here, grouped, marking which ones this machine can open.")
 
-    @Argument(help: "Only this group: hw, cache, sw, tracepoint, pmu, signal, table.")
+    @Argument(help: "Only this group: hw, cache, sw, tracepoint, pmu, signal, table, metric, metricgroup.")
     var group: String?
 
     @OptionGroup var tableOptions: TableOptions
 
     func run() throws {
+        if group == "metric" || group == "metricgroup" {
+            try listMetrics(tableOptions.resolver(), byGroup: group == "metricgroup")
+            return
+        }
         if tableOptions.cpuModel != nil || group == "table" {
             try listTable(tableOptions.resolver())
             return
         }
         let pmus = SysfsPMUs()
-        let groups = ["hw", "cache", "sw", "tracepoint", "pmu", "signal", "table"]
+        let groups = ["hw", "cache", "sw", "tracepoint", "pmu", "signal", "table", "metric", "metricgroup"]
         if let group, !groups.contains(group) {
             throw ValidationError("unknown group '\(group)'; choose one of \(groups.joined(separator: ", "))")
         }
@@ -81,12 +85,13 @@ struct List: ParsableCommand {
             if (try? resolver.cpuModels().isEmpty) == false {
                 StandardOutput.write("EventTables, ")
                 try listTable(resolver)
+                try listMetrics(resolver, byGroup: true)
             }
         }
     }
 
-    /// `list --cpu MODEL`: that core's stall and TLB events with codes and descriptions.
-    func listTable(_ resolver: EventResolver) throws {
+    /// The models to list: the one named by --cpu, else each core type detected here.
+    func listedModels(_ resolver: EventResolver) throws -> [(model: CPUModel, cpus: [Int])] {
         let models: [Int: CPUModel]
         do { models = try resolver.cpuModels() } catch { throw ValidationError("\(error)") }
         tableOptions.reportDiagnostics(resolver.tables)
@@ -95,18 +100,58 @@ struct List: ParsableCommand {
             let id = resolver.topology.identities.values.first.map { "\($0)" } ?? "unknown"
             throw ValidationError("EventTables has no entry for this CPU (\(id)); name one with --cpu: \(resolver.tables.cpus.map(\.name).joined(separator: ", "))")
         }
+        return distinct.map { name in (resolver.tables.model(named: name)!, models.filter { $0.value.name == name }.map(\.key).sorted()) }
+    }
+
+    /// `list metric` / `list metricgroup` (perf's `perf list metric`, `perf list metricgroup`):
+    /// the kernel's metrics for the core, then stallstat's own (the stall tree's nodes, the TLB
+    /// metrics), each with its unit and description, and why stallstat cannot evaluate it
+    /// where it reads an uncore event or one the import left out. By group: each group's metrics.
+    func listMetrics(_ resolver: EventResolver, byGroup: Bool) throws {
         var out = ""
-        for name in distinct {
-            let model = resolver.tables.model(named: name)!
+        for (model, cpus) in try listedModels(resolver) {
             let catalog = resolver.tables.catalog(for: model)
-            let cpus = models.filter { $0.value.name == name }.map(\.key)
+            let kernel = KernelMetricSet(catalog: catalog, corePMU: model.pmu)
+            let own = catalog.metrics.filter { m in kernel.metric(named: m.name) == nil }
+            let all = catalog.kernelMetrics + own
+            let place = tableOptions.cpuModel == nil ? ", CPUs \(CPUList.format(cpus))" : ""
+            if byGroup {
+                var members: [String: [String]] = [:]
+                for m in all { for g in m.groups { members[g, default: []].append(m.name) } }
+                out += "\(model.name)\(place): \(members.count) metric groups (`stat -M GROUP` counts every metric of one)\n"
+                for g in members.keys.sorted(by: { $0.lowercased() < $1.lowercased() }) {
+                    out += "  \(g) (\(members[g]!.count)): \(members[g]!.sorted().joined(separator: ", "))\n"
+                }
+            } else {
+                out += "\(model.name)\(place): \(catalog.kernelMetrics.count) of the kernel's metrics (tools/perf/pmu-events), \(own.count) of stallstat's\n"
+                let width = (all.map(\.name.count).max() ?? 0) + 2
+                for m in all.sorted(by: { $0.name.lowercased() < $1.name.lowercased() }) {
+                    // As `stat -M` prints it: a stall tree node is its share of its parent.
+                    let unit = m.isTreeNode ? "% of parent" : m.scaled(1).unit
+                    var line = "  " + m.name.padding(width) + (unit.isEmpty ? "" : "[\(unit)] ") + m.brief.trimmingWhitespace()
+                    if m.isKernelMetric, let why = kernel.inputs(of: m).unsupported.first {
+                        line += "  [not countable by stallstat: \(why.name): \(why.why)]"
+                    }
+                    out += line + "\n"
+                }
+            }
+            out += "\n"
+        }
+        StandardOutput.write(out)
+    }
+
+    /// `list --cpu MODEL`: that core's stall and TLB events with codes and descriptions.
+    func listTable(_ resolver: EventResolver) throws {
+        var out = ""
+        for (model, cpus) in try listedModels(resolver) {
+            let catalog = resolver.tables.catalog(for: model)
             // What this machine's PMU lists (PMCEID), for the detected core only.
             let pmu = tableOptions.cpuModel == nil ? cpus.min().flatMap { resolver.topology.corePMU[$0] } : nil
             let advertisement = pmu?.armAdvertisement
             out += "\(model.name) (\(model.vendor.rawValue)\(model.slots.map { ", \($0) slots" } ?? "")\(tableOptions.cpuModel == nil ? ", CPUs \(CPUList.format(cpus))" : "")): stall and TLB events\n"
             let rows = catalog.stallAndTLBEvents.map { e -> (String, String, String, String) in
                 let code: String
-                var brief = e.brief
+                var brief = e.brief + (e.isDeprecated ? " (deprecated in the vendor's data; perf still opens it)" : "")
                 switch e.encoding {
                 case .armEvent(let c):
                     code = "0x" + String(c, radix: 16)

@@ -115,7 +115,8 @@ final class EventTableImportTests: XCTestCase {
 
     /// Every x86 model of the kernel's mapfile has a table (the hand-kept six under their
     /// own names), and 12 events picked at random per imported model give the config the
-    /// kernel composes from the file's EventCode/UMask/CounterMask/Invert/EdgeDetect.
+    /// kernel composes from the file's EventCode/UMask/CounterMask/Invert/EdgeDetect/AnyThread
+    /// (deprecated events included: perf opens them).
     func testEveryKernelX86ModelHasATableAndRandomEventsComposeAsItsFiles() throws {
         let root = try kernelTree("x86")
         let hand = ["skylake": "skylake", "icelake": "icelake", "sapphirerapids": "sapphirerapids",
@@ -146,7 +147,7 @@ final class EventTableImportTests: XCTestCase {
                 // An offcore pair's codes ("0x2A,0x2B"): perf opens the first; its MSR value is config1.
                 let ev = code((e["EventCode"] as? String)?.split(separator: ",").first.map(String.init)) ?? 0
                 let expected = (ev & 0xFF) | (field(e, "UMask") & 0xFF) << 8 | (field(e, "EdgeDetect") & 1) << 18
-                    | (field(e, "Invert") & 1) << 23 | (field(e, "CounterMask") & 0xFF) << 24 | (ev >> 8 & 0xF) << 32
+                    | (field(e, "AnyThread") & 1) << 21 | (field(e, "Invert") & 1) << 23 | (field(e, "CounterMask") & 0xFF) << 24 | (ev >> 8 & 0xF) << 32
                 XCTAssertEqual(byName[e["EventName"] as! String]?.kernelConfig, expected, "\(name): \(e["EventName"]!)")
                 if let msr = e["MSRValue"] { XCTAssertEqual(byName[e["EventName"] as! String]?.kernelConfig1, code(msr), "\(name): \(e["EventName"]!) config1") }
                 picked += 1

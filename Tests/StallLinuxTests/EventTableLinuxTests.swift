@@ -108,6 +108,50 @@ final class EventTableLinuxTests: XCTestCase {
         XCTAssertTrue(zen.stdout.contains("amd64_fam19h_zen4::DISPATCH_STALLS_1:BE_STALLS"), zen.stdout)
     }
 
+    /// `list metric` / `list metricgroup` (perf list metric, perf list metricgroup): every
+    /// metric of the kernel's file for the core, each group with as many metrics as the file
+    /// gives it, and an unknown -M name points there instead of printing hundreds of names.
+    func testListMetricAndMetricGroupShowTheKernelsMetricsForTheCore() throws {
+        for model in ["skylake", "neoverse-n2", "alderlake-atom", "zen4"] {
+            let dir = model.hasPrefix("neoverse") ? "arm/" + model : "x86/" + model
+            let data = try XCTUnwrap(FileManager.default.contents(atPath: Harness.packageRoot + "/EventTables/\(dir)/kernel-metrics.json"), dir)
+            let file = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+            let names = Set(file.compactMap { $0["MetricName"] as? String })
+            XCTAssertGreaterThan(names.count, 10, model)
+            let metrics = Harness.stallstat(["list", "metric", "--cpu", model])
+            XCTAssertEqual(metrics.status, 0, metrics.stderr)
+            let lines = metrics.stdout.split(separator: "\n")
+            // (Names as the kernel spells them, one with a space: "tma_info_serialization _%_tpause_cycles".)
+            XCTAssertEqual(names.filter { n in !lines.contains { $0.hasPrefix("  \(n) ") } }, [], "\(model): kernel metrics not listed")
+            XCTAssertTrue(metrics.stdout.contains("\(file.count) of the kernel's metrics"), metrics.stdout.prefix(200).description)
+            var perGroup: [String: Int] = [:]
+            for m in file { for g in ((m["MetricGroup"] as? String) ?? "").split(separator: ";") { perGroup[String(g), default: 0] += 1 } }
+            let groups = Harness.stallstat(["list", "metricgroup", "--cpu", model])
+            XCTAssertEqual(groups.status, 0, groups.stderr)
+            for (g, n) in perGroup {
+                // stallstat's own metrics may join a kernel group: at least the kernel's count.
+                let line = groups.stdout.split(separator: "\n").first { $0.hasPrefix("  \(g) (") }
+                let count = line.flatMap { Int($0.split(separator: "(")[1].split(separator: ")")[0]) }
+                XCTAssertGreaterThanOrEqual(count ?? 0, n, "\(model): group \(g): \(line ?? "missing")")
+            }
+        }
+        // A metric that reads an uncore PMU says so (Sapphire Rapids' memory bandwidth).
+        let spr = Harness.stallstat(["list", "metric", "--cpu", "sapphirerapids"])
+        let bw = spr.stdout.split(separator: "\n").first { $0.hasPrefix("  tma_info_system_dram_bw_use ") }
+        XCTAssertTrue(bw?.contains("not countable by stallstat") == true && bw?.contains("uncore") == true, bw.map(String.init) ?? spr.stdout)
+        XCTAssertEqual(Harness.stallstat(["list", "metricgroups"]).status, 64, "unknown group")
+    }
+
+    func testAnUnknownMetricNamePointsToTheListNotToHundredsOfNames() {
+        let r = Harness.stallstat(["stat", "--cpu-model", "sapphirerapids", "-M", "tma_frontend_bnd", "--", "true"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("did you mean: tma_frontend_bound"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("stallstat list metric --cpu sapphirerapids"), r.stderr)
+        let none = Harness.stallstat(["stat", "--cpu-model", "sapphirerapids", "-M", "qqqqqqqqqqqq", "--", "true"])
+        XCTAssertEqual(none.status, 64, none.stderr)
+        XCTAssertLessThan(none.stderr.count, 400, none.stderr)
+    }
+
     /// A phone: CPUs 0-3 Cortex-A55 on PMU type 10, CPUs 4-7 Cortex-A78 on type 11.
     func testFakeSysfsWithTwoClustersResolvesEachCPUToItsOwnCoreAndPMU() throws {
         let root = NSTemporaryDirectory() + "stallstat-fake-sys-\(getpid())"

@@ -80,6 +80,9 @@ public struct TableEvent: Equatable, Sendable {
     public var source: String?
     /// Must be the leader of its kernel group (Intel's TOPDOWN.SLOTS for PERF_METRICS).
     public var leadsGroup = false
+    /// The vendor's data marks it deprecated: perf still opens it (metrics read some) but
+    /// `perf list` hides it; `list` says so.
+    public var isDeprecated = false
 
     public var armCode: UInt64? { if case .armEvent(let c) = encoding { return c }; return nil }
 }
@@ -290,6 +293,7 @@ public struct EventTableSet: Sendable {
                                    isImplementationDefined: isArm && !file.hasSuffix("common.json"),
                                    kernelConfig: nil, file: file, line: item.line, source: item["Source"]?.stringValue)
             event.leadsGroup = item["LeadsGroup"] == .bool(true, line: 0)
+            event.isDeprecated = item["Deprecated"]?.stringValue == "1"
             if isArm {
                 guard let code else {
                     diagnostics.append(TableDiagnostic(file: file, line: item.line, field: "EventCode", message: "\(name): missing"))
@@ -305,14 +309,14 @@ public struct EventTableSet: Sendable {
                 if let code {
                     var fields: [String: UInt64] = [:]
                     var failed = false
-                    for k in ["UMask", "CounterMask", "Invert", "EdgeDetect"] {
+                    for k in ["UMask", "CounterMask", "Invert", "EdgeDetect", "AnyThread"] {
                         let (v, err) = hexField(k)
                         if let err { diagnostics.append(err); failed = true }
                         if let v { fields[k] = v }
                     }
                     if failed { continue }
                     var config = X86ConfigField.event.set(code, in: 0)
-                    for (field, key) in [(X86ConfigField.umask, "UMask"), (.edge, "EdgeDetect"), (.inv, "Invert"), (.cmask, "CounterMask")] {
+                    for (field, key) in [(X86ConfigField.umask, "UMask"), (.edge, "EdgeDetect"), (.any, "AnyThread"), (.inv, "Invert"), (.cmask, "CounterMask")] {
                         config = field.set(fields[key, default: 0], in: config)
                     }
                     raw = config
@@ -357,7 +361,8 @@ public struct EventTableSet: Sendable {
 /// EventCode/UMask/EdgeDetect/Invert/CounterMask) and the kernel metrics' `cpu@EVENT\,cmask\=1@`
 /// terms: event 0-7 (AMD's event bits 8-11 at 32-35), umask 8-15, edge 18, inv 23, cmask 24-31.
 public enum X86ConfigField: Sendable {
-    case event, umask, edge, inv, cmask
+    /// `any` (config:21): count for both hyper-threads of the core (AnyThread; Intel before Ice Lake).
+    case event, umask, edge, any, inv, cmask
 
     /// `config` with this field replaced by `value`, cut to the field's width.
     public func set(_ value: UInt64, in config: UInt64) -> UInt64 {
@@ -365,6 +370,7 @@ public enum X86ConfigField: Sendable {
         case .event: return config & ~0xF_0000_00FF | (value & 0xFF) | (value >> 8 & 0xF) << 32
         case .umask: return config & ~0xFF00 | (value & 0xFF) << 8
         case .edge: return config & ~(1 << 18) | (value & 1) << 18
+        case .any: return config & ~(1 << 21) | (value & 1) << 21
         case .inv: return config & ~(1 << 23) | (value & 1) << 23
         case .cmask: return config & ~0xFF00_0000 | (value & 0xFF) << 24
         }
