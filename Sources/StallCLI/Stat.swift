@@ -630,6 +630,16 @@ struct Stat: ParsableCommand {
     }
 
     /// The MIDR of the first CPU of that model (revision-gated formulas), if Arm.
+    /// The kernel metrics' #constants for this run: the machine's topology from sysfs
+    /// (`smt_on`, `num_cpus_online`, ...), the core PMU's slots, the core's MIDR.
+    func kernelMetricConstants(resolver: EventResolver, pmus: SysfsPMUs, model: CPUModel) -> [String: Double] {
+        let cpus = resolver.topology.identities.keys.sorted()
+        var constants = CPUPlaces.metricConstants(cpus: cpus, systemWide: target.allCPUs || target.cpuList != nil)
+        if let slots = pmus.corePMUs.compactMap(\.slots).first ?? model.slots { constants["slots"] = Double(slots) }
+        if let midr = firstMIDR(resolver, model), midr < 1 << 53 { constants["midr"] = Double(midr) }
+        return constants
+    }
+
     func firstMIDR(_ resolver: EventResolver, _ model: CPUModel) -> UInt64? {
         let models = (try? resolver.cpuModels()) ?? [:]
         return resolver.topology.midrs.keys.sorted().first { models[$0]?.name == model.name }.flatMap { resolver.topology.midrs[$0] }
@@ -684,13 +694,10 @@ struct Stat: ParsableCommand {
             }
             return counts
         }
-        let cpus = resolver.topology.identities.keys.sorted()
-        var constants = CPUPlaces.metricConstants(cpus: cpus, systemWide: target.allCPUs || target.cpuList != nil)
-        if let slots = pmus.corePMUs.compactMap(\.slots).first ?? set.catalog.model.slots { constants["slots"] = Double(slots) }
-        if let midr = firstMIDR(resolver, set.catalog.model), midr < 1 << 53 { constants["midr"] = Double(midr) }
+        let constants = kernelMetricConstants(resolver: resolver, pmus: pmus, model: set.catalog.model)
         var result: [String: MetricRow] = [:]
         for m in selection.metrics where m.isKernelMetric {
-            let unsupported = set.inputs(of: m).unsupported
+            let unsupported = set.inputs(of: m, constants: constants).unsupported
             let metricCounts = counts(of: m)
             switch set.evaluate(m, counts: metricCounts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,
                                 hasEvent: { request in metricCounts[request] != nil }) {

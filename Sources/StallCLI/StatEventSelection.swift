@@ -32,7 +32,8 @@ struct StatEventSelection {
             if !kernel.isEmpty {
                 let set = KernelMetricSet(catalog: catalog, corePMU: catalog.model.pmu)
                 selection.kernelMetrics = set
-                let plan = set.plan(kernel, noGroup: stat.metricNoGroup, noMerge: stat.metricNoMerge, counters: stat.counterBudget)
+                let plan = set.plan(kernel, noGroup: stat.metricNoGroup, noMerge: stat.metricNoMerge, counters: stat.counterBudget,
+                                    constants: stat.kernelMetricConstants(resolver: resolver, pmus: pmus, model: catalog.model))
                 kernelPlan = plan
                 requests += plan.requests   // first, so the plan's request indices are `requests`'
             }

@@ -53,6 +53,14 @@ final class KernelMetricTests: XCTestCase {
         XCTAssertTrue(singles.requests.allSatisfy { !$0.isExplicitGroup && $0.members.count == 1 })
         XCTAssertEqual(Set(singles.requests.map(\.members[0])).count, singles.requests.count, "no event twice")
         covers(singles, l1 + two)
+        // #SMT_on decides which clock Skylake's TMA reads, as perf's id computation decides it:
+        // without SMT the AnyThread event is not opened.
+        let skl = try set("skylake")
+        let clks = try XCTUnwrap(skl.metric(named: "tma_info_core_core_clks"))
+        XCTAssertEqual(skl.inputs(of: clks, constants: ["smt_on": 0, "core_wide": 1]).events, ["CPU_CLK_UNHALTED.THREAD"])
+        XCTAssertEqual(skl.inputs(of: clks, constants: ["smt_on": 1, "core_wide": 1]).events, ["CPU_CLK_UNHALTED.THREAD_ANY"])
+        XCTAssertEqual(Set(skl.inputs(of: clks).events), ["CPU_CLK_UNHALTED.THREAD", "CPU_CLK_UNHALTED.ONE_THREAD_ACTIVE",
+                                                          "CPU_CLK_UNHALTED.REF_XCLK", "CPU_CLK_UNHALTED.THREAD_ANY"], "topology unknown: every branch")
         // More events than counters: ungrouped, as with --metric-no-group.
         let few = icx.plan(l1, noGroup: false, noMerge: false, counters: 3)
         XCTAssertTrue(few.requests.allSatisfy { !$0.isExplicitGroup })

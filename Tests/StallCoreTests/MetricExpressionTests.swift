@@ -37,6 +37,16 @@ final class MetricExpressionTests: XCTestCase {
         XCTAssertEqual(try MetricExpression.parse("has_event(x)").names, [])
     }
 
+    /// perf's expr.y computes ids deciding the conditions that read constants only.
+    func testConstantConditionsChooseTheBranchWhoseNamesAreRead() throws {
+        let e = try MetricExpression.parse("(a / 2 if #smt_on else b) + (c if d > 0 else e)")
+        XCTAssertEqual(e.names(deciding: ["smt_on": 1]), ["a", "c", "d", "e"])
+        XCTAssertEqual(e.names(deciding: ["smt_on": 0]), ["b", "c", "d", "e"])
+        XCTAssertEqual(e.names(deciding: [:]), ["a", "b", "c", "d", "e"], "#smt_on unknown: both")
+        XCTAssertEqual(try MetricExpression.parse("a if 1 > 2 else b").names(deciding: [:]), ["b"])
+        XCTAssertEqual(try MetricExpression.parse("a if has_event(a) else b").names(deciding: [:]), ["a", "b"], "has_event is answered by the counts")
+    }
+
     func testDivisionByZeroIsAMarkedMissingValue() throws {
         XCTAssertEqual(try eval("a / b", ["a": 1, "b": 0]), .missing("division by zero"))
         XCTAssertEqual(try eval("1 + a / b", ["a": 1, "b": 0]), .missing("division by zero"), "missing propagates")

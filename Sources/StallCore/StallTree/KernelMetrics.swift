@@ -138,7 +138,8 @@ public struct KernelMetricSet: Sendable {
 
     /// Everything a metric reads, through the metrics it refers to: the event requests to
     /// count (in order, once each), and the names that cannot be counted, with why.
-    public func inputs(of metric: TableMetric) -> (events: [String], unsupported: [(name: String, why: String)], usesDuration: Bool) {
+    /// `constants` (`smt_on`, ...) decide the conditions that read only them, as in perf.
+    public func inputs(of metric: TableMetric, constants: [String: Double] = [:]) -> (events: [String], unsupported: [(name: String, why: String)], usesDuration: Bool) {
         var events: [String] = [], unsupported: [(String, String)] = [], usesDuration = false
         var seenMetrics: Set<String> = [], seenEvents: Set<String> = []
         func walk(_ m: TableMetric, depth: Int) {
@@ -146,7 +147,7 @@ public struct KernelMetricSet: Sendable {
             guard let expr = try? MetricExpression.parse(m.expression) else {
                 unsupported.append((m.name, "its expression does not parse")); return
             }
-            for n in expr.names {
+            for n in expr.names(deciding: constants) {
                 switch term(n) {
                 case .metric(let sub): if let s = self.metric(named: sub) { walk(s, depth: depth + 1) }
                 case .event(let request): if seenEvents.insert(request).inserted { events.append(request) }
@@ -172,8 +173,8 @@ public struct KernelMetricSet: Sendable {
     /// earlier metric that holds all its events, else opens its own whole group, so a
     /// group never loses an event it needs to another (a topdown group keeps its slots
     /// leader). `noMerge`: every metric opens its own events.
-    public func plan(_ metrics: [TableMetric], noGroup: Bool, noMerge: Bool, counters: Int) -> EventPlan {
-        let reads = metrics.map { self.inputs(of: $0).events }
+    public func plan(_ metrics: [TableMetric], noGroup: Bool, noMerge: Bool, counters: Int, constants: [String: Double] = [:]) -> EventPlan {
+        let reads = metrics.map { self.inputs(of: $0, constants: constants).events }
         let largestFirst = metrics.indices.sorted { (-reads[$0].count, $0) < (-reads[$1].count, $1) }
         var plan = EventPlan(requests: [], readsFrom: [:])
         var singles: [String: Int] = [:]
