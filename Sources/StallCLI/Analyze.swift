@@ -61,7 +61,7 @@ struct Analyze: ParsableCommand {
                 model = g.model
                 guessNote = "CPU guessed from the events as \(g.model.name)"
                     + (g.alsoPossible.isEmpty ? "" : " (also possible: \(g.alsoPossible.joined(separator: ", ")); the tree is the same for all, give --cpu for core-specific metrics)")
-            } else if let detected = try? resolver.cpuModels().values.first {
+            } else if let detected = resolver.coreTypes().first?.model {
                 model = detected
                 guessNote = "no core-specific events in the file: using this machine's CPU, \(detected.name)"
             } else {

@@ -155,7 +155,7 @@ struct ServeRunner {
         }
         var metrics = ExporterMetrics(events: exported, perCPU: options.perCPU, pmuAvailable: pmus.hasHardwarePMU,
                                       intervalSeconds: intervalSeconds, version: stallstatVersion)
-        let treeBuilder = (try? resolver.cpuModels())?.values.first.map { model in
+        let treeBuilder = resolver.coreTypes().first.map(\.model).map { model in
             StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: pmus.corePMUs.compactMap(\.slots).first,
                              midr: stat.firstMIDR(resolver, model))
         }

@@ -649,14 +649,31 @@ struct Stat: ParsableCommand {
     func stallTree(_ summary: StatWindow, resolver: EventResolver, pmus: SysfsPMUs, maxDepth: Int? = nil) -> String {
         let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
             .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning, kind: $0.kind) }
-        guard let model = (try? resolver.cpuModels())?.values.first else {
+        let coreTypes = resolver.coreTypes()
+        guard let model = coreTypes.first?.model else {
             let why = pmus.hasHardwarePMU ? "EventTables has no entry for this CPU (give --cpu-model)" : "this machine exposes no hardware PMU, so no cycle or stall counts exist"
             return "\nStall tree: not available: \(why).\n"
         }
-        let slots = pmus.corePMUs.compactMap(\.slots).first
-        var report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots, midr: firstMIDR(resolver, model)).build(counted)
-        if let maxDepth { report.nodes.removeAll { $0.depth > maxDepth } }
-        return "\n" + StallTreeRenderer(color: outputFile == nil && isatty(1) != 0).text(report)
+        let renderer = StallTreeRenderer(color: outputFile == nil && isatty(1) != 0)
+        func tree(_ model: CPUModel, _ counts: [NamedCount], pmu: SysfsPMU?) -> String {
+            let slots = pmu?.slots ?? pmus.corePMUs.compactMap(\.slots).first
+            var report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots, midr: firstMIDR(resolver, model)).build(counts)
+            if let maxDepth { report.nodes.removeAll { $0.depth > maxDepth } }
+            return renderer.text(report)
+        }
+        // One tree per core type when the counts are per core PMU (hybrid rows, --no-merge).
+        let typePMUs = coreTypes.compactMap { t in t.cpus.first.flatMap { resolver.topology.corePMU[$0] } }
+        if cpuModel == nil, coreTypes.count > 1, typePMUs.count == coreTypes.count,
+           let perPMU = CorePMURows.split(counted, pmus: typePMUs.map(\.name)) {
+            return zip(coreTypes, typePMUs).map { t, pmu in
+                "\nCore type \(pmu.name) (\(t.model.name), CPUs \(CPUList.format(t.cpus))):" + tree(t.model, perPMU[pmu.name] ?? [], pmu: pmu)
+            }.joined()
+        }
+        var text = "\n" + tree(model, counted, pmu: nil)
+        if coreTypes.count > 1 {
+            text += "(The counts are merged over core types; the tree reads them as \(model.name)'s. --no-merge gives one tree per core type.)\n"
+        }
+        return text
     }
 
     /// -M: each selected metric's value over the summary (a name the tree could not
@@ -682,7 +699,6 @@ struct Stat: ParsableCommand {
     /// The kernel's metrics over the summary: each event request's counted value (summed
     /// over the events it became), the run's duration, the machine's #constants.
     func kernelMetricValues(_ summary: StatWindow, selection: StatEventSelection, resolver: EventResolver, pmus: SysfsPMUs) -> [String: MetricRow] {
-        guard let set = selection.kernelMetrics else { return [:] }
         let rows = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
         /// A metric's counts: each of its event requests' value, summed over the events
         /// (per-PMU rows) the request became in the metric's own group.
@@ -694,9 +710,10 @@ struct Stat: ParsableCommand {
             }
             return counts
         }
-        let constants = kernelMetricConstants(resolver: resolver, pmus: pmus, model: set.catalog.model)
         var result: [String: MetricRow] = [:]
         for m in selection.metrics where m.isKernelMetric {
+            guard let set = selection.kernelMetricSets[m.name] else { continue }
+            let constants = kernelMetricConstants(resolver: resolver, pmus: pmus, model: set.catalog.model)
             let unsupported = set.inputs(of: m, constants: constants).unsupported
             let metricCounts = counts(of: m)
             switch set.evaluate(m, counts: metricCounts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,

@@ -13,29 +13,30 @@ struct StatEventSelection {
     /// -M/--topdown: the metrics to print, and the core they belong to.
     var metrics: [TableMetric] = []
     var catalog: CoreCatalog? = nil
-    /// -M names found among the kernel's metrics for this core, evaluated as perf does,
-    /// and, per metric, which selected events each of its event requests became (a metric
-    /// reads its own group's events, as in perf, not every copy of an event).
-    var kernelMetrics: KernelMetricSet? = nil
+    /// -M names found among the kernel's metrics, evaluated as perf does: the set each one
+    /// belongs to (its core type's, on a hybrid part), and which selected events each of its
+    /// event requests became (a metric reads its own group's events, not every copy).
+    var kernelMetricSets: [String: KernelMetricSet] = [:]
     var kernelMetricEvents: [String: [String: [Int]]] = [:]
 
     static func build(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws -> StatEventSelection {
         var selection = StatEventSelection()
         if stat.nullRun { return selection }
         var requests: [EventGroupRequest] = []
-        var kernelPlan: KernelMetricSet.EventPlan? = nil
+        var readsFrom: [String: [Int]] = [:]
         if !stat.metrics.isEmpty || stat.topdown {
-            let (catalog, metrics) = try selectMetrics(stat, resolver: resolver, pmus: pmus)
+            let (catalog, metrics, kernelSets) = try selectMetrics(stat, resolver: resolver, pmus: pmus)
             selection.catalog = catalog
             selection.metrics = metrics
-            let kernel = metrics.filter(\.isKernelMetric)
-            if !kernel.isEmpty {
-                let set = KernelMetricSet(catalog: catalog, corePMU: catalog.model.pmu)
-                selection.kernelMetrics = set
+            // The kernel metrics' groups first, so each plan's request indices are `requests`'
+            // (offset by the plans before it: one per core type on a hybrid part).
+            for (set, kernel) in kernelSets {
                 let plan = set.plan(kernel, noGroup: stat.metricNoGroup, noMerge: stat.metricNoMerge, counters: stat.counterBudget,
-                                    constants: stat.kernelMetricConstants(resolver: resolver, pmus: pmus, model: catalog.model))
-                kernelPlan = plan
-                requests += plan.requests   // first, so the plan's request indices are `requests`'
+                                    constants: stat.kernelMetricConstants(resolver: resolver, pmus: pmus, model: set.catalog.model))
+                let offset = requests.count
+                for (name, indices) in plan.readsFrom { readsFrom[name] = indices.map { $0 + offset } }
+                for m in kernel { selection.kernelMetricSets[m.name] = set }
+                requests += plan.requests
             }
             var tuples = MetricScheduler.tuples(for: metrics.filter { !$0.isKernelMetric }, catalog: catalog)
             if !stat.metricNoMerge {
@@ -47,12 +48,18 @@ struct StatEventSelection {
         }
         if stat.events.isEmpty && requests.isEmpty {
             requests = DefaultEvents.requests(hasHardwarePMU: pmus.hasHardwarePMU)
-            if pmus.hasHardwarePMU, let model = try? resolver.cpuModels().values.first {
-                // The stall tree's events, one group per metric that fits the PMU.
-                let catalog = resolver.tables.catalog(for: model)
-                let treeGroups = MetricScheduler.leadersFirst(
-                    MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog), budget: stat.counterBudget), catalog: catalog)
-                requests.removeAll { $0.isExplicitGroup }
+            let coreTypes = resolver.coreTypes()
+            if pmus.hasHardwarePMU, !coreTypes.isEmpty {
+                // The stall tree's events, one group per metric that fits the PMU, for each
+                // core type (a name resolves on the CPUs whose table has it: big.LITTLE clusters).
+                var treeGroups: [[String]] = []
+                for t in coreTypes {
+                    let catalog = resolver.tables.catalog(for: t.model)
+                    for g in MetricScheduler.leadersFirst(MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog),
+                                                                                 budget: stat.counterBudget), catalog: catalog)
+                    where !treeGroups.contains(g) { treeGroups.append(g) }
+                }
+                if !treeGroups.isEmpty { requests.removeAll { $0.isExplicitGroup } }
                 requests += treeGroups.map { EventGroupRequest(members: $0, isExplicitGroup: true) }
             }
         } else {
@@ -92,7 +99,7 @@ struct StatEventSelection {
             selection.groups.append(group)
             requestEvents.append(byName)
         }
-        for (metric, requestIndices) in kernelPlan?.readsFrom ?? [:] {
+        for (metric, requestIndices) in readsFrom {
             selection.kernelMetricEvents[metric] = requestIndices.reduce(into: [:]) { events, r in
                 events.merge(requestEvents[r]) { $0 + $1 }
             }
@@ -129,21 +136,40 @@ struct StatEventSelection {
 
     /// -M names (metric or metric group, any case) or --topdown's tree, on this core's tables.
     /// The kernel's metrics are looked up first (perf's names: tma_*, frontend_bound, ...),
-    /// then stallstat's own (the stall tree's nodes and TLB metrics).
-    static func selectMetrics(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws -> (CoreCatalog, [TableMetric]) {
-        guard let model = try? resolver.cpuModels().values.first else {
+    /// then stallstat's own (the stall tree's nodes and TLB metrics). On an Intel hybrid part
+    /// a kernel metric is selected for each core type that has it, evaluated on that core
+    /// PMU's events and named with it (`tma_retiring (cpu_core)`), as perf evaluates hybrid
+    /// metrics per PMU. Returns the primary core's catalog (the lowest CPU's, for
+    /// stallstat's own metrics), every metric to print, and the kernel metrics per set.
+    static func selectMetrics(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws
+        -> (CoreCatalog, [TableMetric], [(KernelMetricSet, [TableMetric])]) {
+        let models = (try? resolver.cpuModels()) ?? [:]
+        var coreTypes: [CPUModel] = []
+        for cpu in models.keys.sorted() where !coreTypes.contains(where: { $0.name == models[cpu]!.name }) { coreTypes.append(models[cpu]!) }
+        guard let model = coreTypes.first else {
             let id = resolver.topology.identities.values.first.map { "\($0)" } ?? "unknown"
             throw CLIError.nothingCounted("-M/--topdown need this core's metrics, but EventTables has no entry for this CPU (\(id)); give --cpu-model MODEL of the same vendor, or count events with -e")
         }
+        let perCoreType = pmus.isIntelHybrid && stat.cpuModel == nil && coreTypes.count > 1
+        if !perCoreType { coreTypes = [model] }
         let catalog = resolver.tables.catalog(for: model)
-        let kernelMetrics = KernelMetricSet(catalog: catalog)
+        let kernelSets = coreTypes.map { KernelMetricSet(catalog: resolver.tables.catalog(for: $0), corePMU: $0.pmu) }
+        var kernelChosen = Array(repeating: [TableMetric](), count: kernelSets.count)
         var chosen: [TableMetric] = []
         func add(_ m: TableMetric) { if !chosen.contains(where: { $0.name == m.name }) { chosen.append(m) } }
         for list in stat.metrics {
             for raw in list.split(separator: ",") {
                 let name = raw.trimmingWhitespace()
-                let kernel = kernelMetrics.select(name)
-                if !kernel.isEmpty { kernel.forEach(add); continue }
+                var found = false
+                for (k, set) in kernelSets.enumerated() {
+                    for var m in set.select(name) {
+                        found = true
+                        if perCoreType, let pmu = set.corePMU { m.name += " (\(pmu))" }
+                        if !kernelChosen[k].contains(where: { $0.name == m.name }) { kernelChosen[k].append(m) }
+                        add(m)
+                    }
+                }
+                if found { continue }
                 let byName = catalog.metrics.filter { $0.name.lowercased() == name.lowercased() }
                 let byGroup = catalog.metrics.filter { $0.groups.contains { $0.lowercased() == name.lowercased() } }
                 if byName.isEmpty && byGroup.isEmpty {
@@ -163,7 +189,7 @@ struct StatEventSelection {
             }
             catalog.metrics.filter(\.isTreeNode).forEach(add)
         }
-        return (catalog, chosen)
+        return (catalog, chosen, zip(kernelSets, kernelChosen).filter { !$0.1.isEmpty }.map { ($0.0, $0.1) })
     }
 
     /// --no-merge: an event with a different encoding per cluster (big.LITTLE) becomes
@@ -185,7 +211,8 @@ struct StatEventSelection {
                 part.cpuAttrs = Dictionary(uniqueKeysWithValues: cpus.map { ($0, perCPU[$0]!) })
                 part.attr = perCPU[cpus[0]]
                 let pmu = pmus.pmus.first { $0.type == type }?.name ?? "type\(type)"
-                part.name = "\(pmu)/\(e.name)/"
+                // `cpu_core/EVENT/` already names its PMU.
+                part.name = e.name.hasPrefix(pmu + "/") ? e.name : "\(pmu)/\(e.name)/"
                 mapping[i]!.append(newEvents.count)
                 newEvents.append(part)
             }

@@ -69,6 +69,18 @@ public final class EventResolver {
         return topology.models(in: tables)
     }
 
+    /// Each core type here with its CPUs, the lowest CPU's first (the primary core, whose
+    /// table answers where one table must: a merged count, stallstat's own metrics).
+    public func coreTypes() -> [(model: CPUModel, cpus: [Int])] {
+        let models = (try? cpuModels()) ?? [:]
+        var result: [(model: CPUModel, cpus: [Int])] = []
+        for cpu in models.keys.sorted() {
+            if let i = result.firstIndex(where: { $0.model.name == models[cpu]!.name }) { result[i].cpus.append(cpu) }
+            else { result.append((models[cpu]!, [cpu])) }
+        }
+        return result
+    }
+
     public func resolve(_ name: String) throws -> ResolvedEvent {
         var event = try resolveEncoding(name)
         event.kind = GenericKind(attr: event.attr, armCorePMUTypes: armCorePMUTypes)
@@ -120,10 +132,24 @@ public final class EventResolver {
             guard let pmu = pmus.named(pmuName) else {
                 throw Failure.badTerms(name, reason: "no PMU '\(pmuName)' in \(pmus.root); present: \(pmus.pmus.map(\.name).joined(separator: ", "))")
             }
+            // `cpu_core/TOPDOWN.SLOTS/`: a table event of the core type whose PMU this is, on
+            // that PMU's CPUs only (perf takes its JSON events as aliases of their PMU).
+            if terms.count == 1, terms[0].1 == 1, pmu.formats[terms[0].0] == nil, pmus.alias(pmu: pmuName, event: terms[0].0) == nil,
+               var event = try resolveFromTables(terms[0].0, onCorePMU: pmuName) {
+                event.name = name
+                return event
+            }
             do {
                 let attr = try encodePMUTerms(pmu: pmuName, type: pmu.type, terms: terms, formats: pmu.formats,
                                               aliases: { pmus.alias(pmu: pmuName, event: $0) })
                 var event = ResolvedEvent(name: name, attr: attr, source: .sysfs(pmu: pmuName))
+                // A core PMU of some CPUs only (cpu_core, cpu_atom, one big.LITTLE cluster)
+                // counts on those CPUs, as perf opens a PMU's events on its `cpus`.
+                let ownCPUs = topology.corePMU.filter { $0.value.name == pmuName }.map(\.key)
+                if !ownCPUs.isEmpty, ownCPUs.count < topology.corePMU.count {
+                    event = ResolvedEvent.perCPU(name: name, Dictionary(uniqueKeysWithValues: ownCPUs.map { ($0, attr) }),
+                                                 everyCPU: topology.corePMU.count, source: .sysfs(pmu: pmuName))
+                }
                 // An alias with a unit and scale (power/energy-pkg/: Joules, 2.3e-10).
                 if terms.count == 1, let unit = pmus.alias(pmu: pmuName, event: terms[0].0 + ".unit"),
                    let scale = pmus.alias(pmu: pmuName, event: terms[0].0 + ".scale").flatMap({ Double($0) }) {
@@ -167,8 +193,15 @@ public final class EventResolver {
     // builds (an ownership-verifier error on the borrowed TableEvent). It runs once per
     // event name, so nothing is lost; remove the attribute when the compiler is fixed.
     @_optimize(none)
-    func resolveFromTables(_ name: String) throws -> ResolvedEvent? {
-        let models = try cpuModels()
+    func resolveFromTables(_ name: String, onCorePMU corePMUName: String? = nil) throws -> ResolvedEvent? {
+        var models = try cpuModels()
+        // An event restricted to one core PMU's CPUs keeps its per-CPU attrs (never "every CPU").
+        let everyCPU = models.count
+        if let corePMUName {
+            guard modelOverride == nil else { return nil }
+            models = models.filter { topology.corePMU[$0.key]?.name == corePMUName }
+            if models.isEmpty { return nil }
+        }
         let distinct = Dictionary(grouping: models.keys.sorted(), by: { models[$0]!.name })
         if distinct.isEmpty {
             // An Arm core without a table still has the architecture's common events
@@ -221,7 +254,7 @@ public final class EventResolver {
         // Hybrid parts: say which core PMUs the encodings are for (cpu_core, cpu_atom).
         let hybrid = Set(distinct.keys.compactMap { tables.model(named: $0)?.pmu }).sorted()
         let pmuNote = hybrid.isEmpty ? "" : " on " + hybrid.joined(separator: " and ")
-        return ResolvedEvent.perCPU(name: name, perCPU, everyCPU: models.count, source: .table(file: "\(event.file):\(event.name)\(pmuNote)"))
+        return ResolvedEvent.perCPU(name: name, perCPU, everyCPU: everyCPU, source: .table(file: "\(event.file):\(event.name)\(pmuNote)"))
     }
 
     /// The architecture's common event of that name (any spelling the tables accept),

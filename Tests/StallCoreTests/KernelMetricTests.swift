@@ -192,7 +192,7 @@ final class KernelMetricTests: XCTestCase {
         else { XCTFail("cbox is an uncore PMU") }
         // A hybrid core type opens on its own PMU.
         let atom = try set("alderlake-atom", pmu: "cpu_atom")
-        XCTAssertEqual(atom.term("cpu_atom@TOPDOWN_FE_BOUND.ALL@"), .event("TOPDOWN_FE_BOUND.ALL"))
+        XCTAssertEqual(atom.term("cpu_atom@TOPDOWN_FE_BOUND.ALL@"), .event("cpu_atom/TOPDOWN_FE_BOUND.ALL/"))
         XCTAssertEqual(atom.term("cpu_atom@TOPDOWN_FE_BOUND.ALL,cmask=1@"), .event("cpu_atom/config=0x1000071/"))   // event 0x71, umask 0
         if case .unsupported = atom.term("cpu_core@TOPDOWN.SLOTS@") {} else { XCTFail("cpu_core's event in the atom table") }
         let adl = try set("alderlake", pmu: "cpu_core")

@@ -42,6 +42,24 @@ final class StallTreeTests: XCTestCase {
         XCTAssertTrue(r.nodes.allSatisfy { $0.flags.isEmpty }, "nothing in the sample is inconsistent: \(r.nodes.map(\.flags))")
     }
 
+    /// Counts per core PMU (a phone with --no-merge, an Intel hybrid part): each core type's
+    /// tree reads its own PMU's rows under the events' own names, and shared software rows.
+    func testEachCoreTypesTreeReadsItsOwnPMUsRows() throws {
+        let rows = [NamedCount(name: "task-clock", value: 2e9),
+                    NamedCount(name: "armv8_cortex_a55/CPU_CYCLES/", value: 1_000), NamedCount(name: "armv8_cortex_a55/STALL_FRONTEND/", value: 300),
+                    NamedCount(name: "armv8_cortex_a55/STALL_BACKEND/", value: 100),
+                    NamedCount(name: "armv8_cortex_a78/CPU_CYCLES/", value: 4_000), NamedCount(name: "armv8_cortex_a78/STALL_FRONTEND/", value: 400),
+                    NamedCount(name: "armv8_cortex_a78/STALL_BACKEND/:u", value: 2_000)]
+        let split = try XCTUnwrap(CorePMURows.split(rows, pmus: ["armv8_cortex_a55", "armv8_cortex_a78"]))
+        XCTAssertEqual(split["armv8_cortex_a55"]?.map(\.name), ["CPU_CYCLES", "STALL_FRONTEND", "STALL_BACKEND", "task-clock"])
+        XCTAssertEqual(split["armv8_cortex_a78"]?.map(\.name), ["CPU_CYCLES", "STALL_FRONTEND", "STALL_BACKEND:u", "task-clock"])
+        XCTAssertNil(CorePMURows.split([NamedCount(name: "CPU_CYCLES", value: 1)], pmus: ["armv8_cortex_a55"]), "merged counts")
+        let a55 = StallTreeBuilder(catalog: Self.tables.catalog(for: Self.tables.model(named: "cortex-a55")!)).build(split["armv8_cortex_a55"]!)
+        XCTAssertEqual(a55.node("frontend")?.count, 300)
+        let a78 = StallTreeBuilder(catalog: Self.tables.catalog(for: Self.tables.model(named: "cortex-a78")!)).build(split["armv8_cortex_a78"]!)
+        XCTAssertEqual(a78.node("frontend")?.count, 400)
+    }
+
     func testRenderedTreeShowsTheFiguresAndIsPlainWhenPiped() throws {
         let imported = try sample()
         let model = Self.tables.model(named: "cortex-a520")!

@@ -318,6 +318,13 @@ final class EventTableLinuxTests: XCTestCase {
             try writeFile(dev + "/type", type + "\n")
             try writeFile(dev + "/cpus", cpus + "\n")
             try writeFile(dev + "/format/event", "config:0-7\n")
+            try writeFile(dev + "/format/umask", "config:8-15\n")
+        }
+        // Alder Lake's cpu_core PERF_METRICS aliases, as its sysfs events/ lists them.
+        for (alias, umask) in [("slots", 0x4), ("topdown-retiring", 0x80), ("topdown-bad-spec", 0x81), ("topdown-fe-bound", 0x82),
+                               ("topdown-be-bound", 0x83), ("topdown-heavy-ops", 0x84), ("topdown-br-mispredict", 0x85),
+                               ("topdown-fetch-lat", 0x86), ("topdown-mem-bound", 0x87)] {
+            try writeFile(root + "/bus/event_source/devices/cpu_core/events/" + alias, "event=0x00,umask=0x\(String(umask, radix: 16))\n")
         }
         try writeFile(root + "/devices/system/cpu/online", "0-3\n")
         try writeFile(root + "/proc/cpuinfo", (0..<4).map { "processor\t: \($0)\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 154\n" }.joined(separator: "\n"))
@@ -353,9 +360,44 @@ final class EventTableLinuxTests: XCTestCase {
         XCTAssertEqual(selection.groups, [[0, 1]])
         // The kernel's metrics per core type: each opens its events on its own PMU.
         let atomMetrics = KernelMetricSet(catalog: atom, corePMU: "cpu_atom")
-        XCTAssertEqual(atomMetrics.term("cpu_atom@TOPDOWN_BE_BOUND.ALL@"), .event("TOPDOWN_BE_BOUND.ALL"))
+        XCTAssertEqual(atomMetrics.term("cpu_atom@TOPDOWN_BE_BOUND.ALL@"), .event("cpu_atom/TOPDOWN_BE_BOUND.ALL/"))
         let resolvedAtom = try resolver.resolve("TOPDOWN_BE_BOUND.ALL")
         XCTAssertEqual(resolvedAtom.cpuAttrs.map { Array($0.keys).sorted() } ?? [], [2, 3], "only the atom CPUs have it")
+        // `PMU/TABLE_EVENT/` (perf's JSON events are aliases of their PMU): that core type's
+        // encoding on that PMU's CPUs only, even for an event both core types have.
+        let onCore = try resolver.resolve("cpu_core/\(shared.name)/")
+        XCTAssertEqual(onCore.cpuAttrs, [0: e.cpuAttrs![0]!, 1: e.cpuAttrs![1]!])
+        let onAtom = try resolver.resolve("cpu_atom/\(shared.name)/:u")
+        XCTAssertEqual(onAtom.cpuAttrs?.keys.sorted(), [2, 3])
+        XCTAssertEqual(onAtom.cpuAttrs?[2]?.config, atomConfigs[shared.name])
+        XCTAssertEqual(onAtom.cpuAttrs?[2]?.excludeKernel, true)
+        XCTAssertThrowsError(try resolver.resolve("cpu_atom/TOPDOWN.SLOTS/"), "an event of the other core type")
+        XCTAssertEqual(resolver.coreTypes().map(\.model.name), ["alderlake", "alderlake-atom"])
+        XCTAssertEqual(resolver.coreTypes().map(\.cpus), [[0, 1], [2, 3]])
+        var named = StatEventSelection()
+        named.events = [onCore]
+        named.groups = [[0]]
+        named.splitPerPMU(pmus: pmus)
+        XCTAssertEqual(named.events.map(\.name), ["cpu_core/\(shared.name)/"], "not renamed twice")
+
+        // -M on the hybrid part: each kernel metric once per core type that has it, named with
+        // its PMU, and every event it reads opened on that PMU's CPUs only (perf's hybrid metrics).
+        let stat = try XCTUnwrap(try Stallstat.parse(["stat", "-M", "TopdownL1", "-a"]) as? Stat)
+        let metricSelection = try StatEventSelection.build(stat, resolver: resolver, pmus: pmus)
+        let names = metricSelection.metrics.map(\.name)
+        XCTAssertTrue(names.contains("tma_retiring (cpu_core)") && names.contains("tma_retiring (cpu_atom)"), "\(names)")
+        for m in metricSelection.metrics {
+            let pmu = m.name.hasSuffix("(cpu_atom)") ? 10 : 4
+            let cpus = pmu == 10 ? [2, 3] : [0, 1]
+            let events = try XCTUnwrap(metricSelection.kernelMetricEvents[m.name], m.name).values.flatMap { $0 }
+            XCTAssertFalse(events.isEmpty, m.name)
+            for i in events {
+                let ev = metricSelection.events[i]
+                XCTAssertEqual(ev.cpuAttrs?.keys.sorted(), cpus, "\(m.name): \(ev.name)")
+                XCTAssertTrue(ev.cpuAttrs?.values.allSatisfy { $0.type == UInt32(pmu) } ?? false, "\(m.name): \(ev.name)")
+                XCTAssertTrue(ev.name.hasPrefix(pmu == 10 ? "cpu_atom/" : "cpu_core/"), ev.name)
+            }
+        }
     }
 
     /// A Cortex-A53 implements no STALL_FRONTEND (Arm's data, the kernel's table): refused,

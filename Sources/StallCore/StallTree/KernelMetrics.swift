@@ -84,12 +84,12 @@ public struct KernelMetricSet: Sendable {
                 }
                 return .event(corePMU.map { "\($0)/config=0x\(String(config, radix: 16))/\(modifier)" } ?? "r\(String(config, radix: 16))\(modifier)")
             }
-            if case .found = catalog.lookup(first) { return .event(first + modifier) }
+            if case .found = catalog.lookup(first) { return .event(onCorePMU(first, modifier)) }
             if GenericEvents.lookup(first) != nil || Self.coreAliases.contains(first.lowercased()) { return .event("\(pmuName)/\(first)/\(modifier)") }
             return .unsupported(Self.leftOut(first, catalog.model.name))
         }
         switch catalog.lookup(base) {
-        case .found: return .event(base + modifier)
+        case .found: return .event(onCorePMU(base, modifier))
         case .notImplemented:
             // The table says the core lacks it; its PMU's PMCEID may still say otherwise.
             return .event(base + modifier)
@@ -100,6 +100,12 @@ public struct KernelMetricSet: Sendable {
         if base.lowercased() == "tsc" { return .event("msr/tsc/\(modifier)") }
         if base.uppercased().hasPrefix("UNC_") { return .unsupported("\(base) is an uncore event (stallstat counts core and sysfs events)") }
         return .unsupported(Self.leftOut(base, catalog.model.name))
+    }
+
+    /// A table event as opened for this core type: on a hybrid part on its own PMU only
+    /// (`cpu_core/INST_RETIRED.ANY/`; the bare name would count every core type's CPUs).
+    func onCorePMU(_ event: String, _ modifier: String) -> String {
+        corePMU.map { "\($0)/\(event)/\(modifier)" } ?? event + modifier
     }
 
     static func leftOut(_ event: String, _ model: String) -> String {

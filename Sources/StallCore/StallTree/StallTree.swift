@@ -369,3 +369,29 @@ public enum GenericStallSplit {
         return (nodes, info)
     }
 }
+
+/// Rows counted per core PMU (perf's `cpu_core/EVENT/` rows on an Intel hybrid part, and
+/// `--no-merge` rows on Arm big.LITTLE), regrouped so each core type's stall tree reads its
+/// own PMU's counts under the event's own name. Rows of no core PMU (software events) go
+/// to every core type. Nil when no row names one of the PMUs (merged counts).
+public enum CorePMURows {
+    public static func split(_ rows: [NamedCount], pmus: [String]) -> [String: [NamedCount]]? {
+        var result: [String: [NamedCount]] = [:]
+        var shared: [NamedCount] = []
+        var anyPrefixed = false
+        for row in rows {
+            guard let pmu = pmus.first(where: { row.name.hasPrefix($0 + "/") }) else { shared.append(row); continue }
+            anyPrefixed = true
+            var name = String(row.name.dropFirst(pmu.count + 1))
+            // `cpu_core/EVENT/` → EVENT; `cpu_core/EVENT/:k` → EVENT:k.
+            if name.hasSuffix("/") { name.removeLast() }
+            else if let slash = name.lastIndex(of: "/"), name[name.index(after: slash)...].hasPrefix(":") { name.remove(at: slash) }
+            var own = row
+            own.name = name
+            result[pmu, default: []].append(own)
+        }
+        guard anyPrefixed else { return nil }
+        for pmu in pmus { result[pmu, default: []] += shared }
+        return result
+    }
+}
