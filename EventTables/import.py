@@ -320,8 +320,8 @@ def x86_models(pattern):
     """The (vendor, family, models) a kernel mapfile pattern matches, as perf matches its
     cpuid string `Vendor-Family-MODEL[-STEPPING]` (family decimal, model %X). Rows are kept
     in the mapfile's order and the first model that matches wins, as in perf; a stepping-
-    qualified row (Cascade Lake-X vs Skylake-X, both model 0x55) is not told apart without
-    the stepping: the earlier row wins."""
+    qualified row (Cascade Lake-X vs Skylake-X, both model 0x55) gives its steppings too
+    (x86_steppings)."""
     vendor, family = pattern.split("-")[0], None
     m = re.match(r"^(GenuineIntel|AuthenticAMD)-(\d+)-", pattern)
     if not m:
@@ -334,6 +334,15 @@ def x86_models(pattern):
         if any(re.fullmatch(regex, i) for i in ids):
             models.append(model)
     return X86_VENDORS[vendor], family, models
+
+
+def x86_steppings(pattern, vendor_name, family, models):
+    """The steppings a stepping-qualified mapfile row matches (`GenuineIntel-6-55-[01234]`),
+    [] when it matches every stepping (no stepping in the pattern)."""
+    regex = pattern.replace("[[:xdigit:]]", "[0-9A-Fa-f]")
+    if any(re.fullmatch(regex, f"{vendor_name}-{family}-{m:X}") for m in models):
+        return []
+    return sorted({s for m in models for s in range(16) if re.fullmatch(regex, f"{vendor_name}-{family}-{m:X}-{s:X}")})
 
 
 def ranges(models):
@@ -360,6 +369,7 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
     x86 = os.path.join(arch, "x86")
     rows = core_rows(os.path.join(x86, "mapfile.csv"))
     hand_by_name = {c["Name"]: c for c in cpu_overlay if c.get("Vendor") != "arm"}
+    bases = {c["Name"]: c for c in load_json(os.path.join(here, "overlays", "x86-bases.json"))}
     cpus, skipped, written = [], collections.Counter(), {}
     for pattern, version, directory, _ in rows:
         vendor, family, models = x86_models(pattern)
@@ -416,9 +426,14 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
             name = base if unit in (None, "cpu_core") else f"{base}-atom"
             written[name] = by_unit[unit]
             entry = {"Name": name, "Vendor": vendor, "Family": family, "Models": ranges(models), "Directory": f"x86/{name}"}
+            steppings = x86_steppings(pattern, pattern.split("-")[0], family, models)
+            if steppings:
+                entry["Steppings"] = ranges(steppings)
             if unit:
                 entry["Pmu"] = unit
-            for k, v in hand_by_name.get(name, {}).items():
+            # overlays/x86-bases.json: the hand-kept model whose tree and portable names this
+            # one takes (Skylake-X and Cascade Lake-X: skylake; Ice Lake-X: icelake).
+            for k, v in {**hand_by_name.get(name, {}), **bases.get(name, {})}.items():
                 entry.setdefault(k, v)
             cpus.append(entry)
     for name, events in written.items():

@@ -740,7 +740,7 @@ struct Stat: ParsableCommand {
             let vendor: CPUVendor?
             switch id {
             case .arm: vendor = .arm
-            case .x86(let v, _, _): vendor = v
+            case .x86(let v, _, _, _): vendor = v
             case .unknown: vendor = nil
             }
             if let vendor, vendor != model.vendor {

@@ -49,9 +49,9 @@ public struct CPUTopology: Sendable {
         for (cpu, id) in identities {
             switch id {
             case .arm(let imp, let part): result[cpu] = tables.model(armImplementer: imp, part: part)
-            case .x86(let v, let f, let m):
+            case .x86(let v, let f, let m, let s):
                 // Hybrid parts: the CPU's core PMU (cpu_core, cpu_atom) picks its core type's table.
-                result[cpu] = tables.model(x86Vendor: v, family: f, model: m, corePMU: corePMU[cpu]?.name)
+                result[cpu] = tables.model(x86Vendor: v, family: f, model: m, stepping: s, corePMU: corePMU[cpu]?.name)
             case .unknown: break
             }
         }

@@ -111,6 +111,42 @@ final class EventTableTests: XCTestCase {
         XCTAssertEqual(tables.model(x86Vendor: .amd, family: 0x1A, model: 0x02)?.name, "zen5", "imported from the kernel's amdzen5")
     }
 
+    /// Skylake-X and Cascade Lake-X share model 0x55 and differ by stepping (the kernel's
+    /// mapfile: GenuineIntel-6-55-[01234] skylakex, -[56789ABCDEF] cascadelakex); Ice Lake-X is
+    /// 0x6a/0x6c. Each takes its own kernel table and metrics (the server TMA, with its
+    /// memory and uncore metrics) and the hand-kept client core's stall tree and portable names.
+    func testServerModelsByStepTakeTheirOwnKernelTablesAndTheClientCoresTree() throws {
+        for (stepping, name) in [(0, "skylakex"), (4, "skylakex"), (5, "cascadelakex"), (7, "cascadelakex"), (11, "cascadelakex")] {
+            XCTAssertEqual(tables.model(x86Vendor: .intel, family: 6, model: 0x55, stepping: stepping)?.name, name, "stepping \(stepping)")
+        }
+        XCTAssertEqual(tables.model(x86Vendor: .intel, family: 6, model: 0x5E, stepping: 3)?.name, "skylake", "client Skylake: any stepping")
+        XCTAssertEqual(tables.model(x86Vendor: .intel, family: 6, model: 0x6A, stepping: 6)?.name, "icelakex")
+        XCTAssertEqual(tables.model(x86Vendor: .intel, family: 6, model: 0x7E)?.name, "icelake")
+        for (server, client) in [("skylakex", "skylake"), ("cascadelakex", "skylake"), ("icelakex", "icelake")] {
+            let s = tables.catalog(for: try XCTUnwrap(tables.model(named: server)))
+            let c = tables.catalog(for: try XCTUnwrap(tables.model(named: client)))
+            XCTAssertEqual(s.metrics.filter(\.isTreeNode).map(\.name), c.metrics.filter(\.isTreeNode).map(\.name), server)
+            XCTAssertFalse(s.metrics.filter(\.isTreeNode).isEmpty, server)
+            XCTAssertNotEqual(s.kernelMetrics.map(\.name), c.kernelMetrics.map(\.name), "\(server) has the server TMA")
+            XCTAssertEqual(s.kernelMetrics.first?.file.contains(server), true)
+            XCTAssertEqual(s.model.slots, c.model.slots)
+            // Portable names resolve to the same event on the same config.
+            for portable in ["dtlb-walk", "dtlb-walk-cycles"] {
+                guard case .found(let ce) = c.lookup(portable) else { XCTFail("\(client): \(portable)"); continue }
+                guard case .found(let se) = s.lookup(portable) else { XCTFail("\(server): \(portable)"); continue }
+                XCTAssertEqual(se.kernelConfig, ce.kernelConfig, "\(server): \(portable)")
+            }
+            // Every event the tree reads is an event of the server table.
+            for tuple in MetricScheduler.treeTuples(catalog: s) {
+                for name in tuple where !["cycles", "instructions"].contains(name) {
+                    if case .found = s.lookup(name) {} else { XCTFail("\(server): \(name)") }
+                }
+            }
+        }
+        XCTAssertEqual(tables.model(named: "clx")?.name, "cascadelakex")
+        XCTAssertEqual(tables.model(named: "skx")?.name, "skylakex")
+    }
+
     func testSimpleperfNamingRule() throws {
         let a55 = tables.catalog(for: tables.model(named: "cortex-a55")!)
         let a520 = tables.catalog(for: tables.model(named: "cortex-a520")!)
@@ -214,6 +250,8 @@ final class EventTableTests: XCTestCase {
         XCTAssertEqual(CPUInfoParser.parse(arm), [0: .arm(implementer: 0x41, part: 0xD05), 4: .arm(implementer: 0x41, part: 0xD0B)])
         let x86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 97\n\n"
         XCTAssertEqual(CPUInfoParser.parse(x86), [0: .x86(vendor: .amd, family: 25, model: 97)])
+        let clx = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: Intel(R) Xeon(R) Gold 6248\nstepping\t: 7\n\n"
+        XCTAssertEqual(CPUInfoParser.parse(clx), [0: .x86(vendor: .intel, family: 6, model: 85, stepping: 7)])
         XCTAssertEqual(CPUIdentity.fromMIDR(0x410FD800), .arm(implementer: 0x41, part: 0xD80))
     }
 

@@ -1,7 +1,8 @@
 /// What one logical CPU is, from MIDR (Arm) or vendor/family/model (x86).
 public enum CPUIdentity: Hashable, Sendable, CustomStringConvertible {
     case arm(implementer: UInt32, part: UInt32)
-    case x86(vendor: CPUVendor, family: Int, model: Int)
+    /// `stepping` tells apart models that share a number (Skylake-X and Cascade Lake-X: 0x55).
+    case x86(vendor: CPUVendor, family: Int, model: Int, stepping: Int? = nil)
     case unknown(String)
 
     /// MIDR_EL1: implementer bits 31:24, part number bits 15:4.
@@ -12,14 +13,15 @@ public enum CPUIdentity: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .arm(let i, let p): return "Arm implementer 0x\(String(i, radix: 16)) part 0x\(String(p, radix: 16))"
-        case .x86(let v, let f, let m): return "\(v.rawValue) family 0x\(String(f, radix: 16)) model 0x\(String(m, radix: 16))"
+        case .x86(let v, let f, let m, let s):
+            return "\(v.rawValue) family 0x\(String(f, radix: 16)) model 0x\(String(m, radix: 16))" + (s.map { " stepping \($0)" } ?? "")
         case .unknown(let why): return "unknown CPU (\(why))"
         }
     }
 }
 
 /// /proc/cpuinfo, per processor block (Arm: "CPU implementer"/"CPU part"; x86:
-/// vendor_id / cpu family / model).
+/// vendor_id / cpu family / model / stepping).
 public enum CPUInfoParser {
     public static func parse(_ text: String) -> [Int: CPUIdentity] {
         var result: [Int: CPUIdentity] = [:]
@@ -34,7 +36,8 @@ public enum CPUInfoParser {
             } else if let vendor = fields["vendor_id"], let fam = fields["cpu family"].flatMap({ Int($0) }),
                       let model = fields["model"].flatMap({ Int($0) }) {
                 let v: CPUVendor? = vendor == "GenuineIntel" ? .intel : (vendor == "AuthenticAMD" || vendor == "HygonGenuine" ? .amd : nil)
-                result[cpu] = v.map { .x86(vendor: $0, family: fam, model: model) } ?? .unknown("vendor \(vendor)")
+                let stepping = fields["stepping"].flatMap { Int($0) }
+                result[cpu] = v.map { .x86(vendor: $0, family: fam, model: model, stepping: stepping) } ?? .unknown("vendor \(vendor)")
             } else {
                 result[cpu] = .unknown("no implementer/part or vendor/family/model in /proc/cpuinfo")
             }

@@ -32,6 +32,12 @@ public struct CPUModel: Equatable, Sendable {
     public var slots: Int?
     /// The core PMU of this core type on a hybrid part (`cpu_core`, `cpu_atom`), nil otherwise.
     public var pmu: String? = nil
+    /// x86 steppings the entry is for, where a model number is shared (the kernel's mapfile
+    /// `GenuineIntel-6-55-[01234]`: Skylake-X; 5-F: Cascade Lake-X); empty: every stepping.
+    public var steppings: [ClosedRange<Int>] = []
+    /// A hand-kept model whose stall tree, portable names and hand metrics this imported model
+    /// takes (`skylakex` → `skylake`: the same core), its own events and kernel metrics kept.
+    public var base: String? = nil
 
     public init(name: String, vendor: CPUVendor, implementer: UInt32? = nil, parts: [UInt32] = [], family: Int? = nil,
                 models: [ClosedRange<Int>] = [], libpfmPMU: String? = nil, directory: String, aliases: [String] = [], slots: Int? = nil) {
@@ -186,17 +192,37 @@ public struct EventTableSet: Sendable {
 
     /// `corePMU`: the CPU's core PMU on a hybrid part (cpu_core, cpu_atom): the table of
     /// that core type; otherwise the first model that matches, as perf's mapfile.
-    public func model(x86Vendor: CPUVendor, family: Int, model: Int, corePMU: String? = nil) -> CPUModel? {
-        let matching = cpus.filter { $0.vendor == x86Vendor && $0.family == family && $0.models.contains { $0.contains(model) } }
+    public func model(x86Vendor: CPUVendor, family: Int, model: Int, stepping: Int? = nil, corePMU: String? = nil) -> CPUModel? {
+        var matching = cpus.filter { $0.vendor == x86Vendor && $0.family == family && $0.models.contains { $0.contains(model) } }
+        // As perf's mapfile: a stepping-qualified row matches only its steppings; unknown
+        // stepping: the first row, as before.
+        if let stepping {
+            matching = matching.filter { $0.steppings.isEmpty || $0.steppings.contains { $0.contains(stepping) } }
+        }
         if let corePMU, let typed = matching.first(where: { $0.pmu == corePMU }) { return typed }
         return matching.first
     }
 
     public func catalog(for model: CPUModel) -> CoreCatalog {
         // A core's own metric replaces the shared one of the same name.
-        let own = coreMetrics[model.name] ?? []
+        var own = coreMetrics[model.name] ?? []
+        var events = coreEvents[model.name] ?? []
+        if let baseName = model.base, baseName != model.name {
+            // The hand-kept base's stall tree and metrics, its portable names on the same
+            // events (by the kernel's name), and its events the import does not have.
+            if own.isEmpty { own = coreMetrics[baseName] ?? [] }
+            let baseEvents = coreEvents[baseName] ?? []
+            let byName = Dictionary(baseEvents.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            events = events.map { e in
+                var e = e
+                if let b = byName[e.name] { e.portable = Array(Set(e.portable + b.portable)).sorted() }
+                return e
+            }
+            let names = Set(events.map(\.name))
+            events += baseEvents.filter { !names.contains($0.name) }
+        }
         let shared = model.vendor == .arm ? armCommonMetrics.filter { m in !own.contains { $0.name == m.name } } : []
-        var catalog = CoreCatalog(model: model, events: coreEvents[model.name] ?? [], armCommon: model.vendor == .arm ? armCommon : [:],
+        var catalog = CoreCatalog(model: model, events: events, armCommon: model.vendor == .arm ? armCommon : [:],
                                   metrics: shared + own)
         catalog.kernelMetrics = kernelMetrics[model.name] ?? []
         return catalog
@@ -235,13 +261,21 @@ public struct EventTableSet: Sendable {
                 }
             } else {
                 m.family = item["Family"]?.intValue
-                for r in item["Models"]?.arrayValue ?? [] {
-                    let text = r.stringValue ?? ""
-                    // x86 models are 8 bits (CPUID's model with its extended model).
-                    let ends = text.split(separator: "-").map { parseHex(String($0)).flatMap { $0 <= 0xFF ? Int($0) : nil } }
-                    if ends.count == 1, let a = ends[0] { m.models.append(a...a) }
-                    else if ends.count == 2, let a = ends[0], let b = ends[1], a <= b { m.models.append(a...b) }
-                    else { diagnostics.append(TableDiagnostic(file: file, line: r.line, field: "Models", message: "\(name): '\(text)' is not a model or range such as 0x10-0x1f")) }
+                m.base = str("Base")
+                // x86 models are 8 bits (CPUID's model with its extended model), steppings 4.
+                for (field, limit) in [("Models", UInt64(0xFF)), ("Steppings", 0xF)] {
+                    for r in item[field]?.arrayValue ?? [] {
+                        let text = r.stringValue ?? ""
+                        let ends = text.split(separator: "-").map { parseHex(String($0)).flatMap { $0 <= limit ? Int($0) : nil } }
+                        var range: ClosedRange<Int>? = nil
+                        if ends.count == 1, let a = ends[0] { range = a...a }
+                        else if ends.count == 2, let a = ends[0], let b = ends[1], a <= b { range = a...b }
+                        guard let range else {
+                            diagnostics.append(TableDiagnostic(file: file, line: r.line, field: field, message: "\(name): '\(text)' is not a number or range such as 0x10-0x1f"))
+                            continue
+                        }
+                        if field == "Models" { m.models.append(range) } else { m.steppings.append(range) }
+                    }
                 }
             }
             cpus.append(m)
