@@ -67,6 +67,69 @@ final class KernelMetricTests: XCTestCase {
         covers(few, l1)
     }
 
+    /// Where stallstat's own tree or info metric has a kernel metric's name, it computes the
+    /// kernel's value (the kernel's formula wins): on random counts, the tree's node share of
+    /// its root, or its info metric, equals the kernel metric's value, on every model.
+    func testTheTreesMetricsNamedLikeTheKernelsComputeTheKernelsValue() throws {
+        var generator = SystemRandomNumberGenerator()
+        var compared: [String] = []
+        // A MIDR of each Arm core's own part (the revision gates read it): r0p0 and r1p1.
+        let midrs: [String: [UInt64]] = ["neoverse-n2": [0x410F_D490, 0x411F_D491], "neoverse-v2": [0x410F_D4F0, 0x411F_D4F1],
+                                         "neoverse-v1": [0x410F_D400], "neoverse-n1": [0x414F_D0C1]]
+        for model in tables.cpus {
+            let catalog = tables.catalog(for: model)
+            let kernel = KernelMetricSet(catalog: catalog)
+            let shared = catalog.metrics.filter { kernel.metric(named: $0.name) != nil }
+            guard !shared.isEmpty else { continue }
+            for midr in midrs[model.name] ?? [nil] as [UInt64?] {
+                for _ in 0..<20 {
+                    // One value per event (the kernel's lower-case and the tree's upper-case names
+                    // of one event must agree): keyed by the table's own name of the event.
+                    var byEvent: [String: Double] = [:]
+                    // The tree's generic names are the core's own cycle and instruction events.
+                    let generic: [String: String] = model.vendor == .arm ? ["cycles": "CPU_CYCLES", "instructions": "INST_RETIRED"]
+                        : model.vendor == .amd ? ["cycles": "ls_not_halted_cyc", "instructions": "ex_ret_instr"]
+                        : ["cycles": "CPU_CLK_UNHALTED.THREAD", "instructions": "INST_RETIRED.ANY"]
+                    func value(_ request: String) -> Double {
+                        let key: String
+                        let name = generic[request] ?? request
+                        if case .found(let e) = catalog.lookup(name) { key = e.name } else { key = name.lowercased() }
+                        if let v = byEvent[key] { return v }
+                        let v = Double(UInt64.random(in: 1_000_000...1_000_000_000, using: &generator))
+                        byEvent[key] = v
+                        return v
+                    }
+                    var counts: [String: Double] = [:]
+                    var named: [NamedCount] = []
+                    let treeEvents = MetricScheduler.tuples(for: shared, catalog: catalog).flatMap { $0 }
+                    for m in shared {
+                        for r in kernel.inputs(of: kernel.metric(named: m.name)!).events { counts[r] = value(r) }
+                    }
+                    for n in Set(treeEvents + counts.keys) { named.append(NamedCount(name: n, value: value(n))) }
+                    var constants: [String: Double] = ["slots": Double(model.slots ?? 8)]
+                    if let midr { constants["midr"] = Double(midr) }
+                    let report = StallTreeBuilder(catalog: catalog, slots: model.slots ?? 8, midr: midr).build(named)
+                    for m in shared {
+                        guard case .value(let k) = kernel.evaluate(kernel.metric(named: m.name)!, counts: counts, durationSeconds: 1, constants: constants) else {
+                            XCTFail("\(model.name): kernel \(m.name) not evaluated"); continue
+                        }
+                        let mine: Double?
+                        if let node = report.node(m.name) { mine = node.shareOfRoot }
+                        else { mine = report.info(m.name).map { $0.value / (TableMetric.scaled(1, scaleUnit: m.scaleUnit).value) } }
+                        guard let mine else { XCTFail("\(model.name): tree has no \(m.name): \(report.missing)"); continue }
+                        XCTAssertEqual(mine, k, accuracy: abs(k) * 1e-9 + 1e-12, "\(model.name) \(m.name) midr \(midr.map { String($0, radix: 16) } ?? "-")")
+                        compared.append("\(model.name):\(m.name)")
+                    }
+                }
+            }
+        }
+        // Neoverse N2/V1/V2's top-down, N1's ipc, Zen 4's level 1, the Intel servers' cpi, AmpereOne's.
+        for expected in ["neoverse-n2:frontend_bound", "neoverse-v2:bad_speculation", "neoverse-v1:backend_bound", "zen4:frontend_bound",
+                         "sapphirerapids:cpi", "ampereone:backend_memory", "cascadelakex:cpi"] {
+            XCTAssertTrue(compared.contains(expected), expected)
+        }
+    }
+
     /// Every metric of every model parses, and each name it reads is an event request, a
     /// metric, duration_time, or an uncore/left-out event with its reason.
     func testEveryKernelMetricParsesAndEachNameItReadsIsCountedOrSaysWhyNot() throws {

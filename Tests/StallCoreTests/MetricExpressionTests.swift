@@ -82,6 +82,18 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(groups.count, 2)
     }
 
+    /// Intel's tree has a node `cycles` whose expression is the event `cycles`: -M cpi,
+    /// -M ipc and the tree's default groups count it (they read the node, which read itself).
+    func testAMetricNamedLikeItsEventCountsTheEvent() throws {
+        let tables = EventTableTests.tables
+        for model in ["sapphirerapids", "skylake", "icelake"] {
+            let c = tables.catalog(for: try XCTUnwrap(tables.model(named: model)))
+            let cpi = MetricScheduler.tuples(for: c.metrics.filter { $0.name == "cpi" }, catalog: c)
+            XCTAssertEqual(cpi.map(Set.init), [["cycles", "instructions"]], model)
+            XCTAssertTrue(MetricScheduler.treeTuples(catalog: c).contains { $0.contains("cycles") }, model)
+        }
+    }
+
     func testATupleLargerThanTheBudgetIsSplit() {
         let groups = MetricScheduler.groups(tuples: [["a", "b", "c", "d", "e"]], budget: 2)
         XCTAssertEqual(groups, [["a", "b"], ["c", "d"], ["e"]])

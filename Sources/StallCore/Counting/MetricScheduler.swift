@@ -57,7 +57,8 @@ public enum MetricScheduler {
         func events(_ m: TableMetric, depth: Int = 0) -> [String] {
             guard depth < 8, let expr = try? MetricExpression.parse(m.expression) else { return [] }
             return expr.names.flatMap { n -> [String] in
-                if let sub = metrics[n] { return events(sub, depth: depth + 1) }
+                // A metric named like the event it reads (Intel's `cycles` node is `cycles`) reads the event.
+                if let sub = metrics[n], sub.name != m.name { return events(sub, depth: depth + 1) }
                 if case .found = catalog.lookup(n) { return [n] }
                 if catalog.model.vendor == .arm, let e = catalog.armCommon[n], catalog.events.contains(e) { return [n] }
                 return ["cycles", "instructions"].contains(n) ? [n] : []
