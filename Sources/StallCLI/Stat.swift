@@ -516,7 +516,7 @@ struct Stat: ParsableCommand {
         let wantsTree = tree || topdown || (events.isEmpty && metrics.isEmpty && pmus.hasHardwarePMU)
             || summary.results.contains(where: { $0.needsHardwarePMU && $0.status == .counted })
         if case .text = format, wantsTree, !nullRun, !metricOnly {
-            sink.write(stallTree(summary, resolver: resolver, pmus: pmus, maxDepth: topdown && topdownLevel > 0 ? topdownLevel - 1 : nil))
+            sink.write(stallTree(summary, selection: selection, resolver: resolver, pmus: pmus, maxDepth: topdown && topdownLevel > 0 ? topdownLevel - 1 : nil))
         } else if tree {
             notes.write("--tree is printed with the text output; save the -j output and run `stallstat analyze` on it")
         }
@@ -646,7 +646,7 @@ struct Stat: ParsableCommand {
     }
 
     /// The stall tree for what was counted, after the counts (text output).
-    func stallTree(_ summary: StatWindow, resolver: EventResolver, pmus: SysfsPMUs, maxDepth: Int? = nil) -> String {
+    func stallTree(_ summary: StatWindow, selection: StatEventSelection, resolver: EventResolver, pmus: SysfsPMUs, maxDepth: Int? = nil) -> String {
         let counted = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
             .map { NamedCount(name: $0.name, value: $0.value, percentRunning: $0.percentRunning, kind: $0.kind) }
         let coreTypes = resolver.coreTypes()
@@ -656,6 +656,31 @@ struct Stat: ParsableCommand {
         }
         let renderer = StallTreeRenderer(color: outputFile == nil && isatty(1) != 0)
         func tree(_ model: CPUModel, _ counts: [NamedCount], pmu: SysfsPMU?) -> String {
+            // A core with no tree of stallstat's: the kernel's top-down metrics, arranged.
+            if let (td, keyPrefix) = selection.topdownTrees[model.name] {
+                let constants = kernelMetricConstants(resolver: resolver, pmus: pmus, model: model)
+                var cache: [String: MetricValue] = [:]
+                func value(_ m: TableMetric) -> MetricValue {
+                    if let v = cache[m.name] { return v }
+                    let v = kernelMetricValue(m, key: keyPrefix + m.name, set: td.set, summary: summary, selection: selection, constants: constants)
+                    cache[m.name] = v
+                    return v
+                }
+                let everyKey = td.metricsToCount.map { keyPrefix + $0.name }
+                let report = td.report(cpu: model.name, value: value, threshold: { m in
+                    // perf colours a metric whose MetricThreshold holds; here it earns guidance.
+                    guard let t = m.threshold else { return false }
+                    var probe = m
+                    probe.name += " threshold"
+                    probe.expression = t
+                    if case .value(let v) = kernelMetricValue(probe, key: keyPrefix + m.name, alsoFrom: everyKey, set: td.set, summary: summary,
+                                                              selection: selection, constants: constants) { return v != 0 }
+                    return false
+                })
+                var r = report
+                if let maxDepth { r.nodes.removeAll { $0.depth > maxDepth } }
+                return renderer.text(r)
+            }
             let slots = pmu?.slots ?? pmus.corePMUs.compactMap(\.slots).first
             var report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots, midr: firstMIDR(resolver, model)).build(counts)
             if let maxDepth { report.nodes.removeAll { $0.depth > maxDepth } }
@@ -699,25 +724,12 @@ struct Stat: ParsableCommand {
     /// The kernel's metrics over the summary: each event request's counted value (summed
     /// over the events it became), the run's duration, the machine's #constants.
     func kernelMetricValues(_ summary: StatWindow, selection: StatEventSelection, resolver: EventResolver, pmus: SysfsPMUs) -> [String: MetricRow] {
-        let rows = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
-        /// A metric's counts: each of its event requests' value, summed over the events
-        /// (per-PMU rows) the request became in the metric's own group.
-        func counts(of metric: TableMetric) -> [String: Double] {
-            var counts: [String: Double] = [:]
-            for (request, indexes) in selection.kernelMetricEvents[metric.name] ?? [:] {
-                let matching = rows.filter { r in r.eventIndex.map(indexes.contains) ?? false }
-                if !matching.isEmpty { counts[request] = matching.reduce(0) { $0 + $1.value } }
-            }
-            return counts
-        }
         var result: [String: MetricRow] = [:]
         for m in selection.metrics where m.isKernelMetric {
             guard let set = selection.kernelMetricSets[m.name] else { continue }
             let constants = kernelMetricConstants(resolver: resolver, pmus: pmus, model: set.catalog.model)
             let unsupported = set.inputs(of: m, constants: constants).unsupported
-            let metricCounts = counts(of: m)
-            switch set.evaluate(m, counts: metricCounts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,
-                                hasEvent: { request in metricCounts[request] != nil }) {
+            switch kernelMetricValue(m, key: m.name, set: set, summary: summary, selection: selection, constants: constants) {
             case .value(let v):
                 let (value, unit) = m.scaled(v)
                 result[m.name] = MetricRow(name: m.name, value: value, unit: unit, missing: nil)
@@ -727,6 +739,25 @@ struct Stat: ParsableCommand {
             }
         }
         return result
+    }
+
+    /// One kernel metric over the summary, from the events its group counted (`key`: the name
+    /// the selection planned it under): each event request's counted value, summed over the
+    /// events (per-PMU rows) it became, the run's duration, the #constants.
+    /// `alsoFrom`: further planned names whose counts fill what the metric's own group lacks
+    /// (a threshold reads its parents' metrics).
+    func kernelMetricValue(_ m: TableMetric, key: String, alsoFrom: [String] = [], set: KernelMetricSet, summary: StatWindow,
+                           selection: StatEventSelection, constants: [String: Double]) -> MetricValue {
+        let rows = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
+        var counts: [String: Double] = [:]
+        for k in [key] + alsoFrom {
+            for (request, indexes) in selection.kernelMetricEvents[k] ?? [:] where counts[request] == nil {
+                let matching = rows.filter { r in r.eventIndex.map(indexes.contains) ?? false }
+                if !matching.isEmpty { counts[request] = matching.reduce(0) { $0 + $1.value } }
+            }
+        }
+        return set.evaluate(m, counts: counts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,
+                            hasEvent: { request in counts[request] != nil })
     }
 
     /// `--cpu-model` picks tables for counting; a model of another vendor would program

@@ -18,6 +18,9 @@ struct StatEventSelection {
     /// event requests became (a metric reads its own group's events, not every copy).
     var kernelMetricSets: [String: KernelMetricSet] = [:]
     var kernelMetricEvents: [String: [String: [Int]]] = [:]
+    /// The stall tree of a core type stallstat keeps no tree for: the kernel's top-down, and
+    /// the prefix its metrics were planned under in `kernelMetricEvents` (model name → tree).
+    var topdownTrees: [String: (KernelTopdown, String)] = [:]
 
     static func build(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws -> StatEventSelection {
         var selection = StatEventSelection()
@@ -53,13 +56,36 @@ struct StatEventSelection {
                 // The stall tree's events, one group per metric that fits the PMU, for each
                 // core type (a name resolves on the CPUs whose table has it: big.LITTLE clusters).
                 var treeGroups: [[String]] = []
+                var kernelTreeRequests: [EventGroupRequest] = []
                 for t in coreTypes {
                     let catalog = resolver.tables.catalog(for: t.model)
+                    // No tree of stallstat's for this core: the kernel's top-down metrics, planned
+                    // as -M plans them, on this core type's own PMU on a hybrid part.
+                    if !catalog.metrics.contains(where: \.isTreeNode),
+                       let td = KernelTopdown(set: KernelMetricSet(catalog: catalog, corePMU: coreTypes.count > 1 && pmus.isIntelHybrid ? t.model.pmu : nil)) {
+                        let prefix = "tree \(t.model.name): "
+                        let planned = td.metricsToCount.map { m -> TableMetric in var m = m; m.name = prefix + m.name; return m }
+                        let plan = td.set.plan(planned, noGroup: stat.metricNoGroup, noMerge: stat.metricNoMerge, counters: stat.counterBudget,
+                                               constants: stat.kernelMetricConstants(resolver: resolver, pmus: pmus, model: t.model))
+                        let offset = requests.count + kernelTreeRequests.count
+                        for (name, indices) in plan.readsFrom { readsFrom[name] = indices.map { $0 + offset } }
+                        kernelTreeRequests += plan.requests
+                        selection.topdownTrees[t.model.name] = (td, prefix)
+                        continue
+                    }
                     for g in MetricScheduler.leadersFirst(MetricScheduler.groups(tuples: MetricScheduler.treeTuples(catalog: catalog),
                                                                                  budget: stat.counterBudget), catalog: catalog)
                     where !treeGroups.contains(g) { treeGroups.append(g) }
                 }
-                if !treeGroups.isEmpty { requests.removeAll { $0.isExplicitGroup } }
+                if !treeGroups.isEmpty || !kernelTreeRequests.isEmpty {
+                    // The tree's groups replace the default cycles/instructions/stalled group, which
+                    // must go before the kernel plans' offsets are used: they index from here.
+                    let before = requests.count
+                    requests.removeAll { $0.isExplicitGroup }
+                    let removed = before - requests.count
+                    if removed > 0 { readsFrom = readsFrom.mapValues { $0.map { $0 - removed } } }
+                }
+                requests += kernelTreeRequests
                 requests += treeGroups.map { EventGroupRequest(members: $0, isExplicitGroup: true) }
             }
         } else {

@@ -130,6 +130,44 @@ final class KernelMetricTests: XCTestCase {
         }
     }
 
+    /// A core with no tree of stallstat's gets the kernel's top-down as its tree: level 1 under
+    /// all slots, level 2 under its level-1 parent by perf's `*_group` membership, each node
+    /// the kernel metric's value (so the tree says what -M TopdownL1,TopdownL2 says).
+    func testTheKernelsTopdownIsTheTreeOfACoreWithoutOne() throws {
+        var generator = SystemRandomNumberGenerator()
+        for (model, pmu, l1, child, parent) in [("alderlake", "cpu_core", 4, "tma_fetch_latency", "tma_frontend_bound"),
+                                                ("alderlake-atom", "cpu_atom", 4, "tma_ifetch_latency", "tma_frontend_bound"),
+                                                ("zen5", nil, 5, "backend_bound_by_memory", "backend_bound"),
+                                                ("graniterapids", nil, 0, "", "")] as [(String, String?, Int, String, String)] {
+            let set = try set(model, pmu: pmu)
+            guard l1 > 0 else { XCTAssertNil(KernelTopdown(set: set), "\(model): the kernel has no top-down for it"); continue }
+            let td = try XCTUnwrap(KernelTopdown(set: set), model)
+            XCTAssertEqual(td.level1.count, l1, model)
+            XCTAssertEqual(td.parentOf[child], parent, model)
+            var counts: [String: Double] = [:]
+            for m in td.metricsToCount { for e in set.inputs(of: m).events { counts[e] = counts[e] ?? Double(UInt64.random(in: 1_000...1_000_000_000, using: &generator)) } }
+            let constants: [String: Double] = ["smt_on": 1, "core_wide": 1, "num_cpus_online": 8, "num_cores": 4, "num_packages": 1, "num_dies": 1, "slots": 6]
+            func value(_ m: TableMetric) -> MetricValue { set.evaluate(m, counts: counts, durationSeconds: 1, constants: constants) }
+            let report = td.report(cpu: model, value: value)
+            XCTAssertEqual(report.nodes.first?.name, "slots")
+            for m in td.level1 + td.level2 {
+                guard case .value(let raw) = value(m) else { continue }
+                let n = try XCTUnwrap(report.node(m.name), "\(model): \(m.name)")
+                XCTAssertEqual(100 * n.shareOfRoot, m.scaled(raw).value, accuracy: 1e-9, "\(model): \(m.name)")
+                if let p = td.parentOf[m.name], let pn = report.node(p), pn.shareOfRoot > 0 {
+                    XCTAssertEqual(n.parent, p)
+                    XCTAssertEqual(n.depth, 2)
+                    XCTAssertEqual(n.shareOfParent ?? .nan, n.shareOfRoot / pn.shareOfRoot, accuracy: 1e-12)
+                }
+            }
+            if let slots = td.slots, case .value(let total) = value(slots) {
+                XCTAssertEqual(report.nodes.first?.count, total, "\(model): the root counts all slots")
+            }
+            let text = StallTreeRenderer(color: false).text(report)
+            XCTAssertTrue(text.contains(StallTreeRenderer(color: false).label(try XCTUnwrap(report.node(parent)))), text)
+        }
+    }
+
     /// Every metric of every model parses, and each name it reads is an event request, a
     /// metric, duration_time, or an uncore/left-out event with its reason.
     func testEveryKernelMetricParsesAndEachNameItReadsIsCountedOrSaysWhyNot() throws {

@@ -382,6 +382,21 @@ final class EventTableLinuxTests: XCTestCase {
         named.splitPerPMU(pmus: pmus)
         XCTAssertEqual(named.events.map(\.name), ["cpu_core/\(shared.name)/"], "not renamed twice")
 
+        // The default stall set there: each core type's tree is the kernel's top-down (no tree of
+        // stallstat's for either), its events counted on that core type's PMU and CPUs only.
+        let plain = try XCTUnwrap(try Stallstat.parse(["stat", "-a"]) as? Stat)
+        let byDefault = try StatEventSelection.build(plain, resolver: resolver, pmus: pmus)
+        XCTAssertEqual(Set(byDefault.topdownTrees.keys), ["alderlake", "alderlake-atom"])
+        for (model, (td, prefix)) in byDefault.topdownTrees {
+            let cpus = model == "alderlake" ? [0, 1] : [2, 3]
+            for m in td.level1 {
+                let events = try XCTUnwrap(byDefault.kernelMetricEvents[prefix + m.name], "\(model): \(m.name)").values.flatMap { $0 }
+                XCTAssertFalse(events.isEmpty)
+                for i in events { XCTAssertEqual(byDefault.events[i].cpuAttrs?.keys.sorted(), cpus, "\(model): \(byDefault.events[i].name)") }
+            }
+        }
+        XCTAssertTrue(byDefault.events.contains { $0.name == "task-clock" }, "the software events stay")
+
         // -M on the hybrid part: each kernel metric once per core type that has it, named with
         // its PMU, and every event it reads opened on that PMU's CPUs only (perf's hybrid metrics).
         let stat = try XCTUnwrap(try Stallstat.parse(["stat", "-M", "TopdownL1", "-a"]) as? Stat)

@@ -78,7 +78,8 @@ public struct StallTreeRenderer {
                 out += "\nStall tree (\(r.cpu)): shares of the parent and of all \(unit.isEmpty ? n.root : unit)\n"
                 out += padRight("", width) + padLeft("count", 18) + padLeft("of parent", 11) + padLeft("of all", 9) + "\n"
             }
-            var line = padRight(title, width) + padLeft(groupThousands(n.count), 18)
+            // A tree of shares with no count behind it (the kernel's top-down without a slots metric).
+            var line = padRight(title, width) + padLeft(n.unit.isEmpty && n.count == 0 ? "" : groupThousands(n.count), 18)
             line += padLeft(n.shareOfParent.map { cFormat("%.1f%%", 100 * $0) } ?? "", 11)
             line += padLeft(cFormat("%.1f%%", 100 * n.shareOfRoot), 9) + "  " + bar(n.shareOfRoot)
             if !n.flags.isEmpty { line += "  ⚠ " + n.flags.joined(separator: "; ") }
