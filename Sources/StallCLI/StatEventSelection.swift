@@ -214,6 +214,18 @@ struct StatEventSelection {
                 throw CLIError.nothingCounted("--topdown counts the stall tree's hardware events, and this machine exposes no hardware PMU (a virtual machine or container without a virtual PMU)")
             }
             catalog.metrics.filter(\.isTreeNode).forEach(add)
+            // A core with no tree of stallstat's: the kernel's top-down levels, as perf's
+            // --topdown (TopdownL1, and L2 with --td-level 2; AMD's PipelineL1/L2).
+            if !catalog.metrics.contains(where: \.isTreeNode) {
+                let groups = stat.topdownLevel >= 2 ? ["TopdownL1", "PipelineL1", "TopdownL2", "PipelineL2"] : ["TopdownL1", "PipelineL1"]
+                for (k, set) in kernelSets.enumerated() {
+                    for var m in groups.flatMap({ set.select($0) }) {
+                        if perCoreType, let pmu = set.corePMU { m.name += " (\(pmu))" }
+                        if !kernelChosen[k].contains(where: { $0.name == m.name }) { kernelChosen[k].append(m) }
+                        add(m)
+                    }
+                }
+            }
         }
         return (catalog, chosen, zip(kernelSets, kernelChosen).filter { !$0.1.isEmpty }.map { ($0.0, $0.1) })
     }

@@ -396,6 +396,12 @@ final class EventTableLinuxTests: XCTestCase {
             }
         }
         XCTAssertTrue(byDefault.events.contains { $0.name == "task-clock" }, "the software events stay")
+        // --topdown there: the kernel's level 1 per core type (level 2 with --td-level 2), as perf's.
+        let td1 = try StatEventSelection.build(try XCTUnwrap(try Stallstat.parse(["stat", "-a", "--topdown"]) as? Stat), resolver: resolver, pmus: pmus)
+        XCTAssertEqual(Set(td1.metrics.map(\.name)), Set(["tma_frontend_bound", "tma_backend_bound", "tma_retiring", "tma_bad_speculation"]
+            .flatMap { ["\($0) (cpu_core)", "\($0) (cpu_atom)"] }))
+        let td2 = try StatEventSelection.build(try XCTUnwrap(try Stallstat.parse(["stat", "-a", "--topdown", "--td-level", "2"]) as? Stat), resolver: resolver, pmus: pmus)
+        XCTAssertTrue(td2.metrics.map(\.name).contains("tma_fetch_latency (cpu_core)") && td2.metrics.map(\.name).contains("tma_ifetch_latency (cpu_atom)"))
 
         // -M on the hybrid part: each kernel metric once per core type that has it, named with
         // its PMU, and every event it reads opened on that PMU's CPUs only (perf's hybrid metrics).
