@@ -77,9 +77,10 @@ struct StatEventSelection {
                                                                                  budget: stat.counterBudget), catalog: catalog)
                     where !treeGroups.contains(g) { treeGroups.append(g) }
                 }
-                if !treeGroups.isEmpty || !kernelTreeRequests.isEmpty {
-                    // The tree's groups replace the default cycles/instructions/stalled group, which
-                    // must go before the kernel plans' offsets are used: they index from here.
+                if !treeGroups.isEmpty {
+                    // stallstat's tree groups replace the default cycles/instructions/stalled group
+                    // (they count those); the kernel's top-down does not, so the group stays then.
+                    // Removing it shifts the kernel plans' request indices, planned before.
                     let before = requests.count
                     requests.removeAll { $0.isExplicitGroup }
                     let removed = before - requests.count

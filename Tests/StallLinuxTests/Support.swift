@@ -48,6 +48,15 @@ enum Harness {
     }
 
     static func perf(_ args: [String]) -> Result { run(["/usr/bin/perf"] + args) }
+
+    /// This machine's CPU vendor as `stat --cpu-model` checks it ("intel", "amd", "arm"), from
+    /// /proc/cpuinfo: a test naming a model must name one of this vendor's, or stat refuses it.
+    static let cpuVendor: String = {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if text.contains("CPU implementer") { return "arm" }
+        if text.contains("GenuineIntel") { return "intel" }
+        return text.contains("AuthenticAMD") || text.contains("HygonGenuine") ? "amd" : "unknown"
+    }()
     static func stallstat(_ args: [String]) -> Result { run([stallstat] + args) }
 
     /// Parses `-x,` lines into event → value (the count column), skipping unsupported.
