@@ -357,10 +357,14 @@ final class EventTableLinuxTests: XCTestCase {
         // stat's rows: one per core PMU, named as perf names them, each on its own CPUs
         // with its own encoding (perf's default on hybrid; --hybrid-merge sums them).
         XCTAssertTrue(pmus.isIntelHybrid)
-        var selection = StatEventSelection()
-        selection.events = [e]
-        selection.groups = [[0]]
-        selection.splitPerPMU(pmus: pmus)
+        func split(_ event: ResolvedEvent) -> StatEventSelection {
+            var selection = StatEventSelection()
+            selection.events = [event]
+            selection.groups = [[0]]
+            selection.splitPerPMU(pmus: pmus)
+            return selection
+        }
+        let selection = split(e)
         XCTAssertEqual(selection.events.map(\.name), ["cpu_core/\(shared.name)/", "cpu_atom/\(shared.name)/"])
         XCTAssertEqual(selection.events.map { $0.cpuAttrs.map { Array($0.keys).sorted() } }, [[0, 1], [2, 3]])
         XCTAssertEqual(selection.events[1].attr?.config, atomConfigs[shared.name])
@@ -381,11 +385,7 @@ final class EventTableLinuxTests: XCTestCase {
         XCTAssertThrowsError(try resolver.resolve("cpu_atom/TOPDOWN.SLOTS/"), "an event of the other core type")
         XCTAssertEqual(resolver.coreTypes().map(\.model.name), ["alderlake", "alderlake-atom"])
         XCTAssertEqual(resolver.coreTypes().map(\.cpus), [[0, 1], [2, 3]])
-        var named = StatEventSelection()
-        named.events = [onCore]
-        named.groups = [[0]]
-        named.splitPerPMU(pmus: pmus)
-        XCTAssertEqual(named.events.map(\.name), ["cpu_core/\(shared.name)/"], "not renamed twice")
+        XCTAssertEqual(split(onCore).events.map(\.name), ["cpu_core/\(shared.name)/"], "not renamed twice")
 
         // The default stall set there: each core type's tree is the kernel's top-down (no tree of
         // stallstat's for either), its events counted on that core type's PMU and CPUs only.
