@@ -145,8 +145,8 @@ public struct KernelMetricSet: Sendable {
     /// Everything a metric reads, through the metrics it refers to: the event requests to
     /// count (in order, once each), and the names that cannot be counted, with why.
     /// `constants` (`smt_on`, ...) decide the conditions that read only them, as in perf.
-    public func inputs(of metric: TableMetric, constants: [String: Double] = [:]) -> (events: [String], unsupported: [(name: String, why: String)], usesDuration: Bool) {
-        var events: [String] = [], unsupported: [(String, String)] = [], usesDuration = false
+    public func inputs(of metric: TableMetric, constants: [String: Double] = [:]) -> (events: [String], unsupported: [(name: String, why: String)]) {
+        var events: [String] = [], unsupported: [(String, String)] = []
         var seenMetrics: Set<String> = [], seenEvents: Set<String> = []
         func walk(_ m: TableMetric, depth: Int) {
             guard depth < 16, seenMetrics.insert(m.name).inserted else { return }
@@ -157,13 +157,13 @@ public struct KernelMetricSet: Sendable {
                 switch term(n) {
                 case .metric(let sub): if let s = self.metric(named: sub) { walk(s, depth: depth + 1) }
                 case .event(let request): if seenEvents.insert(request).inserted { events.append(request) }
-                case .durationTime: usesDuration = true
+                case .durationTime: break   // the run's duration, always known
                 case .unsupported(let why): unsupported.append((n, why))
                 }
             }
         }
         walk(metric, depth: 0)
-        return (events, unsupported, usesDuration)
+        return (events, unsupported)
     }
 
     /// How `stat -M` opens the metrics' events, and which of them each metric reads.

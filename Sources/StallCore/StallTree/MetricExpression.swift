@@ -33,22 +33,7 @@ public indirect enum MetricExpression: Equatable, Sendable {
     /// The names read once each condition that depends on constants alone is decided, as
     /// perf's expr.y computes a metric's ids: `A if #smt_on else B` reads only B without SMT,
     /// so A's events are not opened. A condition that reads an event keeps both branches.
-    public func names(deciding constants: [String: Double]) -> [String] {
-        switch self {
-        case .conditional(let t, let c, let o):
-            // has_event asks the machine, which the counts answer later (stallstat opens
-            // what it can): such a condition is not decided here.
-            if !c.asksHasEvent, case .value(let v)? = try? c.evaluate(names: { _ in .notCounted }, constants: constants) {
-                return v != 0 ? t.names(deciding: constants) : o.names(deciding: constants)
-            }
-            return t.names(deciding: constants) + c.names(deciding: constants) + o.names(deciding: constants)
-        case .unary(_, let a): return a.names(deciding: constants)
-        case .binary(_, let a, let b): return a.names(deciding: constants) + b.names(deciding: constants)
-        case .call("has_event", _): return []
-        case .call(_, let args): return args.flatMap { $0.names(deciding: constants) }
-        case .number, .constant, .name: return names
-        }
-    }
+    public func names(deciding constants: [String: Double]) -> [String] { collectNames(deciding: constants) }
 
     var asksHasEvent: Bool {
         switch self {
@@ -63,15 +48,24 @@ public indirect enum MetricExpression: Equatable, Sendable {
 
     /// Every event or metric name the expression reads, in the text's order. has_event's
     /// argument is asked about, not read (perf's expr.y adds no id for it), so not listed.
-    public var names: [String] {
+    public var names: [String] { collectNames(deciding: nil) }
+
+    /// `constants` nil: no condition is decided (every branch's names).
+    func collectNames(deciding constants: [String: Double]?) -> [String] {
         switch self {
         case .number, .constant: return []
         case .name(let n): return [n]
-        case .unary(_, let a): return a.names
-        case .binary(_, let a, let b): return a.names + b.names
+        case .unary(_, let a): return a.collectNames(deciding: constants)
+        case .binary(_, let a, let b): return a.collectNames(deciding: constants) + b.collectNames(deciding: constants)
         case .call("has_event", _): return []
-        case .call(_, let args): return args.flatMap(\.names)
-        case .conditional(let t, let c, let o): return t.names + c.names + o.names
+        case .call(_, let args): return args.flatMap { $0.collectNames(deciding: constants) }
+        case .conditional(let t, let c, let o):
+            // has_event asks the machine, which the counts answer later (stallstat opens
+            // what it can): such a condition is not decided here.
+            if let constants, !c.asksHasEvent, case .value(let v)? = try? c.evaluate(names: { _ in .notCounted }, constants: constants) {
+                return (v != 0 ? t : o).collectNames(deciding: constants)
+            }
+            return t.collectNames(deciding: constants) + c.collectNames(deciding: constants) + o.collectNames(deciding: constants)
         }
     }
 }
