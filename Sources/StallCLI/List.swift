@@ -92,15 +92,14 @@ struct List: ParsableCommand {
 
     /// The models to list: the one named by --cpu, else each core type detected here.
     func listedModels(_ resolver: EventResolver) throws -> [(model: CPUModel, cpus: [Int])] {
-        let models: [Int: CPUModel]
-        do { models = try resolver.cpuModels() } catch { throw ValidationError("\(error)") }
+        do { _ = try resolver.cpuModels() } catch { throw ValidationError("\(error)") }
         tableOptions.reportDiagnostics(resolver.tables)
-        let distinct = Set(models.values.map(\.name)).sorted()
-        if distinct.isEmpty {
+        let types = resolver.coreTypes()
+        if types.isEmpty {
             let id = resolver.topology.identities.values.first.map { "\($0)" } ?? "unknown"
             throw ValidationError("EventTables has no entry for this CPU (\(id)); name one with --cpu: \(resolver.tables.cpus.map(\.name).joined(separator: ", "))")
         }
-        return distinct.map { name in (resolver.tables.model(named: name)!, models.filter { $0.value.name == name }.map(\.key).sorted()) }
+        return types.sorted { $0.model.name < $1.model.name }
     }
 
     /// `list metric` / `list metricgroup` (perf's `perf list metric`, `perf list metricgroup`):

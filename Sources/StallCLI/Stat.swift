@@ -629,17 +629,20 @@ struct Stat: ParsableCommand {
         return merged!
     }
 
-    /// The MIDR of the first CPU of that model (revision-gated formulas), if Arm.
-    /// The kernel metrics' #constants for this run: the machine's topology from sysfs
-    /// (`smt_on`, `num_cpus_online`, ...), the core PMU's slots, the core's MIDR.
-    func kernelMetricConstants(resolver: EventResolver, pmus: SysfsPMUs, model: CPUModel) -> [String: Double] {
-        let cpus = resolver.topology.identities.keys.sorted()
-        var constants = CPUPlaces.metricConstants(cpus: cpus, systemWide: target.allCPUs || target.cpuList != nil)
-        if let slots = pmus.corePMUs.compactMap(\.slots).first ?? model.slots { constants["slots"] = Double(slots) }
-        if let midr = firstMIDR(resolver, model), midr < 1 << 53 { constants["midr"] = Double(midr) }
-        return constants
+    /// The kernel metrics' #constants for this run, per core model: the machine's topology
+    /// from sysfs (`smt_on`, `num_cpus_online`, ..., read once here), the core PMU's slots,
+    /// the core's MIDR.
+    func kernelMetricConstants(resolver: EventResolver, pmus: SysfsPMUs) -> (CPUModel) -> [String: Double] {
+        let machine = CPUPlaces.metricConstants(cpus: resolver.topology.identities.keys.sorted(), systemWide: target.allCPUs || target.cpuList != nil)
+        return { model in
+            var constants = machine
+            if let slots = pmus.corePMUs.compactMap(\.slots).first ?? model.slots { constants["slots"] = Double(slots) }
+            if let midr = firstMIDR(resolver, model), midr < 1 << 53 { constants["midr"] = Double(midr) }
+            return constants
+        }
     }
 
+    /// The MIDR of the first CPU of that model (revision-gated formulas), if Arm.
     func firstMIDR(_ resolver: EventResolver, _ model: CPUModel) -> UInt64? {
         let models = (try? resolver.cpuModels()) ?? [:]
         return resolver.topology.midrs.keys.sorted().first { models[$0]?.name == model.name }.flatMap { resolver.topology.midrs[$0] }
@@ -655,36 +658,29 @@ struct Stat: ParsableCommand {
             return "\nStall tree: not available: \(why).\n"
         }
         let renderer = StallTreeRenderer(color: outputFile == nil && isatty(1) != 0)
-        func tree(_ model: CPUModel, _ counts: [NamedCount], pmu: SysfsPMU?) -> String {
+        // Only the kernel's top-down trees read these (sysfs and the summary's rows).
+        let kernelTrees = !selection.topdownTrees.isEmpty
+        let constantsFor = kernelTrees ? kernelMetricConstants(resolver: resolver, pmus: pmus) : { _ in [:] }
+        let countedByEvent = kernelTrees ? countedByEventIndex(summary) : [:]
+        func report(_ model: CPUModel, _ counts: [NamedCount], pmu: SysfsPMU?) -> StallReport {
             // A core with no tree of stallstat's: the kernel's top-down metrics, arranged.
-            if let (td, keyPrefix) = selection.topdownTrees[model.name] {
-                let constants = kernelMetricConstants(resolver: resolver, pmus: pmus, model: model)
-                var cache: [String: MetricValue] = [:]
-                func value(_ m: TableMetric) -> MetricValue {
-                    if let v = cache[m.name] { return v }
-                    let v = kernelMetricValue(m, key: keyPrefix + m.name, set: td.set, summary: summary, selection: selection, constants: constants)
-                    cache[m.name] = v
-                    return v
-                }
-                let everyKey = td.metricsToCount.map { keyPrefix + $0.name }
-                let report = td.report(cpu: model.name, value: value, threshold: { m in
-                    // perf colours a metric whose MetricThreshold holds; here it earns guidance.
-                    guard let t = m.threshold else { return false }
-                    var probe = m
-                    probe.name += " threshold"
-                    probe.expression = t
-                    if case .value(let v) = kernelMetricValue(probe, key: keyPrefix + m.name, alsoFrom: everyKey, set: td.set, summary: summary,
-                                                              selection: selection, constants: constants) { return v != 0 }
-                    return false
-                })
-                var r = report
-                if let maxDepth { r.nodes.removeAll { $0.depth > maxDepth } }
-                return renderer.text(r)
+            guard let (td, keyPrefix) = selection.topdownTrees[model.name] else {
+                let slots = pmu?.slots ?? pmus.corePMUs.compactMap(\.slots).first
+                return StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots, midr: firstMIDR(resolver, model)).build(counts)
             }
-            let slots = pmu?.slots ?? pmus.corePMUs.compactMap(\.slots).first
-            var report = StallTreeBuilder(catalog: resolver.tables.catalog(for: model), slots: slots, midr: firstMIDR(resolver, model)).build(counts)
-            if let maxDepth { report.nodes.removeAll { $0.depth > maxDepth } }
-            return renderer.text(report)
+            let constants = constantsFor(model)
+            let duration = summary.elapsedNs / 1e9
+            // A threshold reads its parents' metrics too: every tree group's counts.
+            let everyCount = kernelMetricCounts(td.metricsToCount.map { keyPrefix + $0.name }, counted: countedByEvent, selection: selection)
+            return td.report(cpu: model.name, value: { m in
+                let counts = kernelMetricCounts([keyPrefix + m.name], counted: countedByEvent, selection: selection)
+                return td.set.evaluate(m, counts: counts, durationSeconds: duration, constants: constants, hasEvent: { counts[$0] != nil })
+            }, threshold: { td.thresholdHolds($0, counts: everyCount, durationSeconds: duration, constants: constants) })
+        }
+        func tree(_ model: CPUModel, _ counts: [NamedCount], pmu: SysfsPMU?) -> String {
+            var r = report(model, counts, pmu: pmu)
+            if let maxDepth { r.nodes.removeAll { $0.depth > maxDepth } }
+            return renderer.text(r)
         }
         // One tree per core type when the counts are per core PMU (hybrid rows, --no-merge).
         let typePMUs = coreTypes.compactMap { t in t.cpus.first.flatMap { resolver.topology.corePMU[$0] } }
@@ -725,11 +721,14 @@ struct Stat: ParsableCommand {
     /// over the events it became), the run's duration, the machine's #constants.
     func kernelMetricValues(_ summary: StatWindow, selection: StatEventSelection, resolver: EventResolver, pmus: SysfsPMUs) -> [String: MetricRow] {
         var result: [String: MetricRow] = [:]
+        let constantsFor = kernelMetricConstants(resolver: resolver, pmus: pmus)
+        let countedByEvent = countedByEventIndex(summary)
         for m in selection.metrics where m.isKernelMetric {
             guard let set = selection.kernelMetricSets[m.name] else { continue }
-            let constants = kernelMetricConstants(resolver: resolver, pmus: pmus, model: set.catalog.model)
+            let constants = constantsFor(set.catalog.model)
             let unsupported = set.inputs(of: m, constants: constants).unsupported
-            switch kernelMetricValue(m, key: m.name, set: set, summary: summary, selection: selection, constants: constants) {
+            let counts = kernelMetricCounts([m.name], counted: countedByEvent, selection: selection)
+            switch set.evaluate(m, counts: counts, durationSeconds: summary.elapsedNs / 1e9, constants: constants, hasEvent: { counts[$0] != nil }) {
             case .value(let v):
                 let (value, unit) = m.scaled(v)
                 result[m.name] = MetricRow(name: m.name, value: value, unit: unit, missing: nil)
@@ -741,23 +740,28 @@ struct Stat: ParsableCommand {
         return result
     }
 
-    /// One kernel metric over the summary, from the events its group counted (`key`: the name
-    /// the selection planned it under): each event request's counted value, summed over the
-    /// events (per-PMU rows) it became, the run's duration, the #constants.
-    /// `alsoFrom`: further planned names whose counts fill what the metric's own group lacks
-    /// (a threshold reads its parents' metrics).
-    func kernelMetricValue(_ m: TableMetric, key: String, alsoFrom: [String] = [], set: KernelMetricSet, summary: StatWindow,
-                           selection: StatEventSelection, constants: [String: Double]) -> MetricValue {
-        let rows = summary.results.filter { $0.status == .counted && $0.cpu == nil && $0.aggregate == nil }
+    /// Each selected event's counted total (the summary's rows that are not per CPU or per
+    /// place), by event index: what the kernel metrics read.
+    func countedByEventIndex(_ summary: StatWindow) -> [Int: Double] {
+        var byEvent: [Int: Double] = [:]
+        for r in summary.results where r.status == .counted && r.cpu == nil && r.aggregate == nil {
+            if let i = r.eventIndex { byEvent[i, default: 0] += r.value }
+        }
+        return byEvent
+    }
+
+    /// The counts kernel metrics are evaluated from: each event request of the metrics the
+    /// selection planned under `keys` (the first key's group first), its value summed over the
+    /// events (per-PMU rows) it became.
+    func kernelMetricCounts(_ keys: [String], counted: [Int: Double], selection: StatEventSelection) -> [String: Double] {
         var counts: [String: Double] = [:]
-        for k in [key] + alsoFrom {
+        for k in keys {
             for (request, indexes) in selection.kernelMetricEvents[k] ?? [:] where counts[request] == nil {
-                let matching = rows.filter { r in r.eventIndex.map(indexes.contains) ?? false }
-                if !matching.isEmpty { counts[request] = matching.reduce(0) { $0 + $1.value } }
+                let values = indexes.compactMap { counted[$0] }
+                if !values.isEmpty { counts[request] = values.reduce(0, +) }
             }
         }
-        return set.evaluate(m, counts: counts, durationSeconds: summary.elapsedNs / 1e9, constants: constants,
-                            hasEvent: { request in counts[request] != nil })
+        return counts
     }
 
     /// `--cpu-model` picks tables for counting; a model of another vendor would program

@@ -27,6 +27,17 @@ struct StatEventSelection {
         if stat.nullRun { return selection }
         var requests: [EventGroupRequest] = []
         var readsFrom: [String: [Int]] = [:]
+        // Read from sysfs only when kernel metrics are planned.
+        var constantsFor: ((CPUModel) -> [String: Double])? = nil
+        /// Kernel metrics' groups as -M plans them, their request indices starting at `offset`.
+        func planned(_ set: KernelMetricSet, _ metrics: [TableMetric], at offset: Int) -> [EventGroupRequest] {
+            let constants = constantsFor ?? stat.kernelMetricConstants(resolver: resolver, pmus: pmus)
+            constantsFor = constants
+            let plan = set.plan(metrics, noGroup: stat.metricNoGroup, noMerge: stat.metricNoMerge, counters: stat.counterBudget,
+                                constants: constants(set.catalog.model))
+            for (name, indices) in plan.readsFrom { readsFrom[name] = indices.map { $0 + offset } }
+            return plan.requests
+        }
         if !stat.metrics.isEmpty || stat.topdown {
             let (catalog, metrics, kernelSets) = try selectMetrics(stat, resolver: resolver, pmus: pmus)
             selection.catalog = catalog
@@ -34,12 +45,8 @@ struct StatEventSelection {
             // The kernel metrics' groups first, so each plan's request indices are `requests`'
             // (offset by the plans before it: one per core type on a hybrid part).
             for (set, kernel) in kernelSets {
-                let plan = set.plan(kernel, noGroup: stat.metricNoGroup, noMerge: stat.metricNoMerge, counters: stat.counterBudget,
-                                    constants: stat.kernelMetricConstants(resolver: resolver, pmus: pmus, model: set.catalog.model))
-                let offset = requests.count
-                for (name, indices) in plan.readsFrom { readsFrom[name] = indices.map { $0 + offset } }
                 for m in kernel { selection.kernelMetricSets[m.name] = set }
-                requests += plan.requests
+                requests += planned(set, kernel, at: requests.count)
             }
             var tuples = MetricScheduler.tuples(for: metrics.filter { !$0.isKernelMetric }, catalog: catalog)
             if !stat.metricNoMerge {
@@ -64,12 +71,8 @@ struct StatEventSelection {
                     if !catalog.metrics.contains(where: \.isTreeNode),
                        let td = KernelTopdown(set: KernelMetricSet(catalog: catalog, corePMU: coreTypes.count > 1 && pmus.isIntelHybrid ? t.model.pmu : nil)) {
                         let prefix = "tree \(t.model.name): "
-                        let planned = td.metricsToCount.map { m -> TableMetric in var m = m; m.name = prefix + m.name; return m }
-                        let plan = td.set.plan(planned, noGroup: stat.metricNoGroup, noMerge: stat.metricNoMerge, counters: stat.counterBudget,
-                                               constants: stat.kernelMetricConstants(resolver: resolver, pmus: pmus, model: t.model))
-                        let offset = requests.count + kernelTreeRequests.count
-                        for (name, indices) in plan.readsFrom { readsFrom[name] = indices.map { $0 + offset } }
-                        kernelTreeRequests += plan.requests
+                        let renamed = td.metricsToCount.map { m -> TableMetric in var m = m; m.name = prefix + m.name; return m }
+                        kernelTreeRequests += planned(td.set, renamed, at: requests.count + kernelTreeRequests.count)
                         selection.topdownTrees[t.model.name] = (td, prefix)
                         continue
                     }
@@ -170,9 +173,7 @@ struct StatEventSelection {
     /// stallstat's own metrics), every metric to print, and the kernel metrics per set.
     static func selectMetrics(_ stat: Stat, resolver: EventResolver, pmus: SysfsPMUs) throws
         -> (CoreCatalog, [TableMetric], [(KernelMetricSet, [TableMetric])]) {
-        let models = (try? resolver.cpuModels()) ?? [:]
-        var coreTypes: [CPUModel] = []
-        for cpu in models.keys.sorted() where !coreTypes.contains(where: { $0.name == models[cpu]!.name }) { coreTypes.append(models[cpu]!) }
+        var coreTypes = resolver.coreTypes().map(\.model)
         guard let model = coreTypes.first else {
             let id = resolver.topology.identities.values.first.map { "\($0)" } ?? "unknown"
             throw CLIError.nothingCounted("-M/--topdown need this core's metrics, but EventTables has no entry for this CPU (\(id)); give --cpu-model MODEL of the same vendor, or count events with -e")
@@ -184,19 +185,23 @@ struct StatEventSelection {
         var kernelChosen = Array(repeating: [TableMetric](), count: kernelSets.count)
         var chosen: [TableMetric] = []
         func add(_ m: TableMetric) { if !chosen.contains(where: { $0.name == m.name }) { chosen.append(m) } }
+        /// Each core type's kernel metrics of a -M word (named with their PMU on a hybrid part); false if none.
+        func addKernel(_ select: (KernelMetricSet) -> [TableMetric]) -> Bool {
+            var found = false
+            for (k, set) in kernelSets.enumerated() {
+                for var m in select(set) {
+                    found = true
+                    if perCoreType, let pmu = set.corePMU { m.name += " (\(pmu))" }
+                    if !kernelChosen[k].contains(where: { $0.name == m.name }) { kernelChosen[k].append(m) }
+                    add(m)
+                }
+            }
+            return found
+        }
         for list in stat.metrics {
             for raw in list.split(separator: ",") {
                 let name = raw.trimmingWhitespace()
-                var found = false
-                for (k, set) in kernelSets.enumerated() {
-                    for var m in set.select(name) {
-                        found = true
-                        if perCoreType, let pmu = set.corePMU { m.name += " (\(pmu))" }
-                        if !kernelChosen[k].contains(where: { $0.name == m.name }) { kernelChosen[k].append(m) }
-                        add(m)
-                    }
-                }
-                if found { continue }
+                if addKernel({ $0.select(name) }) { continue }
                 let byName = catalog.metrics.filter { $0.name.lowercased() == name.lowercased() }
                 let byGroup = catalog.metrics.filter { $0.groups.contains { $0.lowercased() == name.lowercased() } }
                 if byName.isEmpty && byGroup.isEmpty {
@@ -218,14 +223,8 @@ struct StatEventSelection {
             // A core with no tree of stallstat's: the kernel's top-down levels, as perf's
             // --topdown (TopdownL1, and L2 with --td-level 2; AMD's PipelineL1/L2).
             if !catalog.metrics.contains(where: \.isTreeNode) {
-                let groups = stat.topdownLevel >= 2 ? ["TopdownL1", "PipelineL1", "TopdownL2", "PipelineL2"] : ["TopdownL1", "PipelineL1"]
-                for (k, set) in kernelSets.enumerated() {
-                    for var m in groups.flatMap({ set.select($0) }) {
-                        if perCoreType, let pmu = set.corePMU { m.name += " (\(pmu))" }
-                        if !kernelChosen[k].contains(where: { $0.name == m.name }) { kernelChosen[k].append(m) }
-                        add(m)
-                    }
-                }
+                let groups = KernelTopdown.level1Groups + (stat.topdownLevel >= 2 ? KernelTopdown.level2Groups : [])
+                _ = addKernel { set in groups.flatMap { set.select($0) } }
             }
         }
         return (catalog, chosen, zip(kernelSets, kernelChosen).filter { !$0.1.isEmpty }.map { ($0.0, $0.1) })

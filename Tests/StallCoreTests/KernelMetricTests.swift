@@ -135,6 +135,7 @@ final class KernelMetricTests: XCTestCase {
     /// the kernel metric's value (so the tree says what -M TopdownL1,TopdownL2 says).
     func testTheKernelsTopdownIsTheTreeOfACoreWithoutOne() throws {
         var generator = SystemRandomNumberGenerator()
+        var thresholds = 0
         for (model, pmu, l1, child, parent) in [("alderlake", "cpu_core", 4, "tma_fetch_latency", "tma_frontend_bound"),
                                                 ("alderlake-atom", "cpu_atom", 4, "tma_ifetch_latency", "tma_frontend_bound"),
                                                 ("zen5", nil, 5, "backend_bound_by_memory", "backend_bound"),
@@ -163,9 +164,26 @@ final class KernelMetricTests: XCTestCase {
             if let slots = td.slots, case .value(let total) = value(slots) {
                 XCTAssertEqual(report.nodes.first?.count, total, "\(model): the root counts all slots")
             }
+            // MetricThreshold, which names the metric itself (`tma_frontend_bound > 0.15`) and
+            // its parents (`tma_fetch_latency > 0.1 & tma_frontend_bound > 0.15`).
+            func fraction(_ name: String) -> Double? {
+                guard let m = set.metric(named: name), case .value(let raw) = value(m) else { return nil }
+                return m.scaled(raw).value / 100
+            }
+            for m in td.level1 + td.level2 {
+                guard let t = m.threshold else { continue }
+                let terms = t.components(separatedBy: " & ").map { $0.components(separatedBy: " > ") }
+                guard terms.allSatisfy({ $0.count == 2 && Double($0[1]) != nil }) else { continue }
+                let values = terms.map { fraction($0[0]) }
+                guard values.allSatisfy({ $0 != nil }) else { continue }
+                let expected = zip(terms, values).allSatisfy { $1! > Double($0[1])! }
+                XCTAssertEqual(td.thresholdHolds(m, counts: counts, durationSeconds: 1, constants: constants), expected, "\(model): \(m.name): \(t)")
+                thresholds += 1
+            }
             let text = StallTreeRenderer(color: false).text(report)
             XCTAssertTrue(text.contains(StallTreeRenderer(color: false).label(try XCTUnwrap(report.node(parent)))), text)
         }
+        XCTAssertGreaterThan(thresholds, 10, "thresholds checked")
     }
 
     /// Every metric of every model parses, and each name it reads is an event request, a

@@ -13,18 +13,19 @@ public struct KernelTopdown: Sendable {
     /// The metric giving all slots, where the core's metrics have one (counts beside shares).
     public let slots: TableMetric?
 
-    static let level1Groups: Set<String> = ["TopdownL1", "PipelineL1"]
-    static let level2Groups: Set<String> = ["TopdownL2", "PipelineL2"]
+    /// The metric groups of each level (Intel's and Arm's TopdownLn, AMD's PipelineLn).
+    public static let level1Groups = ["TopdownL1", "PipelineL1"]
+    public static let level2Groups = ["TopdownL2", "PipelineL2"]
     static let slotMetrics = ["tma_info_thread_slots", "tma_info_core_slots", "total_dispatch_slots"]
 
     /// Nil when the core's kernel metrics have no level 1.
     public init?(set: KernelMetricSet) {
         self.set = set
-        let l1 = set.metrics.filter { !Self.level1Groups.isDisjoint(with: $0.groups) }
+        let l1 = set.metrics.filter { m in Self.level1Groups.contains { m.groups.contains($0) } }
         guard !l1.isEmpty else { return nil }
         var parents: [String: String] = [:]
         var l2: [TableMetric] = []
-        for m in set.metrics where !Self.level2Groups.isDisjoint(with: m.groups) {
+        for m in set.metrics where Self.level2Groups.contains(where: { m.groups.contains($0) }) {
             guard let parent = m.groups.lazy.filter({ $0.hasSuffix("_group") }).map({ String($0.dropLast(6)) })
                 .first(where: { p in l1.contains { $0.name == p } }) else { continue }
             parents[m.name] = parent
@@ -38,6 +39,19 @@ public struct KernelTopdown: Sendable {
 
     /// The metrics whose events the tree needs.
     public var metricsToCount: [TableMetric] { level1 + level2 + (slots.map { [$0] } ?? []) }
+
+    /// Whether the metric's MetricThreshold holds on these counts (perf colours the metric then).
+    public func thresholdHolds(_ m: TableMetric, counts: [String: Double], durationSeconds: Double, constants: [String: Double]) -> Bool {
+        guard let t = m.threshold else { return false }
+        var probe = m
+        // The threshold names the metric itself (`tma_frontend_bound > 0.15`): under its own
+        // name the probe would read as referring to itself.
+        probe.name += " threshold"
+        probe.expression = t
+        if case .value(let v) = set.evaluate(probe, counts: counts, durationSeconds: durationSeconds, constants: constants,
+                                             hasEvent: { counts[$0] != nil }) { return v != 0 }
+        return false
+    }
 
     /// A metric's value as a fraction of slots (ScaleUnit `100%`, `1percent of slots`, `100%slots`).
     func fraction(_ m: TableMetric, _ raw: Double) -> Double {
