@@ -317,32 +317,26 @@ X86_VENDORS = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}
 
 
 def x86_models(pattern):
-    """The (vendor, family, models) a kernel mapfile pattern matches, as perf matches its
-    cpuid string `Vendor-Family-MODEL[-STEPPING]` (family decimal, model %X). Rows are kept
-    in the mapfile's order and the first model that matches wins, as in perf; a stepping-
-    qualified row (Cascade Lake-X vs Skylake-X, both model 0x55) gives its steppings too
-    (x86_steppings)."""
+    """The (vendor, family, models, steppings) a kernel mapfile pattern matches, as perf
+    matches its cpuid string `Vendor-Family-MODEL[-STEPPING]` (family decimal, model %X).
+    Rows are kept in the mapfile's order and the first model that matches wins, as in perf.
+    `steppings`: those a stepping-qualified row matches (Skylake-X `GenuineIntel-6-55-[01234]`
+    and Cascade Lake-X share model 0x55), [] when the row matches every stepping."""
     vendor, family = pattern.split("-")[0], None
     m = re.match(r"^(GenuineIntel|AuthenticAMD)-(\d+)-", pattern)
     if not m:
-        return None, None, []
+        return None, None, [], []
     vendor, family = m.group(1), int(m.group(2))
     regex = pattern.replace("[[:xdigit:]]", "[0-9A-Fa-f]")
-    models = []
+    models, steppings, every_stepping = [], set(), False
     for model in range(256):
-        ids = [f"{vendor}-{family}-{model:X}"] + [f"{vendor}-{family}-{model:X}-{s:X}" for s in range(16)]
-        if any(re.fullmatch(regex, i) for i in ids):
+        plain = re.fullmatch(regex, f"{vendor}-{family}-{model:X}") is not None
+        stepped = [s for s in range(16) if re.fullmatch(regex, f"{vendor}-{family}-{model:X}-{s:X}")]
+        if plain or stepped:
             models.append(model)
-    return X86_VENDORS[vendor], family, models
-
-
-def x86_steppings(pattern, vendor_name, family, models):
-    """The steppings a stepping-qualified mapfile row matches (`GenuineIntel-6-55-[01234]`),
-    [] when it matches every stepping (no stepping in the pattern)."""
-    regex = pattern.replace("[[:xdigit:]]", "[0-9A-Fa-f]")
-    if any(re.fullmatch(regex, f"{vendor_name}-{family}-{m:X}") for m in models):
-        return []
-    return sorted({s for m in models for s in range(16) if re.fullmatch(regex, f"{vendor_name}-{family}-{m:X}-{s:X}")})
+            every_stepping |= plain
+            steppings.update(stepped)
+    return X86_VENDORS[vendor], family, models, [] if every_stepping else sorted(steppings)
 
 
 def ranges(models):
@@ -372,7 +366,7 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
     bases = {c["Name"]: c for c in load_json(os.path.join(here, "overlays", "x86-bases.json"))}
     cpus, skipped, written = [], collections.Counter(), {}
     for pattern, version, directory, _ in rows:
-        vendor, family, models = x86_models(pattern)
+        vendor, family, models, steppings = x86_models(pattern)
         if vendor is None:
             continue
         hand_name = hand.get(directory)
@@ -426,7 +420,6 @@ def import_x86(arch, ksrc, hand, cpu_overlay):
             name = base if unit in (None, "cpu_core") else f"{base}-atom"
             written[name] = by_unit[unit]
             entry = {"Name": name, "Vendor": vendor, "Family": family, "Models": ranges(models), "Directory": f"x86/{name}"}
-            steppings = x86_steppings(pattern, pattern.split("-")[0], family, models)
             if steppings:
                 entry["Steppings"] = ranges(steppings)
             if unit:
