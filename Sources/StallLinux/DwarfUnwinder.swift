@@ -183,7 +183,7 @@ public final class DwarfUnwinder: UserStackUnwinder {
         let n = sample.registers.withUnsafeBufferPointer { regs in
             frames.withUnsafeMutableBufferPointer { out in
                 cuw_unwind(process, sample.tid, regs.baseAddress, regs.count, sample.stack.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                           sample.stack.count, out.baseAddress, Int32(out.count), &error)
+                           sample.stack.count, out.baseAddress, Int32(min(out.count, max(1, sample.maxFrames))), &error)
             }
         }
         return (Array(frames.prefix(Int(max(0, n)))), error.map { String(cString: $0) })

@@ -85,6 +85,7 @@ public final class Recorder {
         self.plan = plan
         self.hasHardwarePMU = hasHardwarePMU
         self.paranoid = paranoid
+        self.userRegisters = Recorder.sampledUserRegisters(plan, arch: DwarfUnwinder.hostArch())
     }
 
     /// perf's PERF_REGS_MASK: every user register the architecture has (x86-64 without
@@ -99,10 +100,20 @@ public final class Recorder {
         #endif
     }
 
+    /// The user registers each sample carries: all of them for DWARF unwinding; with
+    /// frame-pointer chains on arm64 the link register, which holds a leaf function's
+    /// caller (as perf; report inserts it, LeafFrameCaller.swift); else none.
+    static func sampledUserRegisters(_ plan: RecordPlan, arch: String) -> UInt64 {
+        if plan.userStackBytes != nil { return userRegisterMask }
+        return plan.callchains ? PerfData.framePointerUserRegisters(arch: arch) : 0
+    }
+    let userRegisters: UInt64
+
     var sampleType: UInt64 {
         var t = PerfData.Sample.identifier | PerfData.Sample.ip | PerfData.Sample.tid | PerfData.Sample.time | PerfData.Sample.cpu | PerfData.Sample.period
         if plan.callchains { t |= PerfData.Sample.callchain }
-        if plan.userStackBytes != nil { t |= PerfData.Sample.regsUser | PerfData.Sample.stackUser }
+        if userRegisters != 0 { t |= PerfData.Sample.regsUser }
+        if plan.userStackBytes != nil { t |= PerfData.Sample.stackUser }
         if plan.dataAddresses || plan.dataPageSize { t |= PerfData.Sample.addr }
         if plan.dataPageSize { t |= PerfData.Sample.dataPageSize }
         if plan.codePageSize { t |= PerfData.Sample.codePageSize }
@@ -122,9 +133,9 @@ public final class Recorder {
         let ringBytes = plan.ringPages.multipliedReportingOverflow(by: Int(sysconf(Int32(_SC_PAGESIZE))))
         c.wakeup_events = ringBytes.overflow ? UInt32.max : UInt32(clamping: ringBytes.partialValue / 4)
         flags |= UInt64(CPE_WATERMARK)
+        c.sample_regs_user = userRegisters
         if let bytes = plan.userStackBytes {
             // As perf: the kernel gives only the kernel part of the chain; report unwinds the user part.
-            c.sample_regs_user = Recorder.userRegisterMask
             c.sample_stack_user = bytes
             flags |= UInt64(CPE_EXCLUDE_CALLCHAIN_USER)
         }

@@ -76,6 +76,9 @@ public struct PerfDataContents: Sendable {
     public var notes: [String] = []
     /// --call-graph dwarf files: how many user stacks were unwound (its note is said by report).
     public var userStacks = UserStackStatistics()
+    /// arm64 frame-pointer samples whose leaf function's caller was taken from the link
+    /// register (LeafFrameCaller.swift).
+    public var leafCallersInserted = 0
 }
 
 /// Turns PERF_RECORD_COMPRESSED payloads into the records they hold (`perf record -z`:
@@ -492,12 +495,7 @@ public enum PerfDataReader {
                                 replacingFrom userChainStart: Int?, state: inout RecordState, into c: inout PerfDataContents) {
         c.userStacks.stacks += 1
         guard let unwinder = state.unwinder else { c.userStacks.notUnwound = true; return }
-        var values = [UInt64](repeating: 0, count: 64)
-        var next = registers.lowerBound
-        for bit in 0..<64 where mask & (1 << UInt64(bit)) != 0 && next < registers.upperBound {
-            values[bit] = (try? reader.u64(next)) ?? 0
-            next += 8
-        }
+        let values = userRegisterValues(registers, mask: mask, reader: reader)
         let result = reader.bytes.withRawBytes(stack) { bytes in
             unwinder.unwind(UserStackSample(pid: s.pid, tid: s.tid, arch: c.arch, registers: values, stack: bytes, time: s.time), contents: c)
         }
@@ -523,6 +521,7 @@ public enum PerfDataReader {
                             into c: inout PerfDataContents) throws {
         let t = attr.sampleType
         var userChainStart: Int? = nil   // where PERF_CONTEXT_USER's frames begin in callchainIPs
+        var leafCallerSlot: (pc: UInt64, at: Int)? = nil   // the user pc, and where its caller would go
         var s = ProfileSample(attr: attrIndex, pid: -1, tid: -1, cpu: -1, time: 0, ip: 0, period: attr.defaultPeriod,
                               addr: 0, dataPageSize: 0, codePageSize: 0, isKernel: kernel, chainStart: Int32(truncatingIfNeeded: c.callchainIPs.count), chainCount: 0)
         if t & PerfData.Sample.identifier != 0 { try f.skip(8) }
@@ -565,17 +564,22 @@ public enum PerfDataReader {
             // Samples keep 32-bit positions into the shared call chain array (memory: a file holds millions).
             guard c.callchainIPs.count <= Int(Int32.max) - frames.count / 8 else { throw Failure(message: "more than 2^31 call chain entries") }
             var skippedSelf = false
+            var awaitingUserPC = false
             for p in stride(from: frames.lowerBound, to: frames.upperBound, by: 8) {
                 let ip = try f.reader.u64(p)
                 if ip >= PerfData.contextMarkerFloor {
-                    if ip == PerfData.contextUser { userChainStart = c.callchainIPs.count }
+                    if ip == PerfData.contextUser, userChainStart == nil { userChainStart = c.callchainIPs.count; awaitingUserPC = true }
                     continue
                 }
                 // The first real frame is the sampled IP itself.
-                if !skippedSelf && ip == s.ip { skippedSelf = true; continue }
-                skippedSelf = true
-                c.callchainIPs.append(ip)
-                s.chainCount += 1
+                if !skippedSelf && ip == s.ip {
+                    skippedSelf = true
+                } else {
+                    skippedSelf = true
+                    c.callchainIPs.append(ip)
+                    s.chainCount += 1
+                }
+                if awaitingUserPC { leafCallerSlot = (pc: ip, at: c.callchainIPs.count); awaitingUserPC = false }
             }
         }
         if t & PerfData.Sample.raw != 0 { try f.skip(Int(try f.u32())) }
@@ -609,6 +613,8 @@ public enum PerfDataReader {
         if t & PerfData.Sample.stackUser != 0, state.keepCallchains, let registers = userRegisters, let stack = userStack {
             unwindUserStack(&s, registers: registers, stack: stack, mask: attr.sampleRegsUser, reader: f.reader,
                             replacingFrom: userChainStart, state: &state, into: &c)
+        } else if state.keepCallchains, let registers = userRegisters, let slot = leafCallerSlot {
+            insertLeafFrameCaller(&s, pc: slot.pc, at: slot.at, registers: registers, mask: attr.sampleRegsUser, reader: f.reader, state: &state, into: &c)
         }
         if state.merger != nil { state.merger!.shareChain(&s, &c.callchainIPs) }
         guard !readValues.isEmpty else { append(s, &state, &c); return }

@@ -14,8 +14,11 @@ public struct UserStackSample {
     public var stack: UnsafeRawBufferPointer
     /// When it was taken (0: the file has no times): picks the mappings in effect.
     public var time: UInt64
-    public init(pid: Int32, tid: Int32, arch: String?, registers: [UInt64], stack: UnsafeRawBufferPointer, time: UInt64 = 0) {
+    /// At most this many frames, the sampled pc included (2: only its caller is wanted).
+    public var maxFrames: Int
+    public init(pid: Int32, tid: Int32, arch: String?, registers: [UInt64], stack: UnsafeRawBufferPointer, time: UInt64 = 0, maxFrames: Int = 127) {
         self.pid = pid; self.tid = tid; self.arch = arch; self.registers = registers; self.stack = stack; self.time = time
+        self.maxFrames = maxFrames
     }
 }
 
