@@ -107,10 +107,14 @@ final class RecordReportTests: XCTestCase {
         let ours = Harness.stallstat(["report", "-i", file])
         XCTAssertEqual(ours.status, 0, ours.stderr)
         XCTAssertTrue(ours.stdout.contains("shapes::Box<long>::spin") && ours.stdout.contains("(anonymous namespace)::hidden"), ours.stdout)
-        assertRowsMatch(perf: perfSelf.stdout, ours: ours.stdout, columns: 1, "self")
+        XCTAssertFalse(ours.stdout.contains("spin(int)"), "no parameters, as perf shows names without -v")
+        // perf 6.12 in the arm64 lab prints parameters (namesAsPerfDefaults); perf 6.1 here does not.
+        let signatures = perfSelf.stdout.contains("Box<long>::spin(int)")
+        func asPerfDefaults(_ report: String) -> String { signatures ? namesAsPerfDefaults(report) : report }
+        assertRowsMatch(perf: asPerfDefaults(perfSelf.stdout), ours: ours.stdout, columns: 1, "self")
         let perfChildren = Harness.perf(["report", "-i", file, "--stdio", "--children", "--sort", "sym", "-g", "none"])
         let oursChildren = Harness.stallstat(["report", "-i", file, "--children", "--sort", "symbol"])
-        assertRowsMatch(perf: perfChildren.stdout, ours: oursChildren.stdout, columns: 2, "--children")
+        assertRowsMatch(perf: asPerfDefaults(perfChildren.stdout), ours: oursChildren.stdout, columns: 2, "--children")
         let mangled = Harness.stallstat(["report", "-i", file, "--sort", "symbol", "--no-demangle"])
         XCTAssertTrue(mangled.stdout.contains("_ZNK6shapes3BoxIlE4spinEi"), "--no-demangle: \(mangled.stdout)")
     }

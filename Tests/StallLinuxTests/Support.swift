@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StallCore
 
 /// Runs commands and finds the built binary and workloads.
 enum Harness {
@@ -196,6 +197,22 @@ extension XCTestCase {
         XCTAssertLessThanOrEqual(Double(differing) / 2, Double(total) * tolerance,
                                  "\(what): \(differing / 2) of \(total) samples unwound differently; perf's: \(onlyPerf); ours: \(onlyOurs)")
         return perf.count
+    }
+
+    /// perf shows C++ names without their parameters unless -v (symbol-elf.c's
+    /// demangle_flags), as perf 6.1 here does and stallstat does; perf 6.4 and later built
+    /// without libbfd and libiberty (Debian trixie's 6.12, the arm64 lab's) demangle with
+    /// `__cxa_demangle`, which cannot leave them out (`shapes::Box<long>::spin(int) const`).
+    /// Such a report's names are compared without them (the stripping itself is checked
+    /// against perf 6.1's libiberty names on the development machine). Only for a report
+    /// that has them: a name without parameters can end in `()` too (`operator()`).
+    func namesAsPerfDefaults(_ report: String) -> String {
+        report.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard let marker = line.range(of: "] "), line[..<marker.lowerBound].hasSuffix("[."),
+                  line[marker.upperBound...].contains("(") else { return String(line) }
+            let name = line[marker.upperBound...].trimmingCharacters(in: .whitespaces)
+            return String(line[..<marker.upperBound]) + SymbolNames.withoutSignature(name)
+        }.joined(separator: "\n")
     }
 
     func assertRowsMatch(perf: String, ours: String, columns: Int, _ what: String) {

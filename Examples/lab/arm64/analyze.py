@@ -131,6 +131,23 @@ def stallstat_attr(text):
     return (int(m.group(1)), int(m.group(2), 16)) if m else None
 
 
+def children_rows(path):
+    """`report --children` rows (perf's -q and stallstat's) → {"[.] sym": (children, self)}."""
+    text = read(path)
+    if text is None:
+        return None
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+\.\d+)%\s+(\d+\.\d+)%\s+(.*\S)\s*$", line)
+        if not m:
+            continue
+        fields = m.group(3).split()
+        while fields and fields[-1] == "-":
+            fields.pop()
+        rows[" ".join(fields)] = (float(m.group(1)), float(m.group(2)))
+    return rows
+
+
 def report_rows(path):
     """`perf report --stdio -q` / `stallstat report` rows → {key: percent}."""
     text = read(path)
@@ -455,6 +472,24 @@ def judge_counts(d, model, c):
         top_p = max(pr.items(), key=lambda kv: kv[1], default=("-", 0))
         c.add(f"report {f}: rows", f"{len(sr)} rows, top {top_s[1]:.2f}% {top_s[0].split()[-1]}",
               f"{len(pr)} rows, top {top_p[1]:.2f}% {top_p[0].split()[-1]}", "every row within 0.1 pp", bool(keys) and worst <= 0.1)
+
+    # ---- -g on arm64: a leaf's caller from the link register (perf inserts it)
+    for f in ["perf-g.data", "stallstat-g.data"]:
+        base = os.path.join(d, "record", f)
+        if not os.path.exists(base):
+            c.add(f"record -g {f}", "no file", "-", "written", False)
+            continue
+        pr = children_rows(base + ".perf-children") or {}
+        sr = children_rows(base + ".stallstat-children") or {}
+        keys = set(pr) | set(sr)
+        worst = max((max(abs(pr.get(k, (0, 0))[0] - sr.get(k, (0, 0))[0]), abs(pr.get(k, (0, 0))[1] - sr.get(k, (0, 0))[1])) for k in keys), default=math.inf)
+        main_s, main_p = sr.get("[.] main", (0, 0))[0], pr.get("[.] main", (0, 0))[0]
+        c.add(f"report --children {f}: rows", f"{len(sr)} rows, main {main_s:.2f}%", f"{len(pr)} rows, main {main_p:.2f}%",
+              "every row within 0.1 pp (children and self); main holds its leaves' samples", bool(keys) and worst <= 0.1 and main_p > 90)
+        evlist = read(base + ".evlist", "") or ""
+        regs = re.search(r"sample_regs_user: (0x[0-9a-f]+)", evlist)
+        c.add(f"  ...{f}'s attr as perf reads it", regs.group(1) if regs else "no sample_regs_user", "0x40000000 (LR)",
+              "the link register sampled, as perf record -g", bool(regs) and regs.group(1) == "0x40000000")
 
     # ---- intervals
     si = interval_csv(os.path.join(d, "interval", "stallstat.csv"))

@@ -153,6 +153,16 @@ recording() {
   t "$S" record -a -e cycles -c 100000 -o stallstat-a.data -- /tmp/lab_loop 2000000 > stallstat-a.log 2>&1
   t perf record -q -a -e cycles -c 100000 -o perf-a.data -- /tmp/lab_loop 2000000 > perf-a.log 2>&1
   for f in perf-c.data stallstat-c.data perf-F.data stallstat-F.data stallstat-a.data perf-a.data; do report_both "$f"; done
+  # Frame-pointer call chains (-g): hot_main and hot_side are leaves, whose caller is only
+  # in the link register; both tools' --children of both files, and perf's reading of
+  # each file's attr (perf samples LR with -g on arm64).
+  t perf record -q -g -e cycles:u -c 100000 -o perf-g.data -- /tmp/lab_loop 5000000 > perf-g.log 2>&1
+  t "$S" record -g -e cycles:u -c 100000 -o stallstat-g.data -- /tmp/lab_loop 5000000 > stallstat-g.log 2>&1
+  for f in perf-g.data stallstat-g.data; do
+    t perf report -i "$f" --stdio -q --children --sort symbol -g none > "$f.perf-children" 2> "$f.perf-children.err"
+    t "$S" report -i "$f" --children --sort symbol > "$f.stallstat-children" 2> "$f.stallstat-children.err"
+    t perf evlist -v -i "$f" > "$f.evlist" 2>&1
+  done
   # The kernel's own symbol table and each system-wide sample's raw address: the judge
   # resolves module samples itself (perf names them from the .ko or from kcore depending
   # on which kernel sample it resolves first).
