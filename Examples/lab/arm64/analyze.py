@@ -106,8 +106,8 @@ def rel(a, b):
 def fmt(v):
     if v is None:
         return "-"
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
+    if isinstance(v, float) and (v.is_integer() or abs(v) >= 1e6):
+        v = round(v)   # a median of two counts ends in .5
     return f"{v:,}" if isinstance(v, int) else f"{v:.6g}"
 
 
