@@ -46,19 +46,14 @@ final class LeafFrameCallerLinuxTests: XCTestCase {
     }
 
     func testTheLinkRegisterIsTheCallerExactlyWhereTheCallFrameInformationSaysSo() throws {
-        let tools = Harness.run(["/bin/sh", "-c", "command -v clang && command -v llvm-objdump"]).stdout.split(separator: "\n").map(String.init)
-        guard tools.count == 2 else { throw XCTSkip("clang and llvm-objdump (the Swift toolchain's) are not on PATH") }
-        let source = dir + "/leaf.c", so = dir + "/leaf.so"
-        try """
-        __attribute__((noinline)) int leaf(int x) { return x * 7 + 3; }
-        __attribute__((noinline)) int outer(int x) { return leaf(x) + leaf(x + 1) + 1; }
-        """.write(toFile: source, atomically: true, encoding: .utf8)
+        let so = dir + "/leaf.so"
         // Frame records everywhere but in leaves (aarch64's default), unwind tables as
         // Debian builds them.
-        let cc = Harness.run(["/bin/sh", "-c", "\(tools[0]) --target=aarch64-linux-gnu -fuse-ld=lld -nostdlib -shared -fPIC -O1 "
-                              + "-fno-omit-frame-pointer -momit-leaf-frame-pointer -fasynchronous-unwind-tables -o \(so) \(source)"])
-        guard cc.status == 0 else { throw XCTSkip("clang cannot link for aarch64 here: \(cc.stderr)") }
-        let disassembly = Harness.run([tools[1], "-d", "--no-show-raw-insn", so]).stdout
+        let objdump = try Harness.linkAArch64SharedObject("""
+        __attribute__((noinline)) int leaf(int x) { return x * 7 + 3; }
+        __attribute__((noinline)) int outer(int x) { return leaf(x) + leaf(x + 1) + 1; }
+        """, to: so, flags: "-O1 -fno-omit-frame-pointer -momit-leaf-frame-pointer -fasynchronous-unwind-tables")
+        let disassembly = Harness.run([objdump, "-d", "--no-show-raw-insn", so]).stdout
         let leaf = instructions(of: "leaf", in: disassembly), outer = instructions(of: "outer", in: disassembly)
         XCTAssertFalse(leaf.isEmpty || outer.isEmpty, disassembly)
         XCTAssertFalse(leaf.contains { $0.1.contains("x30") || $0.1.contains("bl\t") }, "a leaf: it neither calls nor saves LR: \(leaf)")

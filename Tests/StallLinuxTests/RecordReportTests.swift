@@ -595,18 +595,14 @@ final class RecordReportTests: XCTestCase {
     /// toolchain's clang and lld; llvm-objdump's symbol table says which function holds
     /// each mapping symbol's address.
     func testArmMappingSymbolsNameNoFunction() throws {
-        let tools = Harness.run(["/bin/sh", "-c", "command -v clang && command -v llvm-objdump"]).stdout.split(separator: "\n").map(String.init)
-        guard tools.count == 2 else { throw XCTSkip("clang and llvm-objdump (the Swift toolchain's) are not on PATH") }
-        let source = dir + "/mapping_symbols.c", so = dir + "/mapping_symbols.so"
-        try """
+        let so = dir + "/mapping_symbols.so"
+        let objdump = try Harness.linkAArch64SharedObject("""
         __asm__(".text\\n.globl with_data\\n.type with_data,%function\\nwith_data:\\n nop\\n b 1f\\n .word 0x12345678\\n1: nop\\n ret\\n .size with_data, .-with_data\\n");
         int plain(int x) { return x * 3 + 1; }
-        """.write(toFile: source, atomically: true, encoding: .utf8)
-        let cc = Harness.run(["/bin/sh", "-c", "\(tools[0]) --target=aarch64-linux-gnu -fuse-ld=lld -nostdlib -shared -fPIC -O1 -o \(so) \(source)"])
-        guard cc.status == 0 else { throw XCTSkip("clang cannot link for aarch64 here: \(cc.stderr)") }
+        """, to: so)
         // llvm-objdump -t: ADDRESS FLAGS SECTION SIZE NAME
         var functions: [(start: UInt64, end: UInt64, name: String)] = [], mappingSymbols: [UInt64] = []
-        for line in Harness.run([tools[1], "-t", so]).stdout.split(separator: "\n") {
+        for line in Harness.run([objdump, "-t", so]).stdout.split(separator: "\n") {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count >= 4, let address = UInt64(f[0], radix: 16), line.contains(".text") else { continue }
             let name = String(f[f.count - 1]), size = f[f.count - 2].split(separator: "\t").last.flatMap { UInt64($0, radix: 16) } ?? 0

@@ -228,6 +228,22 @@ extension XCTestCase {
     }
 }
 
+extension Harness {
+    /// Links C `code` into an aarch64 shared object at `output` with the Swift toolchain's
+    /// clang and lld (no libc), so aarch64 code can be examined on any host; returns
+    /// llvm-objdump's path to read it with. Skips where the toolchain is missing or
+    /// cannot target aarch64.
+    static func linkAArch64SharedObject(_ code: String, to output: String, flags: String = "-O1") throws -> String {
+        let tools = run(["/bin/sh", "-c", "command -v clang && command -v llvm-objdump"]).stdout.split(separator: "\n").map(String.init)
+        guard tools.count == 2 else { throw XCTSkip("clang and llvm-objdump (the Swift toolchain's) are not on PATH") }
+        let source = output + ".c"
+        try code.write(toFile: source, atomically: true, encoding: .utf8)
+        let cc = run(["/bin/sh", "-c", "\(tools[0]) --target=aarch64-linux-gnu -fuse-ld=lld -nostdlib -shared -fPIC \(flags) -o \(output) \(source)"])
+        guard cc.status == 0 else { throw XCTSkip("clang cannot link for aarch64 here: \(cc.stderr)") }
+        return tools[1]
+    }
+}
+
 /// A wall-time bound, scaled by STALLSTAT_TEST_TIME_SCALE where the suite runs slower
 /// than on hardware (the arm64 lab runs it under QEMU's TCG: 30).
 func timeBound(_ seconds: Double) -> Double {

@@ -139,35 +139,33 @@ def median(values):
 
 def children_rows(path):
     """`report --children` rows (perf's -q and stallstat's) → {"[.] sym": (children, self)}."""
+    return percent_rows(path, 2, lambda fields: " ".join(fields), lambda old, new: new)
+
+
+def percent_rows(path, columns, key, combine):
+    """Rows that start with `columns` percentages: {key(fields): percentages}, rows of one
+    key combined; perf 6.12's -q ends rows with empty columns printed as "-"."""
     text = read(path)
     if text is None:
         return None
     rows = {}
+    pattern = re.compile(r"^\s*" + r"\s+".join([r"(\d+\.\d+)%"] * columns) + r"\s+(.*\S)\s*$")
     for line in text.splitlines():
-        m = re.match(r"^\s*(\d+\.\d+)%\s+(\d+\.\d+)%\s+(.*\S)\s*$", line)
+        m = pattern.match(line)
         if not m:
             continue
-        fields = m.group(3).split()
+        fields = m.group(columns + 1).split()
         while fields and fields[-1] == "-":
             fields.pop()
-        rows[" ".join(fields)] = (float(m.group(1)), float(m.group(2)))
+        k = key(fields)
+        values = tuple(float(m.group(i)) for i in range(1, columns + 1))
+        rows[k] = combine(rows[k], values) if k in rows else values
     return rows
 
 
 def report_rows(path):
     """`perf report --stdio -q` / `stallstat report` rows → {key: percent}."""
-    text = read(path)
-    if text is None:
-        return None
-    rows = {}
-    for line in text.splitlines():
-        m = re.match(r"^\s*(\d+\.\d+)%\s+(.*\S)\s*$", line)
-        if not m:
-            continue
-        # perf 6.12 -q ends rows with empty columns printed as "-"
-        fields = m.group(2).split()
-        while fields and fields[-1] == "-":
-            fields.pop()
+    def key(fields):
         # perf 6.12 cuts a command name to the column's width ("perf-exe" for perf-exec)
         # when a shorter one sized the column: key on the first 8 characters.
         if fields:
@@ -176,9 +174,9 @@ def report_rows(path):
         # own rows without the symbol.
         if len(fields) >= 2 and fields[1] == "stallstat":
             fields = fields[:3]
-        key = " ".join(fields)
-        rows[key] = rows.get(key, 0.0) + float(m.group(1))
-    return rows
+        return " ".join(fields)
+    rows = percent_rows(path, 1, key, lambda old, new: (old[0] + new[0],))
+    return None if rows is None else {k: v[0] for k, v in rows.items()}
 
 
 KERNEL_SPACE = 0xFFFF800000000000
