@@ -101,13 +101,13 @@ public final class CounterSession {
                         pid = cgroupFD
                         openFlags = UInt(CPE_FLAG_PID_CGROUP)
                     }
-                    var fd = cpe_open(&a, pid, target.cpu, leader, openFlags)
+                    var fd = CounterOpen.open(&a, pid: pid, cpu: target.cpu, group: leader, flags: openFlags)
                     if (fd == -EACCES || fd == -EPERM) && !attr.excludeKernel && (paranoid ?? 2) > 1 && event.cgroup == nil {
                         // As perf (evsel__fallback): without the privilege to count the
                         // kernel, count the user side and say so in the name.
                         var userOnly = a
                         userOnly.flags |= UInt64(CPE_EXCLUDE_KERNEL) | UInt64(CPE_EXCLUDE_HV)
-                        let retry = cpe_open(&userOnly, pid, target.cpu, leader, openFlags)
+                        let retry = CounterOpen.open(&userOnly, pid: pid, cpu: target.cpu, group: leader, flags: openFlags)
                         if retry >= 0 { fd = retry; userOnlyFallback.insert(index) }
                     }
                     if fd < 0 {
@@ -171,7 +171,7 @@ public final class CounterSession {
         guard let attr = event.attr(forCPU: Int(target.cpu)), event.cgroup == nil else { return false }
         var a = CounterSession.countingAttr(attr)
         a.flags |= UInt64(CPE_DISABLED)
-        let fd = cpe_open(&a, target.pid, target.cpu, -1, 0)
+        let fd = CounterOpen.open(&a, pid: target.pid, cpu: target.cpu, group: -1, flags: 0)
         guard fd >= 0 else { return false }
         Glibc.close(fd)
         return true

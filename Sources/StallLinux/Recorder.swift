@@ -269,7 +269,7 @@ public final class Recorder {
                 // enable_on_exec only arms the exec'ing task's own events: system-wide and
                 // attached recordings bounded by a command are enabled just before it may exec.
                 guard var a = attr(for: event, cpu: cpu, tracking: i == 0, command: launchesCommand, inherit: inherit) else { continue }
-                let fd = cpe_open(&a, pid, Int32(cpu), -1, 0)
+                let fd = CounterOpen.open(&a, pid: pid, cpu: Int32(cpu), group: -1, flags: 0)
                 if fd < 0 {
                     if c.failures[i] == nil {
                         c.failures[i] = OpenFailure.classify(errno: -fd, event: event.name, needsHardwarePMU: event.needsHardwarePMU, hasHardwarePMU: hasHardwarePMU,

@@ -289,10 +289,15 @@ final class RecordReportTests: XCTestCase {
             let perfChildren = Harness.perf(["report", "-i", file, "--stdio", "--children", "--no-inline", "--sort", keys.0, "-g", "none"])
             let ours = Harness.stallstat(["report", "-i", file, "--children", "--sort", keys.1])
             XCTAssertEqual(ours.status, 0, ours.stderr)
-            // At most a stray stack or two (ld.so's start-up) stops at its sampled function.
+            // At most a stray stack or two (ld.so's start-up) stops at its sampled function,
+            // besides samples in no mapped file (a [vdso], or code no recorded mapping
+            // covers): no unwind tables for either tool, whose stacks the comparison with
+            // perf script below holds to perf's (the arm64 lab's TCG had 20 of 1,823).
             if let r = ours.stderr.range(of: #"dwarf: (\d+) of (\d+) user stacks"#, options: .regularExpression) {
                 let numbers = ours.stderr[r].split(whereSeparator: { !$0.isNumber }).compactMap { Double($0) }
-                XCTAssertLessThan(numbers[0] / numbers[1], 0.005, ours.stderr)
+                let unmapped = ours.stderr.range(of: #"in no mapped file \((\d+)\)"#, options: .regularExpression)
+                    .flatMap { Double(ours.stderr[$0].split(whereSeparator: { !$0.isNumber }).last ?? "") } ?? 0
+                XCTAssertLessThan((numbers[0] - unmapped) / numbers[1], 0.005, ours.stderr)
             }
             XCTAssertEqual(children(of: "recurse", in: ours.stdout), 95, accuracy: 5, ours.stdout)
             // arm64: perf's libunwind stops one frame short of _start (assertStacksMatch says
@@ -532,9 +537,11 @@ final class RecordReportTests: XCTestCase {
                 // Names as the symbol tables spell them on both sides (perf 6.1 does not
                 // demangle Swift, which a busy machine's samples may hold; demangling has its
                 // own tests): this compares where the time went.
-                let perf = Harness.perf(["report", "-i", file, "--stdio", "--no-demangle", mode, "--sort", "comm,dso,sym", "-g", "none"])
-                let ours = Harness.stallstat(["report", "-i", file, "--no-demangle", "--sort", "comm,dso,symbol"] + (children ? ["--children"] : []))
+                var perf = Harness.perf(["report", "-i", file, "--stdio", "--no-demangle", mode, "--sort", "comm,dso,sym", "-g", "none"])
+                var ours = Harness.stallstat(["report", "-i", file, "--no-demangle", "--sort", "comm,dso,symbol"] + (children ? ["--children"] : []))
                 XCTAssertEqual(ours.status, 0, "\(name): \(ours.stderr)")
+                perf.stdout = kernelRowsUnderOneDSO(perf.stdout)
+                ours.stdout = kernelRowsUnderOneDSO(ours.stdout)
                 // A file with several events: compare each event's table (perf prints one per event).
                 let perfTables = perf.stdout.components(separatedBy: "# Samples:").dropFirst()
                 let ourTables = ours.stdout.components(separatedBy: "# Samples:").dropFirst()
@@ -621,9 +628,9 @@ final class RecordReportTests: XCTestCase {
         XCTAssertFalse(ELFSymbols.isArmMappingSymbol("$xyz") || ELFSymbols.isArmMappingSymbol("$") || ELFSymbols.isArmMappingSymbol("x$"))
     }
 
-    /// objdump's (and llvm-objdump's) `ADDRESS <name@plt>:` labels.
+    /// objdump's (and llvm-objdump's) `ADDRESS <name@plt>:` labels, and `<.plt>:` (the header).
     func pltLabels(_ disassembly: String) -> [(UInt64, String)] {
-        disassembly.split(separator: "\n").filter { $0.hasSuffix("@plt>:") }.compactMap { line in
+        disassembly.split(separator: "\n").filter { $0.hasSuffix("@plt>:") || $0.hasSuffix(" <.plt>:") }.compactMap { line in
             let parts = line.split(separator: " ")
             return UInt64(parts[0], radix: 16).map { ($0, String(parts[1].dropFirst().dropLast(2))) }
         }
@@ -631,7 +638,7 @@ final class RecordReportTests: XCTestCase {
 
     /// PLT stubs are `name@plt`, at the addresses objdump labels them (an independent
     /// oracle: perf 6.1 credits the first stub to _init and names ifunc stubs "@plt"), with
-    /// and without .plt.sec (IBT), and libc's ifunc stubs.
+    /// and without .plt.sec (IBT), and libc's ifunc stubs; the header is `.plt`.
     func testPLTStubsAreNamedAsObjdumpLabelsThem() throws {
         // x86-64 stubs (IBT's .plt.sec needs -fcf-protection); aarch64's have their own test.
         try XCTSkipUnless(DwarfUnwinder.hostArch() == "x86_64", "x86-64 PLT stubs: this machine is \(DwarfUnwinder.hostArch())")
@@ -675,7 +682,8 @@ final class RecordReportTests: XCTestCase {
             guard cc.status == 0 else { throw XCTSkip("clang cannot link for aarch64 here: \(cc.stderr)") }
             let dump = Harness.run([tools[1], "-d", "-j", ".plt", so])
             let labels = pltLabels(dump.stdout)
-            XCTAssertEqual(labels.count, 4, "\(variant): \(dump.stdout)")
+            XCTAssertEqual(labels.count, 5, "\(variant): the header and four stubs: \(dump.stdout)")
+            XCTAssertEqual(labels.first?.1, ".plt", "\(variant): the header comes first")
             let elf = try ELFSymbols(bytes: try SystemFiles.readRegularFile(so, limit: 1 << 30))
             for (i, (address, name)) in labels.enumerated() {
                 XCTAssertEqual(elf.symbol(at: address), name, "\(variant) at 0x\(String(address, radix: 16))")
@@ -790,7 +798,7 @@ final class RecordReportTests: XCTestCase {
         // The program's PLT stub (1.2% of the samples on a slower vdso call, under 1% on
         // others): perf 6.1 credits a binary's first stub to _init, stallstat names it as
         // objdump labels it (testPLTStubsAreNamedAsObjdumpLabelsThem); compare under that name.
-        if let stub = pltLabels(Harness.run(["/bin/sh", "-c", "objdump -d -j .plt -j .plt.sec \(exe)"]).stdout).first?.1 {
+        if let stub = pltLabels(Harness.run(["/bin/sh", "-c", "objdump -d -j .plt -j .plt.sec \(exe)"]).stdout).first(where: { $0.1 != ".plt" })?.1 {
             perf = perf.split(separator: "\n", omittingEmptySubsequences: false).map { line in
                 line.contains(" vdso_calls ") && line.hasSuffix("[.] _init") ? line.dropLast("_init".count) + stub : line
             }.joined(separator: "\n")

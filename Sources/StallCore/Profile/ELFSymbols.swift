@@ -118,7 +118,9 @@ public struct ELFSymbols: Sendable {
     /// `name@plt` for each PLT stub, as objdump labels them: one per .rela.plt entry, in
     /// order, named by its dynamic symbol. x86-64: 16-byte entries after a 16-byte header
     /// in .plt, or from the start of .plt.sec (IBT); AArch64: 16 or 24 bytes (BTI) after
-    /// the header. Each stub is found by the GOT slot it jumps through.
+    /// the header. Each stub is found by the GOT slot it jumps through. The header (the
+    /// lazy binder's entry), and with .plt.sec all of .plt, is `.plt`, objdump's label
+    /// and perf's symbol for it (perf 6.12; perf 6.1 credits it to the function before).
     static func pltStubs(_ r: ByteReader, sections: [Int], machine: UInt16, shstrndx: Int) throws -> [Symbol] {
         guard machine == 62 || machine == 183, shstrndx < sections.count,
               let names = r.range(offset: try r.u64(sections[shstrndx] + 24), size: try r.u64(sections[shstrndx] + 32)) else { return [] }
@@ -169,6 +171,9 @@ public struct ELFSymbols: Sendable {
                     break
                 }
             }
+            if let p = plt, !out.isEmpty {
+                out.append(Symbol(address: try r.u64(p + 16), size: pltSec == nil ? 16 : try r.u64(p + 32), name: ".plt", binding: 0))
+            }
             return out
         }
         // AArch64: a stub loads its GOT slot (`adrp x16, PAGE; ldr x17, [x16, #OFF]`), after
@@ -196,6 +201,7 @@ public struct ELFSymbols: Sendable {
             let next = i + 1 < starts.count ? starts[i + 1].0 : min(end, start &+ 32)
             out.append(Symbol(address: start, size: next &- start, name: n + "@plt", binding: 0))
         }
+        if let first = starts.first?.0, first > base { out.append(Symbol(address: base, size: first - base, name: ".plt", binding: 0)) }
         return out
     }
 

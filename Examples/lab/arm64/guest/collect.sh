@@ -201,8 +201,14 @@ xctest() {
   # run fewer iterations than on the host (a debug build under TCG is ~30x slower).
   export LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux STALLSTAT_BIN=$LAB_DEBUG_BIN STALLSTAT_FUZZ_ITERATIONS=200 STALLSTAT_TEST_TIME_SCALE=30
   "$LAB_XCTEST" --list-tests 2>/dev/null | sed -n 's/^\([A-Za-z0-9_]*\.[A-Za-z0-9_]*\)\/.*/\1/p' | sort -u > "$out/classes"
-  # LAB_XCTEST_CLASSES (comma list of Module.Class): only those.
-  if [ -n "${LAB_XCTEST_CLASSES:-}" ]; then tr ',' '\n' <<< "$LAB_XCTEST_CLASSES" | grep -Fxf - "$out/classes" > "$out/classes.only"; mv "$out/classes.only" "$out/classes"; fi
+  # LAB_XCTEST_CLASSES (comma list of Module.Class, or Module.Class/test for one test):
+  # only those.
+  if [ -n "${LAB_XCTEST_CLASSES:-}" ]; then
+    tr ',' '\n' <<< "$LAB_XCTEST_CLASSES" | while read -r want; do
+      grep -Fxq "${want%%/*}" "$out/classes" && echo "$want"
+    done > "$out/classes.only"
+    mv "$out/classes.only" "$out/classes"
+  fi
   # One test class per process, each bounded: a slow class is reported, the rest still run.
   : > "$out/log"
   while read -r cls; do
