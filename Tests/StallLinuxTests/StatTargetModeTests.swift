@@ -338,11 +338,12 @@ final class StatTargetModeTests: XCTestCase {
             // cpu-clock at 4000 Hz on idle CPUs still ticks: ~1,200 samples per CPU in 0.3 s
             // (the bug was 0). A loaded host has given 476 with one throttle: the bound is
             // what says "it samples", not a rate. A kernel that lowered its sample rate
-            // limit (perf_event_max_sample_rate: QEMU's TCG takes long per sample) gets
-            // the same sixth of what it allows.
+            // limit (perf_event_max_sample_rate) is taking too long per sample and throttles
+            // too: the arm64 lab's TCG guest, at 1,500 Hz, gave 74 in 0.3 s on one CPU.
+            // There a twentieth of what it allows still tells sampling from none.
             let allowed = (try? String(contentsOfFile: "/proc/sys/kernel/perf_event_max_sample_rate", encoding: .utf8))
                 .flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 4000
-            let expected = 0.3 * min(4000, allowed) / 6
+            let expected = 0.3 * min(4000, allowed) / (allowed >= 4000 ? 6 : 20)
             XCTAssertGreaterThan(Double(samples(r) ?? 0), expected, "\(target), at most \(Int(allowed)) Hz: \(r.stderr)")
             if Harness.perfAvailable {
                 let perf = Harness.perf(["report", "-i", dir + "/s.data", "--stdio", "--sort", "comm"])
